@@ -1,0 +1,56 @@
+"""pagedlist: a distributed, paged linked list on any key-value store.
+
+>>> from pagedlist import PagedList, open_store
+>>> feed = PagedList.create(open_store("memory://"), "feed")
+>>> feed.append({"text": "hello"})
+0
+>>> [item.value for item in feed.latest(10)]
+[{'text': 'hello'}]
+
+Importing pagedlist loads no backend SDK; ``open_store`` imports the adapter a URL names.
+"""
+
+from pagedlist.adapters import open_store
+from pagedlist.core.ops import Limits, Row
+from pagedlist.core.pagedlist import Item, PagedList
+from pagedlist.core.store import Store
+from pagedlist.errors import (
+    ConfigError,
+    ContractViolation,
+    DeadlineExceeded,
+    InvalidListId,
+    InvalidValue,
+    ItemTooLarge,
+    ListExists,
+    ListNotFound,
+    PagedListError,
+    StoreError,
+    StoreUnavailable,
+    Throttled,
+    UsageError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "ContractViolation",
+    "DeadlineExceeded",
+    "InvalidListId",
+    "InvalidValue",
+    "Item",
+    "ItemTooLarge",
+    "Limits",
+    "ListExists",
+    "ListNotFound",
+    "PagedList",
+    "PagedListError",
+    "Row",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "Throttled",
+    "UsageError",
+    "__version__",
+    "open_store",
+]

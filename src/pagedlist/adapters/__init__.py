@@ -1,0 +1,123 @@
+"""Backend adapters, one module each, chosen by URL scheme.
+
+``import pagedlist`` loads no SDK: an adapter module is imported the first time a URL
+with its scheme is opened, and a missing SDK fails with the ``pip install`` line that
+brings it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from pagedlist.core.store import Store
+from pagedlist.errors import ConfigError
+
+__all__ = ["ADAPTERS", "ENV_VAR", "AdapterInfo", "open_store"]
+
+ENV_VAR = "PAGEDLIST_STORE"
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterInfo:
+    """Where an adapter lives, which extra installs its SDK, and its URL form."""
+
+    target: str
+    extra: str | None
+    form: str
+
+
+ADAPTERS: dict[str, AdapterInfo] = {
+    "memory": AdapterInfo("pagedlist.adapters.memory:MemoryStore", None, "memory://"),
+    "sqlite": AdapterInfo("pagedlist.adapters.sqlite:SQLiteStore", None, "sqlite:///path/to/file.db"),
+    "redis": AdapterInfo(
+        "pagedlist.adapters.redis:RedisStore", "redis", "redis://[:password@]host:port[/db]"
+    ),
+    "rediss": AdapterInfo(
+        "pagedlist.adapters.redis:RedisStore", "redis", "rediss://[:password@]host:port[/db]"
+    ),
+    "redis+cluster": AdapterInfo(
+        "pagedlist.adapters.redis:RedisStore", "redis", "redis+cluster://host:port[,host:port...]"
+    ),
+    "dynamodb": AdapterInfo(
+        "pagedlist.adapters.dynamodb:DynamoDBStore",
+        "dynamodb",
+        "dynamodb://TABLE?region=REGION[&endpoint=http://host:port][&create=true]",
+    ),
+    "cosmos": AdapterInfo(
+        "pagedlist.adapters.cosmos:CosmosStore",
+        "cosmos",
+        "cosmos://HOST:PORT/DATABASE/CONTAINER",
+    ),
+    "oci-nosql": AdapterInfo(
+        "pagedlist.adapters.oci:OCINoSQLStore",
+        "oci",
+        "oci-nosql://TABLE?region=REGION&compartment=OCID",
+    ),
+    "oci-nosql+http": AdapterInfo(
+        "pagedlist.adapters.oci:OCINoSQLStore", "oci", "oci-nosql+http://HOST:PORT/TABLE"
+    ),
+}
+
+
+def accepted_forms() -> str:
+    """Every accepted URL form, one per line, for error messages."""
+    return "\n".join(f"  {info.form}" for info in ADAPTERS.values())
+
+
+def adapter_class(scheme: str) -> type[Store]:
+    """Import and return the adapter class for ``scheme``."""
+    info = ADAPTERS[scheme]
+    module_name, _, class_name = info.target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        if info.extra is None or module_name in str(err.name or ""):
+            raise
+        raise ConfigError(
+            f"the {scheme}:// adapter needs {err.name!r}, which is not installed: "
+            f"pip install 'pagedlist[{info.extra}]'"
+        ) from None
+    return getattr(module, class_name)
+
+
+def open_store(url: str | None = None) -> Store:
+    """Open the store a URL names; with no URL, the one in ``$PAGEDLIST_STORE``.
+
+    Accepted forms: ``memory://``, ``sqlite:///path.db``, ``redis://host:port``,
+    ``redis+cluster://host:port,...``, ``dynamodb://TABLE?region=...``,
+    ``cosmos://HOST:PORT/DB/CONTAINER``, ``oci-nosql://TABLE?...``. Raises ``ConfigError``
+    for an unknown scheme or a malformed URL, naming the accepted forms.
+    """
+    if url is None:
+        url = os.environ.get(ENV_VAR)
+        if not url:
+            raise ConfigError(
+                f"no store URL given and ${ENV_VAR} is not set: pass a URL, e.g. "
+                f"sqlite:///feed.db, or export {ENV_VAR}. Accepted forms:\n{accepted_forms()}"
+            )
+    if not isinstance(url, str) or "://" not in url:
+        raise ConfigError(
+            f"store URL {url!r} is malformed (no scheme://). Accepted forms:\n{accepted_forms()}"
+        )
+    scheme = urlsplit(url).scheme.lower() if "," not in url else url.split("://", 1)[0].lower()
+    if scheme not in ADAPTERS:
+        raise ConfigError(
+            f"unknown store scheme {scheme + '://'!r} in {_redact(url)!r}. "
+            f"Accepted forms:\n{accepted_forms()}"
+        )
+    return adapter_class(scheme).from_url(url)
+
+
+def _redact(url: str) -> str:
+    """The URL without any password, for messages and logs."""
+    parts = urlsplit(url) if "," not in url else None
+    if parts is None or parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    user = parts.username or ""
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()

@@ -1,0 +1,169 @@
+"""The store protocol: the only thing a backend adapter implements.
+
+Rows are ``key -> JSON document``. Keys are strings the core builds (letters, digits,
+``. _ - : |``); documents are JSON objects whose values are ``str``, ``int``, ``bool``,
+``None``, lists and objects (the core never stores floats: item values travel as JSON text).
+
+Every method is atomic on its own row and linearizable: once a call returns, every later
+call on any client sees its effect. Each adapter uses its backend's native atomic
+operation (a conditional write, a server-side script, a transaction), never a client-side
+read-modify-write. ``docs/contract.md`` numbers each clause; the conformance suite checks
+them one by one.
+
+Adapters raise :mod:`pagedlist.errors` classes (``StoreUnavailable``, ``Throttled``,
+``DeadlineExceeded`` for transient failures, ``ItemTooLarge`` for a row over the limit),
+chained to the SDK's exception.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+from pagedlist.core.ops import (
+    Append,
+    AppendOutcome,
+    Delete,
+    Get,
+    GetMany,
+    Increment,
+    JSONDoc,
+    Limits,
+    Operation,
+    PutIfAbsent,
+    Replace,
+    Row,
+)
+from pagedlist.errors import ItemTooLarge
+
+__all__ = ["Store", "compact_json", "perform", "too_large"]
+
+
+def compact_json(doc: Any) -> str:
+    """JSON text without spaces, non-ASCII kept as is: how the embedded stores keep rows."""
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+def too_large(key: str, size: int, limit: int) -> ItemTooLarge:
+    """The error for a write that would make row ``key`` ``size`` bytes, over ``limit``."""
+    return ItemTooLarge(
+        f"row {key!r} would be {size} bytes, over the store's {limit}-byte row limit; "
+        "nothing was written: use smaller items, or a list with a smaller capacity"
+    )
+
+
+class Store(abc.ABC):
+    """Base class of every backend adapter. Subclasses implement the abstract methods."""
+
+    #: URL scheme(s) this adapter serves, for messages and ``pagedlist info``.
+    scheme: str = ""
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        """Open a store from its URL; raise ``ConfigError`` naming the accepted form if the
+        URL is malformed. ``open_store`` calls this after picking the adapter by scheme."""
+        raise NotImplementedError(f"{cls.__name__} cannot be opened from a URL")
+
+    @property
+    @abc.abstractmethod
+    def limits(self) -> Limits:
+        """The backend's size limits, used to size pages and validate list ids."""
+
+    @abc.abstractmethod
+    def put_if_absent(self, key: str, doc: JSONDoc) -> bool:
+        """Create ``key`` with ``doc`` if no row has that key. Return whether it was created."""
+
+    @abc.abstractmethod
+    def replace(self, key: str, doc: JSONDoc, version: str) -> str | None:
+        """Overwrite ``key`` only if its current version is ``version``.
+
+        Return the new version, or ``None`` if the row changed or is missing.
+        """
+
+    @abc.abstractmethod
+    def get(self, key: str) -> Row | None:
+        """Read one row (strongly consistent), or ``None`` if absent."""
+
+    @abc.abstractmethod
+    def get_many(self, keys: Iterable[str]) -> dict[str, Row]:
+        """Read many rows; missing keys are absent from the result, duplicates read once.
+
+        The adapter splits the request by its backend's batch limits and retries keys the
+        backend left unprocessed, so callers may pass any number of keys.
+        """
+
+    @abc.abstractmethod
+    def append(
+        self, key: str, field: str, entries: Iterable[JSONDoc], max_len: int
+    ) -> AppendOutcome:
+        """Append ``entries`` (each a dict with a string ``id``) to list ``field`` of ``key``.
+
+        All or nothing, creating the row (and field) if absent. Checked in this order:
+        ``Duplicate(index, entry)`` if an entry's id is already in the list; ``Full(length)``
+        if ``length + len(entries) > max_len``; else ``Appended(new_length)``.
+        """
+
+    @abc.abstractmethod
+    def increment(self, key: str, field: str, by: int = 1, expect: int | None = None) -> int | None:
+        """Add ``by`` to integer ``field`` (a missing row or field counts as 0 and is created).
+
+        With ``expect``, only when the current value equals it; return ``None`` if not.
+        Return the new value otherwise.
+        """
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove ``key``; deleting a missing row is not an error."""
+
+    def row_size(self, key: str, doc: JSONDoc) -> int:
+        """The size of a row the way this backend counts it against ``limits.row_bytes``.
+
+        The default counts the key plus the document's compact UTF-8 JSON text; adapters
+        whose backend counts otherwise (DynamoDB: attribute names plus values) override it.
+        """
+        return len(key.encode("utf-8")) + len(compact_json(doc).encode("utf-8"))
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most adapters need it
+        """Release connections. The store is unusable afterwards."""
+
+    def stats(self) -> Mapping[str, Any]:
+        """Running totals the backend reports (capacity units, request charge...)."""
+        return {}
+
+    def describe(self) -> str:
+        """A one-line description safe to print: no passwords, keys or tokens."""
+        return f"{type(self).__name__}"
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def perform(store: Store, op: Operation) -> Any:
+    """Carry out one protocol operation on ``store`` and return its answer."""
+    match op:
+        case Append(key, field, entries, max_len):
+            return store.append(key, field, entries, max_len)
+        case Get(key):
+            return store.get(key)
+        case GetMany(keys):
+            return store.get_many(keys)
+        case Increment(key, field, by, expect):
+            return store.increment(key, field, by, expect)
+        case PutIfAbsent(key, doc):
+            return store.put_if_absent(key, doc)
+        case Replace(key, doc, version):
+            return store.replace(key, doc, version)
+        case Delete(key):
+            return store.delete(key)
+    raise TypeError(f"not a store operation: {op!r}")
