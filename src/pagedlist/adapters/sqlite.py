@@ -194,7 +194,7 @@ class SQLiteStore(Store):
                 part = wanted[i : i + _IN_CHUNK]
                 marks = ",".join("?" * len(part))
                 for key, doc, version in db.execute(
-                    f"SELECT key, doc, version FROM pagedlist_rows WHERE key IN ({marks})",  # noqa: S608 - only placeholders
+                    f"SELECT key, doc, version FROM pagedlist_rows WHERE key IN ({marks})",
                     part,
                 ):
                     out[key] = Row(json.loads(doc), version)

@@ -185,7 +185,7 @@ def append(
                     )
                 first = page * capacity + length - len(batch)
             case Duplicate(index, entry):
-                if not (0 <= index - entry and index - entry + len(batch) <= capacity):
+                if not (index - entry >= 0 and index - entry + len(batch) <= capacity):
                     raise ContractViolation(
                         f"duplicate reported at index {index} for entry {entry}: "
                         "the adapter broke clause A3"

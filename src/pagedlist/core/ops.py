@@ -57,7 +57,10 @@ class Duplicate:
 
 @dataclass(frozen=True, slots=True)
 class Full:
-    """``length + len(entries) > max_len``: nothing was written; ``length`` is the current length."""
+    """``length + len(entries) > max_len``: nothing was written.
+
+    ``length`` is the list's current length, so a caller can fill the remaining room.
+    """
 
     length: int
 

@@ -194,7 +194,7 @@ class PagedList:
         self._seen(head)
         return positions
 
-    def append(self, value: Any, *, id: str | None = None) -> int:  # noqa: A002 - public name
+    def append(self, value: Any, *, id: str | None = None) -> int:
         """Append ``value`` (any JSON value) and return its position.
 
         ``id`` makes the append idempotent: appending an id already on the current page
