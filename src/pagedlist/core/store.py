@@ -67,6 +67,14 @@ class Store(abc.ABC):
         URL is malformed. ``open_store`` calls this after picking the adapter by scheme."""
         raise NotImplementedError(f"{cls.__name__} cannot be opened from a URL")
 
+    @classmethod
+    def provision(cls, url: str) -> str:
+        """Create what the store needs (a table, a container) if absent; return what was done.
+
+        Called by ``pagedlist init URL``. Adapters whose backend needs no schema keep this.
+        """
+        return "nothing to provision for this store"
+
     @property
     @abc.abstractmethod
     def limits(self) -> Limits:
