@@ -31,7 +31,9 @@ class AdapterInfo:
 
 ADAPTERS: dict[str, AdapterInfo] = {
     "memory": AdapterInfo("pagedlist.adapters.memory:MemoryStore", None, "memory://"),
-    "sqlite": AdapterInfo("pagedlist.adapters.sqlite:SQLiteStore", None, "sqlite:///path/to/file.db"),
+    "sqlite": AdapterInfo(
+        "pagedlist.adapters.sqlite:SQLiteStore", None, "sqlite:///path/to/file.db"
+    ),
     "redis": AdapterInfo(
         "pagedlist.adapters.redis:RedisStore", "redis", "redis://[:password@]host:port[/db]"
     ),

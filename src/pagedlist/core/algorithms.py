@@ -155,9 +155,7 @@ def open_list(list_id: str) -> Step:
     return Settings.from_doc(list_id, row.doc), head
 
 
-def append(
-    list_id: str, capacity: int, head: int, entries: Iterable[JSONDoc], chunk: int
-) -> Step:
+def append(list_id: str, capacity: int, head: int, entries: Iterable[JSONDoc], chunk: int) -> Step:
     """Append ``entries`` in order, starting at page ``head`` (a cached hint).
 
     At most ``chunk`` entries go in one store append; a run that fits the page's free room

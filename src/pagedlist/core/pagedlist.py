@@ -263,9 +263,7 @@ class PagedList:
     def get(self, position: int) -> Item | None:
         """The item at ``position``, or ``None`` if there is none yet (one store call)."""
         position = _count(position, "position")
-        found = self._run(
-            alg.get(self._id, self._cfg.capacity, position), f"get({position})"
-        )
+        found = self._run(alg.get(self._id, self._cfg.capacity, position), f"get({position})")
         return None if found is None else _item(found)
 
     def count(self) -> int:
