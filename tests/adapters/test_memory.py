@@ -9,11 +9,11 @@ from pagedlist.core.store import Store
 class MemoryFixtures(StoreFixtures):
     """One shared MemoryStore: ``memory://`` URLs each open a new empty store."""
 
-    @pytest.fixture(scope="class")
+    @pytest.fixture
     def store_url(self) -> str:
         return "memory://"
 
-    @pytest.fixture(scope="class")
+    @pytest.fixture
     def shared(self) -> Store:
         from pagedlist.adapters.memory import MemoryStore
 
@@ -24,7 +24,7 @@ class MemoryFixtures(StoreFixtures):
         # Every "client" is the same object: a memory store lives in one process.
         return lambda: shared
 
-    @pytest.fixture(scope="class")
+    @pytest.fixture
     def capabilities(self) -> Capabilities:
         caps = Capabilities()
         caps.shared_across_processes = False

@@ -6,8 +6,8 @@ from pagedlist.conformance import ConformanceSuite, StoreFixtures
 
 
 class SQLiteFixtures(StoreFixtures):
-    @pytest.fixture(scope="class")
-    def store_url(self, tmp_path_factory) -> str:
+    @pytest.fixture
+    def store_url(self, tmp_path_factory) -> str:  # one file per test class run
         return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'conformance.db'}"
 
 

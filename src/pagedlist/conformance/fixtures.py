@@ -4,7 +4,7 @@
 ::
 
     class RedisFixtures(StoreFixtures):
-        @pytest.fixture(scope="class")
+        @pytest.fixture
         def store_url(self, redis_server):
             return redis_server.url
 
@@ -29,12 +29,12 @@ __all__ = ["StoreFixtures"]
 class StoreFixtures:
     """Abstract fixtures: ``store_url`` must be overridden."""
 
-    @pytest.fixture(scope="class")
+    @pytest.fixture
     def store_url(self) -> str:
         """The URL of the store under test."""
         raise NotImplementedError("override the store_url fixture to name the store under test")
 
-    @pytest.fixture(scope="class")
+    @pytest.fixture
     def capabilities(self) -> Capabilities:
         """What the store can do; override to switch capabilities off."""
         return Capabilities()

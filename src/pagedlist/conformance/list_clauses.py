@@ -1,20 +1,308 @@
-"""List clauses (P*, C*, R*): the five invariants, the talk's scenario, cursors, round trips."""
+"""List clauses: the five invariants under concurrency, the talk's scenario, cursors, input
+validation and round-trip budgets, all through the real core (``docs/contract.md``).
+
+P = positions and invariants, C = cursors and reads, R = round trips, V = validation.
+"""
 
 from __future__ import annotations
 
-from pagedlist import PagedList
-from pagedlist.conformance.capabilities import clause
+import multiprocessing
+import threading
+import uuid
 
-__all__ = ["AbstractListTests"]
+import pytest
+
+from pagedlist.adapters import open_store
+from pagedlist.conformance.capabilities import clause, requires
+from pagedlist.conformance.invariants import Recorder, check_list
+from pagedlist.conformance.store_clauses import race
+from pagedlist.core.counting import CountingStore
+from pagedlist.core.pagedlist import PagedList
+from pagedlist.core.values import list_id_max_len
+from pagedlist.errors import (
+    InvalidListId,
+    InvalidValue,
+    ItemTooLarge,
+    ListExists,
+    ListNotFound,
+)
+
+__all__ = ["AbstractListTests", "hammer"]
+
+
+def hammer(
+    make_store, list_id: str, *, threads: int, per_thread: int, readers: int = 2
+) -> Recorder:
+    """``threads`` appenders (own client each) plus readers on one list; returns the record."""
+    recorder = Recorder()
+    stop = threading.Event()
+
+    def appender(i: int) -> None:
+        plist = PagedList.open(make_store(), list_id)
+        for j in range(per_thread):
+            recorder.append(plist, {"t": i, "j": j}, f"a{i}-{j}")
+
+    def reader(i: int) -> None:
+        plist = PagedList.open(make_store(), list_id)
+        while not stop.is_set():
+            recorder.read_latest(plist, 5)
+
+    read_threads = [threading.Thread(target=reader, args=(i,)) for i in range(readers)]
+    for t in read_threads:
+        t.start()
+    try:
+        race(threads, appender)
+    finally:
+        stop.set()
+        for t in read_threads:
+            t.join()
+    return recorder
+
+
+def _process_appender(url: str, list_id: str, worker: int, n: int, out) -> None:
+    """Body of one appender process (module level so 'spawn' can import it)."""
+    store = open_store(url)
+    plist = PagedList.open(store, list_id)
+    acks = []
+    for j in range(n):
+        item_id = f"p{worker}-{j}"
+        acks.append((item_id, plist.append({"w": worker, "j": j}, id=item_id)))
+    out.put(acks)
+    store.close()
 
 
 class AbstractListTests:
-    """The list layer of ``docs/contract.md``, run through the real core."""
+    """The list layer of the contract, run through ``PagedList`` on the store under test."""
+
+    # --- P: positions and invariants -------------------------------------------------
 
     @clause("P1")
     def test_talk_scenario_capacity_two(self, store, list_id):
-        """P1: the talk's scenario with capacity 2."""
+        """P1: the talk's scenario: capacity 2, five appends "Hello0".."Hello4"."""
         plist = PagedList.create(store, list_id, capacity=2)
-        for i in range(5):
-            assert plist.append(f"Hello{i}") == i
-        assert [i.value for i in plist.latest(1)] == ["Hello4"]
+        assert [plist.append(f"Hello{i}") for i in range(5)] == [0, 1, 2, 3, 4]
+        assert store.get(f"{list_id}|s").doc["head"] == 2
+        assert [(i.position, i.value) for i in plist.latest(1)] == [(4, "Hello4")]
+        assert [i.value for i in plist.latest(3)] == ["Hello4", "Hello3", "Hello2"]
+        assert [i.value for i in plist.latest(300)] == [f"Hello{i}" for i in range(4, -1, -1)]
+        assert [i.value for i in plist.before(4, 300)] == [f"Hello{i}" for i in range(3, -1, -1)]
+        assert plist.count() == 5
+
+    @clause("P2")
+    def test_invariants_under_concurrent_threads(self, make_store, list_id):
+        """P2: 8 threads x 40 appends (capacity 7) with readers: invariants I1-I5 hold."""
+        PagedList.create(make_store(), list_id, capacity=7)
+        recorder = hammer(make_store, list_id, threads=8, per_thread=40)
+        assert check_list(make_store(), list_id, recorder) == []
+        assert sorted(a.position for a in recorder.acks) == list(range(8 * 40))
+
+    @requires("shared_across_processes")
+    @clause("P3")
+    def test_invariants_across_processes(self, make_store, store_url, list_id):
+        """P3: 4 processes x 50 appends on one list: none lost or duplicated, dense."""
+        PagedList.create(make_store(), list_id, capacity=7)
+        ctx = multiprocessing.get_context("spawn")
+        out = ctx.Queue()
+        procs = [
+            ctx.Process(target=_process_appender, args=(store_url, list_id, w, 50, out))
+            for w in range(4)
+        ]
+        for p in procs:
+            p.start()
+        acks = [a for _ in procs for a in out.get(timeout=120)]
+        for p in procs:
+            p.join(timeout=60)
+            assert p.exitcode == 0
+        positions = sorted(pos for _, pos in acks)
+        assert positions == list(range(200))
+        stored = {i.id: i.position for i in PagedList.open(make_store(), list_id).iter()}
+        assert stored == dict(acks)
+
+    @clause("P4")
+    def test_idempotent_append_with_id(self, store, list_id):
+        """P4: appending an id already on the head page returns its position, writes nothing."""
+        plist = PagedList.create(store, list_id, capacity=10)
+        first = plist.append("a", id="req-1")
+        plist.append("b")
+        assert plist.append("a again", id="req-1") == first
+        assert plist.count() == 2 and plist.get(first).value == "a"
+
+    @clause("P5")
+    def test_extend_atomic_and_split(self, store, list_id):
+        """P5: extend keeps order; a batch that fits the head page commits in one call; a
+        longer one is split at page boundaries and leaves every page below the head full."""
+        counting = CountingStore(store)
+        plist = PagedList.create(counting, list_id, capacity=5)
+        counting.reset()
+        assert plist.extend(["a", "b", "c"]) == [0, 1, 2]
+        assert counting.calls["append"] == 1
+        assert plist.extend([f"x{i}" for i in range(12)]) == list(range(3, 15))
+        assert [i.value for i in plist.iter()] == ["a", "b", "c", *(f"x{i}" for i in range(12))]
+        head = store.get(f"{list_id}|s").doc["head"]
+        pages = store.get_many([f"{list_id}|{p}" for p in range(head)])
+        assert all(len(r.doc["items"]) == 5 for r in pages.values()) and len(pages) == head
+
+    @clause("P6")
+    def test_create_open_idempotent(self, store, list_id):
+        """P6: create is idempotent with the same settings; other settings raise ListExists;
+        opening a missing list raises ListNotFound."""
+        a = PagedList.create(store, list_id, capacity=3, metadata={"k": "v"})
+        a.append(1)
+        b = PagedList.create(store, list_id, capacity=3, metadata={"k": "v"})
+        assert b.count() == 1 and b.metadata == {"k": "v"}
+        assert PagedList.create(store, list_id, metadata={"k": "v"}).capacity == 3
+        with pytest.raises(ListExists):
+            PagedList.create(store, list_id, capacity=4, metadata={"k": "v"})
+        with pytest.raises(ListNotFound):
+            PagedList.open(store, list_id + "-missing")
+
+    @clause("P7")
+    def test_derived_capacity_fits_row_limit(self, store, list_id):
+        """P7: a derived capacity lets a page of maximum-size items be stored."""
+        plist = PagedList.create(store, list_id, max_item_bytes=4096)
+        assert plist.capacity >= 1
+        big = "é" * 2047  # 4094 bytes of UTF-8, 4096 with JSON quotes
+        n = min(plist.capacity, 60)
+        assert plist.extend([big] * n) == list(range(n))
+        assert plist.latest(1)[0].value == big
+
+    # --- C: cursors and reads ------------------------------------------------------
+
+    @clause("C1")
+    def test_cursors_walk_the_whole_list(self, store, list_id):
+        """C1: before/after/get/iter agree with each other across page boundaries."""
+        plist = PagedList.create(store, list_id, capacity=4)
+        plist.extend(range(23))
+        newest_first, cursor = [], None
+        while True:
+            page = plist.latest(5) if cursor is None else plist.before(cursor, 5)
+            if not page:
+                break
+            newest_first.extend(i.value for i in page)
+            cursor = page[-1].position
+        assert newest_first == list(range(22, -1, -1))
+        assert [i.value for i in plist.after(-1, 7)] == list(range(7))
+        assert [i.value for i in plist.after(19, 10)] == [20, 21, 22]
+        assert [i.value for i in plist.iter(10)] == list(range(10, 23))
+        assert plist.get(22).value == 22 and plist.get(23) is None
+        assert plist.before(0, 5) == [] and plist.latest(0) == []
+
+    @clause("C2")
+    def test_items_carry_id_and_time(self, store, list_id):
+        """C2: items carry their id, append time and exact value."""
+        plist = PagedList.create(store, list_id)
+        plist.append({"nested": [1, 2.5, None, "é"]}, id="my-id")
+        item = plist.latest(1)[0]
+        assert item.id == "my-id" and item.position == 0 and item.ts > 1.6e9
+        assert item.value == {"nested": [1, 2.5, None, "é"]}
+
+    @clause("C3")
+    def test_empty_list(self, store, list_id):
+        """C3: a new list has no items, count 0, and reads return empty."""
+        plist = PagedList.create(store, list_id, capacity=3)
+        assert plist.count() == 0 and plist.latest(10) == [] and list(plist.iter()) == []
+
+    @clause("C4")
+    def test_many_pages_one_read(self, store, list_id):
+        """C4: latest(n) spanning more pages than one backend batch returns all n."""
+        plist = PagedList.create(store, list_id, capacity=2)
+        batch = store.limits.batch_keys or 100
+        n = min(2 * (batch + 2), 400)
+        plist.extend(range(n))
+        assert [i.value for i in plist.latest(n)] == list(range(n - 1, -1, -1))
+
+    # --- R: round trips -------------------------------------------------------------
+
+    @clause("R1")
+    def test_append_one_call_steady_state(self, store, list_id):
+        """R1: append costs one store call once the head page is cached."""
+        counting = CountingStore(store)
+        plist = PagedList.create(counting, list_id, capacity=50)
+        plist.append("warm")
+        counting.reset()
+        for i in range(10):
+            plist.append(i)
+        assert counting.total == 10
+
+    @clause("R2")
+    def test_latest_at_most_two_calls(self, store, list_id):
+        """R2: latest(n) costs at most two calls, one when the cached head is current."""
+        counting = CountingStore(store)
+        plist = PagedList.create(counting, list_id, capacity=3)
+        plist.extend(range(20))
+        counting.reset()
+        assert len(plist.latest(10)) == 10 and counting.total == 1
+        other = PagedList.open(store, list_id)
+        other.extend(range(20))
+        counting.reset()
+        assert plist.latest(10)[0].value == 19 and counting.total == 2
+
+    @clause("R3")
+    def test_stale_head_corrected_in_two_calls(self, store, list_id):
+        """R3: an append with a stale cached head detects it (Full) and is corrected in at
+        most two more calls."""
+        counting = CountingStore(store)
+        plist = PagedList.create(counting, list_id, capacity=2)
+        plist.append("cached at head 0")
+        PagedList.open(store, list_id).extend(range(6))  # head moves to page 3, not full
+        counting.reset()
+        assert plist.append("late") == 7
+        assert counting.total <= 3, dict(counting.calls)
+
+    @clause("R4")
+    def test_reads_by_position_one_call(self, store, list_id):
+        """R4: before, after and get cost one call; count at most two."""
+        counting = CountingStore(store)
+        plist = PagedList.create(counting, list_id, capacity=3)
+        plist.extend(range(10))
+        for read in (lambda: plist.before(9, 5), lambda: plist.after(2, 4), lambda: plist.get(7)):
+            counting.reset()
+            read()
+            assert counting.total == 1
+        counting.reset()
+        assert plist.count() == 10 and counting.total <= 2
+
+    # --- V: validation ---------------------------------------------------------------
+
+    @clause("V1")
+    def test_invalid_list_ids(self, store):
+        """V1: list ids with | # / or space, empty, or longer than the keys allow raise
+        InvalidListId and write nothing."""
+        limit = list_id_max_len(store.limits.key_bytes)
+        for bad in ["a|b", "a#b", "a/b", "a b", "", "x" * (limit + 1), "é"]:
+            with pytest.raises(InvalidListId):
+                PagedList.create(store, bad)
+        longest = "L" + uuid.uuid4().hex + "x" * (limit - 33)
+        assert PagedList.create(store, longest, capacity=2).append("ok") == 0
+
+    @clause("V2")
+    def test_invalid_values_write_nothing(self, store, list_id):
+        """V2: a set, bytes, NaN, Infinity, a tuple or a non-string key raises InvalidValue
+        and writes nothing; extend validates every value first."""
+        plist = PagedList.create(store, list_id, capacity=4)
+        for bad in [{1, 2}, b"bytes", float("nan"), float("inf"), (1, 2), {1: "a"}, object()]:
+            with pytest.raises(InvalidValue):
+                plist.append(bad)
+        with pytest.raises(InvalidValue):
+            plist.extend(["fine", {"x": float("nan")}])
+        assert plist.count() == 0 and store.get(f"{list_id}|0") is None
+
+    @clause("V3")
+    def test_item_one_byte_over_max(self, store, list_id):
+        """V3: an item at max_item_bytes is stored; one byte over raises ItemTooLarge."""
+        plist = PagedList.create(store, list_id, max_item_bytes=100, capacity=4)
+        assert plist.append("x" * 98) == 0  # 98 characters + 2 quotes = 100 bytes
+        with pytest.raises(ItemTooLarge):
+            plist.append("x" * 99)
+        assert plist.count() == 1
+
+    @clause("V4")
+    def test_capacity_that_cannot_fit(self, store, list_id):
+        """V4: a capacity whose full page cannot fit the row limit is refused at create."""
+        from pagedlist.errors import ConfigError
+
+        if store.limits.row_bytes is None:
+            pytest.skip("the store declares no row limit")
+        with pytest.raises(ConfigError):
+            PagedList.create(store, list_id, capacity=store.limits.row_bytes, max_item_bytes=1024)
+        assert store.get(f"{list_id}|s") is None

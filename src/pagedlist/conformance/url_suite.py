@@ -14,7 +14,7 @@ from pagedlist.conformance import ConformanceSuite, StoreFixtures
 class UrlFixtures(StoreFixtures):
     """``store_url`` from the command line."""
 
-    @pytest.fixture(scope="class")
+    @pytest.fixture
     def store_url(self, request: pytest.FixtureRequest) -> str:
         url = request.config.getoption("--pagedlist-store")
         if not url:
