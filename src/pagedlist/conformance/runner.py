@@ -1,0 +1,144 @@
+"""``pagedlist conformance URL``: run the suite against any store and print a clause table.
+
+Exit status: 0 when every clause passed, 1 when any failed, 2 when the store could not be
+reached (nothing ran: reported as NOT RUN, never as passed).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from pagedlist.adapters import _redact, open_store
+from pagedlist.errors import PagedListError
+
+__all__ = ["ClauseResult", "run_suite"]
+
+EXIT_OK, EXIT_FAILED, EXIT_NOT_RUN = 0, 1, 2
+
+
+@dataclass
+class ClauseResult:
+    """One test's outcome."""
+
+    clause: str
+    name: str
+    outcome: str
+    seconds: float
+    detail: str = ""
+
+
+class _Collector:
+    """A pytest plugin object that records each test's clause, outcome and duration."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, ClauseResult] = {}
+        self.clauses: dict[str, str] = {}
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            marker = item.get_closest_marker("pagedlist_clause")
+            self.clauses[item.nodeid] = marker.args[0] if marker else "?"
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        result = self.results.setdefault(
+            report.nodeid,
+            ClauseResult(
+                self.clauses.get(report.nodeid, "?"),
+                report.nodeid.rsplit("::", 1)[-1],
+                "passed",
+                0.0,
+            ),
+        )
+        result.seconds += report.duration
+        if report.failed:
+            result.outcome = "FAILED" if report.when == "call" else "ERROR"
+            result.detail = _first_line(report.longreprtext)
+        elif report.skipped:
+            result.outcome = "skipped"
+            longrepr = report.longrepr
+            result.detail = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+
+
+def _first_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("E ")]
+    return (lines[0][2:].strip() if lines else text.strip().splitlines()[-1:] or [""])[0][:160]
+
+
+def _reachable(url: str) -> str | None:
+    """``None`` if the store answers a read, else why not."""
+    try:
+        store = open_store(url)
+    except PagedListError as err:
+        return str(err)
+    try:
+        store.get(f"conformance-probe-{uuid.uuid4().hex[:8]}|s")
+    except PagedListError as err:
+        return str(err)
+    finally:
+        store.close()
+    return None
+
+
+def run_suite(
+    url: str,
+    *,
+    select: str | None = None,
+    exitfirst: bool = False,
+    echo: Callable[[str], None] = print,
+) -> int:
+    """Run every clause against ``url``; print the table; return the exit status."""
+    shown = _redact(url)
+    why = _reachable(url)
+    if why is not None:
+        echo(f"NOT RUN: cannot reach {shown}: {why}")
+        echo("No clause was checked; fix the URL or start the store, then run again.")
+        return EXIT_NOT_RUN
+    args = [
+        "--pyargs",
+        "pagedlist.conformance.url_suite",
+        "--pagedlist-store",
+        url,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--no-header",
+        "-o",
+        "addopts=",
+    ]
+    if select:
+        args += ["-k", select]
+    if exitfirst:
+        args.append("-x")
+    collector = _Collector()
+    started = time.monotonic()
+    code = pytest.main(args, plugins=[collector])
+    elapsed = time.monotonic() - started
+    results = sorted(collector.results.values(), key=lambda r: _clause_key(r.clause))
+    echo("")
+    echo(f"pagedlist conformance: {shown}")
+    echo(f"{'clause':<7} {'result':<8} {'time':>7}  test")
+    for r in results:
+        echo(f"{r.clause:<7} {r.outcome:<8} {r.seconds:>6.2f}s  {r.name}")
+        if r.detail and r.outcome != "passed":
+            echo(f"{'':<7} {'':<8} {'':>7}  -> {r.detail}")
+    counts = {o: sum(r.outcome == o for r in results) for o in ("passed", "FAILED", "ERROR")}
+    skipped = sum(r.outcome == "skipped" for r in results)
+    echo(
+        f"\n{counts['passed']} passed, {counts['FAILED'] + counts['ERROR']} failed, "
+        f"{skipped} skipped in {elapsed:.1f}s"
+    )
+    if not results:
+        echo("NOT RUN: no clause was collected")
+        return EXIT_NOT_RUN
+    return EXIT_OK if code == 0 else EXIT_FAILED
+
+
+def _clause_key(cid: str) -> tuple[str, int]:
+    letters = cid.rstrip("0123456789")
+    digits = cid[len(letters) :]
+    return (letters, int(digits) if digits else 0)
