@@ -239,6 +239,8 @@ def _redact(url: str) -> str:
 
 def _host_port(url: str, text: str) -> tuple[str, int]:
     if text.startswith("["):
+        if "]" not in text:
+            raise _bad(url, f"IPv6 address in {text!r} lacks its closing ']'")
         host, _, rest = text[1:].partition("]")
         port_text = rest[1:] if rest.startswith(":") else ""
         if rest and not rest.startswith(":"):
