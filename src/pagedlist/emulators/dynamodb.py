@@ -193,11 +193,11 @@ def docker_dynamodb_local(image: str = DYNAMODB_LOCAL_IMAGE) -> Iterator[str]:
         from testcontainers.core.waiting_utils import wait_for_logs
     except ImportError:
         raise EmulatorError("testcontainers is not installed: pip install testcontainers") from None
-    container = DockerContainer(image).with_command(
-        "-jar DynamoDBLocal.jar -inMemory -sharedDb -disableTelemetry"
-    )
-    container.with_exposed_ports(8000)
     try:
+        container = DockerContainer(image).with_command(
+            "-jar DynamoDBLocal.jar -inMemory -sharedDb -disableTelemetry"
+        )
+        container.with_exposed_ports(8000)
         container.start()
     except Exception as err:  # docker.errors.DockerException and friends
         raise EmulatorError(
