@@ -1,0 +1,382 @@
+"""The feed's data model on a pagedlist store: posts, comments, replies, users, sessions.
+
+Everything lives in one store, reached only through ``Store`` and ``PagedList``:
+
+* ``app.feed`` — the list of posts, newest appended last.
+* ``app.t.{ID}`` — one list per post or comment ``ID`` holding its direct replies. Its
+  summary metadata *is* the item (author, text, parent, root post, depth), so an item is
+  found by id with one read, without knowing its position. It is created before the item
+  is appended to its parent's list, so every item anyone can see has its reply list.
+* ``|app.user|{name}``, ``|app.session|{sid}``, ``|app.secret``, ``|app.seeded`` — plain
+  rows written with ``put_if_absent``. List keys are ``{list_id}|...`` and a list id is
+  never empty, so no list key starts with ``|``: these keys can never collide with a list.
+
+Ids are server-made: item ids are 32 lowercase hex digits (:data:`ITEM_ID_RE`), usernames
+match :data:`USERNAME_RE`, so no value from a request can name any other row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from pagedlist import Item, ItemTooLarge, ListExists, ListNotFound, PagedList, Store
+
+__all__ = [
+    "FEED_ID",
+    "ITEM_ID_RE",
+    "MAX_TEXT_CHARS",
+    "USERNAME_RE",
+    "Conflict",
+    "Entry",
+    "Feed",
+    "InvalidInput",
+    "NotFound",
+    "Page",
+    "thread_id",
+]
+
+FEED_ID = "app.feed"
+#: Item ids: what ``secrets.token_hex(16)`` makes, nothing else.
+ITEM_ID_RE = re.compile(r"[0-9a-f]{32}")
+#: Usernames: lowercase letters, digits and underscore, 3 to 24 characters.
+USERNAME_RE = re.compile(r"[a-z0-9_]{3,24}")
+MAX_TEXT_CHARS = 1000
+MIN_PASSWORD_CHARS = 8
+MAX_PASSWORD_CHARS = 256
+#: Room for the largest item: 1000 characters of 4-byte UTF-8 or 6-byte JSON escapes.
+MAX_ITEM_BYTES = 8192
+SESSION_SECONDS = 14 * 24 * 3600
+
+_USER_KEY = "|app.user|{}"
+_SESSION_KEY = "|app.session|{}"
+SECRET_KEY = "|app.secret"
+SEEDED_KEY = "|app.seeded"
+
+
+class InvalidInput(ValueError):
+    """Input the user must fix (empty or oversized text, bad username...); nothing written."""
+
+
+class NotFound(LookupError):
+    """No item with that id."""
+
+
+class Conflict(Exception):
+    """The request reuses an id (an item id or a username) that is already taken."""
+
+
+def thread_id(item_id: str) -> str:
+    """The list holding the direct replies to post or comment ``item_id``."""
+    return f"app.t.{item_id}"
+
+
+def new_id() -> str:
+    """A fresh item id (also used as a form nonce, so a resubmitted form posts once)."""
+    return secrets.token_hex(16)
+
+
+def check_item_id(value: object) -> str:
+    """Return ``value`` if it is a well-formed item id, else raise :class:`NotFound`."""
+    if not isinstance(value, str) or not ITEM_ID_RE.fullmatch(value):
+        raise NotFound("no such item")
+    return value
+
+
+def check_text(text: object) -> str:
+    """The text of a post or reply, stripped; raise :class:`InvalidInput` if unusable."""
+    if not isinstance(text, str):
+        raise InvalidInput("text must be a string")
+    text = text.replace("\r\n", "\n").strip()
+    if not text:
+        raise InvalidInput("Write something first: the text is empty.")
+    if len(text) > MAX_TEXT_CHARS:
+        raise InvalidInput(
+            f"The text is {len(text)} characters; at most {MAX_TEXT_CHARS} are allowed."
+        )
+    if "\x00" in text:
+        raise InvalidInput("The text contains a NUL character; remove it.")
+    return text
+
+
+def check_username(name: object) -> str:
+    """A valid username, or :class:`InvalidInput` saying what is allowed."""
+    if not isinstance(name, str) or not USERNAME_RE.fullmatch(name):
+        raise InvalidInput("Usernames are 3 to 24 lowercase letters, digits or underscores.")
+    return name
+
+
+def check_password(password: object) -> str:
+    """A password of acceptable length, or :class:`InvalidInput`."""
+    if not isinstance(password, str) or not (
+        MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS
+    ):
+        raise InvalidInput(
+            f"Passwords are {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters."
+        )
+    return password
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A post or comment as shown: where it sits in its parent list and what it says."""
+
+    id: str
+    position: int
+    ts: float
+    author: str
+    text: str
+    parent: str | None
+    post: str
+    depth: int
+
+    def to_json(self, replies: int) -> dict[str, Any]:
+        """The item as the JSON API returns it."""
+        return {
+            "id": self.id,
+            "position": self.position,
+            "ts": self.ts,
+            "author": self.author,
+            "text": self.text,
+            "parent": self.parent,
+            "post": self.post,
+            "depth": self.depth,
+            "replies": replies,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A slice of a list: its items, the list's total count, and the cursor to go on."""
+
+    items: list[Entry]
+    count: int
+    next_cursor: int | None
+
+
+def _entry(item: Item) -> Entry:
+    v = item.value
+    return Entry(
+        id=item.id,
+        position=item.position,
+        ts=item.ts,
+        author=v["author"],
+        text=v["text"],
+        parent=v.get("parent"),
+        post=v.get("post") or item.id,
+        depth=int(v.get("depth", 0)),
+    )
+
+
+class Feed:
+    """The application's operations on one store; thread-safe, one per process."""
+
+    def __init__(self, store: Store, *, handles: int = 10_000) -> None:
+        self.store = store
+        self._handles: OrderedDict[str, PagedList] = OrderedDict()
+        self._max_handles = handles
+        self._lock = threading.Lock()
+        self.feed = PagedList.create(store, FEED_ID, max_item_bytes=MAX_ITEM_BYTES)
+
+    # --- lists ------------------------------------------------------------------------
+
+    def _thread(self, item_id: str) -> PagedList:
+        """An open handle on ``item_id``'s reply list (cached: settings never change)."""
+        key = thread_id(item_id)
+        with self._lock:
+            handle = self._handles.get(key)
+            if handle is not None:
+                self._handles.move_to_end(key)
+                return handle
+        try:
+            handle = PagedList.open(self.store, key)
+        except ListNotFound:
+            raise NotFound(f"no item {item_id}") from None
+        with self._lock:
+            self._handles[key] = handle
+            while len(self._handles) > self._max_handles:
+                self._handles.popitem(last=False)
+        return handle
+
+    def item(self, item_id: str) -> dict[str, Any]:
+        """The stored fields of post or comment ``item_id`` (author, text, parent, post)."""
+        meta = self._thread(check_item_id(item_id)).metadata
+        return {"id": item_id, **meta}
+
+    def reply_count(self, item_id: str) -> int:
+        """How many direct replies ``item_id`` has."""
+        return self._thread(item_id).count()
+
+    # --- reads ------------------------------------------------------------------------
+
+    def posts(self, before: int | None, limit: int) -> Page:
+        """Posts newest first: the latest ``limit``, or those older than ``before``."""
+        if before is None:
+            items = self.feed.latest(limit)
+            count = items[0].position + 1 if items else self.feed.count()
+        else:
+            items = self.feed.before(before, limit)
+            count = self.feed.count()
+        entries = [_entry(i) for i in items]
+        more = bool(entries) and entries[-1].position > 0
+        return Page(entries, count, entries[-1].position if more else None)
+
+    def post_count(self) -> int:
+        """The number of posts in the feed."""
+        return self.feed.count()
+
+    def replies(self, item_id: str, after: int, limit: int) -> Page:
+        """Direct replies to ``item_id`` oldest first, after position ``after`` (-1: start)."""
+        thread = self._thread(check_item_id(item_id))
+        entries = [_entry(i) for i in thread.after(after, limit + 1)]
+        more = len(entries) > limit
+        entries = entries[:limit]
+        count = thread.count()
+        return Page(entries, count, entries[-1].position if more else None)
+
+    # --- writes -----------------------------------------------------------------------
+
+    def _add(self, parent_list: PagedList, item_id: str, value: dict[str, Any]) -> Entry:
+        check_item_id(item_id)
+        try:
+            # The reply list first: once the item is visible, its replies can be added.
+            PagedList.create(
+                self.store, thread_id(item_id), max_item_bytes=MAX_ITEM_BYTES, metadata=value
+            )
+        except ListExists:
+            raise Conflict(f"item id {item_id} is already used by another item") from None
+        try:
+            position = parent_list.append(value, id=item_id)
+        except ItemTooLarge as err:
+            raise InvalidInput("The text is too large to store; shorten it.") from err
+        return Entry(
+            id=item_id,
+            position=position,
+            ts=time.time(),
+            author=value["author"],
+            text=value["text"],
+            parent=value["parent"],
+            post=value["post"],
+            depth=value["depth"],
+        )
+
+    def add_post(self, author: str, text: str, item_id: str | None = None) -> Entry:
+        """Append a post by ``author``; the same ``item_id`` and text post only once."""
+        item_id = item_id or new_id()
+        value = {
+            "author": check_username(author),
+            "text": check_text(text),
+            "parent": None,
+            "post": item_id,
+            "depth": 0,
+        }
+        return self._add(self.feed, item_id, value)
+
+    def add_reply(
+        self, parent_id: str, author: str, text: str, item_id: str | None = None
+    ) -> Entry:
+        """Append a reply to post or comment ``parent_id`` (raises :class:`NotFound`)."""
+        parent = self.item(parent_id)
+        item_id = item_id or new_id()
+        value = {
+            "author": check_username(author),
+            "text": check_text(text),
+            "parent": parent_id,
+            "post": parent["post"],
+            "depth": int(parent["depth"]) + 1,
+        }
+        return self._add(self._thread(parent_id), item_id, value)
+
+    # --- users and sessions -----------------------------------------------------------
+
+    def create_user(self, name: str, password_hash: str) -> None:
+        """Create user ``name``; raise :class:`Conflict` if the name is taken."""
+        doc = {"name": check_username(name), "hash": password_hash, "created": _now_ms()}
+        if not self.store.put_if_absent(_USER_KEY.format(name), doc):
+            raise Conflict(f"The username {name!r} is taken; pick another.")
+
+    def user(self, name: str) -> dict[str, Any] | None:
+        """The user row for ``name``, or ``None``."""
+        if not isinstance(name, str) or not USERNAME_RE.fullmatch(name):
+            return None
+        row = self.store.get(_USER_KEY.format(name))
+        return None if row is None else row.doc
+
+    def update_user(self, name: str, changes: dict[str, Any]) -> None:
+        """Apply ``changes`` to user ``name`` with a compare-and-swap (e.g. a rehash)."""
+        key = _USER_KEY.format(check_username(name))
+        row = self.store.get(key)
+        if row is not None:
+            self.store.replace(key, {**row.doc, **changes}, row.version)
+
+    def open_session(self, name: str) -> str:
+        """Create a session for ``name``; return its id (goes in the signed cookie)."""
+        sid = secrets.token_hex(32)
+        self.store.put_if_absent(_SESSION_KEY.format(sid), {"user": name, "created": _now_ms()})
+        return sid
+
+    def session_user(self, sid: object) -> str | None:
+        """The user of session ``sid`` if it exists and has not expired."""
+        if not isinstance(sid, str) or not re.fullmatch(r"[0-9a-f]{64}", sid):
+            return None
+        row = self.store.get(_SESSION_KEY.format(sid))
+        if row is None:
+            return None
+        if _now_ms() - int(row.doc["created"]) > SESSION_SECONDS * 1000:
+            self.store.delete(_SESSION_KEY.format(sid))
+            return None
+        return str(row.doc["user"])
+
+    def close_session(self, sid: object) -> None:
+        """Delete session ``sid`` (sign out); unknown ids are ignored."""
+        if isinstance(sid, str) and re.fullmatch(r"[0-9a-f]{64}", sid):
+            self.store.delete(_SESSION_KEY.format(sid))
+
+    def secret(self) -> str:
+        """The cookie-signing secret shared by every server on this store (made once)."""
+        self.store.put_if_absent(SECRET_KEY, {"secret": secrets.token_urlsafe(48)})
+        row = self.store.get(SECRET_KEY)
+        assert row is not None
+        return str(row.doc["secret"])
+
+    # --- seed -------------------------------------------------------------------------
+
+    def seed(self) -> bool:
+        """Add a few posts, comments and replies once per store; return whether it did."""
+        if self.store.get(SEEDED_KEY) is not None:
+            return False
+
+        def sid(name: str) -> str:
+            # Fixed ids make a seed interrupted half-way safe to run again.
+            return hashlib.sha256(f"pagedlist-app-seed:{name}".encode()).hexdigest()[:32]
+
+        def add(parent: str | None, name: str, author: str, text: str) -> None:
+            try:
+                if parent is None:
+                    self.add_post(author, text, sid(name))
+                else:
+                    self.add_reply(sid(parent), author, text, sid(name))
+            except Conflict:
+                pass
+
+        add(None, "p1", "julien", "We proved the market. Time to build our own data plane?")
+        add("p1", "c1", "ana", "What scale do we expect?")
+        add("c1", "c2", "julien", "100 concurrent users per list in 25 ms.")
+        add("c2", "c3", "ana", "Then one page per write is out: batch items into pages.")
+        add("c3", "c4", "bob", "And make appends bounded, so no page ever overfills.")
+        add("p1", "c5", "bob", "Define the limits first: max message size?")
+        add(None, "p2", "ana", "A linked list on a key-value store: summary row + pages.")
+        add("p2", "c6", "bob", "Positions are dense, so cursors are just numbers.")
+        add(None, "p3", "bob", "Swapping DynamoDB for Redis is a URL change.")
+        self.store.put_if_absent(SEEDED_KEY, {"at": _now_ms()})
+        return True
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
