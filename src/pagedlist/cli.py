@@ -197,13 +197,25 @@ else:
 
     @main.command()
     @click.argument("url")
-    @click.option("-k", "select", default=None, help="Only clauses matching this pytest -k.")
+    @click.option("--clause", "clauses", multiple=True, help="Only this clause id (repeatable).")
+    @click.option("-k", "select", default=None, help="Only tests matching this pytest -k.")
     @click.option("-x", "exitfirst", is_flag=True, help="Stop at the first failure.")
-    def conformance(url: str, select: str | None, exitfirst: bool) -> None:
-        """Run the conformance suite against URL and print a clause table."""
+    def conformance(
+        url: str, clauses: tuple[str, ...], select: str | None, exitfirst: bool
+    ) -> None:
+        """Run the conformance suite against URL and print a clause table.
+
+        Exits 0 when every clause passed, 1 on any failure, 2 when the store could not be
+        reached (nothing ran).
+        """
         from pagedlist.conformance.runner import run_suite
 
-        sys.exit(run_suite(url, select=select, exitfirst=exitfirst, echo=click.echo))
+        sys.exit(
+            run_suite(
+                url, select=select, clauses=set(clauses) or None, exitfirst=exitfirst,
+                echo=click.echo,
+            )
+        )
 
     @main.group()
     def emulator() -> None:

@@ -35,14 +35,21 @@ class ClauseResult:
 class _Collector:
     """A pytest plugin object that records each test's clause, outcome and duration."""
 
-    def __init__(self) -> None:
+    def __init__(self, only: set[str] | None = None) -> None:
         self.results: dict[str, ClauseResult] = {}
         self.clauses: dict[str, str] = {}
+        self.only = only
 
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]):
+        keep, drop = [], []
         for item in items:
             marker = item.get_closest_marker("pagedlist_clause")
-            self.clauses[item.nodeid] = marker.args[0] if marker else "?"
+            cid = marker.args[0] if marker else "?"
+            self.clauses[item.nodeid] = cid
+            (keep if self.only is None or cid in self.only else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         result = self.results.setdefault(
@@ -88,10 +95,12 @@ def run_suite(
     url: str,
     *,
     select: str | None = None,
+    clauses: set[str] | None = None,
     exitfirst: bool = False,
     echo: Callable[[str], None] = print,
 ) -> int:
-    """Run every clause against ``url``; print the table; return the exit status."""
+    """Run every clause (or only ``clauses``, or tests matching the pytest ``-k`` expression
+    ``select``) against ``url``; print the table; return the exit status."""
     shown = _redact(url)
     why = _reachable(url)
     if why is not None:
@@ -114,7 +123,7 @@ def run_suite(
         args += ["-k", select]
     if exitfirst:
         args.append("-x")
-    collector = _Collector()
+    collector = _Collector({c.upper() for c in clauses} if clauses else None)
     started = time.monotonic()
     code = pytest.main(args, plugins=[collector])
     elapsed = time.monotonic() - started
