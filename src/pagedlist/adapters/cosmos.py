@@ -1,0 +1,848 @@
+"""Azure Cosmos DB (NoSQL API) store: ``cosmos://HOST:PORT/DATABASE/CONTAINER``.
+
+URL options (query string):
+
+* ``tls=false`` — plain HTTP (only for a local server such as ``pagedlist emulator start
+  cosmos``); HTTPS is the default.
+* ``create=true`` — create the database and container if absent (else a missing container
+  fails at open with a ``ConfigError`` naming the fix; ``pagedlist init URL`` also creates it).
+* ``verify=false`` — do not check the TLS certificate (Microsoft's emulator in Docker).
+* ``timeout=SECONDS`` — per-request connect and read timeout (default 10).
+
+Credentials never appear in the URL: the account key comes from ``$PAGEDLIST_COSMOS_KEY``;
+without it a loopback endpoint uses the emulator's published well-known key, and any other
+endpoint uses ``azure.identity.DefaultAzureCredential`` (managed identity, ``az login``...).
+
+Layout: one container with partition key path ``/pk``; every row is its own logical
+partition (``id == pk == row key``) and its document is kept under ``doc``, so the caller's
+field names never meet Cosmos DB's own (``id``, ``_etag``...)::
+
+    {"id": KEY, "pk": KEY, "doc": {...the row...}, "rowBytes": N}
+
+``rowBytes`` is an upper bound on the stored document's size that every write maintains in
+the same atomic request (``incr`` in a patch, or computed for a whole-document write), so a
+conditional patch can refuse a write that would cross the 2 MB item limit: nothing is
+written and ``ItemTooLarge`` is raised.
+
+Primitives: ``create_item`` (put_if_absent); ``replace_item`` with the ``_etag`` and
+``IfNotModified`` (replace); one ``patch_item`` with ``add /doc/FIELD/-`` per entry plus an
+``incr`` of ``rowBytes`` under a ``filter_predicate`` that bounds the length, the size and
+rejects duplicate ids (append); a conditional ``incr`` patch (increment); point reads and
+``read_items`` (get, get_many). Patch predicates take no parameters, so every value in one
+goes through :func:`sql_string_literal`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.cosmos import CosmosClient, PartitionKey, exceptions
+from azure.cosmos._retry_options import RetryOptions
+from azure.cosmos.documents import ConnectionPolicy
+
+from pagedlist.core.ops import Appended, AppendOutcome, Duplicate, Full, JSONDoc, Limits, Row
+from pagedlist.core.store import Store, compact_json, too_large
+from pagedlist.errors import (
+    ConfigError,
+    ContractViolation,
+    DeadlineExceeded,
+    InvalidValue,
+    ItemTooLarge,
+    PagedListError,
+    StoreUnavailable,
+    Throttled,
+    UsageError,
+)
+
+__all__ = [
+    "COSMOS_ITEM_BYTES",
+    "EMULATOR_KEY",
+    "KEY_ENV",
+    "MAX_PATCH_ENTRIES",
+    "CosmosStore",
+    "sql_string_literal",
+]
+
+#: Environment variable holding the account key (primary or secondary).
+KEY_ENV = "PAGEDLIST_COSMOS_KEY"
+#: The key every Cosmos DB emulator accepts, published by Microsoft; used only for loopback
+#: endpoints when no key is set.
+EMULATOR_KEY = (
+    "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+)
+#: Cosmos DB's item size limit.
+COSMOS_ITEM_BYTES = 2 * 1024 * 1024
+#: Cosmos DB takes at most 10 operations in one patch; an append spends one on ``rowBytes``.
+MAX_PATCH_OPERATIONS = 10
+MAX_PATCH_ENTRIES = MAX_PATCH_OPERATIONS - 1
+#: Bytes the service adds to every item: ``_rid``, ``_self``, ``_etag``, ``_attachments``,
+#: ``_ts`` with their names (about 180), rounded up.
+SYSTEM_PROPERTY_BYTES = 256
+#: Room for the ``rowBytes`` number and for integer fields growing by a few digits under
+#: ``increment``, which does not re-count the whole row.
+ROW_SLACK_BYTES = 128
+#: Distinct keys per ``read_items`` call.
+READ_BATCH = 100
+#: Re-tries of a patch whose predicate failed while a fresh read shows no reason for it
+#: (another client changed the row in between); then the driver backs off and retries.
+MAX_RACES = 16
+#: Characters Cosmos DB forbids in an ``id``.
+FORBIDDEN_ID_CHARS = "/\\?#"
+DOC = "doc"
+ROW_BYTES = "rowBytes"
+SYSTEM_FIELDS = ("id", "pk", "_rid", "_etag", "_ts", "_self", "_attachments", ROW_BYTES)
+
+T = TypeVar("T")
+
+# Characters a predicate literal may carry as themselves: digits and a little punctuation.
+# Everything else, letters included, becomes a \uXXXX escape (see sql_string_literal).
+_PLAIN = frozenset("0123456789 _.-:|")
+
+
+def sql_string_literal(text: str) -> str:
+    """``text`` as a Cosmos DB SQL string literal, safe to splice into a patch predicate.
+
+    Patch filter predicates take no parameters, so values must be spliced in as literals.
+    Only digits and ``space _ . - : |`` are kept as they are; every other character, letters
+    included, is written as a ``\\uXXXX`` escape (UTF-16 code units, so characters outside
+    the BMP become surrogate pairs, as in JSON). The result contains no quote, backslash
+    sequence other than ``\\u``, control character, letter or keyword, so it cannot end the
+    literal early or change the predicate, and a server that case-folds or scans predicate
+    text for keywords (the local test server lower-cases the whole predicate) still reads
+    the same value. The literal is valid JSON too: ``json.loads(sql_string_literal(s)) == s``.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"sql_string_literal takes a str, got {type(text).__name__}")
+    out = ['"']
+    for ch in text:
+        if ch in _PLAIN:
+            out.append(ch)
+            continue
+        units = ch.encode("utf-16-be", "surrogatepass")
+        for i in range(0, len(units), 2):
+            out.append(f"\\u{int.from_bytes(units[i : i + 2], 'big'):04x}")
+    out.append('"')
+    return "".join(out)
+
+
+def _int_literal(value: int) -> str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValue(f"expected an int, got {value!r}")
+    return str(value)
+
+
+def _pointer(*parts: str) -> str:
+    """A JSON Pointer (RFC 6901) for a patch path: ``~`` and ``/`` escaped."""
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _prop(*names: str) -> str:
+    """SQL for a property of the patched item, every name a quoted literal: ``c["a"]["b"]``.
+
+    Never ``c.name``: a name's case must survive a server that case-folds predicates.
+    """
+    return "c" + "".join(f"[{sql_string_literal(n)}]" for n in names)
+
+
+def _field(field: str) -> str:
+    """SQL for ``doc[field]`` of the patched item."""
+    return _prop(DOC, field)
+
+
+def _json_bytes(value: Any) -> int:
+    return len(compact_json(value).encode("utf-8"))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _flag(query: dict[str, list[str]], name: str, default: bool, url: str) -> bool:
+    raw = query.get(name, [str(default)])[-1].lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} in {url!r} must be true or false")
+
+
+class CosmosStore(Store):
+    """Rows in one Cosmos DB container, each row its own logical partition."""
+
+    scheme = "cosmos"
+
+    # --- opening ------------------------------------------------------------------------
+
+    @classmethod
+    def _parse(cls, url: str) -> dict[str, Any]:
+        form = "cosmos://HOST[:PORT]/DATABASE/CONTAINER[?tls=false&create=true]"
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "cosmos":
+            raise ConfigError(f"{url!r} is not a cosmos:// URL; use {form}")
+        if parts.username or parts.password:
+            raise ConfigError(
+                f"do not put credentials in the Cosmos DB URL; set ${KEY_ENV} to the account "
+                "key, or leave it unset to use Azure identity (az login, managed identity)"
+            )
+        host = parts.hostname
+        path = [unquote(p) for p in parts.path.split("/") if p]
+        if not host or len(path) != 2:
+            raise ConfigError(f"Cosmos DB URL {url!r} must name a database and a container: {form}")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ConfigError(f"port in {url!r} is not a number: {form}") from None
+        query = parse_qs(parts.query)
+        known = {"tls", "create", "verify", "timeout"}
+        unknown = sorted(set(query) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown option(s) {', '.join(unknown)} in {url!r}; accepted: "
+                f"{', '.join(sorted(known))}"
+            )
+        try:
+            timeout = float(query.get("timeout", ["10"])[-1])
+        except ValueError:
+            raise ConfigError(f"timeout in {url!r} must be a number of seconds") from None
+        tls = _flag(query, "tls", True, url)
+        return {
+            "host": host,
+            "port": port or 443,
+            "database": path[0],
+            "container": path[1],
+            "tls": tls,
+            "create": _flag(query, "create", False, url),
+            "verify": _flag(query, "verify", True, url),
+            "timeout": timeout,
+        }
+
+    @classmethod
+    def from_url(cls, url: str) -> CosmosStore:
+        """Open ``cosmos://HOST:PORT/DATABASE/CONTAINER[?tls=false&create=true...]``."""
+        return cls(**cls._parse(url))
+
+    @classmethod
+    def provision(cls, url: str) -> str:
+        """Create the database and container (partition key ``/pk``) if absent."""
+        opts = cls._parse(url)
+        opts["create"] = True
+        store = cls(**opts)
+        try:
+            return store._provisioned
+        finally:
+            store.close()
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        database: str,
+        container: str,
+        *,
+        tls: bool = True,
+        create: bool = False,
+        verify: bool = True,
+        timeout: float = 10.0,
+    ) -> None:
+        self._where = f"cosmos://{host}:{port}/{database}/{container}"
+        if not tls:
+            self._where += "?tls=false"
+        self._database_name = database
+        self._container_name = container
+        self._lock = threading.Lock()
+        self._charge = 0.0
+        self._requests = 0
+        self._throttled = 0
+        credential, self._auth = self._credential(host)
+        bracketed = f"[{host}]" if ":" in host else host
+        endpoint = f"{'https' if tls else 'http'}://{bracketed}:{port}/"
+        policy = ConnectionPolicy()
+        # The SDK would retry 429s itself for up to 30 s; the core driver retries them
+        # within the operation's deadline instead, honouring x-ms-retry-after-ms.
+        policy.RetryOptions = RetryOptions(max_retry_attempt_count=0, max_wait_time_in_seconds=0)
+        try:
+            self._client = CosmosClient(
+                endpoint,
+                credential,
+                connection_policy=policy,
+                # Endpoint discovery looks up regional endpoints the local server lacks, and
+                # pagedlist needs a single write region anyway (docs/backends/cosmos.md).
+                enable_endpoint_discovery=False,
+                connection_timeout=timeout,
+                read_timeout=timeout,
+                retry_total=0,
+                retry_connect=0,
+                retry_read=0,
+                retry_status=0,
+                connection_verify=verify,
+            )
+        except Exception as err:
+            raise self._map(err, f"connect to {self._where}") from err
+        self._provisioned = "container already exists"
+        self._container = self._open_container(create)
+
+    def _credential(self, host: str) -> tuple[Any, str]:
+        key = os.environ.get(KEY_ENV)
+        if key:
+            return key, f"key from ${KEY_ENV}"
+        if _is_loopback(host):
+            return EMULATOR_KEY, "emulator key"
+        try:
+            from azure.identity import DefaultAzureCredential
+        except ImportError:
+            raise ConfigError(
+                f"no ${KEY_ENV} set and azure-identity is not installed: set ${KEY_ENV} to "
+                "the account key, or pip install 'pagedlist[cosmos]' to sign in with Azure "
+                "identity (az login, managed identity)"
+            ) from None
+        return DefaultAzureCredential(), "Azure identity"
+
+    def _open_container(self, create: bool) -> Any:
+        db = self._client.get_database_client(self._database_name)
+        container = db.get_container_client(self._container_name)
+        how = (
+            f"run `pagedlist init '{self._where}'`, add ?create=true to the URL, or create it "
+            "with partition key path /pk (docs/backends/cosmos.md shows az CLI and Bicep)"
+        )
+        try:
+            props = self._call(container.read, "read of the container")
+        except exceptions.CosmosHttpResponseError as err:
+            if err.status_code != 404:
+                raise
+            if not create:
+                raise ConfigError(
+                    f"Cosmos DB container {self._container_name!r} in database "
+                    f"{self._database_name!r} does not exist at {self._where}: {how}"
+                ) from err
+            db = self._call(lambda: self._client.create_database_if_not_exists(self._database_name))
+            container = self._call(
+                lambda: db.create_container_if_not_exists(
+                    self._container_name, PartitionKey(path="/pk", kind="Hash", version=2)
+                )
+            )
+            props = self._call(container.read)
+            self._provisioned = (
+                f"created container {self._container_name!r} (partition key /pk) in database "
+                f"{self._database_name!r}"
+            )
+        paths = (props.get("partitionKey") or {}).get("paths") or []
+        if paths != ["/pk"]:
+            raise ConfigError(
+                f"container {self._container_name!r} has partition key {paths!r}, but "
+                f"pagedlist needs exactly ['/pk']: create a new container for it ({how})"
+            )
+        return container
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def _hook(self, headers: Mapping[str, str], _result: Any) -> None:
+        self._account(headers)
+
+    def _account(self, headers: Mapping[str, str] | None) -> None:
+        charge = 0.0
+        if headers:
+            try:
+                charge = float(headers.get("x-ms-request-charge") or 0)
+            except ValueError:
+                charge = 0.0
+        with self._lock:
+            self._charge += charge
+            self._requests += 1
+
+    def _call(self, fn: Callable[[], T], what: str = "request") -> T:
+        """Run one SDK call, mapping its errors to ``pagedlist.errors``.
+
+        404, 409 and 412 are returned to the caller as the SDK's exceptions (they are
+        answers, not failures) — callers catch ``exceptions.CosmosHttpResponseError``.
+        """
+        try:
+            return fn()
+        except PagedListError:
+            raise
+        except exceptions.CosmosHttpResponseError as err:
+            self._account(getattr(err, "headers", None))
+            if err.status_code in (404, 409, 412):
+                raise
+            raise self._map(err, what) from err
+        except Exception as err:
+            raise self._map(err, what) from err
+
+    def _map(self, err: BaseException, what: str) -> Exception:
+        where = f"Cosmos DB {what} at {self._where}"
+        if isinstance(err, exceptions.CosmosHttpResponseError):
+            status = err.status_code
+            message = str(getattr(err, "message", "") or err).splitlines()[0][:300]
+            if status == 404:
+                return StoreUnavailable(f"{where}: not found ({message})")
+            if status == 429:
+                with self._lock:
+                    self._throttled += 1
+                retry_after = None
+                raw = (err.headers or {}).get("x-ms-retry-after-ms")
+                if raw:
+                    try:
+                        retry_after = float(raw) / 1000
+                    except ValueError:
+                        retry_after = None
+                return Throttled(
+                    f"{where} was throttled (429, request rate too large): retrying; raise "
+                    "the container's RU/s or use autoscale if this persists",
+                    retry_after=retry_after,
+                )
+            if status in (401, 403):
+                return ConfigError(
+                    f"{where} refused the credentials ({status}: {message}): check "
+                    f"${KEY_ENV} or the Azure identity's data-plane role "
+                    "(Cosmos DB Built-in Data Contributor)"
+                )
+            if status == 408:
+                return DeadlineExceeded(f"{where} timed out on the server (408): {message}")
+            if status == 413:
+                return ItemTooLarge(
+                    f"{where}: item over Cosmos DB's 2 MB limit (413); nothing was written"
+                )
+            if status == 400:
+                return ContractViolation(f"{where} was rejected as malformed (400): {message}")
+            return StoreUnavailable(f"{where} failed ({status}): {message}")
+        if isinstance(err, exceptions.CosmosClientTimeoutError):
+            return DeadlineExceeded(f"{where} timed out: {err}")
+        if isinstance(err, ClientAuthenticationError):
+            return ConfigError(
+                f"{where}: could not get a token from Azure identity ({err}); set ${KEY_ENV} "
+                "or sign in (az login)"
+            )
+        if isinstance(err, ServiceResponseError) and "timed out" in str(err).lower():
+            return DeadlineExceeded(f"{where} timed out waiting for the answer: {err}")
+        if isinstance(err, ServiceRequestError | ServiceResponseError | AzureError | OSError):
+            return StoreUnavailable(f"cannot reach {where}: {err}")
+        return StoreUnavailable(f"{where} failed unexpectedly: {type(err).__name__}: {err}")
+
+    @staticmethod
+    def _check_key(key: str) -> None:
+        bad = [ch for ch in FORBIDDEN_ID_CHARS if ch in key]
+        if bad or not key:
+            raise UsageError(
+                f"row key {key!r} cannot be a Cosmos DB id (empty, or contains {bad!r}); "
+                "list ids use letters, digits and . _ - : only"
+            )
+
+    def _body(self, key: str, doc: JSONDoc) -> dict[str, Any]:
+        size = self.row_size(key, doc)
+        if size > COSMOS_ITEM_BYTES:
+            raise too_large(key, size, COSMOS_ITEM_BYTES)
+        return {"id": key, "pk": key, DOC: doc, ROW_BYTES: size}
+
+    @staticmethod
+    def _doc(item: Mapping[str, Any]) -> JSONDoc:
+        doc = item.get(DOC)
+        if not isinstance(doc, dict):
+            raise ContractViolation(
+                f"Cosmos DB item {item.get('id')!r} has no 'doc' object: it was not written "
+                "by pagedlist; use a container of its own for pagedlist"
+            )
+        return doc
+
+    def _patch(self, key: str, ops: list[dict[str, Any]], predicate: str | None) -> Any:
+        kwargs: dict[str, Any] = {"response_hook": self._hook}
+        if predicate is not None:
+            kwargs["filter_predicate"] = predicate
+        return self._call(
+            lambda: self._container.patch_item(key, key, ops, **kwargs), f"patch of {key!r}"
+        )
+
+    def _read(self, key: str) -> dict[str, Any] | None:
+        """One item, or ``None`` only when the service says it is absent."""
+        self._check_key(key)
+        try:
+            return self._call(
+                lambda: self._container.read_item(key, key, response_hook=self._hook),
+                f"read of {key!r}",
+            )
+        except exceptions.CosmosResourceNotFoundError:
+            return None
+        except StoreUnavailable as err:
+            cause = err.__cause__
+            if not isinstance(cause, exceptions.CosmosHttpResponseError):
+                raise
+            if cause.status_code != 500:
+                raise
+        # A 500 is not an answer: ask again with a single-partition query, which says
+        # "absent" unambiguously (the local test server answers 500 to a point read of a
+        # missing id; on Cosmos DB this path only runs after a genuine server error).
+        found = self._call(
+            lambda: list(
+                self._container.query_items(
+                    "SELECT * FROM c WHERE c.pk = @pk AND c.id = @id",
+                    parameters=[{"name": "@pk", "value": key}, {"name": "@id", "value": key}],
+                    partition_key=key,
+                    response_hook=self._hook,
+                )
+            ),
+            f"query for {key!r}",
+        )
+        return found[0] if found else None
+
+    # --- the store protocol ----------------------------------------------------------------
+
+    @property
+    def limits(self) -> Limits:
+        """2 MB items; ids up to 255 bytes; 9 entries per atomic append (one patch)."""
+        return Limits(
+            row_bytes=COSMOS_ITEM_BYTES,
+            key_bytes=255,
+            batch_keys=READ_BATCH,
+            append_entries=MAX_PATCH_ENTRIES,
+            value_expansion=6,
+        )
+
+    def row_size(self, key: str, doc: JSONDoc) -> int:
+        """The stored item's UTF-8 JSON length (id, pk, doc, rowBytes) plus the system
+        properties the service adds and a little slack for counters: Cosmos DB counts an
+        item's size as the length of its JSON representation."""
+        wrapper = {"id": key, "pk": key, DOC: doc, ROW_BYTES: 0}
+        return _json_bytes(wrapper) + SYSTEM_PROPERTY_BYTES + ROW_SLACK_BYTES
+
+    def put_if_absent(self, key: str, doc: JSONDoc) -> bool:
+        """``create_item``; a 409 conflict means the row exists."""
+        self._check_key(key)
+        body = self._body(key, doc)
+        try:
+            self._call(
+                lambda: self._container.create_item(body, response_hook=self._hook),
+                f"create of {key!r}",
+            )
+        except exceptions.CosmosResourceExistsError:
+            return False
+        return True
+
+    def replace(self, key: str, doc: JSONDoc, version: str) -> str | None:
+        """``replace_item`` conditional on the ``_etag``; 412 or 404 mean no."""
+        self._check_key(key)
+        body = self._body(key, doc)
+        try:
+            item = self._call(
+                lambda: self._container.replace_item(
+                    key,
+                    body,
+                    etag=version,
+                    match_condition=MatchConditions.IfNotModified,
+                    response_hook=self._hook,
+                ),
+                f"replace of {key!r}",
+            )
+        except exceptions.CosmosHttpResponseError as err:
+            if err.status_code in (404, 412):
+                return None
+            raise
+        return str(item["_etag"])
+
+    def get(self, key: str) -> Row | None:
+        """A point read (strongly consistent on a Strong-consistency account)."""
+        item = self._read(key)
+        return None if item is None else Row(self._doc(item), str(item["_etag"]))
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Row]:
+        """``read_items`` in batches of distinct keys; missing keys are absent."""
+        wanted = list(dict.fromkeys(keys))
+        for key in wanted:
+            self._check_key(key)
+        out: dict[str, Row] = {}
+        if len(wanted) == 1:
+            row = self.get(wanted[0])
+            return {} if row is None else {wanted[0]: row}
+        for i in range(0, len(wanted), READ_BATCH):
+            part = wanted[i : i + READ_BATCH]
+            if len(part) == 1:
+                # read_items turns a single key into a point read: use ours, which handles
+                # an ambiguous 500 (see _read).
+                row = self.get(part[0])
+                if row is not None:
+                    out[part[0]] = row
+                continue
+            items = self._call(
+                lambda part=part: self._container.read_items(
+                    [(k, k) for k in part], response_hook=self._hook
+                ),
+                f"read_items of {len(part)} keys",
+            )
+            for item in items:
+                if item.get("id") in part:
+                    out[item["id"]] = Row(self._doc(item), str(item["_etag"]))
+        return out
+
+    def append(
+        self, key: str, field: str, entries: Iterable[JSONDoc], max_len: int
+    ) -> AppendOutcome:
+        """One conditional patch: ``add /doc/FIELD/-`` per entry and ``incr /rowBytes``.
+
+        The predicate requires the field to exist, its length to leave room for the batch,
+        ``rowBytes`` to leave room for the entries, and no entry id to be present. When it
+        fails (412) one read classifies the refusal: ``Duplicate`` or ``Full`` if the row
+        shows it, ``ItemTooLarge`` if the row has no room; a missing field is created by a
+        patch conditional on its absence, a missing row by ``create_item``; if the read
+        shows no reason (the row changed in between) the patch is sent again.
+        """
+        self._check_key(key)
+        batch = list(entries)
+        if len(batch) > MAX_PATCH_ENTRIES:
+            raise UsageError(
+                f"append of {len(batch)} entries to {key!r}: Cosmos DB takes at most "
+                f"{MAX_PATCH_OPERATIONS} operations per patch, so at most {MAX_PATCH_ENTRIES} "
+                "entries per atomic append (limits.append_entries); split the batch"
+            )
+        ids = [e["id"] for e in batch]
+        for entry_id in ids:
+            if not isinstance(entry_id, str):
+                raise InvalidValue(f"entry id must be a str, got {entry_id!r}")
+        grow = sum(_json_bytes(e) + 1 for e in batch)  # each entry and its comma
+        if not batch:
+            item = self._read(key)
+            items = [] if item is None else self._doc(item).get(field, [])
+            return Full(len(items)) if len(items) > max_len else Appended(len(items))
+        room = COSMOS_ITEM_BYTES - grow
+        conditions = [
+            f"IS_DEFINED({_field(field)})",
+            f"ARRAY_LENGTH({_field(field)}) <= {_int_literal(max_len - len(batch))}",
+            f"{_prop(ROW_BYTES)} <= {_int_literal(room)}",
+        ]
+        conditions += [
+            f'NOT ARRAY_CONTAINS({_field(field)}, {{"id": {sql_string_literal(i)}}}, true)'
+            for i in ids
+        ]
+        predicate = "FROM c WHERE " + " AND ".join(conditions)
+        ops = [{"op": "add", "path": _pointer(DOC, field, "-"), "value": e} for e in batch]
+        ops.append({"op": "incr", "path": _pointer(ROW_BYTES), "value": grow})
+        for _ in range(MAX_RACES):
+            try:
+                item = self._patch(key, ops, predicate)
+                return Appended(len(self._doc(item)[field]))
+            except exceptions.CosmosResourceNotFoundError:
+                outcome = self._append_new_row(key, field, batch, max_len)
+            except exceptions.CosmosAccessConditionFailedError:
+                outcome = self._classify(key, field, batch, max_len, grow)
+            except exceptions.CosmosHttpResponseError as err:
+                if err.status_code == 404:
+                    outcome = self._append_new_row(key, field, batch, max_len)
+                elif err.status_code == 412:
+                    outcome = self._classify(key, field, batch, max_len, grow)
+                else:
+                    raise
+            if outcome is not None:
+                return outcome
+        raise self._contended(key)
+
+    def _contended(self, key: str) -> Throttled:
+        return Throttled(
+            f"row {key!r} in {self._where} changed under {MAX_RACES} conditional writes in a "
+            "row: backing off (heavy contention on one list)"
+        )
+
+    def _append_new_row(
+        self, key: str, field: str, batch: list[JSONDoc], max_len: int
+    ) -> AppendOutcome | None:
+        """The row is absent: create it holding the batch (``None``: lost a race, retry)."""
+        if len(batch) > max_len:
+            return Full(0)
+        body = self._body(key, {field: batch})
+        try:
+            self._call(
+                lambda: self._container.create_item(body, response_hook=self._hook),
+                f"create of {key!r}",
+            )
+        except exceptions.CosmosHttpResponseError as err:
+            if err.status_code == 409:
+                return None
+            raise
+        return Appended(len(batch))
+
+    def _classify(
+        self, key: str, field: str, batch: list[JSONDoc], max_len: int, grow: int
+    ) -> AppendOutcome | None:
+        """Why did the append's predicate fail? Read the row and decide, or ``None`` to retry.
+
+        Every answer is true at the time of this read, and nothing was written, so it is a
+        valid (linearizable) outcome of the append.
+        """
+        item = self._read(key)
+        if item is None:
+            return self._append_new_row(key, field, batch, max_len)
+        doc = self._doc(item)
+        items = doc.get(field)
+        if items is None:
+            return self._append_new_field(key, field, batch, max_len, item)
+        if not isinstance(items, list):
+            raise ContractViolation(
+                f"field {field!r} of row {key!r} is a {type(items).__name__}, not a list"
+            )
+        where = {e.get("id"): i for i, e in enumerate(items) if isinstance(e, dict)}
+        for offset, entry in enumerate(batch):
+            if entry["id"] in where:
+                return Duplicate(where[entry["id"]], offset)
+        if len(items) + len(batch) > max_len:
+            return Full(len(items))
+        size = self._row_bytes(item)
+        if size + grow > COSMOS_ITEM_BYTES:
+            raise too_large(key, size + grow, COSMOS_ITEM_BYTES)
+        return None
+
+    def _row_bytes(self, item: Mapping[str, Any]) -> int:
+        size = item.get(ROW_BYTES)
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise ContractViolation(
+                f"Cosmos DB item {item.get('id')!r} has no integer {ROW_BYTES!r}: it was not "
+                "written by pagedlist; use a container of its own for pagedlist"
+            )
+        return size
+
+    def _append_new_field(
+        self, key: str, field: str, batch: list[JSONDoc], max_len: int, item: Mapping[str, Any]
+    ) -> AppendOutcome | None:
+        """The row exists without ``field``: set it, conditional on its absence."""
+        if len(batch) > max_len:
+            return Full(0)
+        grow = _json_bytes(field) + 1 + _json_bytes(batch) + 1  # "field":[...],
+        size = self._row_bytes(item)
+        if size + grow > COSMOS_ITEM_BYTES:
+            raise too_large(key, size + grow, COSMOS_ITEM_BYTES)
+        predicate = (
+            f"FROM c WHERE NOT IS_DEFINED({_field(field)}) "
+            f"AND {_prop(ROW_BYTES)} <= {_int_literal(COSMOS_ITEM_BYTES - grow)}"
+        )
+        ops = [
+            {"op": "set", "path": _pointer(DOC, field), "value": batch},
+            {"op": "incr", "path": _pointer(ROW_BYTES), "value": grow},
+        ]
+        try:
+            self._patch(key, ops, predicate)
+        except exceptions.CosmosHttpResponseError as err:
+            if err.status_code in (404, 412):
+                return None
+            raise
+        return Appended(len(batch))
+
+    def increment(self, key: str, field: str, by: int = 1, expect: int | None = None) -> int | None:
+        """A conditional ``incr`` patch; a missing row or field counts as 0.
+
+        Fast path (the field exists): one patch whose predicate is ``IS_DEFINED(field)``, or
+        ``field = expect``. On 412/404 one read decides: ``None`` if the value is not
+        ``expect``; a missing field is created by a patch conditional on its absence (which
+        also grows ``rowBytes``), a missing row by ``create_item``.
+        """
+        self._check_key(key)
+        _int_literal(by)
+        if expect is None:
+            predicate = f"FROM c WHERE IS_DEFINED({_field(field)})"
+        else:
+            predicate = f"FROM c WHERE {_field(field)} = {_int_literal(expect)}"
+        ops = [{"op": "incr", "path": _pointer(DOC, field), "value": by}]
+        for _ in range(MAX_RACES):
+            try:
+                item = self._patch(key, ops, predicate)
+                return self._int_field(item, field)
+            except exceptions.CosmosHttpResponseError as err:
+                if err.status_code not in (404, 412):
+                    raise
+            item = self._read(key)
+            if item is None:
+                if expect not in (None, 0):
+                    return None
+                body = self._body(key, {field: by})
+                try:
+                    self._call(
+                        lambda body=body: self._container.create_item(
+                            body, response_hook=self._hook
+                        ),
+                        f"create of {key!r}",
+                    )
+                    return by
+                except exceptions.CosmosHttpResponseError as err:
+                    if err.status_code != 409:
+                        raise
+                continue
+            doc = self._doc(item)
+            if field in doc:
+                current = self._int_field(item, field)
+                if expect is not None and current != expect:
+                    return None
+                continue  # the field appeared, or changed back: patch again
+            if expect not in (None, 0):
+                return None
+            grow = _json_bytes(field) + 1 + _json_bytes(by) + 1
+            size = self._row_bytes(item)
+            if size + grow > COSMOS_ITEM_BYTES:
+                raise too_large(key, size + grow, COSMOS_ITEM_BYTES)
+            create = (
+                f"FROM c WHERE NOT IS_DEFINED({_field(field)}) "
+                f"AND {_prop(ROW_BYTES)} <= {_int_literal(COSMOS_ITEM_BYTES - grow)}"
+            )
+            try:
+                self._patch(
+                    key,
+                    [
+                        {"op": "set", "path": _pointer(DOC, field), "value": by},
+                        {"op": "incr", "path": _pointer(ROW_BYTES), "value": grow},
+                    ],
+                    create,
+                )
+                return by
+            except exceptions.CosmosHttpResponseError as err:
+                if err.status_code not in (404, 412):
+                    raise
+        raise self._contended(key)
+
+    def _int_field(self, item: Mapping[str, Any], field: str) -> int:
+        value = self._doc(item).get(field)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidValue(
+                f"field {field!r} of row {item.get('id')!r} holds {value!r}, not an integer: "
+                "increment only works on integer fields"
+            )
+        return value
+
+    def delete(self, key: str) -> None:
+        """``delete_item``; a missing row is fine."""
+        self._check_key(key)
+        try:
+            self._call(
+                lambda: self._container.delete_item(key, key, response_hook=self._hook),
+                f"delete of {key!r}",
+            )
+        except exceptions.CosmosHttpResponseError as err:
+            if err.status_code != 404:
+                raise
+
+    def close(self) -> None:
+        """Close the client's HTTP connections."""
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
+
+    def stats(self) -> Mapping[str, Any]:
+        """Running totals: request units charged, requests made, 429s seen."""
+        with self._lock:
+            return {
+                "request_charge_ru": round(self._charge, 2),
+                "requests": self._requests,
+                "throttled": self._throttled,
+            }
+
+    def describe(self) -> str:
+        """Endpoint, database, container and where the credential came from (never the key)."""
+        return f"{self._where} (auth: {self._auth})"
