@@ -103,6 +103,11 @@ class RedisRunning(Running):
     password: str | None = field(default=None, repr=False)
     cluster: bool = False
 
+    @property
+    def node_ports(self) -> list[int]:
+        """The client port of each node (a Cluster's bus ports follow in ``ports``)."""
+        return self.ports[: len(self.argv)]
+
     def command(self, node: int, *args: str) -> Any:
         """Send one command to node ``node`` (0-based) and return its reply."""
         return resp_command(self.ports[node], *args, password=self.password)
@@ -152,13 +157,13 @@ class RedisRunning(Running):
                     continue  # a slot being migrated
                 low, _, high = span.partition("-")
                 if int(low) <= slot <= int(high or low):
-                    return self.ports.index(port)
+                    return self.node_ports.index(port)
         raise EmulatorError(f"no master owns slot {slot} of {key!r}")
 
     def wait_cluster_ok(self, timeout: float = 30.0) -> None:
         """Wait until every node reports ``cluster_state:ok`` and knows every other one."""
         wait_for(
-            lambda: all(_cluster_ok(self, i) for i in range(len(self.ports))),
+            lambda: all(_cluster_ok(self, i) for i in range(len(self.node_ports))),
             timeout,
             "Redis Cluster (cluster_state:ok on every node)",
         )
@@ -168,7 +173,7 @@ def _cluster_ok(running: RedisRunning, node: int) -> bool:
     info = running.command(node, "CLUSTER", "INFO")
     return (
         "cluster_state:ok" in info
-        and f"cluster_known_nodes:{len(running.ports)}" in info
+        and f"cluster_known_nodes:{len(running.node_ports)}" in info
         and "cluster_slots_ok:16384" in info
     )
 
@@ -281,15 +286,22 @@ class RedisClusterEmulator(_RedisBase):
         self.node_timeout_ms = node_timeout_ms
 
     def port_count(self) -> int:
-        """Three masters."""
-        return 3
+        """Three masters: a client port and a cluster bus port each (the bus port is set
+        with ``--cluster-port``, since the default, port + 10000, may be taken or > 65535)."""
+        return 6
+
+    def ready(self, ports: list[int]) -> bool:
+        """Every node answers ``PING`` on its client port."""
+        return all(_answers(port, self.password) for port in ports[:3])
 
     def commands(self, ports: list[int], workdir: Path) -> list[list[str]]:
         """Three ``redis-server --cluster-enabled yes`` processes."""
         argv = []
-        for i, port in enumerate(ports):
+        for i, port in enumerate(ports[:3]):
             node = self._server_argv(port, workdir / f"node-{i}")
             node += [
+                "--cluster-port",
+                str(ports[3 + i]),
                 "--cluster-enabled",
                 "yes",
                 "--cluster-config-file",
@@ -304,7 +316,8 @@ class RedisClusterEmulator(_RedisBase):
 
     def store_url(self, ports: list[int]) -> str:
         """``redis+cluster://[:password@]127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3``."""
-        return f"redis+cluster://{self._auth()}" + ",".join(f"127.0.0.1:{p}" for p in ports)
+        nodes = ",".join(f"127.0.0.1:{p}" for p in ports[:3])
+        return f"redis+cluster://{self._auth()}{nodes}"
 
     def after_start(self, running: Running) -> None:
         """``redis-cli --cluster create ... --cluster-replicas 0 --cluster-yes``, then wait
@@ -312,7 +325,7 @@ class RedisClusterEmulator(_RedisBase):
         argv = [shutil.which("redis-cli") or "redis-cli"]
         if self.password is not None:
             argv += ["--no-auth-warning", "-a", self.password]
-        argv += ["--cluster", "create", *(f"127.0.0.1:{p}" for p in running.ports)]
+        argv += ["--cluster", "create", *(f"127.0.0.1:{p}" for p in running.ports[:3])]
         argv += ["--cluster-replicas", "0", "--cluster-yes"]
         with open(running.log_dir / "cluster-create.log", "ab") as log:
             try:
