@@ -1,0 +1,118 @@
+"""Fixtures for the feed app tests: a live server, fresh stores, a headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("starlette", reason="the feed app needs pip install 'pagedlist[app]'")
+
+import uvicorn
+
+from pagedlist.app import AppConfig, create_app
+from pagedlist.emulators.base import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+class LiveServer:
+    """The feed app served by uvicorn in a thread on a free loopback port."""
+
+    def __init__(self, store_url: str, config: AppConfig) -> None:
+        self.app = create_app(store_url, config)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    @property
+    def feed(self) -> Any:
+        """The app's :class:`~pagedlist.app.feed.Feed` (to arrange data behind its back)."""
+        return self.app.state.feed
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn did not start on {self.url}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)
+        self.feed.store.close()
+
+
+@pytest.fixture
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL naming an empty store of the kind given by the test's ``store`` parameter."""
+    kind = getattr(request, "param", "sqlite")
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'feed.db'}"
+    servers = request.getfixturevalue("servers")
+    url: str = servers.get(kind).url
+    if kind == "redis":
+        # A database of its own, emptied first, so earlier tests leave nothing behind.
+        import redis
+
+        db = 1 + (uuid.uuid4().int % 14)
+        base = url.rstrip("/").rsplit("/", 1)[0] if url.count("/") > 2 else url.rstrip("/")
+        url = f"{base}/{db}"
+        redis.Redis.from_url(url).flushdb()
+        return url
+    if kind == "dynamodb":
+        # A fresh table (created on first use) per test.
+        table = f"app-{uuid.uuid4().hex[:12]}"
+        return url.replace("dynamodb://pagedlist?", f"dynamodb://{table}?", 1)
+    raise AssertionError(f"unknown store kind {kind}")
+
+
+@pytest.fixture
+def live_server() -> Iterator[Callable[..., LiveServer]]:
+    """A factory: ``live_server(store_url, **config)`` starts a server, stopped at teardown."""
+    started: list[LiveServer] = []
+
+    def start(url: str, **config: Any) -> LiveServer:
+        server = LiveServer(url, AppConfig(**config)).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright (its own download does not work here)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(
+            f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/install-system-deps.sh)",
+            pytrace=False,
+        )
+    with playwright_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
+        yield chromium
+        chromium.close()
