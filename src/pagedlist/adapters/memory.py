@@ -21,12 +21,17 @@ __all__ = ["MemoryStore"]
 MEMORY_ROW_BYTES = 400 * 1024
 
 
+_SCALARS = frozenset({str, int, bool, float, type(None)})
+
+
 def _clone(value: Any) -> Any:
-    # Rows must not share mutable state with callers; entries are small JSON trees.
-    if isinstance(value, dict):
-        return {k: _clone(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clone(v) for v in value]
+    # Rows must not share mutable state with callers; entries are small JSON trees, so
+    # scalars are copied inline and only containers recurse.
+    kind = type(value)
+    if kind is dict:
+        return {k: v if type(v) in _SCALARS else _clone(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _SCALARS else _clone(v) for v in value]
     return value
 
 
@@ -42,6 +47,8 @@ class MemoryStore(Store):
 
     def __init__(self) -> None:
         self._rows: dict[str, tuple[JSONDoc, int, int]] = {}
+        # key -> field -> {entry id: index}, so a de-duplicating append is O(entries).
+        self._ids: dict[str, dict[str, dict[str, int]]] = {}
         self._lock = threading.Lock()
         self._versions = itertools.count(1)
 
@@ -59,6 +66,9 @@ class MemoryStore(Store):
         self._rows[key] = (doc, version, size)
         return str(version)
 
+    def _forget_ids(self, key: str) -> None:
+        self._ids.pop(key, None)
+
     def put_if_absent(self, key: str, doc: JSONDoc) -> bool:
         """Create ``key`` unless present."""
         with self._lock:
@@ -73,7 +83,9 @@ class MemoryStore(Store):
             current = self._rows.get(key)
             if current is None or str(current[1]) != version:
                 return None
-            return self._set(key, _clone(doc))
+            new_version = self._set(key, _clone(doc))
+            self._forget_ids(key)
+            return new_version
 
     def get(self, key: str) -> Row | None:
         """Read one row."""
@@ -102,19 +114,24 @@ class MemoryStore(Store):
             current = self._rows.get(key)
             doc = current[0] if current else {}
             items: list = doc.get(field, [])
-            size = None
-            if current is not None and items:
-                # A compact JSON list grows by the entry's text plus one comma.
-                size = current[2] + sum(len(compact_json(e).encode("utf-8")) + 1 for e in batch)
-            where = {e["id"]: i for i, e in enumerate(items)}
+            where = self._ids.get(key, {}).get(field)
+            if where is None:
+                where = {e["id"]: i for i, e in enumerate(items)}
             for offset, entry in enumerate(batch):
                 if entry["id"] in where:
                     return Duplicate(where[entry["id"]], offset)
             if len(items) + len(batch) > max_len:
                 return Full(len(items))
+            size = None
+            if current is not None and items:
+                # A compact JSON list grows by the entry's text plus one comma.
+                size = current[2] + sum(len(compact_json(e).encode("utf-8")) + 1 for e in batch)
             new_doc = dict(doc)
             new_doc[field] = items + batch
             self._set(key, new_doc, size)
+            for i, entry in enumerate(batch, start=len(items)):
+                where[entry["id"]] = i
+            self._ids.setdefault(key, {})[field] = where
             return Appended(len(items) + len(batch))
 
     def increment(self, key: str, field: str, by: int = 1, expect: int | None = None) -> int | None:
@@ -134,6 +151,7 @@ class MemoryStore(Store):
         """Remove ``key``."""
         with self._lock:
             self._rows.pop(key, None)
+            self._forget_ids(key)
 
     def keys(self) -> list[str]:
         """Every key, sorted (for tests and debugging)."""
