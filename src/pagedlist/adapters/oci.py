@@ -1,0 +1,619 @@
+"""Oracle NoSQL Database (OCI NoSQL cloud service, or on-premises) through ``borneo``.
+
+URLs::
+
+    oci-nosql://TABLE?region=REGION&compartment=OCID[&profile=NAME][&config_file=PATH]
+                     [&auth=config|instance|resource][&create=true][&timeout=SECONDS]
+    oci-nosql+http://HOST:PORT/TABLE[?create=true][&timeout=SECONDS]
+
+The first reaches the cloud service, signing requests with ``borneo.iam.SignatureProvider``
+(the ``oci`` config file and profile, or instance / resource principals with
+``auth=instance`` / ``auth=resource``). The second reaches an on-premises proxy, KVLite's
+proxy, or pagedlist's local endpoint (``pagedlist.emulators.oci_server``) over plain HTTP.
+
+Table layout (``docs/backends/oci-nosql.md``)::
+
+    CREATE TABLE IF NOT EXISTS TABLE (k STRING, doc JSON, sz LONG, PRIMARY KEY(k))
+
+``doc`` holds the row's JSON document and ``sz`` its size as :meth:`row_size` counts it,
+maintained by every write, so an ``UPDATE`` can refuse to grow a row past the 512 KB limit
+in its own ``WHERE`` clause: over-limit writes are refused atomically, nothing written.
+
+Primitives: ``put_if_absent`` is a put with ``IF_ABSENT``; ``replace`` a put with a
+match version (the row's ``Version`` bytes, base64 text); ``append``, ``increment`` and
+compare-and-increment are prepared ``UPDATE ... RETURNING`` statements with bind
+variables. An ``UPDATE`` whose ``WHERE`` fails returns nothing; the adapter then reads
+the row to say why (duplicate, full, too large) or creates the row / field with a
+conditional put and tries again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pagedlist.core.ops import Appended, AppendOutcome, Duplicate, Full, JSONDoc, Limits, Row
+from pagedlist.core.store import Store, compact_json, too_large
+from pagedlist.errors import (
+    ConfigError,
+    ContractViolation,
+    DeadlineExceeded,
+    InvalidListId,
+    ItemTooLarge,
+    StoreError,
+    StoreUnavailable,
+    Throttled,
+)
+
+try:
+    import borneo
+    import requests
+    from borneo import (
+        Consistency,
+        DeleteRequest,
+        GetRequest,
+        GetTableRequest,
+        NoSQLHandle,
+        NoSQLHandleConfig,
+        PrepareRequest,
+        PutOption,
+        PutRequest,
+        QueryRequest,
+        TableLimits,
+        TableRequest,
+    )
+    from borneo import exception as nosql_errors
+    from borneo.common import Version
+    from borneo.kv import StoreAccessTokenProvider
+except ImportError as err:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        f"the oci-nosql adapter needs {err.name!r}: pip install 'pagedlist[oci]'", name=err.name
+    ) from None
+
+__all__ = ["TABLE_DDL", "OCINoSQLStore"]
+
+log = logging.getLogger(__name__)
+# borneo logs every failed call at ERROR before raising it; the adapter re-raises it as a
+# pagedlist error, so keep borneo quiet unless the application configures this logger.
+_borneo_log = logging.getLogger("pagedlist.adapters.oci.borneo")
+_borneo_log.addHandler(logging.NullHandler())
+_borneo_log.propagate = False
+
+KEY_BYTES = 64
+ROW_BYTES = 512 * 1024
+QUERY_BYTES = 10 * 1024
+#: Concurrent point reads in one ``get_many``.
+GET_MANY_WORKERS = 16
+#: How many times an ``UPDATE`` that matched nothing is classified and retried before
+#: giving up with a retryable error (each retry follows a write by another client).
+MAX_ATTEMPTS = 16
+
+TABLE_DDL = "CREATE TABLE IF NOT EXISTS {table} (k STRING, doc JSON, sz LONG, PRIMARY KEY(k))"
+
+# The statements below are the only ones the adapter sends. The table name is
+# configuration checked against _TABLE_NAME; every value travels as a bind variable.
+# pagedlist.emulators.oci_statements repeats them: change both together.
+APPEND = """
+DECLARE $k STRING; $f STRING; $e ARRAY(JSON); $ids ARRAY(STRING); $n INTEGER;
+$max INTEGER; $add LONG; $lim LONG;
+UPDATE {table} t
+SET t.sz = t.sz + $add - (CASE WHEN size(t.doc.$f) = 0 THEN 1 ELSE 0 END),
+ADD t.doc.$f $e[]
+WHERE t.k = $k AND size(t.doc.$f) + $n <= $max AND NOT (t.doc.$f[].id =any $ids[])
+AND t.sz + $add - (CASE WHEN size(t.doc.$f) = 0 THEN 1 ELSE 0 END) <= $lim
+RETURNING size(t.doc.$f) AS n
+"""
+
+INCREMENT = """
+DECLARE $k STRING; $f STRING; $by LONG;
+UPDATE {table} t
+SET t.doc.$f = t.doc.$f + $by
+WHERE t.k = $k AND EXISTS t.doc.$f
+RETURNING t.doc.$f AS v
+"""
+
+COMPARE_AND_INCREMENT = """
+DECLARE $k STRING; $f STRING; $by LONG; $x LONG;
+UPDATE {table} t
+SET t.doc.$f = t.doc.$f + $by
+WHERE t.k = $k AND t.doc.$f = $x
+RETURNING t.doc.$f AS v
+"""
+
+_TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,255}\Z")
+_AUTH = ("config", "instance", "resource")
+_TRUE = ("1", "true", "yes", "on")
+
+
+def _plain(value: Any) -> Any:
+    """borneo's values (OrderedDict, Decimal for big numbers) as plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+def _version_text(version: Version | None) -> str | None:
+    if version is None:
+        return None
+    return base64.urlsafe_b64encode(bytes(version.get_bytes())).decode("ascii")
+
+
+def _version_of(text: str) -> Version | None:
+    try:
+        raw = base64.urlsafe_b64decode(text.encode("ascii"))
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        return None
+    return Version.create_version(bytearray(raw)) if raw else None
+
+
+def _map_error(err: Exception, what: str) -> Exception:
+    """The pagedlist error for a borneo / transport exception (chain it with ``from``)."""
+    name = type(err).__name__
+    msg = f"OCI NoSQL {what} failed: {name}: {err}"
+    if isinstance(err, nosql_errors.ThrottlingException):
+        if isinstance(err, nosql_errors.TableSizeException):
+            return StoreError(f"{msg}; the table's storage is full: raise its storage limit")
+        return Throttled(msg)
+    if isinstance(err, nosql_errors.RequestTimeoutException):
+        return DeadlineExceeded(msg)
+    if isinstance(err, nosql_errors.RowSizeLimitException):
+        return ItemTooLarge(f"{msg}; nothing was written: use smaller items")
+    if isinstance(err, nosql_errors.KeySizeLimitException):
+        return InvalidListId(f"{msg}; keys are limited to {KEY_BYTES} bytes: use a shorter id")
+    if isinstance(err, nosql_errors.TableNotFoundException):
+        return ConfigError(f"{msg}; create the table with `pagedlist init URL` or ?create=true")
+    if isinstance(
+        err, nosql_errors.InvalidAuthorizationException | nosql_errors.UnauthorizedException
+    ):
+        return ConfigError(f"{msg}; check the OCI credentials and the policy on the table")
+    if isinstance(err, nosql_errors.SystemException | nosql_errors.SecurityInfoNotReadyException):
+        return StoreUnavailable(msg)
+    if isinstance(err, requests.exceptions.Timeout):
+        return DeadlineExceeded(msg)
+    if isinstance(err, requests.exceptions.ConnectionError | ConnectionError | OSError):
+        return StoreUnavailable(msg)
+    if isinstance(err, nosql_errors.IllegalArgumentException):
+        # The adapter sends only statements and values it built: the server refusing one
+        # is an adapter bug (or a server that does not speak this SQL).
+        return ContractViolation(msg)
+    if isinstance(err, nosql_errors.RetryableException):
+        return StoreUnavailable(msg)
+    return StoreError(msg)
+
+
+class OCINoSQLStore(Store):
+    """One Oracle NoSQL table as a pagedlist store (see the module docstring)."""
+
+    scheme = "oci-nosql"
+
+    # --- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_url(cls, url: str) -> OCINoSQLStore:
+        """Open ``oci-nosql://TABLE?region=..&compartment=..`` or
+        ``oci-nosql+http://HOST:PORT/TABLE``; ``create=true`` creates a missing table."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        create = query.pop("create", "false").lower() in _TRUE
+        try:
+            timeout = float(query.pop("timeout", "10"))
+        except ValueError:
+            raise ConfigError(f"timeout in {url!r} must be a number of seconds") from None
+        if scheme == "oci-nosql+http":
+            table = unquote(parts.path.strip("/"))
+            if not parts.hostname or not parts.port:
+                raise ConfigError(
+                    f"{url!r} needs a host and port: oci-nosql+http://HOST:PORT/TABLE"
+                )
+            endpoint = f"http://{parts.hostname}:{parts.port}"
+            cls._check_table(table, url)
+            if query:
+                raise ConfigError(f"unknown option(s) {sorted(query)} in {url!r}")
+            # Unsecured proxy: a token provider with no user sends no credentials.
+            config = NoSQLHandleConfig(endpoint, StoreAccessTokenProvider())
+            where = f"oci-nosql+http://{parts.hostname}:{parts.port}/{table}"
+            cloud = False
+        elif scheme == "oci-nosql":
+            table = unquote(parts.netloc or parts.path.strip("/"))
+            cls._check_table(table, url)
+            region = query.pop("region", None)
+            compartment = query.pop("compartment", None)
+            auth = query.pop("auth", "config").lower()
+            profile = query.pop("profile", "DEFAULT")
+            config_file = query.pop("config_file", None)
+            query.pop("storage_gb", None)
+            if query:
+                raise ConfigError(f"unknown option(s) {sorted(query)} in {url!r}")
+            if not region or not compartment:
+                raise ConfigError(
+                    f"{url!r} needs region and compartment: "
+                    "oci-nosql://TABLE?region=us-ashburn-1&compartment=ocid1.compartment..."
+                )
+            if auth not in _AUTH:
+                raise ConfigError(f"auth={auth!r} in the URL: use one of {', '.join(_AUTH)}")
+            provider = cls._signer(auth, region, profile, config_file)
+            config = NoSQLHandleConfig(region, provider).set_default_compartment(compartment)
+            where = f"oci-nosql://{table} (region {region}, auth {auth})"
+            cloud = True
+        else:
+            raise ConfigError(f"{url!r} is not an oci-nosql:// or oci-nosql+http:// URL")
+        storage_gb = int(parse_qs(parts.query).get("storage_gb", ["25"])[-1])
+        return cls(
+            config,
+            table,
+            where=where,
+            timeout=timeout,
+            create=create,
+            cloud=cloud,
+            storage_gb=storage_gb,
+        )
+
+    @staticmethod
+    def _check_table(table: str, url: str) -> None:
+        if not _TABLE_NAME.match(table):
+            raise ConfigError(
+                f"table name {table!r} in {url!r} is invalid: use a letter, then letters, "
+                "digits or _ (e.g. oci-nosql+http://127.0.0.1:8080/pagedlist)"
+            )
+
+    @staticmethod
+    def _signer(auth: str, region: str, profile: str, config_file: str | None) -> Any:
+        from borneo.iam import SignatureProvider
+
+        try:
+            if auth == "instance":
+                return SignatureProvider.create_with_instance_principal(region=region)
+            if auth == "resource":
+                return SignatureProvider.create_with_resource_principal()
+            kwargs: dict[str, Any] = {"profile_name": profile}
+            if config_file:
+                kwargs["config_file"] = config_file
+            return SignatureProvider(**kwargs)
+        except Exception as err:
+            # Never echo the config's contents: the type and the file/profile suffice.
+            raise ConfigError(
+                f"cannot set up OCI request signing (auth={auth}, profile={profile!r}): "
+                f"{type(err).__name__}; check ~/.oci/config or the principal's policies"
+            ) from None
+
+    @classmethod
+    def provision(cls, url: str) -> str:
+        """Create the table if absent (``pagedlist init URL``)."""
+        sep = "&" if "?" in url else "?"
+        with cls.from_url(url + sep + "create=true") as store:
+            assert isinstance(store, OCINoSQLStore)
+            return store._provisioned
+
+    def __init__(
+        self,
+        config: NoSQLHandleConfig,
+        table: str,
+        *,
+        where: str,
+        timeout: float = 10.0,
+        create: bool = False,
+        cloud: bool = False,
+        storage_gb: int = 25,
+    ) -> None:
+        self._table = table
+        self._where = where
+        self._timeout_ms = max(1, int(timeout * 1000))
+        config.set_timeout(self._timeout_ms)
+        config.set_table_request_timeout(max(self._timeout_ms, 60_000))
+        # The core driver backs off and retries; borneo's own retries stay short so a
+        # call stays bounded in time.
+        config.set_retry_handler(borneo.DefaultRetryHandler(2, 0))
+        config.set_pool_maxsize(GET_MANY_WORKERS + 4)
+        config.set_logger(_borneo_log)
+        try:
+            self._handle = NoSQLHandle(config)
+        except Exception as err:
+            raise _map_error(err, "connecting") from err
+        self._lock = threading.Lock()
+        self._prepared: dict[str, Any] = {}
+        self._totals = {
+            "read_units": 0,
+            "write_units": 0,
+            "read_kb": 0,
+            "write_kb": 0,
+            "requests": 0,
+        }
+        self._pool: ThreadPoolExecutor | None = None
+        self._provisioned = f"table {table} exists"
+        try:
+            self._open(create, cloud, storage_gb)
+        except BaseException:
+            self._handle.close()
+            raise
+
+    def _open(self, create: bool, cloud: bool, storage_gb: int) -> None:
+        ddl = TABLE_DDL.format(table=self._table)
+        try:
+            self._handle.get_table(GetTableRequest().set_table_name(self._table))
+            return
+        except nosql_errors.TableNotFoundException as err:
+            if not create:
+                raise ConfigError(
+                    f"table {self._table!r} does not exist at {self._where}: run "
+                    "`pagedlist init URL`, add ?create=true to the URL, or create it with: "
+                    f"{ddl}"
+                ) from err
+        except Exception as err:
+            raise _map_error(err, f"opening table {self._table}") from err
+        request = TableRequest().set_statement(ddl)
+        if cloud:
+            request.set_table_limits(
+                TableLimits(0, 0, storage_gb, TableLimits.CAPACITY_MODE.ON_DEMAND)
+            )
+        try:
+            self._handle.do_table_request(request, 120_000, 1_000)
+        except Exception as err:
+            raise _map_error(err, f"creating table {self._table}") from err
+        self._provisioned = f"created table {self._table}: {ddl}"
+        log.info("created OCI NoSQL table %s", self._table)
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    @property
+    def limits(self) -> Limits:
+        """64-byte keys, 512 KB rows; values are JSON strings inside a JSON column, so a
+        control character costs six bytes (``\\u0000``)."""
+        return Limits(row_bytes=ROW_BYTES, key_bytes=KEY_BYTES, value_expansion=6)
+
+    def row_size(self, key: str, doc: JSONDoc) -> int:
+        """Key bytes plus the document's compact JSON bytes: the service sizes a JSON
+        column by its stored encoding, which is close to (and not above) that text."""
+        return len(key.encode("utf-8")) + len(compact_json(doc).encode("utf-8"))
+
+    def _account(self, result: Any) -> None:
+        with self._lock:
+            self._totals["requests"] += 1
+            self._totals["read_units"] += result.get_read_units() or 0
+            self._totals["write_units"] += result.get_write_units() or 0
+            self._totals["read_kb"] += result.get_read_kb() or 0
+            self._totals["write_kb"] += result.get_write_kb() or 0
+
+    def stats(self) -> Mapping[str, Any]:
+        """Running totals of read/write units and KB the service reported."""
+        with self._lock:
+            return dict(self._totals)
+
+    def describe(self) -> str:
+        """Where the table is; never credentials."""
+        return self._where
+
+    def _check_key(self, key: str) -> None:
+        size = len(key.encode("utf-8"))
+        if size > KEY_BYTES:
+            raise InvalidListId(
+                f"key {key!r} is {size} bytes, over OCI NoSQL's {KEY_BYTES}-byte primary key "
+                "limit: use a shorter list id"
+            )
+
+    def _call(self, what: str, fn: Any, request: Any) -> Any:
+        try:
+            result = fn(request)
+        except (StoreError, ConfigError, ContractViolation):
+            raise
+        except Exception as err:
+            raise _map_error(err, what) from err
+        self._account(result)
+        return result
+
+    def _statement(self, name: str, template: str) -> Any:
+        with self._lock:
+            prepared = self._prepared.get(name)
+        if prepared is None:
+            text = template.format(table=self._table)
+            if len(text.encode("utf-8")) > QUERY_BYTES:
+                raise ContractViolation(f"statement {name} is over the {QUERY_BYTES}-byte limit")
+            result = self._call(
+                f"preparing {name}", self._handle.prepare, PrepareRequest().set_statement(text)
+            )
+            prepared = result.get_prepared_statement()
+            with self._lock:
+                self._prepared[name] = prepared
+        # Bound variables live on the statement object: one copy per execution.
+        return prepared.copy_statement()
+
+    def _query(self, name: str, template: str, variables: dict[str, Any]) -> list[dict]:
+        statement = self._statement(name, template)
+        for var, value in variables.items():
+            statement.set_variable(var, value)
+        request = (
+            QueryRequest()
+            .set_prepared_statement(statement)
+            .set_consistency(Consistency.ABSOLUTE)
+            .set_timeout(self._timeout_ms)
+        )
+        rows: list[dict] = []
+        while True:
+            result = self._call(name, self._handle.query, request)
+            rows.extend(_plain(r) for r in result.get_results())
+            if request.is_done():
+                return rows
+
+    def _read(self, key: str) -> tuple[JSONDoc, str, int] | None:
+        request = (
+            GetRequest()
+            .set_table_name(self._table)
+            .set_key({"k": key})
+            .set_consistency(Consistency.ABSOLUTE)
+            .set_timeout(self._timeout_ms)
+        )
+        result = self._call("get", self._handle.get, request)
+        value = result.get_value()
+        if value is None:
+            return None
+        doc = _plain(value.get("doc"))
+        if not isinstance(doc, dict):
+            raise ContractViolation(f"row {key!r} has no JSON object in column doc: {doc!r}")
+        return doc, _version_text(result.get_version()) or "", int(value.get("sz") or 0)
+
+    def _put(self, key: str, doc: JSONDoc, *, absent: bool, version: str | None = None) -> Any:
+        self._check_key(key)
+        size = self.row_size(key, doc)
+        if size > ROW_BYTES:
+            raise too_large(key, size, ROW_BYTES)
+        request = (
+            PutRequest()
+            .set_table_name(self._table)
+            .set_value({"k": key, "doc": doc, "sz": size})
+            .set_timeout(self._timeout_ms)
+        )
+        if absent:
+            request.set_option(PutOption.IF_ABSENT)
+        if version is not None:
+            match = _version_of(version)
+            if match is None:
+                return None
+            request.set_match_version(match)
+        return self._call("put", self._handle.put, request).get_version()
+
+    # --- the store protocol ------------------------------------------------------------------
+
+    def put_if_absent(self, key: str, doc: JSONDoc) -> bool:
+        """A put with ``PutOption.IF_ABSENT``: created iff a version comes back."""
+        return self._put(key, doc, absent=True) is not None
+
+    def replace(self, key: str, doc: JSONDoc, version: str) -> str | None:
+        """A put with a match version (compare-and-swap)."""
+        return _version_text(self._put(key, doc, absent=False, version=version))
+
+    def get(self, key: str) -> Row | None:
+        """One get with absolute consistency."""
+        self._check_key(key)
+        found = self._read(key)
+        return None if found is None else Row(found[0], found[1])
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Row]:
+        """Concurrent point gets (``GET_MANY_WORKERS`` at a time): one round trip per
+        distinct key, overlapped. Each read is strongly consistent on its own."""
+        wanted = list(dict.fromkeys(keys))
+        for key in wanted:
+            self._check_key(key)
+        if len(wanted) <= 1:
+            found = {k: self.get(k) for k in wanted}
+        else:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(GET_MANY_WORKERS, "pagedlist-oci-get")
+                pool = self._pool
+            found = dict(zip(wanted, pool.map(self.get, wanted), strict=True))
+        return {k: row for k, row in found.items() if row is not None}
+
+    def append(
+        self, key: str, field: str, entries: Iterable[JSONDoc], max_len: int
+    ) -> AppendOutcome:
+        """A prepared ``UPDATE ... ADD ... RETURNING``; an empty result is classified by
+        reading the row, and a missing row or field is created with a conditional put."""
+        self._check_key(key)
+        batch = list(entries)
+        ids = [str(e["id"]) for e in batch]
+        add = sum(len(compact_json(e).encode("utf-8")) for e in batch) + len(batch)
+        variables = {
+            "$k": key,
+            "$f": field,
+            "$e": batch,
+            "$ids": ids,
+            "$n": len(batch),
+            "$max": max_len,
+            "$add": add,
+            "$lim": ROW_BYTES,
+        }
+        for _ in range(MAX_ATTEMPTS):
+            rows = self._query("append", APPEND, variables)
+            if rows:
+                return Appended(int(rows[0]["n"]))
+            found = self._read(key)
+            if found is None:
+                if len(batch) > max_len:
+                    return Full(0)
+                if self.put_if_absent(key, {field: batch}):
+                    return Appended(len(batch))
+                continue
+            doc, version, sz = found
+            items = doc.get(field)
+            if items is None:
+                if len(batch) > max_len:
+                    return Full(0)
+                if self.replace(key, {**doc, field: batch}, version) is not None:
+                    return Appended(len(batch))
+                continue
+            if not isinstance(items, list):
+                raise ContractViolation(f"field {field!r} of row {key!r} is not a list")
+            where = {item.get("id"): i for i, item in enumerate(items)}
+            for offset, entry_id in enumerate(ids):
+                if entry_id in where:
+                    return Duplicate(where[entry_id], offset)
+            if len(items) + len(batch) > max_len:
+                return Full(len(items))
+            grown = sz + add - (1 if not items else 0)
+            if grown > ROW_BYTES:
+                raise too_large(key, grown, ROW_BYTES)
+            # Nothing explains the refusal: the row changed in between. Try again.
+        raise Throttled(f"append to {key!r} kept racing with other writers; retry")
+
+    def increment(self, key: str, field: str, by: int = 1, expect: int | None = None) -> int | None:
+        """A prepared ``UPDATE ... SET f = f + $by RETURNING``, conditioned on the current
+        value when ``expect`` is given; a missing row or field is created conditionally."""
+        self._check_key(key)
+        if expect is None:
+            name, template = "increment", INCREMENT
+            variables: dict[str, Any] = {"$k": key, "$f": field, "$by": by}
+        else:
+            name, template = "compare_and_increment", COMPARE_AND_INCREMENT
+            variables = {"$k": key, "$f": field, "$by": by, "$x": expect}
+        for _ in range(MAX_ATTEMPTS):
+            rows = self._query(name, template, variables)
+            if rows:
+                return int(rows[0]["v"])
+            found = self._read(key)
+            if found is None:
+                if expect not in (None, 0):
+                    return None
+                if self.put_if_absent(key, {field: by}):
+                    return by
+                continue
+            doc, version, _ = found
+            if field not in doc:
+                if expect not in (None, 0):
+                    return None
+                if self.replace(key, {**doc, field: by}, version) is not None:
+                    return by
+                continue
+            if expect is not None and doc[field] != expect:
+                return None
+        raise Throttled(f"increment of {key!r} kept racing with other writers; retry")
+
+    def delete(self, key: str) -> None:
+        """One delete; a missing row is fine."""
+        self._check_key(key)
+        request = (
+            DeleteRequest()
+            .set_table_name(self._table)
+            .set_key({"k": key})
+            .set_timeout(self._timeout_ms)
+        )
+        self._call("delete", self._handle.delete, request)
+
+    def close(self) -> None:
+        """Close the handle and the read pool."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+        self._handle.close()
