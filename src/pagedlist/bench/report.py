@@ -1,0 +1,429 @@
+"""Reports: JSON with the raw numbers, Markdown for people, PNG plots (matplotlib, lazily).
+
+A report is a plain dict (what :func:`build_report` returns and ``report.json`` holds), so
+several backends' reports can be merged into one Markdown page
+(:func:`render_markdown`), as ``benchmarks/run_all.py`` does for docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import re
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pagedlist.bench.runner import PhaseResult
+from pagedlist.bench.stats import is_unit
+
+__all__ = [
+    "TARGETS",
+    "build_report",
+    "evaluate_targets",
+    "machine_info",
+    "plot_capacity",
+    "plot_concurrency",
+    "render_markdown",
+    "write_outputs",
+]
+
+#: name -> (description, limit). Ratios are pagedlist's p50 over the raw round trip's.
+TARGETS = {
+    "append_p50_ratio": ("append p50 / raw conditional update p50", 1.15),
+    "latest_p50_ratio": ("latest(n) p50 / one raw get_many of the same rows p50", 1.3),
+    "core_overhead_us": ("core CPU per append beyond the store call (memory store), µs", 30.0),
+    "latest_overhead_us": ("core CPU per latest(n) beyond the store call (memory store), µs", 30.0),
+}
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, cores, OS and Python: the report header."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": f"{platform.python_implementation()} {sys.version.split()[0]}",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def _find(results: Sequence[dict[str, Any]], workload: str, kind: str, conc: int | None = None):
+    for r in results:
+        same = r["workload"] == workload and r["kind"] == kind
+        if same and (conc is None or r["concurrency"] == conc):
+            return r
+    return None
+
+
+def _ratio_target(name: str, mine: dict | None, raw: dict | None) -> dict[str, Any] | None:
+    if not mine or not raw or not raw["p50_ms"]:
+        return None
+    desc, limit = TARGETS[name]
+    value = mine["p50_ms"] / raw["p50_ms"]
+    return _verdict(name, desc, value, limit, f"{mine['p50_ms']:.3f} ms / {raw['p50_ms']:.3f} ms")
+
+
+def _verdict(name: str, desc: str, value: float, limit: float, detail: str) -> dict[str, Any]:
+    met = value <= limit
+    missed = "" if met else f"missed by {value / limit - 1:.0%}"
+    return {
+        "name": name,
+        "description": desc,
+        "value": value,
+        "limit": limit,
+        "met": met,
+        "detail": detail,
+        "missed_by": missed,
+    }
+
+
+def evaluate_targets(scheme: str, results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's targets, measured: each with its value, limit and by how much it missed."""
+    out: list[dict[str, Any]] = []
+    for name, workload in (("append_p50_ratio", "append"), ("latest_p50_ratio", "latest")):
+        found = _ratio_target(
+            name, _find(results, workload, "pagedlist", 1), _find(results, workload, "raw", 1)
+        )
+        if found:
+            out.append(found)
+    if scheme == "memory":
+        for name, workload in (("core_overhead_us", "append"), ("latest_overhead_us", "latest")):
+            mine = _find(results, workload, "pagedlist", 1)
+            if mine:
+                desc, limit = TARGETS[name]
+                value = mine["overhead_us_per_op"]
+                out.append(_verdict(name, desc, value, limit, f"{value:.1f} µs"))
+    conc = [r for r in results if r["workload"] == "concurrent" and r["kind"] == "pagedlist"]
+    if conc:
+        top = max(conc, key=lambda r: r["concurrency"])
+        raw = _find(results, "concurrent", "raw", top["concurrency"])
+        bad = (top["lost"] or 0) + (top["duplicated"] or 0) + top["errors"]
+        detail = (
+            f"{top['concurrency']} writers: lost {top['lost']}, duplicated {top['duplicated']}, "
+            f"errors {top['errors']}; p99 {top['p99_ms']:.2f} ms, {top['throughput_ops_s']:.0f} "
+            "ops/s"
+        )
+        if raw:
+            detail += (
+                f" (raw at the same concurrency: p99 {raw['p99_ms']:.2f} ms, "
+                f"{raw['throughput_ops_s']:.0f} ops/s)"
+            )
+        out.append(
+            {
+                "name": "concurrent_integrity",
+                "description": "lost + duplicated + failed appends, most concurrent writers",
+                "value": bad,
+                "limit": 0,
+                "met": bad == 0 and top["lost"] is not None,
+                "detail": detail,
+                "missed_by": "" if bad == 0 else f"{bad} items",
+            }
+        )
+    return out
+
+
+def build_report(
+    *,
+    url_shown: str,
+    scheme: str,
+    describe: str,
+    capacity: int | None,
+    versions: dict[str, str],
+    config: dict[str, Any],
+    results: Sequence[PhaseResult],
+    sweep: dict[str, Any] | None,
+    duration: float,
+    backend_note: str = "",
+) -> dict[str, Any]:
+    """The whole run as one JSON-able dict."""
+    rows = [r.to_dict() for r in results]
+    return {
+        "machine": machine_info(),
+        "backend": {
+            "url": url_shown,
+            "scheme": scheme,
+            "describe": describe,
+            "capacity": capacity,
+            "versions": versions,
+            "note": backend_note,
+        },
+        "config": config,
+        "results": rows,
+        "targets": evaluate_targets(scheme, rows),
+        "sweep": sweep,
+        "duration_s": duration,
+    }
+
+
+# --- Markdown -------------------------------------------------------------------------------
+
+
+def _f(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _units(units: dict[str, float]) -> str:
+    shown = {k: v for k, v in units.items() if is_unit(k)}
+    return ", ".join(f"{k} {v:.2f}" for k, v in sorted(shown.items())) or "-"
+
+
+def slug(report: dict[str, Any]) -> str:
+    """A file-name-safe name for a backend's report (``redis``, ``redis-cluster``...)."""
+    name = report["backend"].get("name") or report["backend"]["scheme"]
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def _backend_section(report: dict[str, Any], img_prefix: str | None) -> list[str]:
+    b = report["backend"]
+    cfg = report["config"]
+    name = b.get("name") or b["scheme"]
+    out = [f"### {name}", ""]
+    out.append(f"- store: `{b['describe']}`; list capacity {b['capacity']} items per page")
+    if b.get("versions"):
+        out.append("- versions: " + ", ".join(f"{k} {v}" for k, v in sorted(b["versions"].items())))
+    if b.get("note"):
+        out.append(f"- note: {b['note']}")
+    out.append(
+        f"- {cfg['ops']} ops per phase, {cfg['value_bytes']}-byte values, n = {cfg['n']}, "
+        f"feed: {cfg['feed_lists']} lists x {cfg['feed_threads']} threads, "
+        f"{cfg['read_fraction']:.0%} reads; run took {report['duration_s']:.0f} s"
+    )
+    out += [
+        "",
+        "| workload | subject | conc. | p50 ms | p90 ms | p99 ms | ops/s | calls/op "
+        "| CPU µs/op | beyond store µs/op | units/op | lost | dup | errors |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|",
+    ]
+    for r in report["results"]:
+        out.append(
+            f"| {r['workload']} | {r['subject']} | {r['concurrency']} | {_f(r['p50_ms'], 3)} "
+            f"| {_f(r['p90_ms'], 3)} | {_f(r['p99_ms'], 3)} | {_f(r['throughput_ops_s'], 0)} "
+            f"| {_f(r['calls_per_op'])} | {_f(r['cpu_us_per_op'], 1)} "
+            f"| {_f(r['overhead_us_per_op'], 1)} | {_units(r['units_per_op'])} "
+            f"| {_f(r['lost'])} | {_f(r['duplicated'])} | {r['errors']} |"
+        )
+        for tag, s in r.get("by_tag", {}).items():
+            out.append(
+                f"| ↳ {tag} | | | {_f(s['p50_ms'], 3)} | {_f(s['p90_ms'], 3)} "
+                f"| {_f(s['p99_ms'], 3)} | | {_f(s['calls_per_op'])} | {_f(s['cpu_us_per_op'], 1)} "
+                f"| {_f(s['overhead_us_per_op'], 1)} | | | | {s['errors']} |"
+            )
+    errors = [r for r in report["results"] if r.get("first_error")]
+    for r in errors:
+        out.append(f"\nFirst error in {r['workload']}/{r['subject']}: `{r['first_error']}`")
+    if report["targets"]:
+        out += ["", "| target | measured | limit | verdict |", "|---|---|--:|---|"]
+        for t in report["targets"]:
+            verdict = "met" if t["met"] else f"**{t['missed_by'] or 'missed'}**"
+            out.append(
+                f"| {t['description']} | {_f(float(t['value']))} ({t['detail']}) "
+                f"| {_f(float(t['limit']))} | {verdict} |"
+            )
+    sweep = report.get("sweep")
+    if sweep:
+        out += [
+            "",
+            f"Capacity sweep ({sweep['billing']} billing; model inputs: entry "
+            f"{sweep['model_inputs']['entry_bytes']} B, page overhead "
+            f"{sweep['model_inputs']['page_overhead']} B):",
+            "",
+            "| capacity | append units (measured) | append units (model) | append calls "
+            "(meas./model) | append p50 ms | latest units (measured) | latest units (model) "
+            "| latest p50 ms |",
+            "|--:|--:|--:|--:|--:|--:|--:|--:|",
+        ]
+        for row in sweep["rows"]:
+            out.append(
+                f"| {row['capacity']} | {_f(row['measured_append_units_total'])} "
+                f"| {_f(row['model_append_units_total'])} | {_f(row['measured_append_calls'])} / "
+                f"{_f(row['model_append_calls'])} | {_f(row['measured_append_p50_ms'], 3)} "
+                f"| {_f(row['measured_latest_units_total'])} "
+                f"| {_f(row['model_latest_units_total'])} "
+                f"| {_f(row['measured_latest_p50_ms'], 3)} |"
+            )
+        out.append("")
+        out.append(
+            f"Model's recommended capacity for this mix: **{sweep['recommended_capacity']}** "
+            f"(append {sweep['recommended_cost']['append_units']:.2f} units, latest "
+            f"{sweep['recommended_cost']['latest_units']:.2f} units)."
+        )
+        for s in sweep.get("skipped", []):
+            out.append(f"- skipped capacity {s}")
+    if img_prefix is not None:
+        out += [
+            "",
+            f"![latency against concurrency, {name}]({img_prefix}{slug(report)}-concurrency.png)",
+        ]
+        if sweep:
+            out.append(
+                f"![units per operation against capacity, {name}]({img_prefix}"
+                f"{slug(report)}-capacity.png)"
+            )
+    return out
+
+
+def render_markdown(
+    reports: Sequence[dict[str, Any]],
+    *,
+    title: str = "pagedlist benchmark",
+    img_prefix: str | None = "",
+    command: str | None = None,
+) -> str:
+    """A Markdown page: machine header, then one section per backend."""
+    if not reports:
+        return f"# {title}\n\nNo backend was measured.\n"
+    m = reports[0]["machine"]
+    out = [
+        f"# {title}",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['os']}, {m['python']}; {m['date']}.",
+    ]
+    if command:
+        out += ["", f"Reproduce: `{command}`"]
+    out += [
+        "",
+        "Subjects: **pagedlist** (the library), **raw** (the adapter's bare primitive: "
+        "one conditional append on a fresh key; one get_many of exactly the rows pagedlist "
+        "reads), **native:…** (the backend's usual one-row-per-entry feed design). "
+        '"beyond store" is client CPU per operation outside the store/SDK call.',
+        "",
+    ]
+    for report in reports:
+        out += _backend_section(report, img_prefix)
+        out.append("")
+    return "\n".join(out)
+
+
+# --- plots ----------------------------------------------------------------------------------
+
+
+def plot_concurrency(report: dict[str, Any], path: Path) -> Path | None:
+    """p50 and p99 append latency against the number of concurrent writers, per subject."""
+    rows = [r for r in report["results"] if r["workload"] == "concurrent"]
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for subject in dict.fromkeys(r["subject"] for r in rows):
+        pts = sorted(
+            (r["concurrency"], r["p50_ms"], r["p99_ms"]) for r in rows if r["subject"] == subject
+        )
+        xs = [p[0] for p in pts]
+        line = ax.plot(xs, [p[1] for p in pts], marker="o", label=f"{subject} p50")[0]
+        ax.plot(
+            xs,
+            [p[2] for p in pts],
+            marker="x",
+            linestyle="--",
+            color=line.get_color(),
+            label=f"{subject} p99",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("concurrent writers on one list")
+    ax.set_ylabel("append latency (ms)")
+    name = report["backend"].get("name") or report["backend"]["scheme"]
+    ax.set_title(f"{name}: append latency against concurrency")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_capacity(report: dict[str, Any], path: Path) -> Path | None:
+    """Units (or round trips, where nothing is billed) per operation against capacity:
+    measured points next to the model's lines."""
+    sweep = report.get("sweep")
+    if not sweep or not sweep["rows"]:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sweep["rows"]
+    caps = [r["capacity"] for r in rows]
+    billed = any(r["measured_append_units_total"] for r in rows) or any(
+        r["model_append_units_total"] for r in rows
+    )
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    if billed:
+        series = [
+            ("append", "measured_append_units_total", "model_append_units_total"),
+            ("latest(n)", "measured_latest_units_total", "model_latest_units_total"),
+        ]
+        ax.set_ylabel("billing units per operation")
+    else:
+        series = [
+            ("append", "measured_append_calls", "model_append_calls"),
+            ("latest(n)", "measured_latest_calls", "model_latest_calls"),
+        ]
+        ax.set_ylabel("round trips per operation (no billing units)")
+    for label, meas, model in series:
+        line = ax.plot(
+            caps, [r[meas] for r in rows], marker="o", linestyle="none", label=f"{label} measured"
+        )[0]
+        ax.plot(caps, [r[model] for r in rows], color=line.get_color(), label=f"{label} model")
+    ax.axvline(
+        sweep["recommended_capacity"],
+        color="grey",
+        linestyle=":",
+        label=f"recommended {sweep['recommended_capacity']}",
+    )
+    ax.set_xscale("log")
+    ax.set_xlabel("page capacity (items per page)")
+    name = report["backend"].get("name") or report["backend"]["scheme"]
+    ax.set_title(f"{name}: cost per operation against capacity")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_outputs(report: dict[str, Any], out_dir: Path, *, plots: bool = True) -> list[Path]:
+    """Write ``report.json``, ``report.md`` and the plots into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    name = slug(report)
+    path = out_dir / f"{name}.json"
+    path.write_text(json.dumps(report, indent=2, default=str))
+    written.append(path)
+    if plots:
+        for fn, suffix in ((plot_concurrency, "concurrency"), (plot_capacity, "capacity")):
+            made = fn(report, out_dir / f"{name}-{suffix}.png")
+            if made:
+                written.append(made)
+    md = out_dir / f"{name}.md"
+    md.write_text(render_markdown([report], img_prefix="" if plots else None))
+    written.append(md)
+    return written

@@ -1,0 +1,316 @@
+"""What a workload runs against: pagedlist, the raw store primitive, or a native design.
+
+Every subject offers the same five operations on a named list (``append``, ``latest``,
+``before``, ``populate`` and ``read_ids``), and reports its thread's store calls and the
+CPU spent inside them (:meth:`Subject.mark`) plus the backend's running unit totals
+(:meth:`Subject.units`), so the runner measures all three kinds the same way.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pagedlist.bench.counting import TimedStore
+from pagedlist.core.algorithms import ITEMS
+from pagedlist.core.pagedlist import PagedList
+from pagedlist.core.store import Store
+from pagedlist.core.values import page_key, summary_key
+
+__all__ = ["Entry", "NativeSubject", "PagedListSubject", "RawSubject", "Subject", "make_entry"]
+
+T = TypeVar("T")
+
+#: Cursor for ``before``: opaque to the workload; ``None`` starts at the newest item.
+Cursor = Any
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One item as every subject stores it: an id, a millisecond timestamp and the value's
+    JSON text (what pagedlist keeps as ``v``)."""
+
+    id: str
+    ts: int
+    value: str
+
+    def doc(self) -> dict[str, Any]:
+        """The envelope pagedlist and the raw subject store."""
+        return {"id": self.id, "ts": self.ts, "v": self.value}
+
+
+def make_entry(value_bytes: int, item_id: str | None = None) -> Entry:
+    """A fresh entry whose value is a JSON string of ``value_bytes`` bytes of text."""
+    payload = "x" * max(0, value_bytes - 2)
+    return Entry(item_id or uuid.uuid4().hex, int(time.time() * 1000), json.dumps(payload))
+
+
+class _Tally(threading.local):
+    calls: int = 0
+    cpu: float = 0.0
+
+
+class Subject(abc.ABC):
+    """One way of keeping a feed. Subclasses implement the operations."""
+
+    #: Short name in reports: ``pagedlist``, ``raw``, ``native:redis-list``...
+    name: str = ""
+    #: ``pagedlist``, ``raw`` or ``native``.
+    kind: str = ""
+    #: Whether ``read_ids`` can prove nothing was lost or duplicated.
+    verifiable: bool = True
+
+    @abc.abstractmethod
+    def mark(self) -> tuple[int, float]:
+        """This thread's running ``(store calls, thread CPU seconds inside them)``."""
+
+    def units(self) -> Mapping[str, Any]:
+        """Running totals of billing units (capacity units, RU) the backend reported."""
+        return {}
+
+    def create(self, list_id: str) -> None:  # noqa: B027 - most subjects need no set-up
+        """Make ``list_id`` ready (untimed)."""
+
+    def prepare_thread(self, list_ids: Sequence[str]) -> None:  # noqa: B027 - optional
+        """Per-thread set-up before timing starts (e.g. a list handle per thread)."""
+
+    def populate(self, list_id: str, entries: Sequence[Entry]) -> None:
+        """Fill a list before reads are timed (untimed; subjects may batch)."""
+        for entry in entries:
+            self.append(list_id, entry)
+
+    @abc.abstractmethod
+    def append(self, list_id: str, entry: Entry) -> None:
+        """Append one entry."""
+
+    @abc.abstractmethod
+    def latest(self, list_id: str, n: int) -> int:
+        """Read the newest ``n`` entries; return how many came back."""
+
+    @abc.abstractmethod
+    def before(self, list_id: str, cursor: Cursor, n: int) -> tuple[int, Cursor]:
+        """Read up to ``n`` entries older than ``cursor`` (``None``: from the newest).
+
+        Return ``(count, next_cursor)``; ``next_cursor`` is ``None`` at the start of the list.
+        """
+
+    def read_ids(self, list_id: str) -> list[str] | None:
+        """Every entry id in the list, oldest first (``None`` if the subject cannot)."""
+        return None
+
+    def versions(self) -> dict[str, str]:
+        """Client and server versions worth printing in the report header."""
+        return {}
+
+    def close(self) -> None:  # noqa: B027 - optional
+        """Release connections the subject opened itself."""
+
+
+class PagedListSubject(Subject):
+    """pagedlist itself: a :class:`PagedList` per list and per thread on a timed store."""
+
+    name = kind = "pagedlist"
+
+    def __init__(self, store: TimedStore, *, capacity: int | None, max_item_bytes: int) -> None:
+        self.store = store
+        self.capacity_wanted = capacity
+        self.max_item_bytes = max_item_bytes
+        self._handles = threading.local()
+        self._capacity: dict[str, int] = {}
+        self._sizes: dict[str, int] = {}
+        self._sizes_lock = threading.Lock()
+
+    def _grow(self, list_id: str, by: int) -> None:
+        with self._sizes_lock:
+            self._sizes[list_id] = self._sizes.get(list_id, 0) + by
+
+    def mark(self) -> tuple[int, float]:
+        """Calls and CPU this thread spent in the store."""
+        return self.store.mark()
+
+    def units(self) -> Mapping[str, Any]:
+        """The adapter's ``stats()``."""
+        return self.store.stats()
+
+    def create(self, list_id: str) -> None:
+        """``PagedList.create``."""
+        handle = PagedList.create(
+            self.store, list_id, capacity=self.capacity_wanted, max_item_bytes=self.max_item_bytes
+        )
+        self._capacity[list_id] = handle.capacity
+        self._sizes.setdefault(list_id, 0)
+
+    def capacity(self, list_id: str) -> int:
+        """Items per page of a list this subject created."""
+        return self._capacity[list_id]
+
+    def size(self, list_id: str) -> int:
+        """Items appended through this subject (exact once appends have finished)."""
+        return self._sizes.get(list_id, 0)
+
+    def handle(self, list_id: str) -> PagedList:
+        """This thread's handle on ``list_id`` (each thread is a separate client)."""
+        handles: dict[str, PagedList] | None = getattr(self._handles, "by_id", None)
+        if handles is None:
+            handles = self._handles.by_id = {}
+        found = handles.get(list_id)
+        if found is None:
+            found = handles[list_id] = PagedList.open(self.store, list_id)
+        return found
+
+    def prepare_thread(self, list_ids: Sequence[str]) -> None:
+        """Open a handle per list before timing (one summary read each)."""
+        for list_id in list_ids:
+            self.handle(list_id)
+
+    def populate(self, list_id: str, entries: Sequence[Entry]) -> None:
+        """``extend`` in page-sized batches (ids are drawn by pagedlist: populated lists are
+        only read, never checked item by item)."""
+        handle = self.handle(list_id)
+        step = handle.capacity
+        for start in range(0, len(entries), step):
+            handle.extend([json.loads(e.value) for e in entries[start : start + step]])
+        self._grow(list_id, len(entries))
+
+    def append(self, list_id: str, entry: Entry) -> None:
+        """``PagedList.append`` with the entry's id (so read-back can be checked)."""
+        self.handle(list_id).append(json.loads(entry.value), id=entry.id)
+        self._grow(list_id, 1)
+
+    def latest(self, list_id: str, n: int) -> int:
+        """``PagedList.latest(n)``."""
+        return len(self.handle(list_id).latest(n))
+
+    def before(self, list_id: str, cursor: Cursor, n: int) -> tuple[int, Cursor]:
+        """``PagedList.before(position, n)``; the first cursor is the list's length."""
+        position = self.size(list_id) if cursor is None else cursor
+        items = self.handle(list_id).before(position, n)
+        nxt = items[-1].position if items and items[-1].position > 0 else None
+        return len(items), nxt
+
+    def read_ids(self, list_id: str) -> list[str]:
+        """Iterate the whole list."""
+        return [item.id for item in PagedList.open(self.store, list_id).iter()]
+
+    def versions(self) -> dict[str, str]:
+        """The pagedlist version."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return {"pagedlist": version("pagedlist")}
+        except PackageNotFoundError:
+            return {}
+
+
+class RawSubject(Subject):
+    """The backend's bare round trip, through the adapter and nothing else.
+
+    ``append`` is one conditional append (``store.append``) on a fresh key; ``latest`` and
+    ``before`` are one ``store.get_many`` of exactly the rows pagedlist reads for the same
+    request on the same list (summary and pages). It is the floor pagedlist's overhead is
+    measured against; it keeps no list, so it cannot be checked for lost items.
+    """
+
+    name = kind = "raw"
+    verifiable = False
+
+    def __init__(self, store: TimedStore, lists: PagedListSubject) -> None:
+        self.store = store
+        self.lists = lists
+        self.prefix = f"bench-raw-{uuid.uuid4().hex[:8]}"
+
+    def mark(self) -> tuple[int, float]:
+        """Calls and CPU this thread spent in the store."""
+        return self.store.mark()
+
+    def units(self) -> Mapping[str, Any]:
+        """The adapter's ``stats()``."""
+        return self.store.stats()
+
+    def create(self, list_id: str) -> None:
+        """The raw reads need the pagedlist list of the same id."""
+        if list_id not in self.lists._capacity:
+            self.lists.create(list_id)
+
+    def populate(self, list_id: str, entries: Sequence[Entry]) -> None:
+        """Reads go to pagedlist's list, which the pagedlist subject fills."""
+
+    def append(self, list_id: str, entry: Entry) -> None:
+        """One conditional append on a fresh key."""
+        key = f"{self.prefix}-{entry.id}|0"
+        self.store.append(key, ITEMS, [entry.doc()], 1 << 30)
+
+    def _pages(self, list_id: str) -> tuple[int, int]:
+        return self.lists.capacity(list_id), self.lists.size(list_id)
+
+    def latest(self, list_id: str, n: int) -> int:
+        """One batch get of the summary and the pages ``latest(n)`` reads."""
+        capacity, size = self._pages(list_id)
+        head = size // capacity
+        back = -(-n // capacity)
+        keys = [summary_key(list_id)]
+        keys += [page_key(list_id, p) for p in range(max(0, head - back), head + 1)]
+        rows = self.store.get_many(keys)
+        return min(n, sum(len(r.doc.get(ITEMS, [])) for k, r in rows.items() if k != keys[0]))
+
+    def before(self, list_id: str, cursor: Cursor, n: int) -> tuple[int, Cursor]:
+        """One batch get of the pages holding positions ``[cursor - n, cursor)``."""
+        capacity, size = self._pages(list_id)
+        hi = size if cursor is None else cursor
+        lo = max(0, hi - n)
+        if hi <= lo:
+            return 0, None
+        pages = range(lo // capacity, (hi - 1) // capacity + 1)
+        self.store.get_many([page_key(list_id, p) for p in pages])
+        return hi - lo, (lo if lo > 0 else None)
+
+
+class NativeSubject(Subject):
+    """Base of the native designs: times each SDK call like :class:`TimedStore` does."""
+
+    kind = "native"
+
+    def __init__(self) -> None:
+        self._tally = _Tally()
+        self._units: dict[str, float] = {}
+        self._units_lock = threading.Lock()
+
+    def mark(self) -> tuple[int, float]:
+        """Calls and CPU this thread spent in the SDK."""
+        return self._tally.calls, self._tally.cpu
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run one SDK round trip, counted and timed."""
+        tally = self._tally
+        start = time.thread_time()
+        try:
+            return fn()
+        finally:
+            tally.cpu += time.thread_time() - start
+            tally.calls += 1
+
+    def add_units(self, name: str, value: float) -> None:
+        """Add to a running unit total (e.g. consumed capacity reported by a response)."""
+        if value:
+            with self._units_lock:
+                self._units[name] = self._units.get(name, 0.0) + float(value)
+
+    def units(self) -> Mapping[str, Any]:
+        """Running unit totals."""
+        with self._units_lock:
+            return dict(self._units)
+
+
+def open_subjects(
+    store: Store, *, capacity: int | None, max_item_bytes: int
+) -> tuple[TimedStore, PagedListSubject, RawSubject]:
+    """The pagedlist and raw subjects on one timed store."""
+    timed = store if isinstance(store, TimedStore) else TimedStore(store)
+    lists = PagedListSubject(timed, capacity=capacity, max_item_bytes=max_item_bytes)
+    return timed, lists, RawSubject(timed, lists)
