@@ -121,7 +121,10 @@ def test_feed_flow_in_browser(browser, live_server, store_url, request) -> None:
         server.feed.add_post("ana", "Fresh news while you were reading")
         server.feed.add_post("ana", "And more fresh news")
         notice.wait_for(state="visible")
-        assert "2 new posts" in notice.inner_text()
+        # The poll may land between the two posts; the next one must count both.
+        page.wait_for_function(
+            "document.getElementById('new-posts').textContent.includes('2 new posts')"
+        )
         page.screenshot(path=str(shots / "feed.png"), full_page=True)
         notice.locator("a").click()
         page.wait_for_load_state()
