@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, unquote
 
 import redis
 import redis.exceptions as rex
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
@@ -448,14 +448,16 @@ class RedisStore(Store):
             common["ssl"] = True
             for name, value in target.ssl_options.items():
                 common[name] = value
-        # One quick retry, so a connection closed while pooled is replaced; the core's
-        # driver does the real retrying, with backoff and the operation's deadline.
-        retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), 1)
+        # The core's driver does the retrying, with backoff, the operation's deadline and
+        # de-duplication of appends, so redis-py must not re-send writes on its own after a
+        # timeout (the first attempt may have run). Standalone: one retry on a connection
+        # error only, so a pooled connection closed by a server restart is replaced.
+        # Cluster: none; redis-py still refreshes its slot map before raising.
         with _mapped("connecting", self._where):
             if target.cluster:
                 self._client: Any = RedisCluster(
                     startup_nodes=[ClusterNode(h, p) for h, p in target.nodes],
-                    retry=retry,
+                    retry=Retry(NoBackoff(), 0),
                     **common,
                 )
             else:
@@ -464,8 +466,7 @@ class RedisStore(Store):
                     host=host,
                     port=port,
                     db=target.db,
-                    retry=retry,
-                    retry_on_error=[rex.ConnectionError],
+                    retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1, (rex.ConnectionError,)),
                     **common,
                 )
         self._put = self._client.register_script(_PUT)
