@@ -2,18 +2,24 @@
 
 By default it runs against pagedlist's local endpoint (``emulators/oci_server.py``), a
 stand-in that speaks borneo's wire protocol. With ``-m oracle`` the same suite runs
-against Oracle's own container (``ghcr.io/oracle/nosql:latest-ce``) on localhost:8080,
-and is skipped, saying so, when nothing answers there.
+against Oracle's own container (``ghcr.io/oracle/nosql:latest-ce``): the one answering on
+localhost:8080, or, where Docker is available, one started with testcontainers. Without
+either it is skipped, saying so.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+
 import pytest
 
+from pagedlist.adapters import open_store
 from pagedlist.conformance import ConformanceSuite, StoreFixtures
 from pagedlist.emulators.base import port_open
 
-ORACLE_URL = "oci-nosql+http://localhost:8080/pagedlist_conformance?create=true"
+ORACLE_IMAGE = "ghcr.io/oracle/nosql:latest-ce"
+ORACLE_TABLE = "pagedlist_conformance"
 
 
 class OCILocalFixtures(StoreFixtures):
@@ -26,17 +32,51 @@ class TestOCINoSQL(ConformanceSuite, OCILocalFixtures):
     """Every clause on OCINoSQLStore, borneo, and the local endpoint."""
 
 
+def _docker_available() -> bool:
+    try:
+        import docker
+
+        docker.from_env().ping()
+    except Exception:
+        return False
+    return True
+
+
+def _wait_for_proxy(url: str, timeout: float) -> None:
+    """Oracle's container accepts connections before KVLite is up: wait for a real answer."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            open_store(url).close()
+            return
+        except Exception:
+            if time.monotonic() > end:
+                raise
+            time.sleep(2)
+
+
 class OracleFixtures(StoreFixtures):
     @pytest.fixture(scope="class")
-    def store_url(self, request: pytest.FixtureRequest) -> str:
+    def store_url(self, request: pytest.FixtureRequest) -> Iterator[str]:
         if "oracle" not in (request.config.getoption("markexpr") or ""):
             pytest.skip("opt-in: run with -m oracle against Oracle's container on :8080")
-        if not port_open(8080, "localhost"):
+        if port_open(8080, "localhost"):
+            url = f"oci-nosql+http://localhost:8080/{ORACLE_TABLE}?create=true"
+            _wait_for_proxy(url, 120)
+            yield url
+            return
+        if not _docker_available():
             pytest.skip(
-                "nothing answers on localhost:8080: start Oracle's container with "
-                "`docker run -d -p 8080:8080 ghcr.io/oracle/nosql:latest-ce` to run this"
+                "nothing answers on localhost:8080 and Docker is unavailable: start "
+                f"`docker run -d -p 8080:8080 {ORACLE_IMAGE}` to run these"
             )
-        return ORACLE_URL
+        from testcontainers.core.container import DockerContainer
+
+        with DockerContainer(ORACLE_IMAGE).with_exposed_ports(8080) as container:
+            host, port = container.get_container_host_ip(), container.get_exposed_port(8080)
+            url = f"oci-nosql+http://{host}:{port}/{ORACLE_TABLE}?create=true"
+            _wait_for_proxy(url, 180)
+            yield url
 
 
 @pytest.mark.oracle

@@ -245,7 +245,12 @@ class OCINoSQLStore(Store):
             if auth not in _AUTH:
                 raise ConfigError(f"auth={auth!r} in the URL: use one of {', '.join(_AUTH)}")
             provider = cls._signer(auth, region, profile, config_file)
-            config = NoSQLHandleConfig(region, provider).set_default_compartment(compartment)
+            try:
+                config = NoSQLHandleConfig(region, provider).set_default_compartment(compartment)
+            except Exception as err:
+                raise ConfigError(
+                    f"region {region!r} or compartment in {url!r} rejected by borneo: {err}"
+                ) from err
             where = f"oci-nosql://{table} (region {region}, auth {auth})"
             cloud = True
         else:

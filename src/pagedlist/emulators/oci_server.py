@@ -478,6 +478,9 @@ class OCINoSQLEndpoint:
             raise NoSQLError(
                 ERR.ILLEGAL_ARGUMENT, f"no value bound for external variable(s) {missing}"
             )
+        wrong = shape.type_errors(variables)
+        if wrong:
+            raise NoSQLError(ERR.ILLEGAL_ARGUMENT, "; ".join(wrong))
         key = _check_key(variables.get("$k"))
         results, read_kb, write_kb = shape.run(self.tables, table, key, variables)
         return {"c": _consumed(read_kb, write_kb), "qr": results, "re": False, **extra}

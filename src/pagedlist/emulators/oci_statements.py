@@ -125,6 +125,21 @@ def _increment(tables: Tables, table: str, key: str, var: dict[str, Any]) -> Res
     return [{"v": doc[var["$f"]]}], _kb(sz), _kb(size)
 
 
+_DECLARED = re.compile(r"(\$\w+) (STRING|INTEGER|LONG|ARRAY\(JSON\)|ARRAY\(STRING\));")
+
+
+def _conforms(value: Any, declared: str) -> bool:
+    if declared == "STRING":
+        return isinstance(value, str)
+    if declared == "INTEGER":
+        return _is_int(value) and -(2**31) <= value < 2**31
+    if declared == "LONG":
+        return _is_int(value) and -(2**63) <= value < 2**63
+    if declared == "ARRAY(STRING)":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return isinstance(value, list)  # ARRAY(JSON)
+
+
 @dataclass(frozen=True)
 class Shape:
     """One statement the endpoint runs: its text, variables and semantics."""
@@ -138,6 +153,14 @@ class Shape:
     @property
     def pattern(self) -> re.Pattern[str]:
         return _pattern(self.template)
+
+    def type_errors(self, variables: dict[str, Any]) -> list[str]:
+        """Bound values that do not conform to the ``DECLARE``d types, as messages."""
+        return [
+            f"value for external variable {name} is not of the declared type {declared}"
+            for name, declared in _DECLARED.findall(normalize(self.template))
+            if name in variables and not _conforms(variables[name], declared)
+        ]
 
 
 SHAPES: dict[str, Shape] = {
