@@ -16,6 +16,7 @@ from pagedlist.adapters import open_store
 from pagedlist.adapters.dynamodb import DYNAMODB_ITEM_BYTES, _to_item, item_size
 from pagedlist.core.sizing import check_capacity, derive_capacity
 from pagedlist.core.values import ITEM_ID_MAX_BYTES, list_id_max_len, page_key
+from pagedlist.emulators.dynamodb import dynamodb_url
 from pagedlist.errors import ItemTooLarge
 
 LIMIT = 400 * 1024
@@ -23,7 +24,7 @@ LIMIT = 400 * 1024
 
 @pytest.fixture(scope="module")
 def store(servers):
-    with open_store(servers.get("dynamodb").url) as opened:
+    with open_store(dynamodb_url(servers)) as opened:
         yield opened
 
 
@@ -52,7 +53,7 @@ def test_row_size_matches_dynamodb_at_the_limit(store, shape):
         assert store.row_size(key, doc) == LIMIT + extra
         item = _to_item(key, doc, "0123456789abcdef")
         try:
-            store.client.put_item(TableName="pagedlist", Item=item)
+            store.client.put_item(TableName=store.table, Item=item)
             stored = True
         except store.client.exceptions.ClientError as err:
             assert "size" in str(err)

@@ -22,6 +22,7 @@ from botocore.exceptions import ReadTimeoutError
 from pagedlist.adapters import dynamodb as ddb
 from pagedlist.adapters import open_store
 from pagedlist.core.pagedlist import PagedList
+from pagedlist.emulators.dynamodb import dynamodb_url
 from pagedlist.errors import Throttled
 
 
@@ -74,7 +75,7 @@ class Injector:
 
 @pytest.fixture
 def store(servers):
-    with open_store(servers.get("dynamodb").url) as opened:
+    with open_store(dynamodb_url(servers)) as opened:
         yield opened
 
 

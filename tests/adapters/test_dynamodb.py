@@ -9,8 +9,10 @@ Docker engine.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
@@ -18,13 +20,14 @@ from pagedlist.adapters import open_store
 from pagedlist.adapters.dynamodb import DynamoDBStore
 from pagedlist.conformance import ConformanceSuite, StoreFixtures
 from pagedlist.core.pagedlist import PagedList
+from pagedlist.emulators.dynamodb import dynamodb_url
 from pagedlist.errors import ConfigError, InvalidValue, StoreUnavailable
 
 
 class DynamoDBFixtures(StoreFixtures):
     @pytest.fixture
     def store_url(self, servers) -> str:
-        return servers.get("dynamodb").url
+        return dynamodb_url(servers)
 
 
 class TestDynamoDB(ConformanceSuite, DynamoDBFixtures):
@@ -36,7 +39,7 @@ class TestDynamoDB(ConformanceSuite, DynamoDBFixtures):
 
 @pytest.fixture(scope="module")
 def url(servers) -> str:
-    return servers.get("dynamodb").url
+    return dynamodb_url(servers)
 
 
 @pytest.fixture
@@ -46,8 +49,23 @@ def store(url):
 
 
 def _other_table(url: str, table: str, create: bool) -> str:
-    base = url.replace("dynamodb://pagedlist?", f"dynamodb://{table}?")
-    return base if create else base.replace("&create=true", "")
+    """``url`` naming another table, with or without ``create=true``."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "create"]
+    if create:
+        query.append(("create", "true"))
+    return urlunsplit(parts._replace(netloc=table, query=urlencode(query, safe=":/")))
+
+
+@pytest.fixture
+def scratch_tables(url):
+    """Names of throwaway tables, deleted after the test (they cost money on AWS)."""
+    names: list[str] = []
+    yield names
+    with open_store(url) as store:
+        for name in names:
+            with contextlib.suppress(Exception):
+                store.client.delete_table(TableName=name)
 
 
 def test_missing_table_names_the_fix(url):
@@ -59,8 +77,9 @@ def test_missing_table_names_the_fix(url):
     assert "pagedlist init" in message and "create=true" in message
 
 
-def test_provision_creates_once_then_opens(url):
+def test_provision_creates_once_then_opens(url, scratch_tables):
     table = f"prov-{uuid.uuid4().hex[:8]}"
+    scratch_tables.append(table)
     target = _other_table(url, table, create=False)
     assert "created" in DynamoDBStore.provision(target)
     assert "already exists" in DynamoDBStore.provision(target)
@@ -69,8 +88,9 @@ def test_provision_creates_once_then_opens(url):
         assert store.get("k|1").doc == {"a": 1}
 
 
-def test_create_flag_creates_the_table(url):
+def test_create_flag_creates_the_table(url, scratch_tables):
     table = f"flag-{uuid.uuid4().hex[:8]}"
+    scratch_tables.append(table)
     with open_store(_other_table(url, table, create=True)) as store:
         assert store.get("k|1") is None
 
@@ -100,7 +120,7 @@ def test_unreachable_endpoint_is_store_unavailable(monkeypatch):
 
 def test_describe_has_no_credentials(store, monkeypatch):
     text = store.describe()
-    assert text.startswith("dynamodb://pagedlist?region=")
+    assert text.startswith(f"dynamodb://{store.table}?region=")
     assert "pagedlistlocal" not in text
 
 

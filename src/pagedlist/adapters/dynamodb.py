@@ -410,6 +410,11 @@ class DynamoDBStore(Store):
             else:
                 self._check_table()
 
+    @property
+    def table(self) -> str:
+        """The table's name."""
+        return self._table
+
     # --- calls, errors and capacity -------------------------------------------------------
 
     def _call(self, method: str, write: bool, **params: Any) -> dict[str, Any]:

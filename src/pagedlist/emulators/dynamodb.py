@@ -20,6 +20,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from pagedlist.emulators.base import Emulator, EmulatorError, cache_dir, port_open
 
@@ -28,6 +29,7 @@ __all__ = [
     "SIMULATOR_VERSION",
     "DynamoDBLocalEmulator",
     "docker_dynamodb_local",
+    "dynamodb_url",
     "local_store_url",
 ]
 
@@ -43,6 +45,17 @@ _PREFIX = "package/emulator/"
 def local_store_url(port: int, table: str = "pagedlist", host: str = "127.0.0.1") -> str:
     """The store URL for a DynamoDB Local on ``host:port`` (table created on first open)."""
     return f"dynamodb://{table}?region=us-east-1&endpoint=http://{host}:{port}&create=true"
+
+
+#: Set to a ``dynamodb://`` URL to run the project's DynamoDB tests against that table (for
+#: example a real AWS account) instead of a DynamoDB Local started for the session.
+URL_ENV = "PAGEDLIST_DYNAMODB_URL"
+
+
+def dynamodb_url(servers: Any) -> str:
+    """The URL DynamoDB tests use: ``$PAGEDLIST_DYNAMODB_URL``, else the session's
+    DynamoDB Local (``servers`` is the ``tests/conftest.py`` server pool)."""
+    return os.environ.get(URL_ENV) or servers.get("dynamodb").url
 
 
 class DynamoDBLocalEmulator(Emulator):
