@@ -1,7 +1,8 @@
 """``--sweep-capacity``: measured units per operation over page capacities, next to the model.
 
-For each capacity a fresh list is filled through whole page lives (so every append size
-from 1 to ``capacity`` items, and the page rolls, are in the average), then ``latest(n)``
+For each capacity a fresh list gets one full page untimed, then is timed through whole
+page lives (so every append size from 1 to ``capacity`` items, and one page roll per
+page, are in the average), then ``latest(n)``
 is read repeatedly. The backend's ``stats()`` deltas give the measured units; the cost
 model (:mod:`pagedlist.core.costs`) is fed the entry and page sizes the store itself
 reports through ``row_size``, so the two columns describe the same rows.
@@ -83,6 +84,10 @@ def sweep_capacity(
         list_id = f"bench-{run}-sweep-{capacity}"
         sub = PagedListSubject(store, capacity=capacity, max_item_bytes=value_bytes)
         sub.create(list_id)
+        # Fill page 0 untimed: then every timed page starts with its page roll, as in the
+        # model's average (page 0 of a new list never rolls).
+        for _ in range(capacity):
+            sub.append(list_id, make_entry(value_bytes))
         pages = max(1, math.ceil(min_appends / capacity))
         appends = pages * capacity
 

@@ -1,0 +1,280 @@
+"""The benchmark harness: percentiles, per-op accounting, units, targets, and a CLI smoke run.
+
+Nothing here asserts speed: only that the harness counts and computes correctly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pagedlist.adapters.memory import MemoryStore
+from pagedlist.bench.command import bench
+from pagedlist.bench.counting import TimedStore
+from pagedlist.bench.report import evaluate_targets, render_markdown
+from pagedlist.bench.runner import run_phase, summarize_phase
+from pagedlist.bench.stats import Sample, is_unit, percentile, summarize, unit_deltas
+from pagedlist.bench.subjects import Entry, PagedListSubject, RawSubject, make_entry
+from pagedlist.bench.sweep import sweep_capacity
+from pagedlist.bench.workloads import BenchConfig, run_workloads, verify
+
+
+def test_percentile_interpolates_between_closest_ranks() -> None:
+    values = [4.0, 1.0, 3.0, 2.0]
+    assert percentile(values, 0) == 1.0
+    assert percentile(values, 50) == 2.5
+    assert percentile(values, 90) == pytest.approx(3.7)
+    assert percentile(values, 100) == 4.0
+    assert percentile([7.0], 99) == 7.0
+    assert percentile(list(range(1, 101)), 99) == pytest.approx(99.01)
+    assert math.isnan(percentile([], 50))
+    with pytest.raises(ValueError):
+        percentile(values, 101)
+
+
+def test_summarize_divides_units_calls_and_cpu_per_operation() -> None:
+    samples = [
+        Sample(latency=0.001, cpu=0.0001, calls=1, store_cpu=0.00004),
+        Sample(latency=0.003, cpu=0.0003, calls=3, store_cpu=0.0001),
+    ]
+    s = summarize(samples, 0.5, errors=1, units={"write_units": 9.0})
+    assert s.ops == 2 and s.errors == 1
+    assert s.p50_ms == pytest.approx(2.0)
+    assert s.mean_ms == pytest.approx(2.0)
+    assert s.max_ms == pytest.approx(3.0)
+    assert s.throughput == pytest.approx(4.0)
+    assert s.calls_per_op == 2.0
+    assert s.cpu_us_per_op == pytest.approx(200.0)
+    assert s.overhead_us_per_op == pytest.approx(130.0)
+    assert s.units_per_op == {"write_units": 4.5}
+
+
+def test_unit_deltas_keep_grown_numeric_totals_only() -> None:
+    before = {"read_units": 1.5, "calls": 3, "ok": True}
+    after = {"read_units": 4.0, "write_units": 2, "calls": 9, "ok": False, "name": "x"}
+    assert unit_deltas(before, after) == {"read_units": 2.5, "write_units": 2.0}
+    assert is_unit("request_charge_ru") and is_unit("write_units")
+    assert not is_unit("round_trips") and not is_unit("throttled")
+
+
+def test_timed_store_counts_calls_per_thread() -> None:
+    store = TimedStore(MemoryStore())
+    counts: dict[int, int] = {}
+
+    def work(k: int) -> None:
+        for i in range(k):
+            store.put_if_absent(f"t{k}-{i}", {"a": 1})
+        store.get_many([f"t{k}-0", f"t{k}-1"])
+        counts[k] = store.mark()[0]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in (3, 7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert counts == {3: 4, 7: 8}
+    assert store.total_calls == 12
+    assert store.mark() == (0, 0.0)  # this thread made none
+
+
+def test_verify_counts_lost_and_duplicated_ids() -> None:
+    assert verify(["a", "b", "c"], ["a", "b", "c"]) == (0, 0)
+    assert verify(["a", "b", "c"], ["a", "c", "c", "c"]) == (1, 2)
+    assert verify(["a"], None) == (None, None)
+
+
+def test_run_phase_splits_ops_and_counts_errors() -> None:
+    store = TimedStore(MemoryStore())
+    lists = PagedListSubject(store, capacity=5, max_item_bytes=64)
+    lists.create("l")
+    seen: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def op(t: int, i: int) -> str:
+        with lock:
+            seen.append((t, i))
+        if i == 1:
+            raise RuntimeError("boom")
+        lists.append("l", make_entry(10))
+        return "append"
+
+    phase = run_phase(lists, op, ops=10, concurrency=3, list_ids=["l"])
+    assert len(phase.samples) == 10
+    assert sorted({t for t, _ in seen}) == [0, 1, 2]
+    assert phase.errors == 3  # op index 1 of each of the three threads
+    assert phase.first_error == "RuntimeError: boom"
+    # 7 appends on capacity 5: one page roll (full append, summary read, increment) = 3 calls.
+    assert sum(s.calls for s in phase.samples) == 7 + 3
+    result = summarize_phase(phase, "append", lists, 3)
+    assert result.summary.errors == 3 and result.subject == "pagedlist"
+    assert [i.id for i in lists.handle("l").iter()] == lists.read_ids("l")
+    assert lists.size("l") == 7
+
+
+def test_raw_subject_reads_exactly_the_rows_pagedlist_reads() -> None:
+    store = TimedStore(MemoryStore())
+    lists = PagedListSubject(store, capacity=10, max_item_bytes=64)
+    raw = RawSubject(store, lists)
+    lists.create("feed")
+    lists.populate("feed", [make_entry(10) for _ in range(35)])
+    before = store.total_calls
+    assert raw.latest("feed", 12) == 12
+    assert lists.latest("feed", 12) == 12
+    assert store.total_calls - before == 2  # one get_many each
+    assert raw.before("feed", None, 10) == (10, 25)
+    assert raw.before("feed", 5, 10) == (5, None)
+    entry = Entry("x1", 1, '"v"')
+    raw.append("feed", entry)
+    assert store.total_calls - before == 5
+
+
+def _rows(results, workload):
+    return [r for r in results if r.workload == workload]
+
+
+def test_workloads_on_memory_lose_nothing_and_report_every_subject() -> None:
+    from pagedlist.bench.native import native_subjects
+
+    store = MemoryStore()
+    timed = TimedStore(store)
+    lists = PagedListSubject(timed, capacity=7, max_item_bytes=64)
+    subjects = [lists, RawSubject(timed, lists), *native_subjects("memory://", store)]
+    cfg = BenchConfig(
+        ops=30, concurrency=(1, 8), n=5, value_bytes=12, feed_lists=3, feed_fill=6, feed_threads=2
+    )
+    results = run_workloads(cfg, subjects)
+    names = {(r.workload, r.subject, r.concurrency) for r in results}
+    for subject in ("pagedlist", "raw", "native:python-list"):
+        for workload, conc in (
+            ("append", 1),
+            ("concurrent", 8),
+            ("latest", 1),
+            ("before", 1),
+            ("feed", 2),
+        ):
+            assert (workload, subject, conc) in names
+    for r in results:
+        assert r.summary.errors == 0, r.first_error
+        assert r.summary.ops == 30
+        if r.workload in ("append", "concurrent") and r.kind != "raw":
+            assert (r.lost, r.duplicated) == (0, 0)
+            assert r.extra["acknowledged"] == 30
+    feed = next(r for r in _rows(results, "feed") if r.subject == "pagedlist")
+    assert set(feed.by_tag) <= {"read", "append"}
+    raw_latest = next(r for r in _rows(results, "latest") if r.kind == "raw")
+    assert raw_latest.summary.calls_per_op == 1.0
+
+
+def test_sweep_measures_round_trips_the_model_predicts() -> None:
+    timed = TimedStore(MemoryStore())
+    lists = PagedListSubject(timed, capacity=None, max_item_bytes=64)
+    out = sweep_capacity(
+        lists,
+        "memory",
+        value_bytes=20,
+        n=5,
+        read_fraction=0.9,
+        capacities=(4, 10),
+        min_appends=20,
+        reads=5,
+    )
+    assert [r["capacity"] for r in out["rows"]] == [4, 10]
+    for row in out["rows"]:
+        # Every timed page starts with its roll: exactly the model's average.
+        assert row["measured_append_calls"] == pytest.approx(row["model_append_calls"])
+        assert row["measured_latest_calls"] == 1.0
+    assert out["recommended_capacity"] >= 1
+
+
+def _result(workload, kind, conc=1, p50=1.0, **kw):
+    base = {
+        "workload": workload,
+        "kind": kind,
+        "subject": kind,
+        "concurrency": conc,
+        "p50_ms": p50,
+        "p99_ms": p50 * 2,
+        "throughput_ops_s": 100.0,
+        "lost": 0,
+        "duplicated": 0,
+        "errors": 0,
+        "overhead_us_per_op": 10.0,
+    }
+    base.update(kw)
+    return base
+
+
+def test_targets_say_by_how_much_they_were_missed() -> None:
+    results = [
+        _result("append", "pagedlist", p50=1.2),
+        _result("append", "raw", p50=1.0),
+        _result("latest", "pagedlist", p50=1.3),
+        _result("latest", "raw", p50=1.0, overhead_us_per_op=3.0),
+        _result("concurrent", "pagedlist", conc=100, lost=0, duplicated=1),
+        _result("concurrent", "raw", conc=100, lost=None, duplicated=None),
+    ]
+    targets = {t["name"]: t for t in evaluate_targets("memory", results)}
+    assert targets["append_p50_ratio"]["value"] == pytest.approx(1.2)
+    assert not targets["append_p50_ratio"]["met"]
+    assert targets["append_p50_ratio"]["missed_by"] == "missed by 4%"
+    assert targets["latest_p50_ratio"]["met"]
+    assert targets["core_overhead_us"]["met"]
+    assert not targets["concurrent_integrity"]["met"]
+    assert "100 writers" in targets["concurrent_integrity"]["detail"]
+    assert "core_overhead_us" not in {t["name"] for t in evaluate_targets("redis", results)}
+
+
+def test_cli_smoke_run_on_memory(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        bench,
+        [
+            "memory://",
+            "--ops",
+            "6",
+            "--concurrency",
+            "1,4",
+            "--out",
+            str(out),
+            "--quiet",
+            "--sweep-capacity",
+            "--capacities",
+            "3,6",
+            "--latest-n",
+            "4",
+            "--feed-lists",
+            "2",
+            "--feed-threads",
+            "2",
+            "--value-bytes",
+            "16",
+        ],
+    )
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    report = json.loads((out / "memory.json").read_text())
+    assert report["machine"]["cores"] >= 1
+    assert report["backend"]["scheme"] == "memory"
+    kinds = {(r["workload"], r["kind"]) for r in report["results"]}
+    assert ("concurrent", "native") in kinds and ("latest", "raw") in kinds
+    for r in report["results"]:
+        assert r["errors"] == 0, r["first_error"]
+        if r["workload"] == "concurrent" and r["kind"] != "raw":
+            assert (r["lost"], r["duplicated"]) == (0, 0)
+    assert [row["capacity"] for row in report["sweep"]["rows"]] == [3, 6]
+    assert (out / "memory-concurrency.png").stat().st_size > 1000
+    assert (out / "memory-capacity.png").stat().st_size > 1000
+    md = (out / "memory.md").read_text()
+    assert "| append | pagedlist | 1 |" in md
+    assert "Capacity sweep" in md
+    assert render_markdown([]).startswith("# pagedlist benchmark")
+
+
+def test_cli_rejects_an_unknown_target(tmp_path: Path) -> None:
+    result = CliRunner().invoke(bench, ["no-such-server", "--out", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "neither a store URL" in result.output
