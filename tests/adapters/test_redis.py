@@ -352,6 +352,14 @@ def test_cluster_list_across_masters(servers):
         assert [item.value for item in plist.iter()] == list(range(11))
 
 
+def test_missing_redis_server_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    why = RedisEmulator().available()
+    assert why is not None and "redis-server" in why and "apt-get install redis-server" in why
+    with pytest.raises(EmulatorError, match="apt-get install redis-server"):
+        RedisEmulator().start()
+
+
 # --- Docker ----------------------------------------------------------------------------
 
 

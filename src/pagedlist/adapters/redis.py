@@ -336,6 +336,9 @@ def _mapped(what: str, where: str) -> Iterator[None]:
         ) from err
     except (rex.ConnectionError, rex.ClusterError, rex.RedisClusterException) as err:
         raise StoreUnavailable(f"cannot reach Redis at {where} for {what}: {err}") from err
+    except rex.TryAgainError as err:
+        # A multi-key command during a slot migration; not expected for one-key scripts.
+        raise StoreUnavailable(f"Redis at {where} asked to try {what} again: {err}") from err
     except rex.OutOfMemoryError as err:
         raise Throttled(f"Redis at {where} is out of memory ({what}): {err}") from err
     except rex.ReadOnlyError as err:
