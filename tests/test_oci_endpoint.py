@@ -204,3 +204,26 @@ def test_cloud_signing_failure_never_echoes_the_config(tmp_path):
             f"&config_file={config}"
         )
     assert "secretuser" not in str(info.value)
+
+
+def test_documents_round_trip_exactly(store):
+    """Ints of any size (borneo alone would truncate past 64 bits), None, unicode, control
+    characters, empty containers: returned equal, ints as int."""
+    key = f"rt-{uuid.uuid4().hex[:8]}"
+    doc = {
+        "big": 2**70,
+        "neg": -(2**64) - 5,
+        "max64": 2**63 - 1,
+        "s": "é\u0000\u2028",
+        "b": True,
+        "n": None,
+        "e": "",
+        "m": {"x": []},
+    }
+    assert store.put_if_absent(key, doc)
+    got = store.get(key).doc
+    assert got == doc and type(got["big"]) is int
+    entry = {"id": "a", "ts": 2**65, "v": ""}
+    assert store.append(key + "p", "items", [entry], 5).length == 1
+    assert store.append(key + "p", "items", [{**entry, "id": "b"}], 5).length == 2
+    assert store.get(key + "p").doc["items"][1] == {**entry, "id": "b"}

@@ -144,6 +144,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _wire(value: Any) -> Any:
+    """Values as borneo must get them: it writes any int past 32 bits as an NSON LONG, so
+    an int outside 64 bits would be silently truncated; send those as Decimal (NUMBER)."""
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wire(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        return Decimal(value)
+    return value
+
+
 def _version_text(version: Version | None) -> str | None:
     if version is None:
         return None
@@ -476,7 +488,7 @@ class OCINoSQLStore(Store):
         request = (
             PutRequest()
             .set_table_name(self._table)
-            .set_value({"k": key, "doc": doc, "sz": size})
+            .set_value({"k": key, "doc": _wire(doc), "sz": size})
             .set_timeout(self._timeout_ms)
         )
         if absent:
@@ -532,7 +544,7 @@ class OCINoSQLStore(Store):
         variables = {
             "$k": key,
             "$f": field,
-            "$e": batch,
+            "$e": _wire(batch),
             "$ids": ids,
             "$n": len(batch),
             "$max": max_len,

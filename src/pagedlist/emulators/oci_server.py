@@ -170,11 +170,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, Decimal):
-        if value == value.to_integral_value():
-            return int(value)
-        raise NoSQLError(ERR.ILLEGAL_ARGUMENT, f"non-integer number {value} not supported")
-    if isinstance(value, float):
-        raise NoSQLError(ERR.ILLEGAL_ARGUMENT, "floating-point values are not supported")
+        # JSON numbers: integers stay exact, others become doubles (as JSON text has them).
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise NoSQLError(ERR.ILLEGAL_ARGUMENT, f"{value} is not a valid JSON number")
     if isinstance(value, bytearray | bytes):
         raise NoSQLError(ERR.ILLEGAL_ARGUMENT, "binary values are not supported in JSON")
     return value
