@@ -17,7 +17,7 @@ valid in Redis Cluster. Hash fields::
     f:NAME        top-level list field NAME: its slot number K
     K:n           length of list K
     K:e:I         entry I (0-based) of list K: its compact JSON text
-    K:i:ID        index of the first entry of list K whose "id" is ID
+    K:i:ID        index of the entry of list K whose "id" is ID (the last one, if several)
 
 Every write is a Lua script on ``KEYS[1]`` alone (atomic on the server, no client-side
 read-modify-write). The scripts never decode JSON (Lua's cjson turns ``[]`` into ``{}``
@@ -135,7 +135,7 @@ end
 for j = 1, k do
   local at = n + j - 1
   redis.call('HSET', key, slot .. ':e:' .. at, ARGV[6 + k + j])
-  redis.call('HSETNX', key, slot .. ':i:' .. ARGV[6 + j], at)
+  redis.call('HSET', key, slot .. ':i:' .. ARGV[6 + j], at)
 end
 redis.call('HSET', key, slot .. ':n', n + k, 'z', z + grow, 'v', version)
 return {'ok', n + k}
@@ -377,13 +377,13 @@ def _encode_row(key: str, doc: JSONDoc, version: str) -> tuple[list[str], int]:
             slots += 1
             slot = str(slots)
             flat += [f"f:{name}", slot, f"{slot}:n", str(len(value))]
-            seen: set[str] = set()
             for i, entry in enumerate(value):
                 text = compact_json(entry)
                 flat += [f"{slot}:e:{i}", text]
                 ident = entry.get("id") if isinstance(entry, dict) else None
-                if isinstance(ident, str) and ident not in seen:
-                    seen.add(ident)
+                if isinstance(ident, str):
+                    # An id twice in one list (never written by the core) maps to its
+                    # last position, as in the memory and SQLite stores.
                     flat += [f"{slot}:i:{ident}", str(i)]
         else:
             flat += [f"s:{name}", compact_json(value)]
