@@ -9,8 +9,11 @@ backend's own documentation suggests for a feed:
 * Redis: ``LPUSH``/``LRANGE``, and Streams ``XADD``/``XREVRANGE``;
 * DynamoDB: one item per entry under the feed's partition key with a sort key,
   ``Query(ScanIndexForward=False, Limit=n)``;
-* Cosmos DB: one document per entry in the feed's partition, ``ORDER BY`` queries;
-* OCI NoSQL: one row per entry, primary key ``(feed, seq)`` with the feed as shard key.
+* Cosmos DB: one document per entry in the feed's partition, ``ORDER BY`` queries.
+
+OCI NoSQL has no native design here yet: the textbook one (a row per entry, primary key
+``(feed, seq)``, ``ORDER BY seq DESC LIMIT n``) needs DDL and queries the local endpoint
+refuses (it understands only pagedlist's own statements), so it could not be measured.
 
 :func:`native_subjects` picks the module by the store URL's scheme and imports it lazily.
 """
@@ -33,8 +36,6 @@ NATIVE_MODULES: dict[str, str] = {
     "redis+cluster": "pagedlist.bench.native.redis",
     "dynamodb": "pagedlist.bench.native.dynamodb",
     "cosmos": "pagedlist.bench.native.cosmos",
-    "oci-nosql": "pagedlist.bench.native.oci",
-    "oci-nosql+http": "pagedlist.bench.native.oci",
 }
 
 
