@@ -412,6 +412,24 @@ def test_cluster_list_across_masters(servers):
         assert [item.value for item in plist.iter()] == list(range(11))
 
 
+def test_persistent_server_keeps_acknowledged_writes_across_crashes(tmp_path):
+    """appendonly + appendfsync always: a SIGKILLed server, restarted in place or as a new
+    server on the same data_dir, has every acknowledged write."""
+    emulator = RedisEmulator(appendonly=True, appendfsync="always", data_dir=tmp_path / "data")
+    with emulator.start() as running:
+        with open_store(running.url) as store:
+            plist = PagedList.create(store, "durable", capacity=4, max_item_bytes=16)
+            plist.extend(range(10))
+        running.stop_node(0)
+        running.start_node(0)
+        with open_store(running.url) as store:
+            assert [i.value for i in PagedList.open(store, "durable").iter()] == list(range(10))
+            PagedList.open(store, "durable").append(10)
+        running.stop_node(0)
+    with emulator.start() as again, open_store(again.url) as store:
+        assert [i.value for i in PagedList.open(store, "durable").iter()] == list(range(11))
+
+
 def test_missing_redis_server_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     why = RedisEmulator().available()

@@ -188,6 +188,7 @@ class _RedisBase(Emulator):
         appendonly: bool = False,
         appendfsync: str = "everysec",
         password: str | None = None,
+        data_dir: Path | str | None = None,
         extra_args: list[str] | None = None,
     ) -> None:
         if appendfsync not in ("always", "everysec", "no"):
@@ -195,6 +196,7 @@ class _RedisBase(Emulator):
         self.appendonly = appendonly
         self.appendfsync = appendfsync
         self.password = password
+        self.data_dir = None if data_dir is None else Path(data_dir)
         self.extra_args = list(extra_args or [])
 
     def available(self) -> str | None:
@@ -227,6 +229,9 @@ class _RedisBase(Emulator):
             argv += ["--requirepass", self.password]
         return argv + self.extra_args
 
+    def _node_dir(self, workdir: Path, node: int) -> Path:
+        return (self.data_dir or workdir) / f"node-{node}"
+
     def ready(self, ports: list[int]) -> bool:
         """Every server answers ``PING``."""
         return all(_answers(port, self.password) for port in ports)
@@ -255,7 +260,9 @@ class RedisEmulator(_RedisBase):
     """One standalone ``redis-server`` on a free loopback port: ``redis://127.0.0.1:PORT/0``.
 
     ``appendonly=True`` keeps an append-only file (fsync policy ``appendfsync``) in the
-    log directory's ``node-0`` folder; ``password`` sets ``requirepass``.
+    ``node-0`` folder of ``data_dir`` (default: the log directory), so a server started
+    again on the same ``data_dir`` finds its data; ``password`` sets ``requirepass``;
+    ``extra_args`` are appended to the ``redis-server`` command line.
     """
 
     name = "redis"
@@ -263,7 +270,7 @@ class RedisEmulator(_RedisBase):
 
     def commands(self, ports: list[int], workdir: Path) -> list[list[str]]:
         """``redis-server --port PORT --save "" --appendonly no ...``."""
-        return [self._server_argv(ports[0], workdir / "node-0")]
+        return [self._server_argv(ports[0], self._node_dir(workdir, 0))]
 
     def store_url(self, ports: list[int]) -> str:
         """``redis://[:password@]127.0.0.1:PORT/0``."""
@@ -275,7 +282,9 @@ class RedisClusterEmulator(_RedisBase):
     ``redis+cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3``.
 
     Each node keeps ``nodes.conf`` (and its append-only file, with ``appendonly=True``) in
-    its own ``node-N`` folder, so a restarted node rejoins with its slots and data.
+    its own ``node-N`` folder, so a node restarted with :meth:`RedisRunning.start_node`
+    rejoins with its slots and data. (A whole new cluster started on an old ``data_dir``
+    would find ``nodes.conf`` files naming other ports: restart nodes, not clusters.)
     """
 
     name = "redis-cluster"
@@ -298,7 +307,7 @@ class RedisClusterEmulator(_RedisBase):
         """Three ``redis-server --cluster-enabled yes`` processes."""
         argv = []
         for i, port in enumerate(ports[:3]):
-            node = self._server_argv(port, workdir / f"node-{i}")
+            node = self._server_argv(port, self._node_dir(workdir, i))
             node += [
                 "--cluster-port",
                 str(ports[3 + i]),
