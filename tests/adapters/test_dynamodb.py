@@ -244,3 +244,32 @@ def _no_docker() -> str | None:
     except Exception as err:  # no SDK, no socket, daemon down: all mean "no engine"
         return f"{type(err).__name__}: {err}"[:200]
     return None
+
+
+def test_db_path_server_keeps_data_across_a_kill(tmp_path):
+    """``db_path`` mode: a DynamoDB Local killed with SIGKILL and restarted on the same
+    directory still has every acknowledged write (what the crash tests rely on)."""
+    import os
+    import signal
+
+    from pagedlist.emulators.dynamodb import DynamoDBLocalEmulator
+
+    emulator = DynamoDBLocalEmulator(db_path=tmp_path / "data")
+    server = emulator.start()
+    try:
+        with open_store(server.url) as store:
+            assert store.put_if_absent("crash|s", {"head": 0})
+            assert store.append("crash|0", "items", [{"id": "a", "ts": 1, "v": "x"}], 5).length
+        for proc in server.procs:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    finally:
+        server.stop()
+    again = emulator.start(ports=server.ports)
+    try:
+        with open_store(again.url) as store:
+            assert store.get("crash|s").doc == {"head": 0}
+            assert store.get("crash|0").doc["items"] == [{"id": "a", "ts": 1, "v": "x"}]
+            assert store.append("crash|0", "items", [{"id": "a", "ts": 2, "v": ""}], 5).index == 0
+    finally:
+        again.stop()
