@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 from pagedlist.conformance import ConformanceSuite
+from pagedlist.conformance.capabilities import CLAUSE_FAMILIES as FAMILIES
+from pagedlist.conformance.capabilities import clause_order
 
 HEADER = """# The pagedlist contract
 
@@ -37,21 +39,6 @@ present, **H** concurrent histories with faults and **F** value fidelity.
 This file is generated from the suite by `scripts/gen_contract.py`.
 """
 
-FAMILIES = {
-    "S": "Rows",
-    "A": "Append",
-    "I": "Increment",
-    "G": "Batch get",
-    "L": "Limits",
-    "P": "Positions and invariants",
-    "C": "Cursors and reads",
-    "R": "Round trips",
-    "V": "Validation",
-    "H": "Histories under faults",
-    "F": "Value fidelity",
-}
-
-
 def clauses() -> list[tuple[str, str, str]]:
     """(clause id, test name, docstring without the id) for every clause test."""
     out = []
@@ -64,15 +51,7 @@ def clauses() -> list[tuple[str, str, str]]:
         cid = marks[0].args[0]
         doc = " ".join(inspect.getdoc(fn).split())
         out.append((cid, name, doc.split(":", 1)[1].strip() if ":" in doc else doc))
-    letters = lambda c: c.rstrip("0123456789")  # noqa: E731
-    order = list(FAMILIES)
-    return sorted(
-        out,
-        key=lambda t: (
-            order.index(letters(t[0])) if letters(t[0]) in order else 99,
-            int(t[0][len(letters(t[0])) :] or 0),
-        ),
-    )
+    return sorted(out, key=lambda t: clause_order(t[0]))
 
 
 def render() -> str:

@@ -12,7 +12,29 @@ from typing import TypeVar
 
 import pytest
 
-__all__ = ["Capabilities", "requires"]
+__all__ = ["CLAUSE_FAMILIES", "Capabilities", "clause", "clause_order", "requires"]
+
+#: Clause families in contract order: id prefix -> title.
+CLAUSE_FAMILIES = {
+    "S": "Rows",
+    "A": "Append",
+    "I": "Increment",
+    "G": "Batch get",
+    "L": "Limits",
+    "P": "Positions and invariants",
+    "C": "Cursors and reads",
+    "R": "Round trips",
+    "V": "Validation",
+    "H": "Histories under faults",
+    "F": "Value fidelity",
+}
+
+
+def clause_order(cid: str) -> tuple[int, int]:
+    """Sort key putting clause ids in contract order (S1, S2, ..., A1, ...)."""
+    letters = cid.rstrip("0123456789")
+    family = list(CLAUSE_FAMILIES).index(letters) if letters in CLAUSE_FAMILIES else 99
+    return family, int(cid[len(letters) :] or 0)
 
 F = TypeVar("F", bound=Callable)
 

@@ -35,17 +35,25 @@ class StoreFixtures:
         raise NotImplementedError("override the store_url fixture to name the store under test")
 
     @pytest.fixture
-    def capabilities(self) -> Capabilities:
+    def capabilities(self, store_url: str) -> Capabilities:
         """What the store can do; override to switch capabilities off."""
-        return Capabilities()
+        caps = Capabilities()
+        if store_url.startswith("memory:"):
+            caps.shared_across_processes = False
+            caps.reason = {"shared_across_processes": "memory:// lives inside one process"}
+        return caps
 
     @pytest.fixture
     def make_store(self, store_url: str) -> Iterator[Callable[[], Store]]:
-        """A factory of extra clients of the same store (each its own connections)."""
+        """A factory of extra clients of the same store (each its own connections).
+
+        ``memory://`` opens a new empty store each time, so its clients share one.
+        """
         opened: list[Store] = []
+        shared = open_store(store_url) if store_url.startswith("memory:") else None
 
         def make() -> Store:
-            store = open_store(store_url)
+            store = shared or open_store(store_url)
             opened.append(store)
             return store
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from pagedlist.adapters import _redact, open_store
+from pagedlist.conformance.capabilities import clause_order
 from pagedlist.errors import PagedListError
 
 __all__ = ["ClauseResult", "run_suite"]
@@ -127,7 +128,7 @@ def run_suite(
     started = time.monotonic()
     code = pytest.main(args, plugins=[collector])
     elapsed = time.monotonic() - started
-    results = sorted(collector.results.values(), key=lambda r: _clause_key(r.clause))
+    results = sorted(collector.results.values(), key=lambda r: clause_order(r.clause))
     echo("")
     echo(f"pagedlist conformance: {shown}")
     echo(f"{'clause':<7} {'result':<8} {'time':>7}  test")
@@ -145,9 +146,3 @@ def run_suite(
         echo("NOT RUN: no clause was collected")
         return EXIT_NOT_RUN
     return EXIT_OK if code == 0 else EXIT_FAILED
-
-
-def _clause_key(cid: str) -> tuple[str, int]:
-    letters = cid.rstrip("0123456789")
-    digits = cid[len(letters) :]
-    return (letters, int(digits) if digits else 0)
