@@ -57,6 +57,9 @@ SESSION_SECONDS = 14 * 24 * 3600
 _USER_KEY = "|app.user|{}"
 _SESSION_KEY = "|app.session|{}"
 SECRET_KEY = "|app.secret"
+#: Session ids: 128 random bits. Every key stays within OCI NoSQL's 64 bytes
+#: ("|app.session|" + 32 = 45, "|app.user|" + 24 = 34, "app.t." + 32 + page suffix <= 64).
+_SESSION_RE = re.compile(r"[0-9a-f]{32}")
 SEEDED_KEY = "|app.seeded"
 
 
@@ -317,13 +320,13 @@ class Feed:
 
     def open_session(self, name: str) -> str:
         """Create a session for ``name``; return its id (goes in the signed cookie)."""
-        sid = secrets.token_hex(32)
+        sid = secrets.token_hex(16)
         self.store.put_if_absent(_SESSION_KEY.format(sid), {"user": name, "created": _now_ms()})
         return sid
 
     def session_user(self, sid: object) -> str | None:
         """The user of session ``sid`` if it exists and has not expired."""
-        if not isinstance(sid, str) or not re.fullmatch(r"[0-9a-f]{64}", sid):
+        if not isinstance(sid, str) or not _SESSION_RE.fullmatch(sid):
             return None
         row = self.store.get(_SESSION_KEY.format(sid))
         if row is None:
@@ -335,7 +338,7 @@ class Feed:
 
     def close_session(self, sid: object) -> None:
         """Delete session ``sid`` (sign out); unknown ids are ignored."""
-        if isinstance(sid, str) and re.fullmatch(r"[0-9a-f]{64}", sid):
+        if isinstance(sid, str) and _SESSION_RE.fullmatch(sid):
             self.store.delete(_SESSION_KEY.format(sid))
 
     def secret(self) -> str:

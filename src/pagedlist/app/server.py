@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -109,6 +110,11 @@ class _SecurityHeaders:
         await self.app(scope, receive, wrapped)
 
 
+def _when(ts: float) -> str:
+    """An item's time as UTC text, e.g. ``2026-11-26 05:38 UTC``."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _int_param(request: Request, name: str, low: int, high: int) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
@@ -123,6 +129,7 @@ def create_app(store_url: str, config: AppConfig | None = None) -> Starlette:
     cfg = config or AppConfig()
     feed = Feed(open_store(store_url))
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters["when"] = _when
     templates.env.globals.update(max_text=MAX_TEXT_CHARS, cfg=cfg, new_id=new_id)
 
     async def call(fn: Callable[..., T], *args: Any) -> T:
