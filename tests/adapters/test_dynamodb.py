@@ -10,6 +10,7 @@ Docker engine.
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
 import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -19,6 +20,7 @@ import pytest
 from pagedlist.adapters import open_store
 from pagedlist.adapters.dynamodb import DynamoDBStore
 from pagedlist.conformance import ConformanceSuite, StoreFixtures
+from pagedlist.core.ops import Appended
 from pagedlist.core.pagedlist import PagedList
 from pagedlist.emulators.dynamodb import dynamodb_url
 from pagedlist.errors import ConfigError, InvalidValue, StoreUnavailable
@@ -181,6 +183,64 @@ def test_append_keeps_id_set_in_step_after_replace(store):
     assert store.append(key, "items", [{"id": "c", "ts": 9, "v": ""}], 10).index == 1
     # "a" left the list with the replace, so it is no longer a duplicate.
     assert store.append(key, "items", [{"id": "a", "ts": 9, "v": ""}], 10).length == 3
+
+
+def test_same_answers_as_the_memory_store(store):
+    """A seeded random mix of every primitive, with ids repeating within and across
+    batches, gives the same outcomes and documents as the reference MemoryStore."""
+    from pagedlist.adapters.memory import MemoryStore
+
+    rng = random.Random(11)
+    ref = MemoryStore()
+    keys = [f"diff-{uuid.uuid4().hex}|{n}" for n in range(3)]
+
+    def step(target, k: str, op: int, arg: object) -> object:
+        row = target.get(k)
+        if op == 0:
+            return target.put_if_absent(k, {"items": [], "n": 1, "meta": {"a": []}})
+        if op == 1:
+            if row is None:
+                return None
+            doc = {"items": row.doc.get("items", [])[:2], "n": -5, "other": [[], {}]}
+            return target.replace(k, doc, row.version if arg else "stale") is not None
+        if op == 2:
+            batch, max_len = arg
+            return target.append(k, "items", batch, max_len)
+        if op == 3:
+            by, expect = arg
+            return target.increment(k, "n" if row else "m", by, expect)
+        target.delete(k)
+        return None
+
+    # An id twice in one batch (the core never does this): both stores keep both entries
+    # and a later duplicate answers with the last position.
+    twice = [{"id": "a", "ts": 1, "v": ""}, {"id": "a", "ts": 2, "v": ""}]
+    for target in (ref, store):
+        assert target.append(keys[0], "items", twice, 9) == Appended(2)
+    assert step(store, keys[0], 2, ([twice[0]], 9)) == step(ref, keys[0], 2, ([twice[0]], 9))
+
+    seen: set[str] = set()
+    for _ in range(400):
+        k = rng.choice(keys)
+        op = rng.choice([0, 1, 2, 2, 2, 3, 3, 4])
+        arg: object = None
+        if op == 1:
+            arg = rng.random() < 0.8
+        elif op == 2:
+            batch = [
+                {"id": f"i{rng.randrange(12)}", "ts": rng.randrange(2**62), "v": "x" * i}
+                for i in range(rng.randrange(1, 4))
+            ]
+            arg = (batch, rng.randrange(0, 9))
+        elif op == 3:
+            arg = (rng.randrange(-2, 3), rng.choice([None, 0, 1, 2, -4]))
+        expected, got = step(ref, k, op, arg), step(store, k, op, arg)
+        assert got == expected, (op, arg)
+        seen.add(type(got).__name__ if op != 3 else f"increment-{got is None}")
+        for k2 in keys:
+            mine, theirs = store.get(k2), ref.get(k2)
+            assert (mine and mine.doc) == (theirs and theirs.doc), k2
+    assert {"Appended", "Duplicate", "Full", "increment-True", "increment-False"} <= seen
 
 
 def test_eight_threads_append_through_pagedlist(url):

@@ -740,9 +740,9 @@ class DynamoDBStore(Store):
         stored = [] if item is None else _from_attr(item.get(_attr_name(field), {"L": []}))
         if not isinstance(stored, list):
             raise StoreError(f"field {field!r} of the row is not a list; cannot append to it")
-        where: dict[str, int] = {}
-        for index, entry_id in enumerate(_entry_ids(stored)):
-            where.setdefault(entry_id, index)
+        # An id twice in the list (only if one batch held it twice) answers with its last
+        # position, like the reference stores.
+        where = {e["id"]: i for i, e in enumerate(stored) if isinstance(e, dict) and "id" in e}
         for offset, entry in enumerate(batch):
             if entry["id"] in where:
                 return Duplicate(where[entry["id"]], offset)
