@@ -387,19 +387,21 @@ class OCINoSQLEndpoint:
             raise NoSQLError(ERR.ILLEGAL_ARGUMENT, "column sz must be a LONG")
         size = _check_row(key, doc)
         current = self.tables.read(table, key)
+        # A conditional put reads the row it tests (billed like a read of it, the minimum
+        # when it is missing); a put that creates a row reads nothing.
+        existing_kb = _kb(row_bytes(key, current[0])) if current is not None else 0
         read_kb = 0
         op = header.get("o")
         if op == OP.PUT_IF_ABSENT:
-            read_kb = 1
             if current is not None:
-                return {"c": _consumed(read_kb, 0)}
+                return {"c": _consumed(existing_kb, 0)}
         elif op == OP.PUT_IF_VERSION:
-            read_kb = 1
             wanted = payload.get("rv")
             if wanted is None:
                 raise NoSQLError(ERR.ILLEGAL_ARGUMENT, "PutIfVersion needs a match version")
             if current is None or bytes(current[2]) != bytes(wanted):
-                return {"c": _consumed(read_kb, 0)}
+                return {"c": _consumed(max(1, existing_kb), 0)}
+            read_kb = existing_kb
         version, _ = self.tables.write(table, key, doc, int(sz))
         return {"c": _consumed(read_kb, _kb(size)), "rv": version}
 
@@ -458,7 +460,8 @@ class OCINoSQLEndpoint:
 
     def prepare(self, header: dict, payload: dict) -> dict:
         shape, table = self._compile(payload.get("st"))
-        return {"c": _consumed(1, 0), **self._prepare_fields(shape, table)}
+        # Not billed here: the service's charge for compiling a statement is not published.
+        return {"c": _consumed(0, 0), **self._prepare_fields(shape, table)}
 
     def query(self, header: dict, payload: dict) -> dict:
         extra: dict[str, Any] = {}
