@@ -18,7 +18,7 @@ from typing import Any
 from pagedlist.bench.stats import Sample, Summary, summarize, unit_deltas
 from pagedlist.bench.subjects import Subject
 
-__all__ = ["Phase", "PhaseResult", "run_phase", "summarize_phase"]
+__all__ = ["Phase", "PhaseResult", "merge_phases", "run_phase", "summarize_phase"]
 
 #: ``op(thread_index, op_index) -> tag``: one operation; the tag (or ``None``) splits
 #: a mixed phase's report (``"read"``, ``"append"``).
@@ -140,6 +140,21 @@ def run_phase(
         sum(errors),
         first_error[0] if first_error else None,
         unit_deltas(before, after),
+    )
+
+
+def merge_phases(a: Phase, b: Phase) -> Phase:
+    """Two rounds of the same job as one phase: samples joined, wall times and units added."""
+    units = dict(a.units)
+    for key, value in b.units.items():
+        units[key] = units.get(key, 0.0) + value
+    return Phase(
+        a.samples + b.samples,
+        a.tags + b.tags,
+        a.wall + b.wall,
+        a.errors + b.errors,
+        a.first_error or b.first_error,
+        units,
     )
 
 

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pagedlist.bench.runner import PhaseResult, run_phase, summarize_phase
+from pagedlist.bench.runner import Phase, PhaseResult, merge_phases, run_phase, summarize_phase
 from pagedlist.bench.subjects import Entry, PagedListSubject, Subject, make_entry
 
 __all__ = ["WORKLOADS", "BenchConfig", "run_workloads", "verify"]
@@ -46,6 +46,10 @@ class BenchConfig:
     populate: int | None = None
     """Items in the ``latest``/``before`` list; default about 2.5 pages (at least 3 n)."""
     workloads: tuple[str, ...] = WORKLOADS
+    rounds: int = 3
+    """Alternating rounds per phase (subjects take turns), except for many writers."""
+    warmup: int = 20
+    """Untimed appends and reads per subject before measuring."""
     seed: int = 1
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
 
@@ -71,6 +75,25 @@ def _noop(_: int) -> None:
     return None
 
 
+@dataclass(slots=True)
+class _Job:
+    """One subject's part of a workload: its operation, lists, threads and what to check
+    once all its rounds are done."""
+
+    subject: Subject
+    op: Callable[[int, int], str | None]
+    list_ids: Sequence[str]
+    concurrency: int
+    finish: Callable[[PhaseResult], None] | None
+
+
+def _note_n(n: int) -> Callable[[PhaseResult], None]:
+    def finish(result: PhaseResult) -> None:
+        result.extra["n"] = n
+
+    return finish
+
+
 class _Run:
     def __init__(self, cfg: BenchConfig, subjects: Sequence[Subject], progress: Progress | None):
         self.cfg = cfg
@@ -87,32 +110,63 @@ class _Run:
     def bar(self, text: str, total: int) -> Callable[[int], None]:
         return self.progress(text, total) if self.progress else _noop
 
-    def phase(
-        self,
-        workload: str,
-        subject: Subject,
-        op: Callable[[int, int], str | None],
-        *,
-        ops: int,
-        concurrency: int,
-        list_ids: Sequence[str],
-    ) -> PhaseResult:
-        label = f"{workload} - {subject.name}" + (f" - x{concurrency}" if concurrency > 1 else "")
-        phase = run_phase(
-            subject,
-            op,
-            ops=ops,
-            concurrency=concurrency,
-            list_ids=list_ids,
-            advance=self.bar(label, ops),
-        )
-        result = summarize_phase(phase, workload, subject, concurrency)
-        self.results.append(result)
-        return result
+    def run_jobs(self, workload: str, jobs: Sequence[_Job], *, ops: int, rounds: int) -> None:
+        """Run every job for ``ops`` operations, in ``rounds`` alternating rounds.
+
+        Alternating subjects round by round (instead of one subject after the other) spreads
+        a noisy neighbour's load, a warming JIT or a filling cache evenly over the subjects
+        being compared. Samples, wall time and units of a job's rounds are merged.
+        """
+        rounds = max(1, min(rounds, ops))
+        base, extra = divmod(ops, rounds)
+        shares = [base + (1 if r < extra else 0) for r in range(rounds)]
+        merged: list[Phase | None] = [None] * len(jobs)
+        labels = []
+        for job in jobs:
+            label = f"{workload} - {job.subject.name}"
+            if job.concurrency > 1:
+                label += f" - x{job.concurrency}"
+            labels.append(label)
+        for r, share in enumerate(shares):
+            for k, job in enumerate(jobs):
+                advance = self.bar(f"{labels[k]} ({r + 1}/{rounds})", share)
+                phase = run_phase(
+                    job.subject,
+                    job.op,
+                    ops=share,
+                    concurrency=job.concurrency,
+                    list_ids=job.list_ids,
+                    advance=advance,
+                )
+                done = merged[k]
+                merged[k] = phase if done is None else merge_phases(done, phase)
+        for job, phase in zip(jobs, merged, strict=True):
+            assert phase is not None
+            result = summarize_phase(phase, workload, job.subject, job.concurrency)
+            if job.finish is not None:
+                job.finish(result)
+            self.results.append(result)
+
+    def warm_up(self) -> None:
+        """Untimed appends and reads on a scratch list per subject: connections, JITs and
+        caches warm before anything is measured."""
+        count = self.cfg.warmup
+        if count < 1:
+            return
+        for subject in self.subjects:
+            list_id = self.lid("warm", subject)
+            subject.create(list_id)
+            subject.prepare_thread([list_id])
+            for _ in range(count):
+                subject.append(list_id, make_entry(self.cfg.value_bytes))
+            for _ in range(count):
+                subject.latest(list_id, self.cfg.n)
 
     # --- workloads ---------------------------------------------------------------------
 
     def appends(self, workload: str, concurrency: int) -> None:
+        jobs = []
+        ops = self.cfg.ops if concurrency == 1 else max(self.cfg.ops, 5 * concurrency)
         for subject in self.subjects:
             list_id = self.lid(workload, subject, f"{concurrency}")
             subject.create(list_id)
@@ -130,18 +184,21 @@ class _Run:
                 acked[t].append(entry.id)
                 return "append"
 
-            result = self.phase(
-                workload,
-                subject,
-                op,
-                ops=self.cfg.ops,
-                concurrency=concurrency,
-                list_ids=[list_id],
-            )
-            if subject.verifiable:
-                expected = [i for chunk in acked for i in chunk]
-                result.lost, result.duplicated = verify(expected, subject.read_ids(list_id))
-                result.extra["acknowledged"] = len(expected)
+            def finish(
+                result: PhaseResult,
+                subject: Subject = subject,
+                list_id: str = list_id,
+                acked: list[list[str]] = acked,
+            ) -> None:
+                if subject.verifiable:
+                    expected = [i for chunk in acked for i in chunk]
+                    result.lost, result.duplicated = verify(expected, subject.read_ids(list_id))
+                    result.extra["acknowledged"] = len(expected)
+
+            jobs.append(_Job(subject, op, [list_id], concurrency, finish))
+        # Many writers each do several appends in one round, so contention lasts.
+        rounds = self.cfg.rounds if concurrency == 1 else 1
+        self.run_jobs(workload, jobs, ops=ops, rounds=rounds)
 
     def read_list(self, subject: Subject) -> str:
         """The list the read workloads use, filled once (pagedlist and raw share one)."""
@@ -166,6 +223,7 @@ class _Run:
 
     def latest(self) -> None:
         n = self.cfg.n
+        jobs = []
         for subject in self.subjects:
             list_id = self.read_list(subject)
 
@@ -175,13 +233,12 @@ class _Run:
                     raise AssertionError(f"latest({n}) returned {got} items")
                 return "read"
 
-            result = self.phase(
-                "latest", subject, op, ops=self.cfg.ops, concurrency=1, list_ids=[list_id]
-            )
-            result.extra["n"] = n
+            jobs.append(_Job(subject, op, [list_id], 1, _note_n(n)))
+        self.run_jobs("latest", jobs, ops=self.cfg.ops, rounds=self.cfg.rounds)
 
     def before(self) -> None:
         n = self.cfg.n
+        jobs = []
         for subject in self.subjects:
             list_id = self.read_list(subject)
             cursor: list[object] = [None]
@@ -202,13 +259,12 @@ class _Run:
                     raise AssertionError("before() returned nothing on a full list")
                 return "read"
 
-            result = self.phase(
-                "before", subject, op, ops=self.cfg.ops, concurrency=1, list_ids=[list_id]
-            )
-            result.extra["n"] = n
+            jobs.append(_Job(subject, op, [list_id], 1, _note_n(n)))
+        self.run_jobs("before", jobs, ops=self.cfg.ops, rounds=self.cfg.rounds)
 
     def feed(self) -> None:
         cfg = self.cfg
+        jobs = []
         for subject in self.subjects:
             ids = [self.lid("feed", subject, f"{k}") for k in range(cfg.feed_lists)]
             for list_id in ids:
@@ -233,10 +289,12 @@ class _Run:
                 subject.append(list_id, make_entry(cfg.value_bytes))
                 return "append"
 
-            self.phase("feed", subject, op, ops=cfg.ops, concurrency=cfg.feed_threads, list_ids=ids)
+            jobs.append(_Job(subject, op, ids, cfg.feed_threads, None))
+        self.run_jobs("feed", jobs, ops=cfg.ops, rounds=cfg.rounds)
 
     def run(self) -> list[PhaseResult]:
         self._filled: set[str] = set()
+        self.warm_up()
         for workload in self.cfg.workloads:
             if workload == "append":
                 self.appends("append", 1)
