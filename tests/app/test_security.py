@@ -262,3 +262,43 @@ def test_deep_threads_collapse_and_load_in_place(server) -> None:
     assert "level 3" in fragment and "level 4" in fragment and "level 5" not in fragment
     deepest = httpx.get(f"{server.url}/items/{chain[-1]}").text
     assert "level 6" in deepest and f'href="/items/{chain[-2]}"' in deepest
+
+
+def test_huge_bodies_are_refused_unread(server) -> None:
+    with _signed_in(server) as client:
+        headers = {"X-CSRF-Token": client.get("/api/session").json()["csrf"]}
+        big = {"text": "z" * 100_000}
+        assert client.post("/api/posts", json=big, headers=headers).status_code == 413
+        csrf, nonce = _form_token(client, "/")
+        r = client.post("/posts", data={"csrf": csrf, "nonce": nonce, **big})
+        assert r.status_code == 413
+
+        def chunks():  # no Content-Length: the JSON reader stops at the limit itself
+            yield b'{"text": "'
+            for _ in range(100):
+                yield b"z" * 1000
+            yield b'"}'
+
+        r = client.post(
+            "/api/posts",
+            content=chunks(),
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        assert r.status_code == 413
+    assert server.feed.post_count() == 0
+
+
+def test_seed_authors_are_reserved(server) -> None:
+    assert server.feed.seed() is True
+    assert server.feed.seed() is False
+    assert server.feed.post_count() == 3
+    with httpx.Client(base_url=server.url) as client:
+        r = client.post("/api/users", json={"username": "ana", "password": PASSWORD})
+        assert r.status_code == 409
+        r = client.post("/api/session", json={"username": "ana", "password": "!"})
+        assert r.status_code == 401
+
+
+def test_wrong_method_says_what_is_allowed(server) -> None:
+    r = httpx.put(f"{server.url}/api/feed")
+    assert r.status_code == 405 and "GET" in r.headers["allow"]

@@ -368,6 +368,12 @@ class Feed:
             except Conflict:
                 pass
 
+        for author in ("julien", "ana", "bob"):
+            # Reserve the seed authors' names: nobody can sign up as them, or sign in
+            # (no password hashes to "!").
+            self.store.put_if_absent(
+                _USER_KEY.format(author), {"name": author, "hash": "!", "created": _now_ms()}
+            )
         add(None, "p1", "julien", "We proved the market. Time to build our own data plane?")
         add("p1", "c1", "ana", "What scale do we expect?")
         add("c1", "c2", "julien", "100 concurrent users per list in 25 ms.")

@@ -52,6 +52,7 @@ _WRITE_ERRORS = {
     "401": _err("Not signed in."),
     "403": _err("Missing or wrong X-CSRF-Token."),
     "409": _err("The id is already used by a different item."),
+    "413": _err("The body is over 64 KiB."),
     "415": _err("The body is not application/json."),
 }
 _CREDENTIALS_BODY = {"required": True, "content": _json("Credentials")}
@@ -166,6 +167,7 @@ OPENAPI: dict[str, Any] = {
                     "200": {"description": "Signed in.", "content": _json("Session")},
                     "400": _err("The body is not a JSON object."),
                     "401": _err("Wrong username or password."),
+                    "413": _err("The body is over 64 KiB."),
                     "415": _err("The body is not application/json."),
                 },
             },
@@ -184,6 +186,7 @@ OPENAPI: dict[str, Any] = {
                     "201": {"description": "Signed up and in.", "content": _json("Session")},
                     "400": _err("Invalid username or password, or a body that is not JSON."),
                     "409": _err("The username is taken."),
+                    "413": _err("The body is over 64 KiB."),
                     "415": _err("The body is not application/json."),
                 },
             }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -36,15 +37,22 @@ _hasher = PasswordHasher(time_cost=3, memory_cost=19456, parallelism=1)
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
+# Each hash takes 19 MiB: a flood of sign-ins must not take the server's memory with it.
+_hashing = threading.BoundedSemaphore(4)
+
+
 def hash_password(password: str) -> str:
     """The Argon2id hash of ``password`` (salted, self-describing)."""
-    return _hasher.hash(password)
+    with _hashing:
+        return _hasher.hash(password)
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """Whether ``password`` matches ``stored_hash`` (``None``: unknown user, still slow)."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        with _hashing:
+            ok = _hasher.verify(stored_hash or _DUMMY_HASH, password)
+        return ok and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

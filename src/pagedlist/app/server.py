@@ -50,6 +50,8 @@ __all__ = ["AppConfig", "create_app"]
 HERE = Path(__file__).parent
 T = TypeVar("T")
 MAX_POSITION = 2**53 - 1
+#: Larger than any valid form or JSON body (1000 characters of text, escaped).
+MAX_BODY_BYTES = 64 * 1024
 _INT_RE = re.compile(r"-?[0-9]{1,16}")
 
 
@@ -79,8 +81,20 @@ class Node:
     next_cursor: int | None
 
 
+def wrapped_send(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
+    """``send`` with ``headers`` added to the response start."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *headers]
+        await send(message)
+
+    return wrapped
+
+
 class _SecurityHeaders:
-    """Adds a strict Content-Security-Policy and friends to every response."""
+    """Adds a strict Content-Security-Policy and friends to every response, and refuses
+    bodies over ``MAX_BODY_BYTES`` (413) before anything reads them."""
 
     HEADERS = [
         (
@@ -100,14 +114,16 @@ class _SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        length = dict(scope["headers"]).get(b"content-length", b"0")
+        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            # No form or JSON body here is near this size: refuse before reading it.
+            too_big = JSONResponse(
+                {"error": f"the request body is over {MAX_BODY_BYTES} bytes"}, status_code=413
+            )
+            await too_big(scope, receive, wrapped_send(send, self.HEADERS))
+            return
 
-        async def wrapped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], *self.HEADERS]
-            await send(message)
-
-        await self.app(scope, receive, wrapped)
+        await self.app(scope, receive, wrapped_send(send, self.HEADERS))
 
 
 def _when(ts: float) -> str:
@@ -358,8 +374,13 @@ def create_app(store_url: str, config: AppConfig | None = None) -> Starlette:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json":
             raise HTTPException(415, "send the body as application/json")
+        raw = bytearray()
+        async for chunk in request.stream():  # bounded even without a Content-Length
+            raw += chunk
+            if len(raw) > MAX_BODY_BYTES:
+                raise HTTPException(413, f"the request body is over {MAX_BODY_BYTES} bytes")
         try:
-            body = json.loads(await request.body())
+            body = json.loads(bytes(raw))
         except (ValueError, UnicodeDecodeError):
             raise HTTPException(400, "the body is not valid JSON") from None
         if not isinstance(body, dict):
@@ -499,13 +520,16 @@ def create_app(store_url: str, config: AppConfig | None = None) -> Starlette:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if request.url.path.startswith("/api/"):
-            return api_error(exc.status_code, str(exc.detail))
-        return render(
-            request,
-            "error.html",
-            {"status": exc.status_code, "message": exc.detail},
-            status=exc.status_code,
-        )
+            response: Response = api_error(exc.status_code, str(exc.detail))
+        else:
+            response = render(
+                request,
+                "error.html",
+                {"status": exc.status_code, "message": exc.detail},
+                status=exc.status_code,
+            )
+        response.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return response
 
     async def store_error(request: Request, exc: Exception) -> Response:
         message = "The store is unavailable right now; try again shortly."
