@@ -302,3 +302,13 @@ def test_seed_authors_are_reserved(server) -> None:
 def test_wrong_method_says_what_is_allowed(server) -> None:
     r = httpx.put(f"{server.url}/api/feed")
     assert r.status_code == 405 and "GET" in r.headers["allow"]
+
+
+def test_items_appended_by_other_tools_do_not_break_pages(server) -> None:
+    server.feed.feed.append("a bare string from the CLI", id="not/a hex id")
+    server.feed.feed.append({"author": 7}, id="x" * 128)
+    server.feed.add_post("erin", "a real post")
+    page = httpx.get(server.url + "/")
+    assert page.status_code == 200
+    assert "a real post" in page.text and "a bare string from the CLI" in page.text
+    assert httpx.get(server.url + "/api/feed").status_code == 200

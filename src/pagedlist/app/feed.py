@@ -18,6 +18,7 @@ match :data:`USERNAME_RE`, so no value from a request can name any other row.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 import threading
@@ -26,7 +27,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from pagedlist import Item, ItemTooLarge, ListExists, ListNotFound, PagedList, Store
+from pagedlist import InvalidListId, Item, ItemTooLarge, ListExists, ListNotFound, PagedList, Store
 
 __all__ = [
     "FEED_ID",
@@ -165,15 +166,18 @@ class Page:
 
 def _entry(item: Item) -> Entry:
     v = item.value
+    if not (isinstance(v, dict) and isinstance(v.get("author"), str) and "text" in v):
+        # Appended by something other than this app (the CLI, say): show it, don't fail.
+        v = {"author": "?", "text": json.dumps(v, ensure_ascii=False)}
     return Entry(
         id=item.id,
         position=item.position,
         ts=item.ts,
         author=v["author"],
-        text=v["text"],
+        text=str(v["text"]),
         parent=v.get("parent"),
         post=v.get("post") or item.id,
-        depth=int(v.get("depth", 0)),
+        depth=int(v.get("depth") or 0),
     )
 
 
@@ -199,7 +203,7 @@ class Feed:
                 return handle
         try:
             handle = PagedList.open(self.store, key)
-        except ListNotFound:
+        except (ListNotFound, InvalidListId):
             raise NotFound(f"no item {item_id}") from None
         with self._lock:
             self._handles[key] = handle
@@ -213,8 +217,11 @@ class Feed:
         return {"id": item_id, **meta}
 
     def reply_count(self, item_id: str) -> int:
-        """How many direct replies ``item_id`` has."""
-        return self._thread(item_id).count()
+        """How many direct replies ``item_id`` has (0 for an item with no reply list)."""
+        try:
+            return self._thread(item_id).count()
+        except NotFound:
+            return 0
 
     # --- reads ------------------------------------------------------------------------
 
