@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Local servers the tests start; each is fetched into ~/.cache/pagedlist by its launcher.
 EMULATORS ?= redis redis-cluster
+PORT   ?= 8000
 
 .PHONY: demo test install install-test system-deps lint clean
 
@@ -13,11 +14,12 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install -q -e '.[cli]'
+	$(BIN)/pip install -q -e '.[cli,app]'
 
-## make demo: build the demo feed on SQLite and print it (runs twice without duplicating)
+## make demo: print the demo feed, then serve the feed application on SQLite (Ctrl-C stops)
 demo: install
 	$(BIN)/pagedlist demo --store sqlite:///pagedlist-demo.db
+	$(BIN)/pagedlist serve --store sqlite:///pagedlist-demo.db --seed --host 127.0.0.1 --port $(PORT)
 
 install-test: $(BIN)/python system-deps
 	$(BIN)/pip install -q -e '.[test]'
