@@ -1,0 +1,438 @@
+"""Record what concurrent clients did to one list, then check the five invariants.
+
+A *history* is the list of calls clients made (each with its monotonic start and end time,
+the item ids it wrote, the positions it was told or the error it got, and what a read
+returned) plus a *snapshot* of the list's pages taken once every client has stopped.
+:func:`check` verifies, against ``docs/guarantees.md``:
+
+* **I1** no page holds more than ``capacity`` items;
+* **I2** every page below the head is exactly full, and no page above the head has items;
+* **I3** every acknowledged append appears exactly once, at the position it was told; an
+  append that failed (the caller got an error or died) appears at most once; nothing
+  appears that no call wrote ("phantom");
+* **I4** if append A was acknowledged before append B started, A's positions are below B's;
+* **I5** every read returns a gap-free run of positions whose items are the ones the final
+  list holds there (nothing a reader saw later disappears or moves), includes every append
+  acknowledged before the read started, and nothing whose append started after it ended.
+
+:func:`shrink` drops every call the violation does not need, so a report shows the
+smallest failing history found. :class:`Recorder` wraps ``PagedList`` calls from many
+threads; :func:`snapshot` reads the pages straight from the store.
+
+Monotonic clocks are per machine (``CLOCK_MONOTONIC`` on Linux is system-wide), so events
+recorded by several processes of one host can be merged into one history.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pagedlist.core.algorithms import HEAD, ITEMS
+from pagedlist.core.store import Store
+from pagedlist.core.values import page_key, summary_key
+
+__all__ = [
+    "Event",
+    "History",
+    "HistoryViolation",
+    "Recorder",
+    "Snapshot",
+    "Violation",
+    "check",
+    "format_history",
+    "shrink",
+    "snapshot",
+    "verify",
+]
+
+WRITES = ("append", "extend")
+READS = ("latest", "scan", "count")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One list call by one client.
+
+    ``positions`` is what the caller was told (``None`` when the call failed or the caller
+    died: unacknowledged). For reads, ``result`` holds ``(position, id)`` pairs in the order
+    returned (``latest``: newest first; ``scan``: oldest first) and ``n`` the count asked;
+    for ``count`` the answer is ``result == ((count, ""),)``.
+    """
+
+    client: str
+    kind: str
+    start: float
+    end: float
+    ids: tuple[str, ...] = ()
+    positions: tuple[int, ...] | None = None
+    result: tuple[tuple[int, str], ...] | None = None
+    n: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the call returned normally (acknowledged)."""
+        return self.error is None and (self.positions is not None or self.result is not None)
+
+    def describe(self) -> str:
+        """One line for reports."""
+        when = f"[{self.start:.6g} .. {self.end:.6g}]"
+        if self.error == "in flight":
+            return f"{self.client} {self.kind}{list(self.ids)} [{self.start:.6g} ..] in flight"
+        if self.kind in WRITES:
+            told = self.positions if self.ok else f"FAILED ({self.error})"
+            return f"{self.client} {self.kind}{list(self.ids)} {when} -> {told}"
+        if not self.ok:
+            return f"{self.client} {self.kind}({self.n}) {when} -> FAILED ({self.error})"
+        return f"{self.client} {self.kind}({self.n}) {when} -> {list(self.result or ())}"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The list's pages as stored once every client stopped: ``pages[n]`` is page n's ids."""
+
+    capacity: int
+    head: int
+    pages: dict[int, tuple[str, ...]]
+
+    def positions(self) -> dict[str, list[int]]:
+        """Every id with all the positions it occupies (more than one is a duplicate)."""
+        out: dict[str, list[int]] = {}
+        for page, ids in sorted(self.pages.items()):
+            for i, item_id in enumerate(ids):
+                out.setdefault(item_id, []).append(page * self.capacity + i)
+        return out
+
+    def at(self, position: int) -> str | None:
+        """The id at ``position``, or ``None``."""
+        page, index = divmod(position, self.capacity)
+        ids = self.pages.get(page, ())
+        return ids[index] if index < len(ids) else None
+
+    def length(self) -> int:
+        """Items up to the first page that is not full (the dense prefix)."""
+        n = 0
+        for page in range(0, max(self.pages, default=-1) + 1):
+            ids = self.pages.get(page, ())
+            n += len(ids)
+            if len(ids) < self.capacity:
+                break
+        return n
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Calls plus the final snapshot."""
+
+    events: tuple[Event, ...]
+    final: Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A broken invariant: ``code`` (I1..I5 or ``phantom``), what is wrong, which calls."""
+
+    code: str
+    message: str
+    events: tuple[Event, ...] = ()
+
+
+class HistoryViolation(AssertionError):
+    """Raised by :func:`verify`; the message holds the shrunk counterexample."""
+
+    def __init__(self, message: str, violations: list[Violation], history: History) -> None:
+        super().__init__(message)
+        self.violations = violations
+        self.history = history
+
+
+def snapshot(store: Store, list_id: str, *, max_pages: int = 1_000_000) -> Snapshot:
+    """Read a list's summary and pages directly from ``store`` (batches of 64 pages).
+
+    Pages are read until a batch holds an absent page past the head, so a page written
+    above the head (an I2 violation) is still seen if it is adjacent.
+    """
+    row = store.get(summary_key(list_id))
+    if row is None:
+        raise AssertionError(f"list {list_id!r} has no summary row: was it created?")
+    capacity, head = int(row.doc["capacity"]), int(row.doc.get(HEAD, 0))
+    pages: dict[int, tuple[str, ...]] = {}
+    start = 0
+    while start < max_pages:
+        keys = [page_key(list_id, p) for p in range(start, start + 64)]
+        rows = store.get_many(keys)
+        stop = False
+        for p in range(start, start + 64):
+            got = rows.get(page_key(list_id, p))
+            if got is None:
+                if p > head:
+                    stop = True
+                    break
+                continue
+            pages[p] = tuple(e["id"] for e in got.doc.get(ITEMS, []))
+        if stop:
+            break
+        start += 64
+    return Snapshot(capacity, head, pages)
+
+
+def _acked_before(events: Iterable[Event], t: float) -> list[tuple[Event, int]]:
+    return [
+        (e, p) for e in events if e.kind in WRITES and e.ok and e.end < t for p in e.positions or ()
+    ]
+
+
+def check(history: History) -> list[Violation]:
+    """Every violation of the invariants in ``history`` (empty when it is correct)."""
+    out: list[Violation] = []
+    snap = history.final
+    cap = snap.capacity
+    # I1, I2: the page structure.
+    for page, ids in sorted(snap.pages.items()):
+        if len(ids) > cap:
+            out.append(Violation("I1", f"page {page} holds {len(ids)} items > capacity {cap}"))
+        if page < snap.head and len(ids) != cap:
+            out.append(
+                Violation("I2", f"page {page} below head {snap.head} holds {len(ids)}/{cap}")
+            )
+        if page > snap.head and ids:
+            out.append(Violation("I2", f"page {page} above head {snap.head} holds items"))
+    for page in range(snap.head):
+        if page not in snap.pages:
+            out.append(Violation("I2", f"page {page} below head {snap.head} is missing"))
+    where = snap.positions()
+    writers: dict[str, list[Event]] = {}
+    for e in history.events:
+        if e.kind in WRITES:
+            for item_id in e.ids:
+                writers.setdefault(item_id, []).append(e)
+    # I3: exactly once where told; failed calls at most once; no phantoms.
+    for item_id, found in where.items():
+        if item_id not in writers:
+            out.append(Violation("phantom", f"id {item_id!r} at {found} was never appended"))
+        elif len(found) > 1:
+            out.append(
+                Violation(
+                    "I3",
+                    f"id {item_id!r} appears {len(found)} times, at {found}",
+                    tuple(writers[item_id]),
+                )
+            )
+    for e in history.events:
+        if e.kind not in WRITES or not e.ok:
+            continue
+        assert e.positions is not None
+        if len(e.positions) != len(e.ids):
+            out.append(
+                Violation("I3", f"told {len(e.positions)} positions for {len(e.ids)} ids", (e,))
+            )
+            continue
+        for item_id, pos in zip(e.ids, e.positions, strict=True):
+            if snap.at(pos) != item_id or where.get(item_id) != [pos]:
+                out.append(
+                    Violation(
+                        "I3",
+                        f"acknowledged id {item_id!r} was told position {pos}, but the list "
+                        f"holds it at {where.get(item_id, [])} and {snap.at(pos)!r} at {pos}",
+                        (e,),
+                    )
+                )
+    # I4: real-time order of acknowledged appends.
+    acked = sorted(
+        (e for e in history.events if e.kind in WRITES and e.ok and e.positions),
+        key=lambda e: e.end,
+    )
+    for b in acked:
+        assert b.positions is not None
+        for a in acked:
+            if a.end >= b.start:
+                break
+            assert a.positions is not None
+            if max(a.positions) >= min(b.positions):
+                out.append(
+                    Violation(
+                        "I4",
+                        f"{a.client}'s append was acknowledged at {max(a.positions)} before "
+                        f"{b.client}'s started, which was told {min(b.positions)}",
+                        (a, b),
+                    )
+                )
+    # I5: reads.
+    for r in history.events:
+        if r.kind in READS and r.ok:
+            out.extend(_check_read(r, history))
+    return out
+
+
+def _check_read(r: Event, history: History) -> list[Violation]:
+    snap = history.final
+    out: list[Violation] = []
+    before = _acked_before(history.events, r.start)
+    bound = max((p for _, p in before), default=-1)
+    witness = tuple(dict.fromkeys(e for e, p in before if p == bound))
+    result = r.result or ()
+    if r.kind == "count":
+        ((n, _),) = result
+        if n < bound + 1:
+            out.append(
+                Violation(
+                    "I5", f"count() said {n} after position {bound} was acknowledged", (*witness, r)
+                )
+            )
+        if n > snap.length():
+            out.append(
+                Violation("I5", f"count() said {n}, the list only ever held {snap.length()}", (r,))
+            )
+        return out
+    positions = [p for p, _ in result]
+    want = sorted(positions, reverse=r.kind == "latest")
+    step = -1 if r.kind == "latest" else 1
+    if positions != want or any(b - a != step for a, b in itertools.pairwise(positions)):
+        out.append(Violation("I5", f"{r.kind} returned positions {positions}: not gap-free", (r,)))
+    for pos, item_id in result:
+        if snap.at(pos) != item_id:
+            out.append(
+                Violation(
+                    "I5",
+                    f"{r.kind} saw {item_id!r} at {pos}; the list holds {snap.at(pos)!r} there",
+                    (r,),
+                )
+            )
+        for w in history.events:
+            if w.kind in WRITES and item_id in w.ids and w.start > r.end:
+                out.append(
+                    Violation("I5", f"{r.kind} saw {item_id!r}, appended after it ended", (r, w))
+                )
+    top = max(positions, default=-1)
+    if r.kind == "scan" and positions and positions[0] != 0:
+        out.append(Violation("I5", f"scan from 0 began at {positions[0]}", (r,)))
+    if top < bound:
+        out.append(
+            Violation(
+                "I5",
+                f"{r.kind} started after position {bound} was acknowledged but saw only up "
+                f"to {top}",
+                (*witness, r),
+            )
+        )
+    if r.kind == "latest" and len(result) != min(r.n, top + 1):
+        out.append(Violation("I5", f"latest({r.n}) returned {len(result)} items up to {top}", (r,)))
+    return out
+
+
+def shrink(history: History, code: str) -> History:
+    """The smallest history (by greedy deletion of calls) that still violates ``code``."""
+
+    def fails(events: tuple[Event, ...]) -> bool:
+        return any(v.code == code for v in check(History(events, history.final)))
+
+    events = history.events
+    if not fails(events):
+        return history
+    changed = True
+    while changed:
+        changed, i = False, 0
+        while i < len(events):
+            trial = events[:i] + events[i + 1 :]
+            if fails(trial):
+                events, changed = trial, True
+            else:
+                i += 1
+    return History(events, history.final)
+
+
+def format_history(history: History, violation: Violation | None = None) -> str:
+    """A readable report: the violation, the calls in start order, the pages."""
+    lines = []
+    if violation is not None:
+        lines.append(f"{violation.code}: {violation.message}")
+    lines.append(f"calls ({len(history.events)}):")
+    lines += [f"  {e.describe()}" for e in sorted(history.events, key=lambda e: e.start)]
+    snap = history.final
+    lines.append(f"pages (capacity {snap.capacity}, head {snap.head}):")
+    lines += [f"  page {p}: {list(ids)}" for p, ids in sorted(snap.pages.items())]
+    return "\n".join(lines)
+
+
+def verify(history: History) -> None:
+    """Raise :class:`HistoryViolation` with the shrunk counterexample if any invariant fails."""
+    found = check(history)
+    if not found:
+        return
+    first = found[0]
+    small = shrink(history, first.code)
+    again = next(v for v in check(small) if v.code == first.code)
+    codes = sorted({v.code for v in found})
+    raise HistoryViolation(
+        f"{len(found)} violation(s) ({', '.join(codes)}) in a history of "
+        f"{len(history.events)} calls; smallest failing history:\n" + format_history(small, again),
+        found,
+        small,
+    )
+
+
+@dataclass
+class Recorder:
+    """Thread-safe recorder of ``PagedList`` calls. Every wrapper records the call, and
+    re-raises nothing: a failed call is recorded with its error and returns ``None``."""
+
+    clock: Callable[[], float] = time.monotonic
+    events: list[Event] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _add(self, event: Event) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def _call(self, base: Event, fn: Callable[[], Any], read: Callable[[Any], Event]) -> Any:
+        start = self.clock()
+        try:
+            answer = fn()
+        except Exception as err:  # any failure is an unacknowledged call
+            self._add(replace(base, start=start, end=self.clock(), error=repr(err)[:200]))
+            return None
+        self._add(replace(read(answer), start=start, end=self.clock()))
+        return answer
+
+    def append(self, plist: Any, client: str, value: Any, item_id: str) -> int | None:
+        """``plist.append(value, id=item_id)``, recorded."""
+        base = Event(client, "append", 0, 0, ids=(item_id,))
+        return self._call(
+            base,
+            lambda: plist.append(value, id=item_id),
+            lambda pos: replace(base, positions=(pos,)),
+        )
+
+    def latest(self, plist: Any, client: str, n: int) -> list | None:
+        """``plist.latest(n)``, recorded."""
+        base = Event(client, "latest", 0, 0, n=n)
+        return self._call(
+            base,
+            lambda: plist.latest(n),
+            lambda items: replace(base, result=tuple((i.position, i.id) for i in items)),
+        )
+
+    def scan(self, plist: Any, client: str) -> list | None:
+        """``list(plist.iter())`` from position 0, recorded."""
+        base = Event(client, "scan", 0, 0)
+        return self._call(
+            base,
+            lambda: list(plist.iter()),
+            lambda items: replace(base, result=tuple((i.position, i.id) for i in items)),
+        )
+
+    def count(self, plist: Any, client: str) -> int | None:
+        """``plist.count()``, recorded."""
+        base = Event(client, "count", 0, 0)
+        return self._call(base, plist.count, lambda n: replace(base, result=((n, ""),)))
+
+    def history(self, store: Store, list_id: str) -> History:
+        """The recorded calls plus a fresh snapshot of the list, read from ``store``."""
+        with self._lock:
+            events = tuple(self.events)
+        return History(events, snapshot(store, list_id))

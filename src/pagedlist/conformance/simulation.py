@@ -1,0 +1,787 @@
+"""Deterministic simulation of concurrent list calls: every interleaving, and injected faults.
+
+Several simulated clients ("actors") each run a program of list calls (create, append,
+extend, latest, scan, count) built from the *real* sans-IO generators of
+:mod:`pagedlist.core.algorithms`, against one :class:`~pagedlist.adapters.memory.MemoryStore`
+through :func:`pagedlist.core.store.perform`. A scheduler decides, at every step, which
+actor's pending store operation runs next, and may inject a fault instead:
+
+``step``   perform the actor's pending operation and send the answer into its generator (an
+           idle actor starts its next call first, so a call starts as late and ends as early
+           as possible: the strictest real-time order for invariant 4);
+``lost``   perform the operation but lose the answer: the operation committed, the driver
+           saw a timeout and will repeat *the same operation* (exactly what
+           ``core/driver.py`` does with a retryable ``StoreError``);
+``fail``   the driver gives up on the call (its deadline passed after failed attempts, which
+           may have committed earlier through ``lost``): the call is unacknowledged and the
+           actor goes on with its next call;
+``crash``  the caller dies mid-call: its generator is dropped and it makes no more calls.
+
+A *slow call* is a pending operation held while others run; exhaustive exploration covers
+it by construction (every actor can be passed over at every step), random walks model it
+by holding an actor for several steps.
+
+Two modes:
+
+* :func:`explore` visits every interleaving of a small scenario, de-duplicating states by
+  a hash of the store's rows plus each actor's program counter, pending operation and
+  generator frame (its locals and instruction offset), and counts the distinct schedules
+  covered;
+* :func:`walk` takes one seeded random schedule through a larger scenario; the same seed
+  replays it exactly.
+
+After every step the run is checked with :func:`pagedlist.conformance.history.check` (the
+five invariants, exactly-once, at-most-once for failed calls, reads); every violation can
+only be introduced by the step that just ran, and that step depends only on what the state
+key holds, so de-duplication never hides one. A violation comes back as a
+:class:`Counterexample`: the schedule and the shrunk history.
+
+Run ``python -m pagedlist.conformance.simulation`` for the default exhaustive check and a
+batch of random walks; ``--broken`` runs the talk's unbounded append to show a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pagedlist.adapters.memory import MemoryStore
+from pagedlist.conformance.history import (
+    Event,
+    History,
+    Snapshot,
+    Violation,
+    check,
+    format_history,
+    shrink,
+)
+from pagedlist.core import algorithms as alg
+from pagedlist.core.algorithms import HEAD, ITEMS, Step
+from pagedlist.core.ops import (
+    Append,
+    Appended,
+    Delete,
+    Duplicate,
+    Get,
+    GetMany,
+    Increment,
+    JSONDoc,
+    Operation,
+    PutIfAbsent,
+    Replace,
+    Row,
+)
+from pagedlist.core.store import perform
+from pagedlist.core.values import page_key, summary_key
+from pagedlist.errors import ContractViolation, PagedListError
+
+__all__ = [
+    "Call",
+    "Choice",
+    "Counterexample",
+    "ExploreResult",
+    "Scenario",
+    "SimulationError",
+    "WalkResult",
+    "appender",
+    "explore",
+    "minimize",
+    "reader",
+    "replay",
+    "shortest",
+    "talk_append",
+    "walk",
+    "walks",
+]
+
+AppendFn = Callable[[str, int, int, Iterable[JSONDoc], int], Step]
+_MUTATING = (Append, Increment, PutIfAbsent, Replace, Delete)
+FAULTS = frozenset({"lost", "fail", "crash"})
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One list call in an actor's program: ``kind`` is create, append, extend, latest,
+    scan or count; ``ids`` are the item ids an append/extend writes; ``n`` for latest."""
+
+    kind: str
+    ids: tuple[str, ...] = ()
+    n: int = 0
+
+
+def appender(name: str, appends: int, *, create: bool = True) -> tuple[Call, ...]:
+    """A program that (optionally) creates the list, then appends ``name0``, ``name1``..."""
+    calls = [Call("append", (f"{name}{i}",)) for i in range(appends)]
+    return (Call("create"), *calls) if create else tuple(calls)
+
+
+def reader(reads: int, n: int = 3, *, create: bool = True) -> tuple[Call, ...]:
+    """A program that (optionally) creates the list, then alternates latest(n) and scan."""
+    calls = [Call("latest", n=n) if i % 2 == 0 else Call("scan") for i in range(reads)]
+    return (Call("create"), *calls) if create else tuple(calls)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What to simulate: one program per actor, the page capacity and the fault budget."""
+
+    programs: tuple[tuple[Call, ...], ...]
+    capacity: int = 2
+    faults: int = 0
+    """How many faults one execution may contain (0: interleavings only)."""
+    fault_kinds: frozenset[str] = FAULTS
+    split_reads: bool = False
+    """Perform a batch read one key per step, as backends whose batch reads are not a
+    snapshot (DynamoDB, Cosmos DB) may."""
+    append: AppendFn = alg.append
+    """The append algorithm under test (swap in :func:`talk_append` to see a failure)."""
+    list_id: str = "sim"
+    precreate: bool = True
+    """Create the list before the run (programs may still call create concurrently)."""
+
+    def __post_init__(self) -> None:
+        if not self.fault_kinds <= FAULTS:
+            raise ValueError(f"fault kinds must be among {sorted(FAULTS)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One scheduling decision: ``action`` (step, lost, fail, crash) for actor ``actor``."""
+
+    action: str
+    actor: int
+
+    def __str__(self) -> str:
+        return f"{self.action}:c{self.actor}"
+
+
+class SimulationError(AssertionError):
+    """An invariant broke; the message shows the counterexample."""
+
+    def __init__(self, counterexample: Counterexample) -> None:
+        super().__init__(counterexample.report())
+        self.counterexample = counterexample
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A schedule that breaks an invariant, and the shrunk history it produces."""
+
+    scenario: Scenario
+    schedule: tuple[Choice, ...]
+    violation: Violation
+    history: History
+    seed: int | None = None
+
+    def report(self) -> str:
+        """The violation, the schedule (replayable with :func:`replay`) and the history."""
+        small = shrink(self.history, self.violation.code)
+        if not small.events:
+            # A structural violation (I1, I2) needs no call to show; the calls that led to
+            # it explain it better.
+            small = self.history
+        again = next((v for v in check(small) if v.code == self.violation.code), self.violation)
+        head = f"seed {self.seed}: " if self.seed is not None else ""
+        programs = "; ".join(
+            f"c{i}: " + ", ".join(f"{c.kind}{list(c.ids) if c.ids else ''}" for c in p)
+            for i, p in enumerate(self.scenario.programs)
+        )
+        return (
+            f"{head}{self.violation.code} broken after {len(self.schedule)} steps\n"
+            f"programs: {programs}\n"
+            f"schedule: {' '.join(map(str, self.schedule))}\n"
+            f"smallest failing history:\n{format_history(small, again)}"
+        )
+
+
+# --- canonical, hashable state ---------------------------------------------------------------
+
+
+def _default(value: Any) -> Any:
+    # What json.dumps cannot encode on its own, in a generator's locals.
+    if isinstance(value, Row):
+        # Versions are left out: only Replace reads them, and no algorithm yields one
+        # (checked in _State._set_pending), so states differing only in versions behave alike.
+        return {"R": value.doc}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [type(value).__name__, *(getattr(value, f.name) for f in dataclasses.fields(value))]
+    if isinstance(value, range):
+        return ["range", value.start, value.stop, value.step]
+    if callable(value):
+        # Local helper functions (``span`` in latest) behave as the locals they close over,
+        # which are hashed anyway.
+        return ["fn", getattr(value, "__qualname__", "?")]
+    return ["?", repr(value)]
+
+
+def _canon(value: Any) -> str:
+    """A canonical text of ``value`` (C-speed ``json.dumps``; tuples read as lists)."""
+    return json.dumps(value, default=_default, separators=(",", ":"), check_circular=False)
+
+
+@dataclass
+class _Actor:
+    program: tuple[Call, ...]
+    pc: int = 0
+    head: int = 0
+    dead: bool = False
+    gen: Step | None = None
+    call_head: int = 0
+    pending: Operation | None = None
+    transcript: list[Any] = field(default_factory=list)
+    start: float = 0.0
+    bound: int = -1
+    partial: dict[str, Row] | None = None
+    remaining: tuple[str, ...] = ()
+
+    @property
+    def done(self) -> bool:
+        return self.dead or self.pc >= len(self.program)
+
+    @property
+    def busy(self) -> bool:
+        return self.gen is not None
+
+    def key(self) -> Any:
+        if self.done:
+            return ("done", self.pc, self.dead)
+        if self.gen is None:
+            return ("idle", self.pc, self.head)
+        frame = self.gen.gi_frame
+        where = (frame.f_lasti, _canon(dict(frame.f_locals))) if frame is not None else None
+        return (
+            self.pc,
+            self.head,
+            self.bound,
+            self.call_head,
+            where,
+            _canon([self.pending, self.partial]),
+            self.remaining,
+        )
+
+
+class _State:
+    """One simulated world: the store, the actors, the events so far, the clock."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.store = MemoryStore()
+        self.actors = [_Actor(p) for p in scenario.programs]
+        self.events: list[Event] = []
+        self.now = 0
+        self.faults = 0
+        self.max_acked = -1
+        if scenario.precreate:
+            gen = alg.create(scenario.list_id, self._settings(), fixed_capacity=True)
+            answer = None
+            try:
+                op = next(gen)
+                while True:
+                    answer = perform(self.store, op)
+                    op = gen.send(answer)
+            except StopIteration:
+                pass
+
+    def _settings(self) -> alg.Settings:
+        return alg.Settings(self.scenario.capacity, 1024, 0, None)
+
+    # --- copying ---------------------------------------------------------------------------
+
+    def clone(self) -> _State:
+        """An independent copy; generators are rebuilt by replaying their transcripts."""
+        other = object.__new__(_State)
+        other.scenario = self.scenario
+        other.store = MemoryStore()
+        with self.store._lock:
+            rows = dict(self.store._rows)
+        # Documents are never mutated in place by MemoryStore (it stores fresh copies), so
+        # sharing them between the copies is safe.
+        other.store._rows = rows
+        other.store._versions = iter(range(next(self.store._versions) + 1, 1 << 62))
+        other.events = list(self.events)
+        other.now, other.faults, other.max_acked = self.now, self.faults, self.max_acked
+        other.actors = []
+        for a in self.actors:
+            b = dataclasses.replace(a, transcript=list(a.transcript))
+            if a.partial is not None:
+                b.partial = dict(a.partial)
+            if a.gen is not None:
+                b.gen = other._make(a.program[a.pc], a.call_head)
+                next(b.gen)
+                for answer in a.transcript:
+                    b.gen.send(answer)
+            other.actors.append(b)
+        return other
+
+    def key(self) -> Any:
+        """What determines the future: rows (without versions), faults left, actors."""
+        with self.store._lock:
+            rows = _canon(sorted((k, v[0]) for k, v in self.store._rows.items()))
+        return (rows, self.faults, self.max_acked, tuple(a.key() for a in self.actors))
+
+    # --- calls -----------------------------------------------------------------------------
+
+    def _make(self, call: Call, head: int) -> Step:
+        sc = self.scenario
+        lid, cap = sc.list_id, sc.capacity
+        match call.kind:
+            case "create":
+                return alg.create(lid, self._settings(), fixed_capacity=True)
+            case "append" | "extend":
+                entries = [{"id": i, "ts": 0, "v": f'"{i}"'} for i in call.ids]
+                return sc.append(lid, cap, head, entries, cap)
+            case "latest":
+                return alg.latest(lid, cap, head, call.n)
+            case "scan":
+                total = sum(len(c.ids) for p in sc.programs for c in p)
+                return alg.read_range(lid, cap, 0, max(total, 1) + cap)
+            case "count":
+                return alg.count(lid, cap, head)
+        raise ValueError(f"unknown call kind {call.kind!r}")
+
+    def _first_op(self, actor: _Actor) -> Operation:
+        gen = self._make(actor.program[actor.pc], actor.head)
+        op = next(gen)
+        gen.close()
+        return op
+
+    def choices(self, kinds: frozenset[str] | None = None) -> list[Choice]:
+        """Every decision possible now, in a fixed order (so seeds replay)."""
+        kinds = self.scenario.fault_kinds if kinds is None else kinds
+        faults = self.faults < self.scenario.faults
+        out: list[Choice] = []
+        for i, a in enumerate(self.actors):
+            if a.done:
+                continue
+            out.append(Choice("step", i))
+            if not faults:
+                continue
+            op = a.pending if a.busy else self._first_op(a)
+            if "lost" in kinds and isinstance(op, _MUTATING) and not a.remaining:
+                out.append(Choice("lost", i))
+            if a.busy:
+                out += [Choice(k, i) for k in ("fail", "crash") if k in kinds]
+        return out
+
+    def apply(self, choice: Choice) -> Violation | None:
+        """Carry out one decision; return the first invariant it broke, if any."""
+        a = self.actors[choice.actor]
+        self.now += 1
+        if choice.action in FAULTS:
+            self.faults += 1
+        if choice.action in ("fail", "crash"):
+            self._finish(a, error="crashed" if choice.action == "crash" else "gave up")
+            if choice.action == "crash":
+                a.dead = True
+            return self._check()
+        if not a.busy:
+            self._start(a)
+        op = a.pending
+        assert op is not None
+        if isinstance(op, GetMany) and self.scenario.split_reads:
+            if a.partial is None:
+                a.partial, a.remaining = {}, tuple(dict.fromkeys(op.keys))
+            key, a.remaining = a.remaining[0], a.remaining[1:]
+            row = self.store.get(key)
+            if row is not None:
+                a.partial[key] = row
+            if a.remaining:
+                return self._check()
+            answer: Any = a.partial
+            a.partial = None
+        else:
+            answer = perform(self.store, op)
+        if choice.action == "lost":
+            return self._check()
+        return self._send(a, answer)
+
+    def _start(self, a: _Actor) -> None:
+        a.call_head = a.head
+        a.gen = self._make(a.program[a.pc], a.head)
+        a.transcript = []
+        a.start = 2 * self.now
+        a.bound = self.max_acked
+        self._set_pending(a, next(a.gen))
+
+    def _set_pending(self, a: _Actor, op: Operation) -> None:
+        if isinstance(op, Replace):
+            raise NotImplementedError("state hashing ignores row versions; Replace needs them")
+        a.pending = op
+
+    def _send(self, a: _Actor, answer: Any) -> Violation | None:
+        assert a.gen is not None
+        a.transcript.append(answer)
+        try:
+            op = a.gen.send(answer)
+        except StopIteration as stop:
+            return self._complete(a, stop.value)
+        except ContractViolation as err:
+            self._finish(a, error=repr(err))
+            return Violation("contract", f"the core detected a broken contract: {err}")
+        except PagedListError as err:
+            self._finish(a, error=repr(err))
+            return self._check()
+        self._set_pending(a, op)
+        return self._check()
+
+    def _complete(self, a: _Actor, value: Any) -> Violation | None:
+        call = a.program[a.pc]
+        base = Event(
+            f"c{self.actors.index(a)}", call.kind, a.start, 2 * self.now + 1, ids=call.ids, n=call.n
+        )
+        head = a.head
+        match call.kind:
+            case "create":
+                event = dataclasses.replace(base, result=())
+                head = value[1]
+            case "append" | "extend":
+                positions, head = value
+                event = dataclasses.replace(base, positions=tuple(positions))
+                self.max_acked = max(self.max_acked, *positions)
+            case "latest":
+                entries, head = value
+                event = dataclasses.replace(base, result=tuple((p, e["id"]) for p, e in entries))
+            case "scan":
+                event = dataclasses.replace(base, result=tuple((p, e["id"]) for p, e in value))
+            case _:
+                n, head = value
+                event = dataclasses.replace(base, result=((n, ""),))
+        a.head = max(a.head, head)
+        self._close(a, event)
+        return self._check()
+
+    def _finish(self, a: _Actor, *, error: str) -> None:
+        call = a.program[a.pc]
+        event = Event(
+            f"c{self.actors.index(a)}",
+            call.kind,
+            a.start,
+            2 * self.now + 1,
+            ids=call.ids,
+            n=call.n,
+            error=error,
+        )
+        self._close(a, event)
+
+    def _close(self, a: _Actor, event: Event) -> None:
+        if event.kind != "create":
+            self.events.append(event)
+        if a.gen is not None:
+            a.gen.close()
+        a.gen, a.pending, a.partial, a.remaining, a.transcript = None, None, None, (), []
+        a.pc += 1
+
+    # --- checking --------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The list's pages right now."""
+        sc = self.scenario
+        with self.store._lock:
+            rows = dict(self.store._rows)
+        summary = rows.get(summary_key(sc.list_id))
+        head = int(summary[0].get(HEAD, 0)) if summary else 0
+        pages = {}
+        prefix = f"{sc.list_id}|"
+        for key, (doc, _, _) in rows.items():
+            suffix = key[len(prefix) :]
+            if key.startswith(prefix) and suffix.isdigit():
+                pages[int(suffix)] = tuple(e["id"] for e in doc.get(ITEMS, []))
+        return Snapshot(sc.capacity, head, pages)
+
+    def history(self) -> History:
+        """Events so far, plus in-flight writes as unacknowledged (they may have committed)."""
+        inflight = [
+            Event(
+                f"c{i}",
+                a.program[a.pc].kind,
+                a.start,
+                float("inf"),
+                ids=a.program[a.pc].ids,
+                error="in flight",
+            )
+            for i, a in enumerate(self.actors)
+            if a.busy and a.program[a.pc].kind != "create"
+        ]
+        return History(tuple(self.events + inflight), self.snapshot())
+
+    def _check(self) -> Violation | None:
+        found = check(self.history())
+        return found[0] if found else None
+
+
+# --- exhaustive exploration ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExploreResult:
+    """What :func:`explore` covered."""
+
+    interleavings: int
+    """Distinct complete schedules covered (counted through the de-duplicated graph)."""
+    states: int
+    """Distinct states visited."""
+    seconds: float
+    counterexample: Counterexample | None = None
+
+    def __str__(self) -> str:
+        verdict = "all invariants hold" if self.counterexample is None else "VIOLATION"
+        return (
+            f"explored {self.interleavings} interleavings through {self.states} distinct "
+            f"states in {self.seconds:.1f}s: {verdict}"
+        )
+
+
+class _Found(Exception):
+    def __init__(self, path: list[Choice], violation: Violation) -> None:
+        self.path, self.violation = path, violation
+
+
+def explore(scenario: Scenario, *, max_states: int = 2_000_000) -> ExploreResult:
+    """Visit every interleaving (and fault placement, within the budget) of ``scenario``.
+
+    Stops at the first violation and returns it as ``counterexample``. Raises
+    ``RuntimeError`` if the scenario has more than ``max_states`` states.
+    """
+    began = time.monotonic()
+    memo: dict[Any, int] = {}
+    path: list[Choice] = []
+
+    def visit(state: _State) -> int:
+        key = state.key()
+        known = memo.get(key)
+        if known is not None:
+            return known
+        if len(memo) >= max_states:
+            raise RuntimeError(f"more than {max_states} states: make the scenario smaller")
+        options = state.choices()
+        if not options:
+            memo[key] = 1
+            return 1
+        total = 0
+        for n, choice in enumerate(options):
+            child = state if n == len(options) - 1 else state.clone()
+            violation = child.apply(choice)
+            path.append(choice)
+            if violation is not None:
+                raise _Found(list(path), violation)
+            total += visit(child)
+            path.pop()
+        memo[key] = total
+        return total
+
+    try:
+        count = visit(_State(scenario))
+    except _Found as found:
+        cx = shortest(scenario, max_states=max_states) or _counterexample(
+            scenario, found.path, found.violation
+        )
+        return ExploreResult(0, len(memo), time.monotonic() - began, cx)
+    return ExploreResult(count, len(memo), time.monotonic() - began)
+
+
+def _counterexample(
+    scenario: Scenario, schedule: Sequence[Choice], violation: Violation
+) -> Counterexample:
+    state = replay(scenario, schedule)
+    return Counterexample(scenario, tuple(schedule), violation, state.history())
+
+
+def shortest(scenario: Scenario, *, max_states: int = 2_000_000) -> Counterexample | None:
+    """The shortest failing schedule of ``scenario`` (breadth-first), or ``None``."""
+    start = _State(scenario)
+    seen = {start.key()}
+    frontier: list[tuple[_State, tuple[Choice, ...]]] = [(start, ())]
+    while frontier:
+        following: list[tuple[_State, tuple[Choice, ...]]] = []
+        for state, path in frontier:
+            for choice in state.choices():
+                child = state.clone()
+                violation = child.apply(choice)
+                if violation is not None:
+                    return _counterexample(scenario, (*path, choice), violation)
+                key = child.key()
+                if key not in seen:
+                    if len(seen) >= max_states:
+                        return None
+                    seen.add(key)
+                    following.append((child, (*path, choice)))
+        frontier = following
+    return None
+
+
+def minimize(scenario: Scenario) -> Scenario:
+    """Drop calls (and then actors) from the programs while :func:`explore` still fails:
+    the smallest scenario, by greedy deletion, that shows the violation."""
+
+    def fails(sc: Scenario) -> bool:
+        return explore(sc).counterexample is not None
+
+    if not fails(scenario):
+        return scenario
+    programs = [list(p) for p in scenario.programs]
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(programs)):
+            for j in range(len(programs[i]) - 1, -1, -1):
+                trial = [list(p) for p in programs]
+                del trial[i][j]
+                candidate = dataclasses.replace(
+                    scenario, programs=tuple(tuple(p) for p in trial if p)
+                )
+                if fails(candidate):
+                    programs, changed = trial, True
+                    break
+            if changed:
+                break
+    return dataclasses.replace(scenario, programs=tuple(tuple(p) for p in programs if p))
+
+
+def replay(scenario: Scenario, schedule: Sequence[Choice]) -> _State:
+    """Run ``schedule`` from the start and return the final state (``.history()``)."""
+    state = _State(scenario)
+    for choice in schedule:
+        state.apply(choice)
+    return state
+
+
+# --- random walks ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WalkResult:
+    """One random walk: its seed, schedule, history and the first violation (or None)."""
+
+    seed: int
+    schedule: tuple[Choice, ...]
+    history: History
+    counterexample: Counterexample | None
+
+
+def walk(
+    scenario: Scenario, seed: int, *, fault_rate: float = 0.05, slow_rate: float = 0.1
+) -> WalkResult:
+    """One random schedule, chosen by ``random.Random(seed)``: the same seed replays it.
+
+    At each step a fault is chosen with probability ``fault_rate`` (within the scenario's
+    budget); with probability ``slow_rate`` a busy actor is held for 1-8 steps while others
+    run (a slow call overtaken by later ones).
+    """
+    rng = random.Random(seed)
+    state = _State(scenario)
+    held: dict[int, int] = {}
+    schedule: list[Choice] = []
+    while True:
+        options = state.choices()
+        if not options:
+            break
+        ready = [c for c in options if held.get(c.actor, 0) <= 0] or options
+        normal = [c for c in ready if c.action == "step"]
+        faulty = [c for c in ready if c.action != "step"]
+        pick = rng.choice(faulty if faulty and rng.random() < fault_rate else normal)
+        for k in list(held):
+            held[k] -= 1
+        if rng.random() < slow_rate:
+            busy = [i for i, a in enumerate(state.actors) if a.busy and i != pick.actor]
+            if busy:
+                held[rng.choice(busy)] = rng.randint(1, 8)
+        schedule.append(pick)
+        violation = state.apply(pick)
+        if violation is not None:
+            cx = Counterexample(scenario, tuple(schedule), violation, state.history(), seed)
+            return WalkResult(seed, tuple(schedule), state.history(), cx)
+    history = state.history()
+    found = check(history)
+    cx = Counterexample(scenario, tuple(schedule), found[0], history, seed) if found else None
+    return WalkResult(seed, tuple(schedule), history, cx)
+
+
+def walks(scenario: Scenario, seeds: Iterable[int], **kwargs: float) -> WalkResult | None:
+    """Run :func:`walk` for each seed; return the first failing one, or ``None``."""
+    for seed in seeds:
+        result = walk(scenario, seed, **kwargs)  # type: ignore[arg-type]
+        if result.counterexample is not None:
+            return result
+    return None
+
+
+# --- the deliberately broken append of the talk ---------------------------------------------
+
+
+def talk_append(
+    list_id: str, capacity: int, head: int, entries: Iterable[JSONDoc], chunk: int
+) -> Step:
+    """The talk's original append, kept to prove the checker catches it: read the head
+    pointer, append to that page *without a bound*, then bump the pointer once the page
+    reached capacity. Concurrent writers overfill pages. Never use it."""
+    skey = summary_key(list_id)
+    positions: list[int] = []
+    page = head
+    for entry in entries:
+        row = yield Get(skey)
+        page = int(row.doc.get(HEAD, 0)) if row else 0
+        outcome = yield Append(page_key(list_id, page), ITEMS, (entry,), 1 << 30)
+        match outcome:
+            case Appended(length):
+                index = length - 1
+            case Duplicate(index, _):
+                length = index + 1
+            case _:
+                raise ContractViolation(f"unbounded append answered {outcome!r}")
+        if length >= capacity:
+            yield Increment(skey, HEAD, 1)
+        positions.append(page * capacity + index)
+    return positions, page
+
+
+# --- command line ----------------------------------------------------------------------------
+
+DEFAULT_EXHAUSTIVE = Scenario(
+    programs=(appender("a", 2), appender("b", 2), appender("c", 2)), capacity=2
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m pagedlist.conformance.simulation [--broken] [--faults N] [--walks N]``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--broken", action="store_true", help="use the talk's unbounded append")
+    parser.add_argument("--faults", type=int, default=0, help="fault budget per execution")
+    parser.add_argument("--walks", type=int, default=200, help="random walks to run")
+    parser.add_argument("--seed", type=int, default=None, help="replay one random walk")
+    args = parser.parse_args(argv)
+    append = talk_append if args.broken else alg.append
+    scenario = dataclasses.replace(DEFAULT_EXHAUSTIVE, faults=args.faults, append=append)
+    big = Scenario(
+        programs=(*(appender(f"w{i}", 4) for i in range(5)), reader(4), reader(4)),
+        capacity=3,
+        faults=3,
+        split_reads=True,
+        append=append,
+    )
+    if args.seed is not None:
+        result = walk(big, args.seed)
+        print(" ".join(map(str, result.schedule)))
+        print(result.counterexample.report() if result.counterexample else "invariants hold")
+        return 1 if result.counterexample else 0
+    result_x = explore(scenario)
+    print(result_x)
+    if result_x.counterexample is not None:
+        print(result_x.counterexample.report())
+        return 1
+    failing = walks(big, range(args.walks))
+    if failing is not None and failing.counterexample is not None:
+        print(failing.counterexample.report())
+        return 1
+    print(f"{args.walks} random walks (seeds 0..{args.walks - 1}): all invariants hold")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
