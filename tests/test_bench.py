@@ -19,7 +19,13 @@ from pagedlist.bench.counting import TimedStore
 from pagedlist.bench.report import evaluate_targets, render_markdown
 from pagedlist.bench.runner import Phase, merge_phases, run_phase, summarize_phase
 from pagedlist.bench.stats import Sample, is_unit, percentile, summarize, unit_deltas
-from pagedlist.bench.subjects import Entry, PagedListSubject, RawSubject, make_entry
+from pagedlist.bench.subjects import (
+    Entry,
+    PagedListSubject,
+    RawPageSubject,
+    RawSubject,
+    make_entry,
+)
 from pagedlist.bench.sweep import sweep_capacity
 from pagedlist.bench.workloads import BenchConfig, run_workloads, verify
 
@@ -147,6 +153,22 @@ def test_rounds_merge_samples_wall_time_and_units() -> None:
     assert len(m.samples) == 3 and m.tags == ["read", "append", "append"]
     assert m.wall == 2.0 and m.errors == 1 and m.first_error == "E: first"
     assert m.units == {"read_units": 3.0, "write_units": 4.0}
+
+
+def test_raw_page_subject_fills_rows_to_capacity_then_moves_on() -> None:
+    inner = MemoryStore()
+    store = TimedStore(inner)
+    lists = PagedListSubject(store, capacity=3, max_item_bytes=64)
+    lists.create("feed")
+    page = RawPageSubject(store, lists)
+    base = store.total_calls  # creating the list took one
+    for k in range(7):
+        page.append("feed", Entry(f"e{k}", 1, '"v"'))
+    every_key = inner.keys()  # MemoryStore.keys(): sorted row keys
+    rows = [k for k in every_key if k.startswith(page.prefix)]
+    assert [len(inner.get(k).doc["items"]) for k in rows] == [3, 3, 1]
+    # seven appends, plus one refused (Full) append at each of the two page changes
+    assert store.total_calls - base == 7 + 2
 
 
 def _rows(results, workload):
@@ -281,7 +303,7 @@ def test_cli_smoke_run_on_memory(tmp_path: Path) -> None:
     assert ("concurrent", "native") in kinds and ("latest", "raw") in kinds
     for r in report["results"]:
         assert r["errors"] == 0, r["first_error"]
-        if r["workload"] == "concurrent" and r["kind"] != "raw":
+        if r["workload"] == "concurrent" and r["kind"] not in ("raw", "raw-page"):
             assert (r["lost"], r["duplicated"]) == (0, 0)
     assert [row["capacity"] for row in report["sweep"]["rows"]] == [3, 6]
     assert (out / "memory-concurrency.png").stat().st_size > 1000

@@ -114,11 +114,11 @@ def run_bench(
     scheme = url.split("://", 1)[0].lower()
     started = time.monotonic()
     store = open_store(url)
-    timed, lists, raw = open_subjects(
+    timed, lists, raw, raw_page = open_subjects(
         store, capacity=cfg.capacity, max_item_bytes=cfg.max_item_bytes
     )
     natives = native_subjects(url, store) if native else []
-    subjects = [lists, raw, *natives]
+    subjects = [lists, raw, raw_page, *natives]
     try:
         with _Bars(show_progress) as bars:
             results = run_workloads(cfg, subjects, bars)

@@ -19,11 +19,20 @@ from typing import Any, TypeVar
 
 from pagedlist.bench.counting import TimedStore
 from pagedlist.core.algorithms import ITEMS
+from pagedlist.core.ops import Full
 from pagedlist.core.pagedlist import PagedList
 from pagedlist.core.store import Store
 from pagedlist.core.values import page_key, summary_key
 
-__all__ = ["Entry", "NativeSubject", "PagedListSubject", "RawSubject", "Subject", "make_entry"]
+__all__ = [
+    "Entry",
+    "NativeSubject",
+    "PagedListSubject",
+    "RawPageSubject",
+    "RawSubject",
+    "Subject",
+    "make_entry",
+]
 
 T = TypeVar("T")
 
@@ -271,6 +280,37 @@ class RawSubject(Subject):
         return hi - lo, (lo if lo > 0 else None)
 
 
+class RawPageSubject(RawSubject):
+    """The same conditional append pagedlist makes, on a row of the same size, and nothing
+    else: entries go to raw "page" rows of the list's capacity, the next row once one
+    answers ``Full`` (that refusal is a counted round trip, as in pagedlist). No summary
+    row, no head pointer, no retries: what is left between this and pagedlist is the
+    core's work and its page-roll protocol."""
+
+    name = "raw-page"
+    kind = "raw-page"
+
+    def __init__(self, store: TimedStore, lists: PagedListSubject) -> None:
+        super().__init__(store, lists)
+        self.prefix = f"bench-rawpage-{uuid.uuid4().hex[:8]}"
+        self._page: dict[str, int] = {}
+        self._page_lock = threading.Lock()
+
+    def append(self, list_id: str, entry: Entry) -> None:
+        """Conditional append to the current raw page; on ``Full``, the next page."""
+        capacity = self.lists.capacity(list_id)
+        doc = entry.doc()
+        while True:
+            with self._page_lock:
+                page = self._page.setdefault(list_id, 0)
+            outcome = self.store.append(f"{self.prefix}-{list_id}|{page}", ITEMS, [doc], capacity)
+            if not isinstance(outcome, Full):
+                return
+            with self._page_lock:
+                if self._page[list_id] == page:
+                    self._page[list_id] = page + 1
+
+
 class NativeSubject(Subject):
     """Base of the native designs: times each SDK call like :class:`TimedStore` does."""
 
@@ -309,8 +349,8 @@ class NativeSubject(Subject):
 
 def open_subjects(
     store: Store, *, capacity: int | None, max_item_bytes: int
-) -> tuple[TimedStore, PagedListSubject, RawSubject]:
-    """The pagedlist and raw subjects on one timed store."""
+) -> tuple[TimedStore, PagedListSubject, RawSubject, RawPageSubject]:
+    """The pagedlist and the two raw subjects on one timed store."""
     timed = store if isinstance(store, TimedStore) else TimedStore(store)
     lists = PagedListSubject(timed, capacity=capacity, max_item_bytes=max_item_bytes)
-    return timed, lists, RawSubject(timed, lists)
+    return timed, lists, RawSubject(timed, lists), RawPageSubject(timed, lists)

@@ -104,7 +104,8 @@ class _Run:
 
     def lid(self, workload: str, subject: Subject, extra: str = "") -> str:
         # Raw reads pagedlist's own lists, so both share list ids.
-        owner = "pl" if subject.kind in ("pagedlist", "raw") else subject.name.split(":")[-1]
+        shared = ("pagedlist", "raw", "raw-page")
+        owner = "pl" if subject.kind in shared else subject.name.split(":")[-1]
         return f"bench-{self.cfg.run_id}-{workload}{extra}-{owner}"
 
     def bar(self, text: str, total: int) -> Callable[[int], None]:
@@ -208,7 +209,7 @@ class _Run:
             count = self.cfg.populate_count(self.pagedlist.capacity(pl_id))
             self.pagedlist.populate(pl_id, self.entries(count))
             self._filled.add(pl_id)
-        if subject.kind in ("pagedlist", "raw"):
+        if subject.kind in ("pagedlist", "raw", "raw-page"):
             return pl_id
         list_id = self.lid("read", subject)
         if list_id not in self._filled:
@@ -225,6 +226,8 @@ class _Run:
         n = self.cfg.n
         jobs = []
         for subject in self.subjects:
+            if subject.kind == "raw-page":
+                continue  # reads exactly like "raw"
             list_id = self.read_list(subject)
 
             def op(t: int, i: int, subject: Subject = subject, list_id: str = list_id) -> str:
@@ -240,6 +243,8 @@ class _Run:
         n = self.cfg.n
         jobs = []
         for subject in self.subjects:
+            if subject.kind == "raw-page":
+                continue  # reads exactly like "raw"
             list_id = self.read_list(subject)
             cursor: list[object] = [None]
 
@@ -269,7 +274,7 @@ class _Run:
             ids = [self.lid("feed", subject, f"{k}") for k in range(cfg.feed_lists)]
             for list_id in ids:
                 subject.create(list_id)
-                if subject.kind == "raw":
+                if subject.kind in ("raw", "raw-page"):
                     continue  # reads pagedlist's lists, filled by the pagedlist subject
                 subject.populate(list_id, self.entries(cfg.feed_fill))
             rngs = [random.Random(cfg.seed * 1000 + t) for t in range(cfg.feed_threads)]
