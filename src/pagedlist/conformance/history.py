@@ -79,11 +79,11 @@ class Event:
         """Whether the call returned normally (acknowledged)."""
         return self.error is None and (self.positions is not None or self.result is not None)
 
-    def describe(self) -> str:
-        """One line for reports."""
-        when = f"[{self.start:.6g} .. {self.end:.6g}]"
+    def describe(self, t0: float = 0.0) -> str:
+        """One line for reports; times relative to ``t0``."""
+        when = f"[{self.start - t0:.6g} .. {self.end - t0:.6g}]"
         if self.error == "in flight":
-            return f"{self.client} {self.kind}{list(self.ids)} [{self.start:.6g} ..] in flight"
+            return f"{self.client} {self.kind}{list(self.ids)} [{self.start - t0:.6g} ..] in flight"
         if self.kind in WRITES:
             told = self.positions if self.ok else f"FAILED ({self.error})"
             return f"{self.client} {self.kind}{list(self.ids)} {when} -> {told}"
@@ -351,8 +351,10 @@ def format_history(history: History, violation: Violation | None = None) -> str:
     lines = []
     if violation is not None:
         lines.append(f"{violation.code}: {violation.message}")
-    lines.append(f"calls ({len(history.events)}):")
-    lines += [f"  {e.describe()}" for e in sorted(history.events, key=lambda e: e.start)]
+    events = sorted(history.events, key=lambda e: e.start)
+    t0 = events[0].start if events else 0.0
+    lines.append(f"calls ({len(events)}, times relative to the first start):")
+    lines += [f"  {e.describe(t0)}" for e in events]
     snap = history.final
     lines.append(f"pages (capacity {snap.capacity}, head {snap.head}):")
     lines += [f"  page {p}: {list(ids)}" for p, ids in sorted(snap.pages.items())]
