@@ -114,8 +114,9 @@ def test_run_phase_splits_ops_and_counts_errors() -> None:
     assert sorted({t for t, _ in seen}) == [0, 1, 2]
     assert phase.errors == 3  # op index 1 of each of the three threads
     assert phase.first_error == "RuntimeError: boom"
-    # 7 appends on capacity 5: one page roll (full append, summary read, increment) = 3 calls.
-    assert sum(s.calls for s in phase.samples) == 7 + 3
+    # 7 appends on capacity 5: one page roll (refused append, summary read, increment) costs
+    # 3 calls; each of the 3 threads, racing, may pay for the roll itself (at most 3 each).
+    assert 7 + 3 <= sum(s.calls for s in phase.samples) <= 7 + 3 * 3
     result = summarize_phase(phase, "append", lists, 3)
     assert result.summary.errors == 3 and result.subject == "pagedlist"
     assert [i.id for i in lists.handle("l").iter()] == lists.read_ids("l")
