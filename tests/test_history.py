@@ -8,6 +8,7 @@ import pytest
 
 from adapters.test_memory import MemoryFixtures
 from adapters.test_sqlite import SQLiteFixtures
+from pagedlist.conformance.fidelity_clauses import AbstractFidelityTests
 from pagedlist.conformance.history import (
     Event,
     History,
@@ -26,6 +27,15 @@ class TestHistoryMemory(AbstractHistoryTests, MemoryFixtures):
 
 class TestHistorySQLite(AbstractHistoryTests, SQLiteFixtures):
     """H* on SQLite (each thread its own connection)."""
+
+
+# The fidelity mixin (F*) lives here until ConformanceSuite composes it for every backend.
+class TestFidelityMemory(AbstractFidelityTests, MemoryFixtures):
+    """F* on MemoryStore."""
+
+
+class TestFidelitySQLite(AbstractFidelityTests, SQLiteFixtures):
+    """F* on SQLite."""
 
 
 # --- the checker itself -------------------------------------------------------------------

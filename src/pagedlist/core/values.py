@@ -135,6 +135,12 @@ def encode_value(value: Any, max_bytes: int) -> str:
         raise InvalidValue(
             f"value holds text that is not valid Unicode (a lone surrogate?): {err}"
         ) from None
+    except ValueError as err:  # after UnicodeEncodeError, its subclass
+        # An int longer than sys.get_int_max_str_digits() (4300 by default) has no JSON
+        # text Python will write or read back.
+        raise InvalidValue(
+            f"value cannot be written as JSON text ({err}): store such integers as strings"
+        ) from None
     if size > max_bytes:
         raise ItemTooLarge(
             f"item is {size} bytes of JSON, over this list's max_item_bytes={max_bytes}: "
