@@ -89,10 +89,9 @@ def test_persistent_throttling_retries_then_raises_throttled(store):
     plist.count()  # summary cached: the append below is one UpdateItem per attempt
     hook = _inject(store, "UpdateItem", Injector(_throttle, times=None))
     before = store.stats()["throttled"]
-    with pytest.raises(Throttled) as err:
+    with pytest.raises(Throttled):
         plist.append("never stored")
     assert hook.injected > 1, "the driver should have retried before giving up"
-    assert "gave up after" in str(err.value)
     assert store.stats()["throttled"] - before == hook.injected
     store.client.meta.events.unregister("before-send.dynamodb.UpdateItem", hook)
     assert plist.count() == 0
