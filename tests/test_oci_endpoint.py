@@ -227,3 +227,20 @@ def test_documents_round_trip_exactly(store):
     assert store.append(key + "p", "items", [entry], 5).length == 1
     assert store.append(key + "p", "items", [{**entry, "id": "b"}], 5).length == 2
     assert store.get(key + "p").doc["items"][1] == {**entry, "id": "b"}
+
+
+def test_append_round_trips(store):
+    """Steady state 1 request; a new page, a Duplicate and a Full 2 each (prepare excluded)."""
+    key = f"rt-{uuid.uuid4().hex[:8]}|0"
+    store.append(key + "warm", "items", [{"id": "w", "ts": 1, "v": ""}], 5)  # prepares
+
+    def requests(call) -> int:
+        before = store.stats()["requests"]
+        call()
+        return store.stats()["requests"] - before
+
+    first = [{"id": "a", "ts": 1, "v": ""}]
+    assert requests(lambda: store.append(key, "items", first, 2)) == 2
+    assert requests(lambda: store.append(key, "items", [{"id": "b", "ts": 1, "v": ""}], 2)) == 1
+    assert requests(lambda: store.append(key, "items", first, 2)) == 2
+    assert requests(lambda: store.append(key, "items", [{"id": "c", "ts": 1, "v": ""}], 2)) == 2

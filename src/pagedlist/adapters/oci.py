@@ -475,10 +475,44 @@ class OCINoSQLStore(Store):
         value = result.get_value()
         if value is None:
             return None
+        return self._row_of(key, value, result.get_version())
+
+    def _row_of(self, key: str, value: Any, version: Any) -> tuple[JSONDoc, str, int]:
         doc = _plain(value.get("doc"))
         if not isinstance(doc, dict):
             raise ContractViolation(f"row {key!r} has no JSON object in column doc: {doc!r}")
-        return doc, _version_text(result.get_version()) or "", int(value.get("sz") or 0)
+        return doc, _version_text(version) or "", int(value.get("sz") or 0)
+
+    def _create_or_read(self, key: str, doc: JSONDoc) -> tuple[JSONDoc, str, int] | None:
+        """Put ``doc`` if ``key`` is absent (``None``: created); else the existing row, read
+        by the same request (``set_return_row``): one round trip either way."""
+        self._check_key(key)
+        size = self.row_size(key, doc)
+        if size > ROW_BYTES:
+            # Too big to create; if the row exists, it may still explain the refusal.
+            found = self._read(key)
+            if found is None:
+                raise too_large(key, size, ROW_BYTES)
+            return found
+        request = (
+            PutRequest()
+            .set_table_name(self._table)
+            .set_value({"k": key, "doc": _wire(doc), "sz": size})
+            .set_option(PutOption.IF_ABSENT)
+            .set_return_row(True)
+            .set_timeout(self._timeout_ms)
+        )
+        result = self._call("put", self._handle.put, request)
+        if result.get_version() is not None:
+            return None
+        existing = result.get_existing_value()
+        if existing is None:
+            # The service may omit the row; read it (still strongly consistent).
+            found = self._read(key)
+            if found is None:
+                raise Throttled(f"row {key!r} exists and vanished at once; retry")
+            return found
+        return self._row_of(key, existing, result.get_existing_version())
 
     def _put(self, key: str, doc: JSONDoc, *, absent: bool, version: str | None = None) -> Any:
         self._check_key(key)
@@ -555,13 +589,14 @@ class OCINoSQLStore(Store):
             rows = self._query("append", APPEND, variables)
             if rows:
                 return Appended(int(rows[0]["n"]))
-            found = self._read(key)
-            if found is None:
-                if len(batch) > max_len:
+            if len(batch) > max_len:
+                found = self._read(key)
+                if found is None:
                     return Full(0)
-                if self.put_if_absent(key, {field: batch}):
+            else:
+                found = self._create_or_read(key, {field: batch})
+                if found is None:
                     return Appended(len(batch))
-                continue
             doc, version, sz = found
             items = doc.get(field)
             if items is None:

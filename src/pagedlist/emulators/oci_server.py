@@ -394,16 +394,25 @@ class OCINoSQLEndpoint:
         op = header.get("o")
         if op == OP.PUT_IF_ABSENT:
             if current is not None:
-                return {"c": _consumed(existing_kb, 0)}
+                return {"c": _consumed(existing_kb, 0), **self._return_info(key, payload, current)}
         elif op == OP.PUT_IF_VERSION:
             wanted = payload.get("rv")
             if wanted is None:
                 raise NoSQLError(ERR.ILLEGAL_ARGUMENT, "PutIfVersion needs a match version")
             if current is None or bytes(current[2]) != bytes(wanted):
-                return {"c": _consumed(max(1, existing_kb), 0)}
+                info = self._return_info(key, payload, current) if current is not None else {}
+                return {"c": _consumed(max(1, existing_kb), 0), **info}
             read_kb = existing_kb
         version, _ = self.tables.write(table, key, doc, int(sz))
         return {"c": _consumed(read_kb, _kb(size)), "rv": version}
+
+    @staticmethod
+    def _return_info(key: str, payload: dict, current: tuple) -> dict:
+        """The existing row, sent back when a conditional put fails and asked for it."""
+        if not payload.get("rr"):
+            return {}
+        doc, sz, version, modified = current
+        return {"ri": {"el": {"k": key, "doc": doc, "sz": sz}, "ev": version, "em": Long(modified)}}
 
     def delete(self, header: dict, payload: dict) -> dict:
         table = str(header.get("n"))
