@@ -25,6 +25,7 @@ recorded by several processes of one host can be merged into one history.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import threading
 import time
@@ -181,12 +182,6 @@ def snapshot(store: Store, list_id: str, *, max_pages: int = 1_000_000) -> Snaps
     return Snapshot(capacity, head, pages)
 
 
-def _acked_before(events: Iterable[Event], t: float) -> list[tuple[Event, int]]:
-    return [
-        (e, p) for e in events if e.kind in WRITES and e.ok and e.end < t for p in e.positions or ()
-    ]
-
-
 def check(history: History) -> list[Violation]:
     """Every violation of the invariants in ``history`` (empty when it is correct)."""
     out: list[Violation] = []
@@ -243,38 +238,56 @@ def check(history: History) -> list[Violation]:
                     )
                 )
     # I4: real-time order of acknowledged appends.
-    acked = sorted(
-        (e for e in history.events if e.kind in WRITES and e.ok and e.positions),
-        key=lambda e: e.end,
-    )
-    for b in acked:
+    acked = _Acked(history.events)
+    for b in acked.events:
         assert b.positions is not None
-        for a in acked:
-            if a.end >= b.start:
-                break
-            assert a.positions is not None
-            if max(a.positions) >= min(b.positions):
-                out.append(
-                    Violation(
-                        "I4",
-                        f"{a.client}'s append was acknowledged at {max(a.positions)} before "
-                        f"{b.client}'s started, which was told {min(b.positions)}",
-                        (a, b),
-                    )
+        bound, a = acked.before(b.start)
+        if a is not None and bound >= min(b.positions):
+            out.append(
+                Violation(
+                    "I4",
+                    f"{a.client}'s append was acknowledged at {bound} before "
+                    f"{b.client}'s started, which was told {min(b.positions)}",
+                    (a, b),
                 )
+            )
     # I5: reads.
     for r in history.events:
         if r.kind in READS and r.ok:
-            out.extend(_check_read(r, history))
+            out.extend(_check_read(r, history, acked, writers))
     return out
 
 
-def _check_read(r: Event, history: History) -> list[Violation]:
+class _Acked:
+    """Acknowledged writes by end time, with the running maximum position, so "the highest
+    position acknowledged before time t" is one binary search."""
+
+    def __init__(self, events: Iterable[Event]) -> None:
+        self.events = sorted(
+            (e for e in events if e.kind in WRITES and e.ok and e.positions), key=lambda e: e.end
+        )
+        self.ends = [e.end for e in self.events]
+        self.best: list[tuple[int, Event]] = []
+        for e in self.events:
+            top = max(e.positions or (-1,))
+            if not self.best or top > self.best[-1][0]:
+                self.best.append((top, e))
+            else:
+                self.best.append(self.best[-1])
+
+    def before(self, t: float) -> tuple[int, Event | None]:
+        """The highest position acknowledged strictly before ``t``, and by which call."""
+        n = bisect.bisect_left(self.ends, t)
+        return self.best[n - 1] if n else (-1, None)
+
+
+def _check_read(
+    r: Event, history: History, acked: _Acked, writers: dict[str, list[Event]]
+) -> list[Violation]:
     snap = history.final
     out: list[Violation] = []
-    before = _acked_before(history.events, r.start)
-    bound = max((p for _, p in before), default=-1)
-    witness = tuple(dict.fromkeys(e for e, p in before if p == bound))
+    bound, by = acked.before(r.start)
+    witness = () if by is None else (by,)
     result = r.result or ()
     if r.kind == "count":
         ((n, _),) = result
@@ -303,8 +316,8 @@ def _check_read(r: Event, history: History) -> list[Violation]:
                     (r,),
                 )
             )
-        for w in history.events:
-            if w.kind in WRITES and item_id in w.ids and w.start > r.end:
+        for w in writers.get(item_id, ()):
+            if w.start > r.end:
                 out.append(
                     Violation("I5", f"{r.kind} saw {item_id!r}, appended after it ended", (r, w))
                 )
