@@ -1,0 +1,482 @@
+"""The conformance suite against a local Cosmos DB server, plus what is Cosmos DB's own: the
+URL and credentials, the missing-container message, provisioning, the predicate literal
+encoder, hostile ids and values, the item-size bookkeeping, request charges, error mapping
+and many threads appending through one ``PagedList``.
+
+The server is ``@vercel/cosmosdb-server`` (``pagedlist.emulators.cosmos``), started once per
+session by the ``servers`` fixture. Microsoft's emulator in Docker is tried last and skipped
+without a Docker engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from pagedlist import PagedList
+from pagedlist.adapters import open_store
+from pagedlist.adapters.cosmos import (
+    COSMOS_ITEM_BYTES,
+    EMULATOR_KEY,
+    KEY_ENV,
+    MAX_PATCH_ENTRIES,
+    CosmosStore,
+    sql_string_literal,
+)
+from pagedlist.conformance import ConformanceSuite, StoreFixtures
+from pagedlist.core.ops import Appended, Duplicate, Full
+from pagedlist.emulators.base import free_port
+from pagedlist.errors import (
+    ConfigError,
+    DeadlineExceeded,
+    ItemTooLarge,
+    StoreUnavailable,
+    UsageError,
+)
+
+#: Set to run these tests against a real account's container instead of the local server.
+REAL_URL_ENV = "PAGEDLIST_COSMOS_URL"
+REAL_URL = os.environ.get(REAL_URL_ENV)
+local_only = pytest.mark.skipif(
+    bool(REAL_URL), reason=f"${REAL_URL_ENV} is set: this test creates containers of its own"
+)
+
+
+def base_url(servers) -> str:
+    """``$PAGEDLIST_COSMOS_URL`` as is, or a new container on the local server.
+
+    The local server has no indexes: every query and every patch predicate scans the whole
+    container, so each test gets its own small one (created on first open) to stay fast.
+    """
+    if REAL_URL:
+        return REAL_URL
+    url = servers.get("cosmos").url
+    assert "/pagedlist/rows?" in url and "create=true" in url
+    return url.replace("/pagedlist/rows?", f"/pagedlist/t{uuid.uuid4().hex[:12]}?")
+
+
+class CosmosFixtures(StoreFixtures):
+    @pytest.fixture
+    def store_url(self, servers) -> str:
+        return base_url(servers)
+
+
+class TestCosmos(ConformanceSuite, CosmosFixtures):
+    """Every clause on CosmosStore, against the local Cosmos DB server."""
+
+
+# --- fixtures for the Cosmos-specific tests ----------------------------------------------
+
+
+@pytest.fixture
+def url(servers) -> str:
+    return base_url(servers)
+
+
+@pytest.fixture
+def store(url) -> Iterator[CosmosStore]:
+    with open_store(url) as opened:
+        assert isinstance(opened, CosmosStore)
+        yield opened
+
+
+@pytest.fixture
+def key() -> str:
+    return f"cz-{uuid.uuid4().hex[:16]}|0"
+
+
+def _other_container(url: str, container: str, create: bool) -> str:
+    base = url.replace(url.split("/")[4].split("?")[0] + "?", f"{container}?")
+    return base if create else base.replace("&create=true", "")
+
+
+def entry(item_id: str, v: str = "x", ts: int = 1_700_000_000_000) -> dict:
+    return {"id": item_id, "ts": ts, "v": v}
+
+
+# --- the predicate literal encoder ---------------------------------------------------------
+
+HOSTILE = [
+    "",
+    "plain",
+    "UPPER lower",
+    'say "hi"',
+    "it's",
+    "back\\slash",
+    "\\u0041 is not A",
+    "line\nbreak\r\ttab\x00\x1f\x7f",
+    '"; DROP TABLE c; --',
+    "') OR 1=1 --",
+    "SELECT * FROM c",
+    "select value 1 from c where true or",
+    "ü漢字🚀\u2028\u2029\ufeff",
+    "\ud800 lone surrogate",
+    "x" * 200,
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_literal_is_json_that_decodes_to_the_text(text):
+    literal = sql_string_literal(text)
+    assert json.loads(literal) == text
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_literal_cannot_escape_or_be_case_folded(text):
+    """Inside the quotes only lower-case letters, digits, ``space _ . - : |`` and ``\\u``
+    escapes appear: no quote can end the literal, case-folding changes nothing, and the
+    text ``select`` never appears."""
+    literal = sql_string_literal(text)
+    assert literal[0] == literal[-1] == '"'
+    assert re.fullmatch(r"(?:[a-z0-9 _.:|-]|\\u[0-9a-f]{4})*", literal[1:-1])
+    assert literal.lower() == literal
+    assert "select" not in literal
+
+
+def test_hex_ids_and_plain_names_need_no_escapes():
+    assert sql_string_literal("0123456789abcdef") == '"0123456789abcdef"'
+    assert sql_string_literal("items") == '"items"'
+    assert sql_string_literal("preselect") == '"pre\\u0073elect"'
+
+
+def test_literal_refuses_non_strings():
+    with pytest.raises(TypeError):
+        sql_string_literal(5)  # type: ignore[arg-type]
+
+
+# --- hostile ids and values through the server ---------------------------------------------
+
+
+def test_hostile_ids_and_values_through_append_increment_get(store, key):
+    """Quotes, backslashes, newlines, Unicode and injection-looking text as entry ids, field
+    names and values: appends, duplicate detection and increments all see them exactly."""
+    entries = [entry(f"id-{i}-{t}", v=t) for i, t in enumerate(HOSTILE[:9])]
+    # As ids too, except "" and the lone surrogate (the core refuses both as item ids).
+    entries += [entry(t, v=t) for t in HOSTILE if t and "\ud800" not in t]
+    for i in range(0, len(entries), MAX_PATCH_ENTRIES):
+        batch = entries[i : i + MAX_PATCH_ENTRIES]
+        assert store.append(key, "items", batch, 1000) == Appended(i + len(batch))
+    assert store.get(key).doc["items"] == entries
+    # Every id is found again as a duplicate, at its own index.
+    for index, e in enumerate(entries):
+        assert store.append(key, "items", [entry("fresh"), e], 1000) == Duplicate(index, 1)
+    # Ids that differ from a stored one only in case or escaping are not duplicates.
+    near = [entry("PLAIN"), entry("\\\\u0041 is not A"), entry('say "hi" ')]
+    assert store.append(key, "items", near, 1000) == Appended(len(entries) + 3)
+    # Field names are hostile too.
+    for name in ['f"; DROP', "Mixed Case", "a/b~c", "_under", "ü🚀", "select"]:
+        assert store.increment(key, name, 2) == 2
+        assert store.increment(key, name, 3, expect=2) == 5
+        assert store.increment(key, name, 1, expect=2) is None
+        assert store.append(key + "x", name, [entry(name)], 5) == Appended(1)
+        assert store.append(key + "x", name, [entry(name)], 5) == Duplicate(0, 0)
+    doc = store.get(key).doc
+    assert doc['f"; DROP'] == 5 and doc["a/b~c"] == 5 and doc["ü🚀"] == 5
+    assert store.get_many([key, key + "x"])[key].doc == doc
+
+
+def test_case_matters_in_duplicate_detection(store, key):
+    """A server that case-folded predicates would see "A" and "a" as one id."""
+    assert store.append(key, "items", [entry("A")], 5) == Appended(1)
+    assert store.append(key, "items", [entry("a")], 5) == Appended(2)
+    assert store.append(key, "items", [entry("A")], 5) == Duplicate(0, 0)
+
+
+# --- URLs, credentials, provisioning ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "cosmos://host:1/onlydb",
+        "cosmos://host:1/a/b/c",
+        "cosmos:///db/coll",
+        "cosmos://host:port/db/coll",
+        "cosmos://host:1/db/coll?colour=red",
+        "cosmos://host:1/db/coll?tls=perhaps",
+        "cosmos://host:1/db/coll?timeout=soon",
+        "cosmos://user:secretkey@host:1/db/coll",
+    ],
+)
+def test_bad_urls_are_config_errors(bad):
+    with pytest.raises(ConfigError) as caught:
+        open_store(bad)
+    assert "secretkey" not in str(caught.value)
+
+
+@local_only
+def test_missing_container_names_the_fix(url):
+    name = f"absent-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ConfigError) as caught:
+        open_store(_other_container(url, name, create=False))
+    message = str(caught.value)
+    assert name in message
+    assert "pagedlist init" in message and "create=true" in message and "/pk" in message
+
+
+@local_only
+def test_provision_creates_once_then_opens(url):
+    name = f"prov-{uuid.uuid4().hex[:8]}"
+    target = _other_container(url, name, create=False)
+    assert "created" in CosmosStore.provision(target)
+    assert "already exists" in CosmosStore.provision(target)
+    with open_store(target) as store:
+        assert store.put_if_absent("k|1", {"a": 1})
+        assert store.get("k|1").doc == {"a": 1}
+
+
+@local_only
+def test_wrong_partition_key_is_refused(url, store):
+    name = f"wrongpk-{uuid.uuid4().hex[:8]}"
+    from azure.cosmos import PartitionKey
+
+    db = store._client.get_database_client("pagedlist")
+    db.create_container(name, PartitionKey(path="/id"))
+    with pytest.raises(ConfigError, match=r"\['/pk'\]"):
+        open_store(_other_container(url, name, create=False))
+
+
+@local_only
+def test_describe_has_no_key(url, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, EMULATOR_KEY)
+    with open_store(url) as store:
+        text = store.describe()
+        assert text.startswith("cosmos://127.0.0.1:") and "/pagedlist/t" in text
+        assert EMULATOR_KEY not in text and EMULATOR_KEY[:10] not in text
+        assert f"${KEY_ENV}" in text
+        assert store.put_if_absent(f"k-{uuid.uuid4().hex}|0", {"a": 1})
+    monkeypatch.delenv(KEY_ENV)
+    with open_store(url) as store:
+        assert "emulator key" in store.describe()
+
+
+def test_remote_endpoint_without_key_uses_azure_identity(monkeypatch):
+    """No key and a non-loopback host: DefaultAzureCredential, never the emulator key."""
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    store = CosmosStore.__new__(CosmosStore)
+    credential, how = store._credential("myaccount.documents.azure.com")
+    assert how == "Azure identity" and credential != EMULATOR_KEY
+    assert store._credential("127.0.0.1") == (EMULATOR_KEY, "emulator key")
+    assert store._credential("::1")[1] == "emulator key"
+
+
+# --- limits and the item-size bookkeeping ------------------------------------------------
+
+
+def test_limits(store):
+    limits = store.limits
+    assert limits.row_bytes == COSMOS_ITEM_BYTES == 2 * 1024 * 1024
+    assert limits.append_entries == MAX_PATCH_ENTRIES == 9
+    assert limits.value_expansion == 6
+
+
+def test_more_entries_than_one_patch_takes_are_refused(store, key):
+    with pytest.raises(UsageError, match="at most 9 entries"):
+        store.append(key, "items", [entry(f"e{i}") for i in range(10)], 100)
+    assert store.get(key) is None
+
+
+def test_pagedlist_splits_batches_to_patch_size(store):
+    """extend() of 25 values fits one page but needs three patches of at most 9."""
+    plist = PagedList.create(store, f"ext-{uuid.uuid4().hex[:12]}", capacity=40)
+    assert plist.extend(range(25)) == list(range(25))
+    assert [i.value for i in plist.iter()] == list(range(25))
+
+
+def _tracked(store: CosmosStore, key: str) -> int:
+    return store._read(key)["rowbytes"]
+
+
+def test_row_bytes_tracks_row_size_through_appends(store, key):
+    """The size every patch maintains is the size ``row_size`` reports for the row."""
+    store.append(key, "items", [entry("a", "é")], 50)
+    store.append(key, "items", [entry("b", '"q"'), entry("c", "\n")], 50)
+    store.append(key, "other", [entry("d")], 50)
+    store.increment(key, "n", 5)
+    store.append(key, "items", [entry("e", "🚀")], 50)
+    assert _tracked(store, key) == store.row_size(key, store.get(key).doc)
+    row = store.get(key)
+    assert store.replace(key, {"x": 1}, row.version)
+    assert _tracked(store, key) == store.row_size(key, {"x": 1})
+
+
+def test_append_over_the_item_limit_writes_nothing(store, key):
+    filler = "x" * 600_000
+    for i in range(3):
+        assert store.append(key, "items", [entry(f"b{i}", filler)], 10) == Appended(i + 1)
+    before = store.get(key)
+    with pytest.raises(ItemTooLarge):
+        store.append(key, "items", [entry("over", filler)], 10)
+    assert store.get(key) == before
+    # Duplicate and Full are still answered first.
+    assert store.append(key, "items", [entry("b1", filler)], 10) == Duplicate(1, 0)
+    assert store.append(key, "items", [entry("new", filler)], 3) == Full(3)
+
+
+def test_new_field_over_the_item_limit_writes_nothing(store, key):
+    assert store.put_if_absent(key, {"pad": "p" * 1_900_000})
+    before = store.get(key)
+    with pytest.raises(ItemTooLarge):
+        store.append(key, "items", [entry("a", "y" * 200_000)], 10)
+    assert store.get(key) == before
+
+
+def test_put_over_the_item_limit_writes_nothing(store, key):
+    with pytest.raises(ItemTooLarge):
+        store.put_if_absent(key, {"pad": "p" * COSMOS_ITEM_BYTES})
+    assert store.get(key) is None
+
+
+def test_increment_of_a_non_integer_is_refused(store, key):
+    from pagedlist.errors import InvalidValue
+
+    store.put_if_absent(key, {"s": "text"})
+    with pytest.raises(InvalidValue):
+        store.increment(key, "s", 1)
+
+
+# --- request charges and errors -------------------------------------------------------------
+
+
+def test_request_charge_is_counted(store, key):
+    before = store.stats()
+    store.append(key, "items", [entry("a")], 10)
+    store.get(key)
+    store.get_many([key, key + "-absent"])
+    after = store.stats()
+    assert after["requests"] - before["requests"] >= 3
+    assert after["request_charge_ru"] - before["request_charge_ru"] >= 3
+    assert after["throttled"] == 0
+
+
+def test_request_charge_totals_are_thread_safe(url, key):
+    with open_store(url) as shared:
+        start = shared.stats()["requests"]
+
+        def work(n: int) -> None:
+            for _ in range(10):
+                shared.increment(f"{key}-{n}", "n", 1)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        stats = shared.stats()
+        # 40 patches, plus one create per row (its first patch answers 404).
+        assert stats["requests"] - start == 40 + 4
+        assert stats["request_charge_ru"] >= stats["requests"] - start
+
+
+def test_unreachable_endpoint_is_store_unavailable():
+    with pytest.raises(StoreUnavailable) as caught:
+        open_store(f"cosmos://127.0.0.1:{free_port()}/db/coll?tls=false&timeout=2")
+    assert caught.value.__cause__ is not None
+
+
+def test_silent_server_is_deadline_exceeded():
+    """A server that accepts connections and never answers: the read timeout fires."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        port = listener.getsockname()[1]
+        with pytest.raises(DeadlineExceeded) as caught:
+            open_store(f"cosmos://127.0.0.1:{port}/db/coll?tls=false&timeout=0.5")
+        assert caught.value.__cause__ is not None
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        listener.close()
+
+
+@local_only
+def test_read_of_missing_row_never_guesses_from_a_500(store, key):
+    """The local server answers 500 to a point read of a missing id; the adapter confirms
+    absence with a query, and still returns rows that exist."""
+    assert store.get(key) is None
+    store.put_if_absent(key, {"v": 1})
+    assert store.get(key).doc == {"v": 1}
+
+
+# --- many threads through PagedList ------------------------------------------------------
+
+
+def test_eight_threads_append_through_pagedlist(url):
+    """8 threads x 200 appends, capacity 50: nothing lost or doubled, full pages."""
+    threads, per_thread, capacity = 8, 200, 50
+    list_id = f"mt-{uuid.uuid4().hex[:12]}"
+    stores = [open_store(url) for _ in range(threads)]
+    try:
+        PagedList.create(stores[0], list_id, capacity=capacity)
+        errors: list[BaseException] = []
+        acked: list[list[int]] = [[] for _ in range(threads)]
+
+        def work(n: int) -> None:
+            try:
+                handle = PagedList(stores[n], list_id, deadline=60)
+                for i in range(per_thread):
+                    acked[n].append(handle.append({"t": n, "i": i}))
+            except BaseException as err:  # reported below, with the thread's number
+                errors.append(err)
+
+        workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        assert not errors, errors
+        total = threads * per_thread
+        items = list(PagedList(stores[0], list_id).iter())
+        assert [it.position for it in items] == list(range(total))
+        values = [(it.value["t"], it.value["i"]) for it in items]
+        assert sorted(values) == [(n, i) for n in range(threads) for i in range(per_thread)]
+        assert sorted(p for per in acked for p in per) == list(range(total))
+        for n in range(threads):  # each thread's own appends keep their order
+            mine = [it.value["i"] for it in items if it.value["t"] == n]
+            assert mine == list(range(per_thread))
+        pages = stores[0].get_many([f"{list_id}|{p}" for p in range(total // capacity + 1)])
+        sizes = [len(pages[f"{list_id}|{p}"].doc["items"]) for p in range(total // capacity)]
+        assert sizes == [capacity] * (total // capacity)
+    finally:
+        for s in stores:
+            s.close()
+
+
+# --- Microsoft's emulator in Docker ---------------------------------------------------------
+
+
+def test_docker_cosmos_emulator():
+    """The testcontainers flavour, for users with a Docker engine."""
+    from pagedlist.emulators.cosmos import CosmosDockerEmulator
+
+    why = CosmosDockerEmulator.available()
+    if why:
+        pytest.skip(f"no Docker engine here ({why}): the Linux Cosmos DB emulator not exercised")
+    with CosmosDockerEmulator() as docker_url, open_store(docker_url) as store:
+        assert store.put_if_absent("d|1", {"a": 1})
+        assert store.get("d|1").doc == {"a": 1}
+        assert store.append("d|2", "items", [entry("A")], 2) == Appended(1)
+        assert store.append("d|2", "items", [entry("A")], 2) == Duplicate(0, 0)
