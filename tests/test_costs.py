@@ -158,3 +158,13 @@ def test_sweep_rows_match_the_single_figures() -> None:
         append_cost(billing, ONE_KB, 4).write_units
     )
     assert rows[1]["latest_read_units"] == pytest.approx(5 * 3 + 1 + 1.6)
+
+
+def test_native_design_costs() -> None:
+    work = Workload(entry_bytes=KB, page_overhead=0, latest_n=50)
+    # DynamoDB: a 1 KB PutItem is 1 WCU; a Query of 50 KB is rounded up to 4 KB once: 13.
+    assert costs.native_append_cost(DynamoDBBilling(), work).write_units == 1.0
+    assert costs.native_latest_cost(DynamoDBBilling(), work).read_units == 13.0
+    # OCI reads every row: 50 rows of 1 KB at ABSOLUTE consistency.
+    assert costs.native_latest_cost(OCIBilling(), work).read_units == 100.0
+    assert costs.native_latest_cost(CosmosBilling(), work, 1).read_units == pytest.approx(3.5)

@@ -281,8 +281,16 @@ def _backend_section(report: dict[str, Any], img_prefix: str | None) -> list[str
         out.append(
             f"Model's recommended capacity for this mix: **{sweep['recommended_capacity']}** "
             f"(append {sweep['recommended_cost']['append_units']:.2f} units, latest "
-            f"{sweep['recommended_cost']['latest_units']:.2f} units)."
+            f"{sweep['recommended_cost']['latest_units']:.2f} units, weighted mix "
+            f"{sweep['recommended_cost']['mix_weighted']:.2f})."
         )
+        native = sweep.get("native_model")
+        if native and sweep["billing"] in ("dynamodb", "cosmos", "oci-nosql"):
+            out.append(
+                f"The model's native design (a row per entry, a range query): append "
+                f"{native['append_units']:.2f} units, latest {native['latest_units']:.2f} units, "
+                f"weighted mix {native['mix_weighted']:.2f}."
+            )
         for s in sweep.get("skipped", []):
             out.append(f"- skipped capacity {s}")
     if img_prefix is not None:

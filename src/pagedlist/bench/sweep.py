@@ -138,6 +138,8 @@ def sweep_capacity(
             }
         )
     rec = costs.recommend_capacity(billing, work, row_bytes=limits.row_bytes)
+    native_append = costs.native_append_cost(billing, work)
+    native_latest = costs.native_latest_cost(billing, work)
     return {
         "billing": billing.name,
         "unit_names": list(billing.unit_names),
@@ -145,6 +147,13 @@ def sweep_capacity(
         "rows": rows,
         "skipped": skipped,
         "recommended_capacity": rec.capacity,
+        "native_model": {
+            "append_units": native_append.units,
+            "latest_units": native_latest.units,
+            "mix_weighted": billing.weighted(
+                native_latest.scaled(read_fraction) + native_append.scaled(1 - read_fraction)
+            ),
+        },
         "recommended_cost": {
             "append_units": rec.append.units,
             "latest_units": rec.latest.units,

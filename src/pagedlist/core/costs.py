@@ -24,6 +24,9 @@ Billing rules modelled (see each class for the sources and the approximations):
 * OCI NoSQL: 1 write unit per KB written, 1 read unit per KB read (rounded up per row),
   doubled for ABSOLUTE consistency; a conditional write also reads the row.
 * Stores without billing units (memory, SQLite, Redis): only round trips and bytes moved.
+
+:func:`native_append_cost` and :func:`native_latest_cost` price the design users would
+write instead (one row per entry, a range query for the newest n), for comparison.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ __all__ = [
     "billing_for",
     "latest_cost",
     "mix_cost",
+    "native_append_cost",
+    "native_latest_cost",
     "recommend_capacity",
     "sweep",
 ]
@@ -309,6 +314,32 @@ def latest_cost(billing: Billing, work: Workload, capacity: int, n: int | None =
         moved = float(sum(s or 0 for s in sizes))
         total = total + OpCost(billing.batch_read(sizes), 0.0, 1.0, moved, 0.0)
     return total.scaled(1.0 / capacity)
+
+
+def native_append_cost(billing: Billing, work: Workload) -> OpCost:
+    """The native design's append: one conditional insert of a row holding one entry."""
+    size = work.page_overhead + work.entry_bytes
+    read, write = billing.write(0, size)
+    return OpCost(read, write, 1.0, 0.0, float(size))
+
+
+def native_latest_cost(billing: Billing, work: Workload, n: int | None = None) -> OpCost:
+    """The native design's ``latest(n)``: one range query returning ``n`` one-entry rows.
+
+    DynamoDB bills a ``Query`` on the summed size of the items it reads, rounded up to 4 KB
+    once (not per item); Cosmos DB is approximated as one point read of the returned bytes
+    plus a 2.5 RU query charge; OCI NoSQL reads every row (each rounded up to 1 KB).
+    """
+    n = work.latest_n if n is None else n
+    size = work.page_overhead + work.entry_bytes
+    moved = float(n * size)
+    if isinstance(billing, DynamoDBBilling):
+        units = billing.batch_read([n * size])
+    elif isinstance(billing, CosmosBilling):
+        units = 2.5 + billing.batch_read([n * size])
+    else:
+        units = billing.batch_read([size] * n)
+    return OpCost(units, 0.0, 1.0, moved, 0.0)
 
 
 def mix_cost(billing: Billing, work: Workload, capacity: int) -> OpCost:
