@@ -76,6 +76,9 @@ def main() -> int:
     )
     parser.add_argument("--progress", action="store_true", help="show progress bars")
     parser.add_argument("--no-doc", action="store_true", help="do not touch docs/performance.md")
+    parser.add_argument(
+        "--doc-only", action="store_true", help="only regenerate docs/performance.md from results"
+    )
     args = parser.parse_args()
 
     from pagedlist.bench.report import plot_capacity, plot_concurrency, render_markdown, slug
@@ -83,7 +86,7 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     IMG.mkdir(parents=True, exist_ok=True)
     missing: dict[str, str] = {}
-    for name in args.backends.split(","):
+    for name in [] if args.doc_only else args.backends.split(","):
         started = time.monotonic()
         print(f"== {name}", flush=True)
         try:
