@@ -102,6 +102,12 @@ def main() -> int:
         plot_capacity(report, IMG / f"{slug(report)}-capacity.png")
         print(f"   done in {time.monotonic() - started:.0f} s", flush=True)
 
+    if args.doc_only:
+        # Redraw every plot from the stored numbers (the model's native lines included).
+        for path in sorted(RESULTS.glob("*.json")):
+            report = _with_native_model(json.loads(path.read_text()))
+            plot_concurrency(report, IMG / f"{slug(report)}-concurrency.png")
+            plot_capacity(report, IMG / f"{slug(report)}-capacity.png")
     if not args.no_doc:
         write_doc(render_markdown, missing)
     return 0

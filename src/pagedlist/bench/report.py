@@ -416,6 +416,22 @@ def plot_capacity(report: dict[str, Any], path: Path) -> Path | None:
             caps, [r[meas] for r in rows], marker="o", linestyle="none", label=f"{label} measured"
         )[0]
         ax.plot(caps, [r[model] for r in rows], color=line.get_color(), label=f"{label} model")
+    native = sweep.get("native_model")
+    if billed and native:
+        ax.axhline(
+            native["append_units"],
+            color="C0",
+            linestyle=":",
+            alpha=0.6,
+            label="append, native design (model)",
+        )
+        ax.axhline(
+            native["latest_units"],
+            color="C1",
+            linestyle=":",
+            alpha=0.6,
+            label="latest(n), native design (model)",
+        )
     ax.axvline(
         sweep["recommended_capacity"],
         color="grey",
