@@ -128,6 +128,7 @@ WHERE t.k = $k AND t.doc.$f = $x
 RETURNING t.doc.$f AS v
 """
 
+_CONNECTION_ERRORS = (requests.exceptions.ConnectionError, ConnectionError)
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,255}\Z")
 _AUTH = ("config", "instance", "resource")
 _TRUE = ("1", "true", "yes", "on")
@@ -267,7 +268,10 @@ class OCINoSQLStore(Store):
             cloud = True
         else:
             raise ConfigError(f"{url!r} is not an oci-nosql:// or oci-nosql+http:// URL")
-        storage_gb = int(parse_qs(parts.query).get("storage_gb", ["25"])[-1])
+        try:
+            storage_gb = int(parse_qs(parts.query).get("storage_gb", ["25"])[-1])
+        except ValueError:
+            raise ConfigError(f"storage_gb in {url!r} must be a whole number of GB") from None
         return cls(
             config,
             table,
@@ -292,7 +296,11 @@ class OCINoSQLStore(Store):
 
         try:
             if auth == "instance":
-                return SignatureProvider.create_with_instance_principal(region=region)
+                from borneo import Regions
+
+                return SignatureProvider.create_with_instance_principal(
+                    region=Regions.from_region_id(region)
+                )
             if auth == "resource":
                 return SignatureProvider.create_with_resource_principal()
             kwargs: dict[str, Any] = {"profile_name": profile}
@@ -420,15 +428,19 @@ class OCINoSQLStore(Store):
                 "limit: use a shorter list id"
             )
 
-    def _call(self, what: str, fn: Any, request: Any) -> Any:
-        try:
-            result = fn(request)
-        except (StoreError, ConfigError, ContractViolation):
-            raise
-        except Exception as err:
-            raise _map_error(err, what) from err
-        self._account(result)
-        return result
+    def _call(self, what: str, fn: Any, request: Any, *, idempotent: bool = False) -> Any:
+        for attempt in (1, 2):
+            try:
+                result = fn(request)
+            except Exception as err:
+                # A read that met a dropped keep-alive connection is simply sent again,
+                # once; a write is not (it may have been applied): the core decides.
+                if idempotent and attempt == 1 and isinstance(err, _CONNECTION_ERRORS):
+                    continue
+                raise _map_error(err, what) from err
+            self._account(result)
+            return result
+        raise AssertionError("unreachable")
 
     def _statement(self, name: str, template: str) -> Any:
         with self._lock:
@@ -471,7 +483,7 @@ class OCINoSQLStore(Store):
             .set_consistency(Consistency.ABSOLUTE)
             .set_timeout(self._timeout_ms)
         )
-        result = self._call("get", self._handle.get, request)
+        result = self._call("get", self._handle.get, request, idempotent=True)
         value = result.get_value()
         if value is None:
             return None

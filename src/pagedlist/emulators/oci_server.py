@@ -535,10 +535,16 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # one line per request would swamp the log; errors travel in responses
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 overflows when a few clients each open 16
+    # connections at once (get_many), and the kernel then resets some of them.
+    request_queue_size = 256
+
+
 def make_server(port: int, db: str = ":memory:", host: str = "127.0.0.1") -> ThreadingHTTPServer:
     """A threaded HTTP server on ``host:port`` backed by SQLite file ``db``."""
     handler = type("Handler", (_Handler,), {"endpoint": OCINoSQLEndpoint(Tables(db))})
-    server = ThreadingHTTPServer((host, port), handler)
+    server = _Server((host, port), handler)
     server.daemon_threads = True
     return server
 
