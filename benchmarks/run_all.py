@@ -51,9 +51,11 @@ def run_one(name: str, args: argparse.Namespace) -> dict:
             return run_bench(
                 url.format(tmp=tmp), name=name, cfg=cfg, sweep=True, show_progress=args.progress
             )
+    from pagedlist.bench.command import server_versions
     from pagedlist.emulators import get_emulator
 
-    running = get_emulator(name).start()
+    emulator = get_emulator(name)
+    running = emulator.start()
     try:
         return run_bench(
             running.url,
@@ -61,6 +63,7 @@ def run_one(name: str, args: argparse.Namespace) -> dict:
             cfg=cfg,
             sweep=True,
             note=f"local server started by pagedlist.emulators ({name})",
+            extra_versions=server_versions(emulator),
             show_progress=args.progress,
         )
     finally:

@@ -26,11 +26,11 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 @contextlib.contextmanager
-def _target(target: str) -> Iterator[tuple[str, str, str]]:
-    """``(url, name, note)`` for a store URL, or for a local server started by name
+def _target(target: str) -> Iterator[tuple[str, str, str, dict[str, str]]]:
+    """``(url, name, note, versions)`` for a store URL, or for a local server started by name
     (``redis``, ``redis-cluster``, ``dynamodb``, ``cosmos``, ``oci-nosql``) and stopped after."""
     if "://" in target:
-        yield target, target.split("://", 1)[0].lower(), ""
+        yield target, target.split("://", 1)[0].lower(), "", {}
         return
     from pagedlist.emulators import EMULATORS, EmulatorError, get_emulator
 
@@ -41,11 +41,13 @@ def _target(target: str) -> Iterator[tuple[str, str, str]]:
             param_hint="TARGET",
         )
     try:
-        running = get_emulator(target).start()
+        emulator = get_emulator(target)
+        running = emulator.start()
     except EmulatorError as err:
         raise click.ClickException(f"could not start the local {target} server: {err}") from err
     try:
-        yield running.url, target, f"local server started by `pagedlist.emulators` ({target})"
+        note = f"local server started by `pagedlist.emulators` ({target})"
+        yield running.url, target, note, server_versions(emulator)
     finally:
         running.stop()
 
@@ -91,11 +93,24 @@ class _Bars:
         return lambda n: self.progress.advance(task, n)
 
 
+def server_versions(emulator: Any) -> dict[str, str]:
+    """Version pins a launcher module declares (``*_VERSION`` strings), for the header."""
+    import sys
+
+    module = sys.modules.get(type(emulator).__module__)
+    found = {}
+    for key, value in vars(module or object()).items():
+        if key.endswith("VERSION") and isinstance(value, str):
+            found[f"{emulator.name} server ({key.lower()})"] = value
+    return found
+
+
 def run_bench(
     url: str,
     *,
     name: str | None = None,
     note: str = "",
+    extra_versions: dict[str, str] | None = None,
     cfg: Any = None,
     sweep: bool = False,
     capacities: tuple[int, ...] | None = None,
@@ -137,7 +152,7 @@ def run_bench(
         caps = list(lists._capacity.values())
         if caps:
             capacity = caps[0]
-        versions: dict[str, str] = {}
+        versions: dict[str, str] = dict(extra_versions or {})
         for subject in subjects:
             with contextlib.suppress(Exception):  # versions are decoration, never a failure
                 versions.update(subject.versions())
@@ -298,12 +313,13 @@ def bench(
         feed_threads=feed_threads,
         workloads=tuple(workloads) or WORKLOADS,
     )
-    with _target(target) as (url, backend, note):
+    with _target(target) as (url, backend, note, pins):
         try:
             report = run_bench(
                 url,
                 name=name or backend,
                 note=note,
+                extra_versions=pins,
                 cfg=cfg,
                 sweep=sweep,
                 capacities=caps,
