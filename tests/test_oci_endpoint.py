@@ -244,3 +244,32 @@ def test_append_round_trips(store):
     assert requests(lambda: store.append(key, "items", [{"id": "b", "ts": 1, "v": ""}], 2)) == 1
     assert requests(lambda: store.append(key, "items", first, 2)) == 2
     assert requests(lambda: store.append(key, "items", [{"id": "c", "ts": 1, "v": ""}], 2)) == 2
+
+
+def _raw_post(url: str, path: str, body: bytes) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    endpoint = url.split("://", 1)[1].split("/", 1)[0]
+    request = urllib.request.Request(f"http://{endpoint}{path}", data=body, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def test_garbled_body_and_wrong_path(url):
+    """A body that is not NSON gets BAD_PROTOCOL_MESSAGE in an NSON error map (what borneo
+    parses); a path other than /V2/nosql/data gets 404."""
+    from borneo.common import ByteInputStream
+    from borneo.nson import FieldValueCreator, Nson
+    from borneo.serdeutil import SerdeUtil
+
+    status, body = _raw_post(url, "/V2/nosql/data", b"\x00\x04garbage")
+    assert status == 200
+    creator = FieldValueCreator()
+    Nson.generate_events_from_nson(ByteInputStream(bytearray(body)), creator)
+    reply = creator.get_current_value()
+    assert reply["e"] == SerdeUtil.USER_ERROR.BAD_PROTOCOL_MESSAGE and reply["x"]
+    assert _raw_post(url, "/V0/other", b"")[0] == 404
