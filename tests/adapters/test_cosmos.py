@@ -10,6 +10,8 @@ without a Docker engine.
 
 from __future__ import annotations
 
+import http.client
+import http.server
 import json
 import os
 import re
@@ -38,6 +40,7 @@ from pagedlist.errors import (
     DeadlineExceeded,
     ItemTooLarge,
     StoreUnavailable,
+    Throttled,
     UsageError,
 )
 
@@ -419,6 +422,106 @@ def test_read_of_missing_row_never_guesses_from_a_500(store, key):
     assert store.get(key) is None
     store.put_if_absent(key, {"v": 1})
     assert store.get(key).doc == {"v": 1}
+
+
+class ThrottlingProxy:
+    """A forwarding HTTP proxy in front of the local server that answers the next ``n``
+    document writes with 429 and ``x-ms-retry-after-ms``, the way Cosmos DB throttles.
+
+    It is a real server on the network: the SDK's own retry and timeout machinery runs.
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.throttle_next = 0
+        self.retry_after_ms = 50
+        self.seen_429 = 0
+        self.requests = 0
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with proxy._lock:
+                    proxy.requests += 1
+                    throttle = "/docs" in self.path and self.command in ("POST", "PATCH", "PUT")
+                    throttle = throttle and proxy.throttle_next > 0
+                    if throttle:
+                        proxy.throttle_next -= 1
+                        proxy.seen_429 += 1
+                if throttle:
+                    payload = b'{"code":"TooManyRequests","message":"Request rate is large"}'
+                    self.send_response(429)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("x-ms-retry-after-ms", str(proxy.retry_after_ms))
+                    self.send_header("x-ms-request-charge", "0.5")
+                    self.send_header("content-length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=30)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                    conn.request(self.command, self.path, body=body, headers=headers)
+                    answer = conn.getresponse()
+                    data = answer.read()
+                finally:
+                    conn.close()
+                self.send_response(answer.status)
+                for k, v in answer.getheaders():
+                    if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(k, v)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> ThrottlingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@local_only
+def test_429_is_throttled_with_retry_after_and_the_driver_retries(url):
+    """The SDK does not retry a 429 itself: the adapter raises Throttled(retry_after) at
+    once, and the core driver waits at least that long and succeeds."""
+    upstream = int(url.split("://127.0.0.1:")[1].split("/")[0])
+    with ThrottlingProxy(upstream) as proxy:
+        proxied = url.replace(f"127.0.0.1:{upstream}", f"127.0.0.1:{proxy.port}")
+        with open_store(proxied) as store:
+            k = f"thr-{uuid.uuid4().hex}|0"
+            proxy.throttle_next = 1
+            proxy.retry_after_ms = 1500
+            before = proxy.requests
+            with pytest.raises(Throttled) as caught:
+                store.append(k, "items", [entry("a")], 10)
+            assert caught.value.retry_after == pytest.approx(1.5)
+            assert proxy.requests - before == 1, "the SDK retried the 429 itself"
+            assert store.stats()["throttled"] == 1
+            assert store.get(k) is None
+            # Through PagedList: three 429s in a row, then the append goes through.
+            plist = PagedList.create(store, f"thr-{uuid.uuid4().hex[:12]}", capacity=5)
+            proxy.retry_after_ms = 20
+            proxy.throttle_next = 3
+            assert plist.append("v") == 0
+            assert proxy.seen_429 == 4 and store.stats()["throttled"] == 4
+            assert [i.value for i in plist.iter()] == ["v"]
 
 
 # --- many threads through PagedList ------------------------------------------------------

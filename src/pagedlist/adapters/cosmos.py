@@ -17,16 +17,16 @@ Layout: one container with partition key path ``/pk``; every row is its own logi
 partition (``id == pk == row key``) and its document is kept under ``doc``, so the caller's
 field names never meet Cosmos DB's own (``id``, ``_etag``...)::
 
-    {"id": KEY, "pk": KEY, "doc": {...the row...}, "rowBytes": N}
+    {"id": KEY, "pk": KEY, "doc": {...the row...}, "rowbytes": N}
 
-``rowBytes`` is an upper bound on the stored document's size that every write maintains in
+``rowbytes`` is an upper bound on the stored document's size that every write maintains in
 the same atomic request (``incr`` in a patch, or computed for a whole-document write), so a
 conditional patch can refuse a write that would cross the 2 MB item limit: nothing is
 written and ``ItemTooLarge`` is raised.
 
 Primitives: ``create_item`` (put_if_absent); ``replace_item`` with the ``_etag`` and
 ``IfNotModified`` (replace); one ``patch_item`` with ``add /doc/FIELD/-`` per entry plus an
-``incr`` of ``rowBytes`` under a ``filter_predicate`` that bounds the length, the size and
+``incr`` of ``rowbytes`` under a ``filter_predicate`` that bounds the length, the size and
 rejects duplicate ids (append); a conditional ``incr`` patch (increment); point reads and
 ``read_items`` (get, get_many). Patch predicates take no parameters, so every value in one
 goes through :func:`sql_string_literal`.
@@ -84,13 +84,13 @@ EMULATOR_KEY = (
 )
 #: Cosmos DB's item size limit.
 COSMOS_ITEM_BYTES = 2 * 1024 * 1024
-#: Cosmos DB takes at most 10 operations in one patch; an append spends one on ``rowBytes``.
+#: Cosmos DB takes at most 10 operations in one patch; an append spends one on ``rowbytes``.
 MAX_PATCH_OPERATIONS = 10
 MAX_PATCH_ENTRIES = MAX_PATCH_OPERATIONS - 1
 #: Bytes the service adds to every item: ``_rid``, ``_self``, ``_etag``, ``_attachments``,
 #: ``_ts`` with their names (about 180), rounded up.
 SYSTEM_PROPERTY_BYTES = 256
-#: Room for the ``rowBytes`` number and for integer fields growing by a few digits under
+#: Room for the ``rowbytes`` number and for integer fields growing by a few digits under
 #: ``increment``, which does not re-count the whole row.
 ROW_SLACK_BYTES = 128
 #: Distinct keys per ``read_items`` call.
@@ -102,7 +102,7 @@ MAX_RACES = 16
 FORBIDDEN_ID_CHARS = "/\\?#"
 DOC = "doc"
 #: Entries are never queried: leaving the document body out of the index makes every write
-#: cheaper (ids, pk and rowBytes stay indexed).
+#: cheaper (ids, pk and rowbytes stay indexed).
 INDEXING_POLICY = {
     "indexingMode": "consistent",
     "automatic": True,
@@ -112,7 +112,6 @@ INDEXING_POLICY = {
 #: The item's size bound. Lower-case, like ``doc``: both appear bare in predicates
 #: (``c.doc``, ``c.rowbytes``), where the name's case must survive a case-folding server.
 ROW_BYTES = "rowbytes"
-SYSTEM_FIELDS = ("id", "pk", "_rid", "_etag", "_ts", "_self", "_attachments", ROW_BYTES)
 
 T = TypeVar("T")
 
@@ -542,7 +541,7 @@ class CosmosStore(Store):
         )
 
     def row_size(self, key: str, doc: JSONDoc) -> int:
-        """The stored item's UTF-8 JSON length (id, pk, doc, rowBytes) plus the system
+        """The stored item's UTF-8 JSON length (id, pk, doc, rowbytes) plus the system
         properties the service adds and a little slack for counters: Cosmos DB counts an
         item's size as the length of its JSON representation."""
         wrapper = {"id": key, "pk": key, DOC: doc, ROW_BYTES: 0}
@@ -619,10 +618,10 @@ class CosmosStore(Store):
     def append(
         self, key: str, field: str, entries: Iterable[JSONDoc], max_len: int
     ) -> AppendOutcome:
-        """One conditional patch: ``add /doc/FIELD/-`` per entry and ``incr /rowBytes``.
+        """One conditional patch: ``add /doc/FIELD/-`` per entry and ``incr /rowbytes``.
 
         The predicate requires the field to exist, its length to leave room for the batch,
-        ``rowBytes`` to leave room for the entries, and no entry id to be present. When it
+        ``rowbytes`` to leave room for the entries, and no entry id to be present. When it
         fails (412) one read classifies the refusal: ``Duplicate`` or ``Full`` if the row
         shows it, ``ItemTooLarge`` if the row has no room; a missing field is created by a
         patch conditional on its absence, a missing row by ``create_item``; if the read
@@ -773,7 +772,7 @@ class CosmosStore(Store):
         Fast path (the field exists): one patch whose predicate is ``IS_NUMBER(field)``, or
         ``expect = field``. On 412/404 one read decides: ``None`` if the value is not
         ``expect``; a missing field is created by a patch conditional on its absence (which
-        also grows ``rowBytes``), a missing row by ``create_item``.
+        also grows ``rowbytes``), a missing row by ``create_item``.
         """
         self._check_key(key)
         _int_literal(by)
@@ -863,7 +862,15 @@ class CosmosStore(Store):
         """Close the client's HTTP connections."""
         client = getattr(self, "_client", None)
         if client is not None:
+            # The SDK probes the endpoint from a background thread started at open; closing
+            # under it makes that thread log a traceback ("transport has already been
+            # closed"), so give it a moment to finish first.
+            manager = getattr(client.client_connection, "_global_endpoint_manager", None)
+            probe = getattr(manager, "_refresh_thread", None)
+            if isinstance(probe, threading.Thread) and probe.is_alive():
+                probe.join(timeout=2)
             client.close()
+            self._client = None
 
     def stats(self) -> Mapping[str, Any]:
         """Running totals: request units charged, requests made, 429s seen."""
