@@ -92,3 +92,16 @@ def test_driver_turns_faults_into_exactly_once_appends(inner):
     faulty.enabled = False
     assert plist.count() == 25
     assert "with faults (seed 3" in faulty.describe()
+
+
+def test_dedup_is_per_page_so_a_late_retry_after_a_roll_over_duplicates():
+    """Documented limit (docs/guarantees.md): an id is de-duplicated within the page the
+    call targets. A caller that gave up and retries the same id after the page filled gets
+    a second copy. If this starts failing, the guarantee got stronger: update the docs."""
+    plist = PagedList.create(MemoryStore(), "per-page", capacity=2)
+    assert plist.append("x", id="same") == 0
+    assert plist.append("x", id="same") == 0  # same page: idempotent
+    plist.append("y")  # page 0 is full
+    plist.append("z")  # page 1
+    assert plist.append("x", id="same") == 3  # another page: a duplicate
+    assert [i.id for i in plist.iter()].count("same") == 2

@@ -773,7 +773,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     result_x = explore(scenario)
     print(result_x)
     if result_x.counterexample is not None:
-        print(result_x.counterexample.report())
+        small = minimize(scenario)
+        print(f"smallest scenario: {sum(map(len, small.programs))} calls")
+        print((explore(small).counterexample or result_x.counterexample).report())
         return 1
     failing = walks(big, range(args.walks))
     if failing is not None and failing.counterexample is not None:
