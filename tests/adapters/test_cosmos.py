@@ -424,20 +424,26 @@ def test_read_of_missing_row_never_guesses_from_a_500(store, key):
     assert store.get(key).doc == {"v": 1}
 
 
-class ThrottlingProxy:
-    """A forwarding HTTP proxy in front of the local server that answers the next ``n``
-    document writes with 429 and ``x-ms-retry-after-ms``, the way Cosmos DB throttles.
+class FaultProxy:
+    """A forwarding HTTP proxy in front of the local server that misbehaves on request,
+    the way Cosmos DB can: the next ``throttle_writes`` document writes get 429 with
+    ``x-ms-retry-after-ms``; the next ``fail_reads`` point reads of a document get 500; the
+    next ``stall_reads`` point reads get no answer for ``stall_seconds``.
 
     It is a real server on the network: the SDK's own retry and timeout machinery runs.
     """
 
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
-        self.throttle_next = 0
+        self.throttle_writes = 0
+        self.fail_reads = 0
+        self.stall_reads = 0
+        self.stall_seconds = 3.0
         self.retry_after_ms = 50
         self.seen_429 = 0
         self.requests = 0
         self._lock = threading.Lock()
+        self._released = threading.Event()
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -446,25 +452,50 @@ class ThrottlingProxy:
             def log_message(self, *args: object) -> None:
                 pass
 
+            def _answer(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _fault(self) -> str | None:
+                doc = "/docs" in self.path
+                point_read = self.command == "GET" and doc and not self.path.endswith("/docs")
+                with proxy._lock:
+                    proxy.requests += 1
+                    if doc and self.command in ("POST", "PATCH", "PUT") and proxy.throttle_writes:
+                        proxy.throttle_writes -= 1
+                        proxy.seen_429 += 1
+                        return "throttle"
+                    if point_read and proxy.fail_reads:
+                        proxy.fail_reads -= 1
+                        return "fail"
+                    if point_read and proxy.stall_reads:
+                        proxy.stall_reads -= 1
+                        return "stall"
+                return None
+
             def _forward(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
-                with proxy._lock:
-                    proxy.requests += 1
-                    throttle = "/docs" in self.path and self.command in ("POST", "PATCH", "PUT")
-                    throttle = throttle and proxy.throttle_next > 0
-                    if throttle:
-                        proxy.throttle_next -= 1
-                        proxy.seen_429 += 1
-                if throttle:
+                fault = self._fault()
+                if fault == "throttle":
                     payload = b'{"code":"TooManyRequests","message":"Request rate is large"}'
-                    self.send_response(429)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("x-ms-retry-after-ms", str(proxy.retry_after_ms))
-                    self.send_header("x-ms-request-charge", "0.5")
-                    self.send_header("content-length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
+                    headers = {
+                        "x-ms-retry-after-ms": str(proxy.retry_after_ms),
+                        "x-ms-request-charge": "0.5",
+                    }
+                    self._answer(429, payload, headers)
+                    return
+                if fault == "fail":
+                    self._answer(500, b'{"code":"InternalServerError","message":""}', {})
+                    return
+                if fault == "stall":
+                    proxy._released.wait(proxy.stall_seconds)
+                    self.close_connection = True
                     return
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=30)
                 try:
@@ -488,40 +519,75 @@ class ThrottlingProxy:
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> ThrottlingProxy:
+    def __enter__(self) -> FaultProxy:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._released.set()
         self.server.shutdown()
         self.server.server_close()
+
+    def url_for(self, url: str) -> str:
+        """``url`` pointed at this proxy instead of the server."""
+        return url.replace(f"127.0.0.1:{self.upstream_port}", f"127.0.0.1:{self.port}")
+
+
+def _port(url: str) -> int:
+    return int(url.split("://127.0.0.1:")[1].split("/")[0])
 
 
 @local_only
 def test_429_is_throttled_with_retry_after_and_the_driver_retries(url):
     """The SDK does not retry a 429 itself: the adapter raises Throttled(retry_after) at
-    once, and the core driver waits at least that long and succeeds."""
-    upstream = int(url.split("://127.0.0.1:")[1].split("/")[0])
-    with ThrottlingProxy(upstream) as proxy:
-        proxied = url.replace(f"127.0.0.1:{upstream}", f"127.0.0.1:{proxy.port}")
-        with open_store(proxied) as store:
-            k = f"thr-{uuid.uuid4().hex}|0"
-            proxy.throttle_next = 1
-            proxy.retry_after_ms = 1500
-            before = proxy.requests
-            with pytest.raises(Throttled) as caught:
-                store.append(k, "items", [entry("a")], 10)
-            assert caught.value.retry_after == pytest.approx(1.5)
-            assert proxy.requests - before == 1, "the SDK retried the 429 itself"
-            assert store.stats()["throttled"] == 1
+    once, and the core driver waits and retries until the append goes through."""
+    with FaultProxy(_port(url)) as proxy, open_store(proxy.url_for(url)) as store:
+        k = f"thr-{uuid.uuid4().hex}|0"
+        proxy.throttle_writes = 1
+        proxy.retry_after_ms = 1500
+        before = proxy.requests
+        with pytest.raises(Throttled) as caught:
+            store.append(k, "items", [entry("a")], 10)
+        assert caught.value.retry_after == pytest.approx(1.5)
+        assert proxy.requests - before == 1, "the SDK retried the 429 itself"
+        assert store.stats()["throttled"] == 1
+        assert store.get(k) is None
+        # Through PagedList: three 429s in a row, then the append goes through.
+        plist = PagedList.create(store, f"thr-{uuid.uuid4().hex[:12]}", capacity=5)
+        proxy.retry_after_ms = 20
+        proxy.throttle_writes = 3
+        assert plist.append("v") == 0
+        assert proxy.seen_429 == 4 and store.stats()["throttled"] == 4
+        assert [i.value for i in plist.iter()] == ["v"]
+
+
+@local_only
+def test_a_500_on_a_read_is_never_taken_for_missing(url):
+    """A 500 answer to a point read of a row that exists: the adapter asks again with a
+    query and returns the row (a store that took every 500 for "absent" would lose it)."""
+    with FaultProxy(_port(url)) as proxy, open_store(proxy.url_for(url)) as store:
+        k = f"err-{uuid.uuid4().hex}|0"
+        store.put_if_absent(k, {"v": 1})
+        proxy.fail_reads = 1
+        assert store.get(k).doc == {"v": 1}
+        assert proxy.fail_reads == 0
+        proxy.fail_reads = 1
+        assert store.get(k + "x") is None
+
+
+@local_only
+def test_a_read_that_gets_no_answer_is_deadline_exceeded(url):
+    """After open, a read whose answer never comes: the read timeout fires and the adapter
+    raises DeadlineExceeded (retryable) instead of hanging."""
+    with FaultProxy(_port(url)) as proxy:
+        proxy.stall_seconds = 5
+        with open_store(proxy.url_for(url) + "&timeout=1") as store:
+            k = f"stall-{uuid.uuid4().hex}|0"
+            proxy.stall_reads = 1
+            with pytest.raises(DeadlineExceeded) as caught:
+                store.get(k)
+            assert caught.value.retryable and caught.value.__cause__ is not None
             assert store.get(k) is None
-            # Through PagedList: three 429s in a row, then the append goes through.
-            plist = PagedList.create(store, f"thr-{uuid.uuid4().hex[:12]}", capacity=5)
-            proxy.retry_after_ms = 20
-            proxy.throttle_next = 3
-            assert plist.append("v") == 0
-            assert proxy.seen_429 == 4 and store.stats()["throttled"] == 4
-            assert [i.value for i in plist.iter()] == ["v"]
 
 
 # --- many threads through PagedList ------------------------------------------------------
