@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -113,5 +114,7 @@ class AbstractHistoryTests:
         recorder, wrappers = run_clients(store, make_store, list_id, seed=3, faults=faults)
         history = recorder.history(store, list_id)
         verify(history)
-        injected = sum((w.injected for w in wrappers), start=type(wrappers[0].injected)())
+        injected: Counter[str] = Counter()
+        for w in wrappers:
+            injected.update(w.injected)
         assert injected["unavailable"] and injected["lost"] and injected["delay"], injected

@@ -142,6 +142,9 @@ class Scenario:
     snapshot (DynamoDB, Cosmos DB) may."""
     append: AppendFn = alg.append
     """The append algorithm under test (swap in :func:`talk_append` to see a failure)."""
+    chunk: int | None = None
+    """Most entries per store append (the facade uses the adapter's
+    ``limits.append_entries``); ``None``: the capacity."""
     list_id: str = "sim"
     precreate: bool = True
     """Create the list before the run (programs may still call create concurrently)."""
@@ -336,7 +339,7 @@ class _State:
                 return alg.create(lid, self._settings(), fixed_capacity=True)
             case "append" | "extend":
                 entries = [{"id": i, "ts": 0, "v": f'"{i}"'} for i in call.ids]
-                return sc.append(lid, cap, head, entries, cap)
+                return sc.append(lid, cap, head, entries, min(cap, sc.chunk or cap))
             case "latest":
                 return alg.latest(lid, cap, head, call.n)
             case "scan":
