@@ -205,6 +205,7 @@ def test_case_matters_in_duplicate_detection(store, key):
         "cosmos://host:1/db/coll?colour=red",
         "cosmos://host:1/db/coll?tls=perhaps",
         "cosmos://host:1/db/coll?timeout=soon",
+        "cosmos://host:1/db/coll?timeout=0",
         "cosmos://user:secretkey@host:1/db/coll",
     ],
 )

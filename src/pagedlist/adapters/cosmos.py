@@ -60,7 +60,6 @@ from pagedlist.errors import (
     DeadlineExceeded,
     InvalidValue,
     ItemTooLarge,
-    PagedListError,
     StoreUnavailable,
     Throttled,
     UsageError,
@@ -246,7 +245,9 @@ class CosmosStore(Store):
         try:
             timeout = float(query.get("timeout", ["10"])[-1])
         except ValueError:
-            raise ConfigError(f"timeout in {url!r} must be a number of seconds") from None
+            timeout = -1.0
+        if not timeout > 0:
+            raise ConfigError(f"timeout in {url!r} must be a positive number of seconds")
         tls = _flag(query, "tls", True, url)
         return {
             "host": host,
@@ -319,10 +320,16 @@ class CosmosStore(Store):
                 retry_status=0,
                 connection_verify=verify,
             )
-        except Exception as err:
-            raise self._map(err, f"connect to {self._where}") from err
+        except (AzureError, OSError) as err:
+            raise self._map(err, "connection") from err
+        except ValueError as err:
+            raise ConfigError(f"cannot use Cosmos DB endpoint {endpoint!r}: {err}") from err
         self._provisioned = "container already exists"
-        self._container = self._open_container(create)
+        try:
+            self._container = self._open_container(create)
+        except BaseException:
+            self.close()
+            raise
 
     def _credential(self, host: str) -> tuple[Any, str]:
         key = os.environ.get(KEY_ENV)
@@ -402,14 +409,12 @@ class CosmosStore(Store):
         """
         try:
             return fn()
-        except PagedListError:
-            raise
         except exceptions.CosmosHttpResponseError as err:
             self._account(getattr(err, "headers", None))
             if err.status_code in (404, 409, 412):
                 raise
             raise self._map(err, what) from err
-        except Exception as err:
+        except (AzureError, OSError) as err:
             raise self._map(err, what) from err
 
     def _map(self, err: BaseException, what: str) -> Exception:
@@ -418,7 +423,12 @@ class CosmosStore(Store):
             status = err.status_code
             message = str(getattr(err, "message", "") or err).splitlines()[0][:300]
             if status == 404:
-                return StoreUnavailable(f"{where}: not found ({message})")
+                return ConfigError(
+                    f"{where}: not found ({message}); was the database or container deleted? "
+                    f"Run `pagedlist init '{self._where}'` to create it again"
+                )
+            if status in (409, 412):
+                return ContractViolation(f"{where}: unexpected {status} ({message})")
             if status == 429:
                 with self._lock:
                     self._throttled += 1
@@ -460,7 +470,7 @@ class CosmosStore(Store):
             return DeadlineExceeded(f"{where} timed out waiting for the answer: {err}")
         if isinstance(err, ServiceRequestError | ServiceResponseError | AzureError | OSError):
             return StoreUnavailable(f"cannot reach {where}: {err}")
-        return StoreUnavailable(f"{where} failed unexpectedly: {type(err).__name__}: {err}")
+        return StoreUnavailable(f"{where} failed: {type(err).__name__}: {err}")
 
     @staticmethod
     def _check_key(key: str) -> None:
@@ -578,7 +588,7 @@ class CosmosStore(Store):
         except exceptions.CosmosHttpResponseError as err:
             if err.status_code in (404, 412):
                 return None
-            raise
+            raise self._map(err, "request") from err
         return str(item["_etag"])
 
     def get(self, key: str) -> Row | None:
@@ -672,7 +682,7 @@ class CosmosStore(Store):
                 elif err.status_code == 412:
                     outcome = self._classify(key, field, batch, max_len, grow)
                 else:
-                    raise
+                    raise self._map(err, "request") from err
             if outcome is not None:
                 return outcome
         raise self._contended(key)
@@ -698,7 +708,7 @@ class CosmosStore(Store):
         except exceptions.CosmosHttpResponseError as err:
             if err.status_code == 409:
                 return None
-            raise
+            raise self._map(err, "request") from err
         return Appended(len(batch))
 
     def _classify(
@@ -763,7 +773,7 @@ class CosmosStore(Store):
         except exceptions.CosmosHttpResponseError as err:
             if err.status_code in (404, 412):
                 return None
-            raise
+            raise self._map(err, "request") from err
         return Appended(len(batch))
 
     def increment(self, key: str, field: str, by: int = 1, expect: int | None = None) -> int | None:
@@ -787,7 +797,7 @@ class CosmosStore(Store):
                 return self._int_field(item, field)
             except exceptions.CosmosHttpResponseError as err:
                 if err.status_code not in (404, 412):
-                    raise
+                    raise self._map(err, "request") from err
                 # A 404 from a patch says the row is absent (no read needed).
                 item = None if err.status_code == 404 else self._read(key)
             if item is None:
@@ -804,7 +814,7 @@ class CosmosStore(Store):
                     return by
                 except exceptions.CosmosHttpResponseError as err:
                     if err.status_code != 409:
-                        raise
+                        raise self._map(err, "request") from err
                 continue
             doc = self._doc(item)
             if field in doc:
@@ -834,7 +844,7 @@ class CosmosStore(Store):
                 return by
             except exceptions.CosmosHttpResponseError as err:
                 if err.status_code not in (404, 412):
-                    raise
+                    raise self._map(err, "request") from err
         raise self._contended(key)
 
     def _int_field(self, item: Mapping[str, Any], field: str) -> int:
@@ -856,7 +866,7 @@ class CosmosStore(Store):
             )
         except exceptions.CosmosHttpResponseError as err:
             if err.status_code != 404:
-                raise
+                raise self._map(err, "request") from err
 
     def close(self) -> None:
         """Close the client's HTTP connections."""
