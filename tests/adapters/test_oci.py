@@ -23,7 +23,7 @@ ORACLE_TABLE = "pagedlist_conformance"
 
 
 class OCILocalFixtures(StoreFixtures):
-    @pytest.fixture(scope="class")
+    @pytest.fixture
     def store_url(self, servers) -> str:
         return servers.get("oci-nosql").url
 
@@ -55,28 +55,35 @@ def _wait_for_proxy(url: str, timeout: float) -> None:
             time.sleep(2)
 
 
-class OracleFixtures(StoreFixtures):
-    @pytest.fixture(scope="class")
-    def store_url(self, request: pytest.FixtureRequest) -> Iterator[str]:
-        if "oracle" not in (request.config.getoption("markexpr") or ""):
-            pytest.skip("opt-in: run with -m oracle against Oracle's container on :8080")
-        if port_open(8080, "localhost"):
-            url = f"oci-nosql+http://localhost:8080/{ORACLE_TABLE}?create=true"
-            _wait_for_proxy(url, 120)
-            yield url
-            return
-        if not _docker_available():
-            pytest.skip(
-                "nothing answers on localhost:8080 and Docker is unavailable: start "
-                f"`docker run -d -p 8080:8080 {ORACLE_IMAGE}` to run these"
-            )
-        from testcontainers.core.container import DockerContainer
+@pytest.fixture(scope="session")
+def oracle_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Oracle's container: the one on localhost:8080, else one started with testcontainers
+    (where Docker exists), else skip saying how."""
+    if "oracle" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("opt-in: run with -m oracle against Oracle's container on :8080")
+    if port_open(8080, "localhost"):
+        url = f"oci-nosql+http://localhost:8080/{ORACLE_TABLE}?create=true"
+        _wait_for_proxy(url, 120)
+        yield url
+        return
+    if not _docker_available():
+        pytest.skip(
+            "nothing answers on localhost:8080 and Docker is unavailable: start "
+            f"`docker run -d -p 8080:8080 {ORACLE_IMAGE}` to run these"
+        )
+    from testcontainers.core.container import DockerContainer
 
-        with DockerContainer(ORACLE_IMAGE).with_exposed_ports(8080) as container:
-            host, port = container.get_container_host_ip(), container.get_exposed_port(8080)
-            url = f"oci-nosql+http://{host}:{port}/{ORACLE_TABLE}?create=true"
-            _wait_for_proxy(url, 180)
-            yield url
+    with DockerContainer(ORACLE_IMAGE).with_exposed_ports(8080) as container:
+        host, port = container.get_container_host_ip(), container.get_exposed_port(8080)
+        url = f"oci-nosql+http://{host}:{port}/{ORACLE_TABLE}?create=true"
+        _wait_for_proxy(url, 180)
+        yield url
+
+
+class OracleFixtures(StoreFixtures):
+    @pytest.fixture
+    def store_url(self, oracle_url: str) -> str:
+        return oracle_url
 
 
 @pytest.mark.oracle
