@@ -223,3 +223,17 @@ def _c(action: str, actor: int):
 def test_the_real_append_is_what_runs():
     """Guard: the default scenario runs core.algorithms.append, not a copy."""
     assert THREE_APPENDERS.append is alg.append
+
+
+def test_extend_split_across_pages_with_a_fault():
+    """An extend of 4 with capacity 3 and at most 2 entries per store append (an adapter
+    with a small ``append_entries``) racing an appender, one fault anywhere."""
+    scenario = Scenario(
+        programs=(appender("a", 2, create=False), (Call("extend", ("x0", "x1", "x2", "x3")),)),
+        capacity=3,
+        chunk=2,
+        faults=1,
+    )
+    result = explore(scenario)
+    print(result)
+    assert result.counterexample is None, result.counterexample.report()
