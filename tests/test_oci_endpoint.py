@@ -273,3 +273,18 @@ def test_garbled_body_and_wrong_path(url):
     reply = creator.get_current_value()
     assert reply["e"] == SerdeUtil.USER_ERROR.BAD_PROTOCOL_MESSAGE and reply["x"]
     assert _raw_post(url, "/V0/other", b"")[0] == 404
+
+
+def test_silent_endpoint_is_deadline_exceeded():
+    """A server that accepts and never answers: DeadlineExceeded after the URL's timeout."""
+    import socket
+
+    from pagedlist.errors import DeadlineExceeded
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    try:
+        with pytest.raises(DeadlineExceeded):
+            open_store(f"oci-nosql+http://127.0.0.1:{port}/pagedlist?timeout=1")
+    finally:
+        listener.close()
