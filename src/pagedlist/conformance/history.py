@@ -36,6 +36,7 @@ from typing import Any
 from pagedlist.core.algorithms import HEAD, ITEMS
 from pagedlist.core.store import Store
 from pagedlist.core.values import page_key, summary_key
+from pagedlist.errors import ContractViolation, PagedListError
 
 __all__ = [
     "Event",
@@ -393,8 +394,9 @@ def verify(history: History) -> None:
 
 @dataclass
 class Recorder:
-    """Thread-safe recorder of ``PagedList`` calls. Every wrapper records the call, and
-    re-raises nothing: a failed call is recorded with its error and returns ``None``."""
+    """Thread-safe recorder of ``PagedList`` calls. Every wrapper records the call; one
+    that fails with a ``PagedListError`` is recorded with its error and returns ``None``.
+    ``ContractViolation`` and non-pagedlist exceptions (bugs) propagate."""
 
     clock: Callable[[], float] = time.monotonic
     events: list[Event] = field(default_factory=list)
@@ -408,7 +410,9 @@ class Recorder:
         start = self.clock()
         try:
             answer = fn()
-        except Exception as err:  # any failure is an unacknowledged call
+        except ContractViolation:
+            raise  # an adapter bug must fail the test, not pass as a failed call
+        except PagedListError as err:  # a store or usage error: an unacknowledged call
             self._add(replace(base, start=start, end=self.clock(), error=repr(err)[:200]))
             return None
         self._add(replace(read(answer), start=start, end=self.clock()))
