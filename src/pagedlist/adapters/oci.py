@@ -22,9 +22,11 @@ in its own ``WHERE`` clause: over-limit writes are refused atomically, nothing w
 Primitives: ``put_if_absent`` is a put with ``IF_ABSENT``; ``replace`` a put with a
 match version (the row's ``Version`` bytes, base64 text); ``append``, ``increment`` and
 compare-and-increment are prepared ``UPDATE ... RETURNING`` statements with bind
-variables. An ``UPDATE`` whose ``WHERE`` fails returns nothing; the adapter then reads
-the row to say why (duplicate, full, too large) or creates the row / field with a
-conditional put and tries again.
+variables. An ``UPDATE`` whose ``WHERE`` fails returns nothing; the adapter then sends a
+put ``IF_ABSENT`` with ``set_return_row``, which either creates the missing row or
+returns the existing one (a strongly consistent read) that says why: duplicate, full,
+too large, or a missing field (added with a version-matched put). Anything else means
+another writer got in between, and the update is tried again (bounded).
 """
 
 from __future__ import annotations
