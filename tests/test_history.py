@@ -1,14 +1,11 @@
 """The history checker: it accepts correct histories, catches each kind of violation
-(so it cannot silently stop checking), shrinks counterexamples, and runs the H* clauses on
-the memory and SQLite stores."""
+(so it cannot silently stop checking) and shrinks counterexamples. The H* and F* clauses
+themselves run on every backend through ConformanceSuite (tests/adapters/)."""
 
 from __future__ import annotations
 
 import pytest
 
-from adapters.test_memory import MemoryFixtures
-from adapters.test_sqlite import SQLiteFixtures
-from pagedlist.conformance.fidelity_clauses import AbstractFidelityTests
 from pagedlist.conformance.history import (
     Event,
     History,
@@ -18,25 +15,6 @@ from pagedlist.conformance.history import (
     shrink,
     verify,
 )
-from pagedlist.conformance.history_clauses import AbstractHistoryTests
-
-
-class TestHistoryMemory(AbstractHistoryTests, MemoryFixtures):
-    """H* on MemoryStore."""
-
-
-class TestHistorySQLite(AbstractHistoryTests, SQLiteFixtures):
-    """H* on SQLite (each thread its own connection)."""
-
-
-# The fidelity mixin (F*) lives here until ConformanceSuite composes it for every backend.
-class TestFidelityMemory(AbstractFidelityTests, MemoryFixtures):
-    """F* on MemoryStore."""
-
-
-class TestFidelitySQLite(AbstractFidelityTests, SQLiteFixtures):
-    """F* on SQLite."""
-
 
 # --- the checker itself -------------------------------------------------------------------
 

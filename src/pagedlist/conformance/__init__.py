@@ -14,11 +14,15 @@ Mixins have no ``Test`` prefix, so pytest collects them only when composed::
 """
 
 from pagedlist.conformance.capabilities import Capabilities, clause, requires
+from pagedlist.conformance.fidelity_clauses import AbstractFidelityTests
 from pagedlist.conformance.fixtures import StoreFixtures
+from pagedlist.conformance.history_clauses import AbstractHistoryTests
 from pagedlist.conformance.list_clauses import AbstractListTests
 from pagedlist.conformance.store_clauses import AbstractStoreTests
 
 __all__ = [
+    "AbstractFidelityTests",
+    "AbstractHistoryTests",
     "AbstractListTests",
     "AbstractStoreTests",
     "Capabilities",
@@ -29,5 +33,7 @@ __all__ = [
 ]
 
 
-class ConformanceSuite(AbstractStoreTests, AbstractListTests):
+class ConformanceSuite(
+    AbstractStoreTests, AbstractListTests, AbstractHistoryTests, AbstractFidelityTests
+):
     """Every clause of ``docs/contract.md``: compose with a ``StoreFixtures`` subclass."""
