@@ -504,6 +504,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "pagedlist-oci-local"
     protocol_version = "HTTP/1.1"
     endpoint: OCINoSQLEndpoint
+    latency: float = 0.0
 
     def setup(self) -> None:
         super().setup()
@@ -517,7 +518,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.split("?", 1)[0] != DATA_PATH:
             self._send(404, b"unknown path; the data path is " + DATA_PATH.encode(), "text/plain")
             return
-        self._send(200, self.endpoint.handle(body), "application/octet-stream")
+        reply = self.endpoint.handle(body)
+        if self.latency:
+            # Simulated network distance, outside the lock: requests overlap as they would.
+            time.sleep(self.latency)
+        self._send(200, reply, "application/octet-stream")
 
     def do_GET(self) -> None:
         self._send(200, b"pagedlist OCI NoSQL local endpoint\n", "text/plain")
@@ -541,9 +546,13 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
 
 
-def make_server(port: int, db: str = ":memory:", host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    """A threaded HTTP server on ``host:port`` backed by SQLite file ``db``."""
-    handler = type("Handler", (_Handler,), {"endpoint": OCINoSQLEndpoint(Tables(db))})
+def make_server(
+    port: int, db: str = ":memory:", host: str = "127.0.0.1", latency_ms: float = 0.0
+) -> ThreadingHTTPServer:
+    """A threaded HTTP server on ``host:port`` backed by SQLite file ``db``; every answer
+    is delayed by ``latency_ms`` (to measure round-trip-bound code paths)."""
+    attrs = {"endpoint": OCINoSQLEndpoint(Tables(db)), "latency": latency_ms / 1000}
+    handler = type("Handler", (_Handler,), attrs)
     server = _Server((host, port), handler)
     server.daemon_threads = True
     return server
@@ -555,8 +564,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--db", default=":memory:", help="SQLite file (default: in memory)")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="delay every answer (simulated RTT)"
+    )
     args = parser.parse_args(argv)
-    server = make_server(args.port, args.db, args.host)
+    server = make_server(args.port, args.db, args.host, args.latency_ms)
     print(f"OCI NoSQL local endpoint on http://{args.host}:{args.port}", file=sys.stderr)
     try:
         server.serve_forever()
