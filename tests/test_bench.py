@@ -205,6 +205,7 @@ def test_workloads_on_memory_lose_nothing_and_report_every_subject() -> None:
         if r.workload in ("append", "concurrent") and r.kind != "raw":
             assert (r.lost, r.duplicated) == (0, 0)
             assert r.extra["acknowledged"] == expected
+            assert r.extra["committed_unacknowledged"] == 0
     feed = next(r for r in _rows(results, "feed") if r.subject == "pagedlist")
     assert set(feed.by_tag) <= {"read", "append"}
     raw_latest = next(r for r in _rows(results, "latest") if r.kind == "raw")

@@ -246,7 +246,12 @@ def _backend_section(report: dict[str, Any], img_prefix: str | None) -> list[str
             )
     errors = [r for r in report["results"] if r.get("first_error")]
     for r in errors:
-        out.append(f"\nFirst error in {r['workload']}/{r['subject']}: `{r['first_error']}`")
+        late = r.get("extra", {}).get("committed_unacknowledged")
+        extra = f" ({late} of the failed appends had committed anyway)" if late else ""
+        out.append(
+            f"\n{r['errors']} error(s) in {r['workload']}/{r['subject']} x{r['concurrency']}"
+            f"{extra}; first: `{r['first_error'][:300]}`"
+        )
     if report["targets"]:
         out += ["", "| target | measured | limit | verdict |", "|---|---|--:|---|"]
         for t in report["targets"]:
