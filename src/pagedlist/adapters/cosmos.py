@@ -48,7 +48,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.cosmos import CosmosClient, PartitionKey, exceptions
+from azure.cosmos import ContainerProxy, CosmosClient, PartitionKey, exceptions
 from azure.cosmos._retry_options import RetryOptions
 from azure.cosmos.documents import ConnectionPolicy
 
@@ -297,6 +297,11 @@ class CosmosStore(Store):
         self._charge = 0.0
         self._requests = 0
         self._throttled = 0
+        if not hasattr(ContainerProxy, "read_items"):
+            raise ConfigError(
+                "the installed azure-cosmos has no ContainerProxy.read_items: upgrade it, "
+                "pip install 'azure-cosmos>=4.17,<5' (or 'pagedlist[cosmos]')"
+            )
         credential, self._auth = self._credential(host)
         bracketed = f"[{host}]" if ":" in host else host
         endpoint = f"{'https' if tls else 'http'}://{bracketed}:{port}/"
