@@ -117,7 +117,11 @@ def main() -> int:
 
 
 def _with_native_model(report: dict) -> dict:
-    """Add the cost model's native-design figures to a report written without them."""
+    """Bring a stored report up to the current report code: targets re-evaluated from the
+    stored numbers, and the cost model's native-design figures added if missing."""
+    from pagedlist.bench.report import evaluate_targets
+
+    report["targets"] = evaluate_targets(report["backend"]["scheme"], report["results"])
     sweep = report.get("sweep")
     if not sweep or "native_model" in sweep:
         return report
