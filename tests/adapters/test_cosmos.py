@@ -288,10 +288,13 @@ def test_more_entries_than_one_patch_takes_are_refused(store, key):
 
 
 def test_pagedlist_splits_batches_to_patch_size(store):
-    """extend() of 25 values fits one page but needs three patches of at most 9."""
+    """extend() of 25 values fits one page but needs three appends of at most 9 (the
+    adapter refuses a tenth entry, so an unsplit batch would fail)."""
     plist = PagedList.create(store, f"ext-{uuid.uuid4().hex[:12]}", capacity=40)
     assert plist.extend(range(25)) == list(range(25))
     assert [i.value for i in plist.iter()] == list(range(25))
+    page = store.get(f"{plist.id}|0").doc["items"]
+    assert [e["v"] for e in page] == [str(i) for i in range(25)]
 
 
 def _tracked(store: CosmosStore, key: str) -> int:

@@ -553,6 +553,9 @@ class CosmosStore(Store):
             batch_keys=READ_BATCH,
             append_entries=MAX_PATCH_ENTRIES,
             value_expansion=6,
+            # The key twice (id and pk), rowbytes, the system properties and the slack
+            # row_size counts: about 950 bytes with a 255-byte key.
+            row_overhead=2048,
         )
 
     def row_size(self, key: str, doc: JSONDoc) -> int:
