@@ -183,11 +183,13 @@ def _plain(value: Any) -> Any:
 
 
 class Tables:
-    """SQLite storage: one connection, one lock, so each request is atomic."""
+    """SQLite storage: one connection, one lock, so each request is atomic. Each request
+    is also one ``BEGIN IMMEDIATE`` transaction (waiting up to 30 s for the file), so
+    several endpoint processes may share one ``--db`` file."""
 
     def __init__(self, path: str = ":memory:") -> None:
         self.lock = threading.Lock()
-        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
         self.db.executescript(
             """
             PRAGMA journal_mode=WAL;
