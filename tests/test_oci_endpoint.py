@@ -288,3 +288,40 @@ def test_silent_endpoint_is_deadline_exceeded():
             open_store(f"oci-nosql+http://127.0.0.1:{port}/pagedlist?timeout=1")
     finally:
         listener.close()
+
+
+def test_two_endpoints_share_one_database_file(tmp_path):
+    """Two endpoint servers on one SQLite file: appends through both stay exactly-once."""
+    from pagedlist.emulators.oci_server import make_server
+
+    db = str(tmp_path / "shared.db")
+    servers, urls = [], []
+    for _ in range(2):
+        port = free_port()
+        server = make_server(port, db)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        urls.append(f"oci-nosql+http://127.0.0.1:{port}/shared?create=true")
+    stores = [open_store(urls[i % 2]) for i in range(4)]
+    try:
+        PagedList.create(stores[0], "two", capacity=10)
+        recorder = Recorder()
+
+        def worker(i: int) -> None:
+            plist = PagedList.open(stores[i], "two")
+            for j in range(50):
+                recorder.append(plist, j, f"w{i}-{j}")
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(recorder.acks) == 200
+        assert check_list(stores[1], "two", recorder) == []
+    finally:
+        for s in stores:
+            s.close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
