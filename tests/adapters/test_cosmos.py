@@ -206,6 +206,7 @@ def test_case_matters_in_duplicate_detection(store, key):
         "cosmos://host:1/db/coll?tls=perhaps",
         "cosmos://host:1/db/coll?timeout=soon",
         "cosmos://host:1/db/coll?timeout=0",
+        "cosmos://host:1/db/coll?consistency=session",
         "cosmos://user:secretkey@host:1/db/coll",
     ],
 )
@@ -234,6 +235,20 @@ def test_provision_creates_once_then_opens(url):
     with open_store(target) as store:
         assert store.put_if_absent("k|1", {"a": 1})
         assert store.get("k|1").doc == {"a": 1}
+
+
+@local_only
+def test_weak_account_consistency_is_refused_unless_accepted(url):
+    """The local server reports Session consistency: without consistency=any the store
+    refuses to open, naming the account setting and the opt-out."""
+    strict = url.replace("consistency=any&", "")
+    assert strict != url
+    with pytest.raises(ConfigError) as caught:
+        open_store(strict)
+    message = str(caught.value)
+    assert "Session" in message and "Strong" in message and "consistency=any" in message
+    with open_store(url) as store:
+        assert store.get("k|1") is None
 
 
 @local_only

@@ -8,6 +8,8 @@ URL options (query string):
   fails at open with a ``ConfigError`` naming the fix; ``pagedlist init URL`` also creates it).
 * ``verify=false`` — do not check the TLS certificate (Microsoft's emulator in Docker).
 * ``timeout=SECONDS`` — per-request connect and read timeout (default 10).
+* ``consistency=any`` — accept an account whose default consistency is weaker than
+  Strong; without it such an account fails at open with a ``ConfigError``.
 
 Credentials never appear in the URL: the account key comes from ``$PAGEDLIST_COSMOS_KEY``;
 without it a loopback endpoint uses the emulator's published well-known key, and any other
@@ -235,7 +237,7 @@ class CosmosStore(Store):
         except ValueError:
             raise ConfigError(f"port in {url!r} is not a number: {form}") from None
         query = parse_qs(parts.query)
-        known = {"tls", "create", "verify", "timeout"}
+        known = {"tls", "create", "verify", "timeout", "consistency"}
         unknown = sorted(set(query) - known)
         if unknown:
             raise ConfigError(
@@ -249,7 +251,14 @@ class CosmosStore(Store):
         if not timeout > 0:
             raise ConfigError(f"timeout in {url!r} must be a positive number of seconds")
         tls = _flag(query, "tls", True, url)
+        consistency = query.get("consistency", ["strong"])[-1].lower()
+        if consistency not in ("strong", "any"):
+            raise ConfigError(
+                f"consistency={consistency!r} in {url!r} must be strong (the default: the "
+                "account must use Strong consistency) or any (accept the account's level)"
+            )
         return {
+            "require_strong": consistency == "strong",
             "host": host,
             "port": port or 443,
             "database": path[0],
@@ -287,6 +296,7 @@ class CosmosStore(Store):
         create: bool = False,
         verify: bool = True,
         timeout: float = 10.0,
+        require_strong: bool = True,
     ) -> None:
         self._where = f"cosmos://{host}:{port}/{database}/{container}"
         if not tls:
@@ -331,6 +341,8 @@ class CosmosStore(Store):
             raise ConfigError(f"cannot use Cosmos DB endpoint {endpoint!r}: {err}") from err
         self._provisioned = "container already exists"
         try:
+            if require_strong:
+                self._check_consistency()
             self._container = self._open_container(create)
         except BaseException:
             self.close()
@@ -351,6 +363,25 @@ class CosmosStore(Store):
                 "identity (az login, managed identity)"
             ) from None
         return DefaultAzureCredential(), "Azure identity"
+
+    def _check_consistency(self) -> None:
+        """Refuse an account whose default consistency is weaker than Strong.
+
+        The store contract asks for linearizable reads (once a write returns, every
+        client's read sees it); under Session, a client only reads its own writes.
+        """
+        account = self._call(self._client.get_database_account, "read of the account")
+        policy = getattr(account, "ConsistencyPolicy", None) or {}
+        level = policy.get("defaultConsistencyLevel", "unknown")
+        if str(level).lower() != "strong":
+            raise ConfigError(
+                f"the Cosmos DB account at {self._where} uses {level} consistency, but "
+                "pagedlist needs Strong so that every client reads acknowledged appends: "
+                "az cosmosdb update --name ACCOUNT --resource-group RG "
+                "--default-consistency-level Strong; or add consistency=any to the URL to "
+                f"accept {level} (readers in other processes may then see a list a moment "
+                "behind; writers stay correct)"
+            )
 
     def _open_container(self, create: bool) -> Any:
         db = self._client.get_database_client(self._database_name)

@@ -115,8 +115,15 @@ class CosmosServerEmulator(Emulator):
             return answer.status == 200
 
     def store_url(self, ports: list[int]) -> str:
-        """``cosmos://127.0.0.1:PORT/pagedlist/rows?tls=false&create=true``."""
-        return f"cosmos://127.0.0.1:{ports[0]}/{DATABASE}/{CONTAINER}?tls=false&create=true"
+        """``cosmos://127.0.0.1:PORT/pagedlist/rows?tls=false&consistency=any&create=true``.
+
+        ``consistency=any``: the server reports Session consistency, but it is one process
+        applying one request at a time, so its reads are linearizable anyway.
+        """
+        return (
+            f"cosmos://127.0.0.1:{ports[0]}/{DATABASE}/{CONTAINER}"
+            "?tls=false&consistency=any&create=true"
+        )
 
 
 class CosmosDockerEmulator:
@@ -157,7 +164,11 @@ class CosmosDockerEmulator:
         host = self._container.host
         port = self._container.port
         # The emulator serves HTTPS with a self-signed certificate: verify=false says so.
-        return f"cosmos://{host}:{port}/{DATABASE}/{CONTAINER}?create=true&verify=false"
+        # Self-signed certificate (verify=false); Session consistency, one replica.
+        return (
+            f"cosmos://{host}:{port}/{DATABASE}/{CONTAINER}"
+            "?verify=false&consistency=any&create=true"
+        )
 
     def __exit__(self, *exc: object) -> None:
         if self._container is not None:
