@@ -83,7 +83,7 @@ def _ratio_target(name: str, mine: dict | None, raw: dict | None) -> dict[str, A
 
 def _verdict(name: str, desc: str, value: float, limit: float, detail: str) -> dict[str, Any]:
     met = value <= limit
-    missed = "" if met else f"missed by {value / limit - 1:.0%}"
+    missed = "" if met else f"missed by {value / limit - 1:.1%}"
     return {
         "name": name,
         "description": desc,
