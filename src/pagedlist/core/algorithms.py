@@ -274,7 +274,7 @@ def latest(list_id: str, capacity: int, head: int, n: int) -> Step:
         )
         rows.update((yield GetMany(again)))
     entries = assemble(list_id, capacity, rows, span(current))
-    return entries[::-1][:n], current
+    return entries[: -n - 1 : -1], current
 
 
 def read_range(list_id: str, capacity: int, lo: int, hi: int) -> Step:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -41,6 +42,17 @@ class Item:
 def _item(positioned: alg.Positioned) -> Item:
     position, entry = positioned
     return Item(position, entry["id"], entry["ts"] / 1000, decode_value(entry["v"]))
+
+
+def _items(entries: list[alg.Positioned]) -> list[Item]:
+    # One json.loads over all value texts costs far less than one call per item; each
+    # text is a complete JSON value, so joining them makes a valid JSON array.
+    if not entries:
+        return []
+    values = json.loads("[" + ",".join(e["v"] for _, e in entries) + "]")
+    return [
+        Item(pos, e["id"], e["ts"] / 1000, v) for (pos, e), v in zip(entries, values, strict=True)
+    ]
 
 
 def _count(n: object, what: str = "n") -> int:
@@ -232,7 +244,7 @@ class PagedList:
             alg.latest(self._id, self._cfg.capacity, self._head, n), f"latest({n})"
         )
         self._seen(head)
-        return [_item(e) for e in entries]
+        return _items(entries)
 
     def before(self, position: int, n: int = 20) -> list[Item]:
         """Up to ``n`` items older than ``position``, newest first (one store call).
@@ -244,7 +256,7 @@ class PagedList:
         entries = self._run(
             alg.read_range(self._id, self._cfg.capacity, lo, position), f"before({position})"
         )
-        return [_item(e) for e in reversed(entries)]
+        return _items(entries[::-1])
 
     def after(self, position: int, n: int = 20) -> list[Item]:
         """Up to ``n`` items newer than ``position``, oldest first (one store call).
@@ -258,7 +270,7 @@ class PagedList:
             alg.read_range(self._id, self._cfg.capacity, lo, lo + _count(n)),
             f"after({position})",
         )
-        return [_item(e) for e in entries]
+        return _items(entries)
 
     def get(self, position: int) -> Item | None:
         """The item at ``position``, or ``None`` if there is none yet (one store call)."""
@@ -282,8 +294,7 @@ class PagedList:
         while True:
             hi = (pos // cap + ITER_BATCH_PAGES) * cap
             entries = self._run(alg.read_range(self._id, cap, pos, hi), f"iter({pos})")
-            for e in entries:
-                yield _item(e)
+            yield from _items(entries)
             if len(entries) < hi - pos:
                 return
             pos = hi
