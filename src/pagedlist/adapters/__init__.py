@@ -51,7 +51,7 @@ ADAPTERS: dict[str, AdapterInfo] = {
     "cosmos": AdapterInfo(
         "pagedlist.adapters.cosmos:CosmosStore",
         "cosmos",
-        "cosmos://HOST:PORT/DATABASE/CONTAINER",
+        "cosmos://HOST:PORT/DATABASE/CONTAINER[?create=true&tls=false]",
     ),
     "oci-nosql": AdapterInfo(
         "pagedlist.adapters.oci:OCINoSQLStore",
