@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections import Counter
 
 import borneo
 import pytest
@@ -47,40 +46,6 @@ def handle(url):
     h = NoSQLHandle(NoSQLHandleConfig(f"http://{endpoint}", StoreAccessTokenProvider()))
     yield h
     h.close()
-
-
-def test_eight_threads_two_hundred_appends_each(url):
-    """8 threads x 200 appends, capacity 50: every item exactly once, invariants hold."""
-    list_id = f"conc-{uuid.uuid4().hex[:12]}"
-    with open_store(url) as setup:
-        PagedList.create(setup, list_id, capacity=50)
-    recorder = Recorder()
-    errors: list[BaseException] = []
-    stores = [open_store(url) for _ in range(8)]
-
-    def worker(i: int) -> None:
-        try:
-            plist = PagedList.open(stores[i], list_id)
-            for j in range(200):
-                recorder.append(plist, j, f"w{i}-{j}")
-        except BaseException as err:  # surfaced below
-            errors.append(err)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    try:
-        assert errors == []
-        assert check_list(stores[0], list_id, recorder) == []
-        items = list(PagedList.open(stores[0], list_id).iter())
-        ids = Counter(item.id for item in items)
-        assert len(items) == 1600 and len(ids) == 1600 and max(ids.values()) == 1
-        assert sorted(a.position for a in recorder.acks) == list(range(1600))
-    finally:
-        for s in stores:
-            s.close()
 
 
 def test_endpoint_refuses_a_statement_shape_the_adapter_never_sends(handle):

@@ -612,47 +612,6 @@ def test_a_read_that_gets_no_answer_is_deadline_exceeded(url):
 # --- many threads through PagedList ------------------------------------------------------
 
 
-def test_eight_threads_append_through_pagedlist(url):
-    """8 threads x 200 appends, capacity 50: nothing lost or doubled, full pages."""
-    threads, per_thread, capacity = 8, 200, 50
-    list_id = f"mt-{uuid.uuid4().hex[:12]}"
-    stores = [open_store(url) for _ in range(threads)]
-    try:
-        PagedList.create(stores[0], list_id, capacity=capacity)
-        errors: list[BaseException] = []
-        acked: list[list[int]] = [[] for _ in range(threads)]
-
-        def work(n: int) -> None:
-            try:
-                handle = PagedList(stores[n], list_id, deadline=60)
-                for i in range(per_thread):
-                    acked[n].append(handle.append({"t": n, "i": i}))
-            except BaseException as err:  # reported below, with the thread's number
-                errors.append(err)
-
-        workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        assert not errors, errors
-        total = threads * per_thread
-        items = list(PagedList(stores[0], list_id).iter())
-        assert [it.position for it in items] == list(range(total))
-        values = [(it.value["t"], it.value["i"]) for it in items]
-        assert sorted(values) == [(n, i) for n in range(threads) for i in range(per_thread)]
-        assert sorted(p for per in acked for p in per) == list(range(total))
-        for n in range(threads):  # each thread's own appends keep their order
-            mine = [it.value["i"] for it in items if it.value["t"] == n]
-            assert mine == list(range(per_thread))
-        pages = stores[0].get_many([f"{list_id}|{p}" for p in range(total // capacity + 1)])
-        sizes = [len(pages[f"{list_id}|{p}"].doc["items"]) for p in range(total // capacity)]
-        assert sizes == [capacity] * (total // capacity)
-    finally:
-        for s in stores:
-            s.close()
-
-
 # --- Microsoft's emulator in Docker ---------------------------------------------------------
 
 

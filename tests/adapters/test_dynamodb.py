@@ -10,8 +10,6 @@ Docker engine.
 from __future__ import annotations
 
 import contextlib
-import random
-import threading
 import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -20,8 +18,6 @@ import pytest
 from pagedlist.adapters import open_store
 from pagedlist.adapters.dynamodb import DynamoDBStore
 from pagedlist.conformance import ConformanceSuite, StoreFixtures
-from pagedlist.core.ops import Appended
-from pagedlist.core.pagedlist import PagedList
 from pagedlist.emulators.dynamodb import dynamodb_url
 from pagedlist.errors import ConfigError, InvalidValue, StoreUnavailable
 
@@ -183,105 +179,6 @@ def test_append_keeps_id_set_in_step_after_replace(store):
     assert store.append(key, "items", [{"id": "c", "ts": 9, "v": ""}], 10).index == 1
     # "a" left the list with the replace, so it is no longer a duplicate.
     assert store.append(key, "items", [{"id": "a", "ts": 9, "v": ""}], 10).length == 3
-
-
-def test_same_answers_as_the_memory_store(store):
-    """A seeded random mix of every primitive, with ids repeating within and across
-    batches, gives the same outcomes and documents as the reference MemoryStore."""
-    from pagedlist.adapters.memory import MemoryStore
-
-    rng = random.Random(11)
-    ref = MemoryStore()
-    keys = [f"diff-{uuid.uuid4().hex}|{n}" for n in range(3)]
-
-    def step(target, k: str, op: int, arg: object) -> object:
-        row = target.get(k)
-        if op == 0:
-            return target.put_if_absent(k, {"items": [], "n": 1, "meta": {"a": []}})
-        if op == 1:
-            if row is None:
-                return None
-            doc = {"items": row.doc.get("items", [])[:2], "n": -5, "other": [[], {}]}
-            return target.replace(k, doc, row.version if arg else "stale") is not None
-        if op == 2:
-            batch, max_len = arg
-            return target.append(k, "items", batch, max_len)
-        if op == 3:
-            by, expect = arg
-            return target.increment(k, "n" if row else "m", by, expect)
-        target.delete(k)
-        return None
-
-    # An id twice in one batch (the core never does this): both stores keep both entries
-    # and a later duplicate answers with the last position.
-    twice = [{"id": "a", "ts": 1, "v": ""}, {"id": "a", "ts": 2, "v": ""}]
-    for target in (ref, store):
-        assert target.append(keys[0], "items", twice, 9) == Appended(2)
-    assert step(store, keys[0], 2, ([twice[0]], 9)) == step(ref, keys[0], 2, ([twice[0]], 9))
-
-    seen: set[str] = set()
-    for _ in range(400):
-        k = rng.choice(keys)
-        op = rng.choice([0, 1, 2, 2, 2, 3, 3, 4])
-        arg: object = None
-        if op == 1:
-            arg = rng.random() < 0.8
-        elif op == 2:
-            batch = [
-                {"id": f"i{rng.randrange(12)}", "ts": rng.randrange(2**62), "v": "x" * i}
-                for i in range(rng.randrange(1, 4))
-            ]
-            arg = (batch, rng.randrange(0, 9))
-        elif op == 3:
-            arg = (rng.randrange(-2, 3), rng.choice([None, 0, 1, 2, -4]))
-        expected, got = step(ref, k, op, arg), step(store, k, op, arg)
-        assert got == expected, (op, arg)
-        seen.add(type(got).__name__ if op != 3 else f"increment-{got is None}")
-        for k2 in keys:
-            mine, theirs = store.get(k2), ref.get(k2)
-            assert (mine and mine.doc) == (theirs and theirs.doc), k2
-    assert {"Appended", "Duplicate", "Full", "increment-True", "increment-False"} <= seen
-
-
-def test_eight_threads_append_through_pagedlist(url):
-    """8 threads x 200 appends, capacity 50: nothing lost or doubled, full pages."""
-    threads, per_thread, capacity = 8, 200, 50
-    list_id = f"mt-{uuid.uuid4().hex[:12]}"
-    stores = [open_store(url) for _ in range(threads)]
-    try:
-        PagedList.create(stores[0], list_id, capacity=capacity)
-        errors: list[BaseException] = []
-        acked: list[list[int]] = [[] for _ in range(threads)]
-
-        def work(n: int) -> None:
-            try:
-                handle = PagedList(stores[n], list_id, deadline=60)
-                for i in range(per_thread):
-                    acked[n].append(handle.append({"t": n, "i": i}))
-            except BaseException as err:  # reported below, with the thread's number
-                errors.append(err)
-
-        workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        assert not errors, errors
-        total = threads * per_thread
-        items = list(PagedList(stores[0], list_id).iter())
-        assert [it.position for it in items] == list(range(total))
-        values = [(it.value["t"], it.value["i"]) for it in items]
-        assert sorted(values) == [(n, i) for n in range(threads) for i in range(per_thread)]
-        assert sorted(p for per in acked for p in per) == list(range(total))
-        for n in range(threads):  # each thread's own appends keep their order
-            mine = [it.value["i"] for it in items if it.value["t"] == n]
-            assert mine == list(range(per_thread))
-        pages = stores[0].get_many([f"{list_id}|{p}" for p in range(total // capacity + 1)])
-        sizes = [len(pages[f"{list_id}|{p}"].doc["items"]) for p in range(total // capacity)]
-        assert sizes == [capacity] * (total // capacity)
-    finally:
-        for s in stores:
-            s.close()
 
 
 def test_docker_dynamodb_local():

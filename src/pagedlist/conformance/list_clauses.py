@@ -96,6 +96,19 @@ class AbstractListTests:
         assert check_list(make_store(), list_id, recorder) == []
         assert sorted(a.position for a in recorder.acks) == list(range(8 * 40))
 
+    @clause("P8")
+    def test_eight_clients_two_hundred_appends_capacity_fifty(self, make_store, list_id):
+        """P8: 8 clients x 200 appends on one list of capacity 50: nothing lost or doubled,
+        every page below the head exactly 50, each client's appends in its own order."""
+        PagedList.create(make_store(), list_id, capacity=50)
+        recorder = hammer(make_store, list_id, threads=8, per_thread=200, readers=1)
+        assert check_list(make_store(), list_id, recorder) == []
+        assert sorted(a.position for a in recorder.acks) == list(range(1600))
+        items = list(PagedList.open(make_store(), list_id).iter())
+        for t in range(8):
+            mine = [i.value["j"] for i in items if i.value["t"] == t]
+            assert mine == list(range(200))
+
     @requires("shared_across_processes")
     @clause("P3")
     def test_invariants_across_processes(self, make_store, store_url, list_id):

@@ -423,3 +423,60 @@ class AbstractStoreTests:
         assert len(k.encode()) == store.limits.key_bytes
         assert store.put_if_absent(k, {"v": 1}) is True
         assert store.get(k).doc == {"v": 1}
+
+    # --- D: differential ----------------------------------------------------------------
+
+    @clause("S12")
+    def test_same_answers_as_the_reference_store(self, store, key):
+        """S12: a seeded random mix of every primitive (ids repeating across batches, stale
+        versions, compare-and-increment) gives the same answers and documents as the
+        reference MemoryStore."""
+        import random
+
+        from pagedlist.adapters.memory import MemoryStore
+
+        rng = random.Random(11)
+        ref = MemoryStore()
+        keys = [key(f"d{n}") for n in range(3)]
+
+        def step(target: Store, k: str, op: int, arg: Any) -> Any:
+            row = target.get(k)
+            if op == 0:
+                return target.put_if_absent(k, {"items": [], "n": 1, "meta": {"a": []}})
+            if op == 1:
+                if row is None:
+                    return None
+                doc = {"items": row.doc.get("items", [])[:2], "n": -5, "other": [[], {}]}
+                return target.replace(k, doc, row.version if arg else "stale") is not None
+            if op == 2:
+                batch, max_len = arg
+                return target.append(k, "items", batch, max_len)
+            if op == 3:
+                by, expect = arg
+                return target.increment(k, "n" if row else "m", by, expect)
+            target.delete(k)
+            return None
+
+        seen: set[str] = set()
+        for _ in range(300):
+            k = rng.choice(keys)
+            op = rng.choice([0, 1, 2, 2, 2, 3, 3, 4])
+            arg: Any = None
+            if op == 1:
+                arg = rng.random() < 0.8
+            elif op == 2:
+                ids = rng.sample(range(12), rng.randrange(1, 4))  # distinct within a batch
+                batch = [
+                    {"id": f"i{n}", "ts": rng.randrange(2**52), "v": "x" * i}
+                    for i, n in enumerate(ids)
+                ]
+                arg = (batch, rng.randrange(0, 9))
+            elif op == 3:
+                arg = (rng.randrange(-2, 3), rng.choice([None, 0, 1, 2, -4]))
+            expected, got = step(ref, k, op, arg), step(store, k, op, arg)
+            assert got == expected, (op, arg)
+            seen.add(type(got).__name__ if op != 3 else f"increment-{got is None}")
+            for k2 in keys:
+                mine, theirs = store.get(k2), ref.get(k2)
+                assert (mine and mine.doc) == (theirs and theirs.doc), k2
+        assert {"Appended", "Duplicate", "Full", "increment-True", "increment-False"} <= seen
