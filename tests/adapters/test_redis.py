@@ -5,7 +5,6 @@ Lua scripts keep, and the mapping of Redis failures to pagedlist errors."""
 from __future__ import annotations
 
 import contextlib
-import random
 import socket
 import threading
 from collections.abc import Iterator
@@ -16,7 +15,6 @@ from pagedlist import PagedList
 from pagedlist.adapters import open_store
 from pagedlist.adapters.redis import REDIS_ROW_BYTES, RedisStore, parse_url
 from pagedlist.conformance import ConformanceSuite, StoreFixtures
-from pagedlist.core.ops import Appended
 from pagedlist.emulators.base import EmulatorError, free_port, wait_for
 from pagedlist.emulators.redis import (
     RedisEmulator,
@@ -251,64 +249,6 @@ def test_append_cost_does_not_grow_with_the_list(store, key):
         store.append(key, "items", [{"id": f"e{i}", "ts": i, "v": "v"}], 1000)
     assert cost(199) == second
     assert len(store.get(key).doc["items"]) == 200
-
-
-def test_same_answers_as_the_memory_store(store, key):
-    """A seeded random mix of every primitive, with ids repeating within and across
-    batches, gives the same outcomes and documents as the reference MemoryStore."""
-    from pagedlist.adapters.memory import MemoryStore
-
-    rng = random.Random(7)
-    ref = MemoryStore()
-    keys = [f"{key}-{n}" for n in range(3)]
-
-    def step(target, k: str, op: int, arg: object) -> object:
-        row = target.get(k)
-        if op == 0:
-            return target.put_if_absent(k, {"items": [], "n": 1, "meta": {"a": []}})
-        if op == 1:
-            if row is None:
-                return None
-            doc = {"items": row.doc.get("items", [])[:2], "n": -5, "other": [[], {}]}
-            return target.replace(k, doc, row.version if arg else "stale") is not None
-        if op == 2:
-            batch, max_len = arg
-            return target.append(k, "items", batch, max_len)
-        if op == 3:
-            by, expect = arg
-            return target.increment(k, "n" if row else "m", by, expect)
-        target.delete(k)
-        return None
-
-    # An id twice in one batch (the core never does this): both stores keep both entries.
-    twice = [{"id": "a", "ts": 1, "v": ""}, {"id": "a", "ts": 2, "v": ""}]
-    for target in (ref, store):
-        assert target.append(keys[0], "items", twice, 9) == Appended(2)
-    assert step(store, keys[0], 2, ([twice[0]], 9)) == step(ref, keys[0], 2, ([twice[0]], 9))
-
-    seen: set[str] = set()
-    for _ in range(1000):
-        k = rng.choice(keys)
-        op = rng.choice([0, 1, 2, 2, 2, 3, 3, 4])
-        arg: object = None
-        if op == 1:
-            arg = rng.random() < 0.8
-        elif op == 2:
-            batch = [
-                {"id": f"i{rng.randrange(12)}", "ts": rng.randrange(2**62), "v": "x" * i}
-                for i in range(rng.randrange(1, 4))
-            ]
-            arg = (batch, rng.randrange(2, 9))
-        elif op == 3:
-            arg = (rng.randrange(-2, 3), rng.choice([None, 0, 1, 2, -4]))
-        expected, got = step(ref, k, op, arg), step(store, k, op, arg)
-        assert got == expected, (op, arg)
-        seen.add(type(got).__name__ if op != 3 else f"increment-{got is None}")
-        for k2 in keys:
-            mine, theirs = store.get(k2), ref.get(k2)
-            assert (mine and mine.doc) == (theirs and theirs.doc), k2
-    # The mix reached every outcome.
-    assert {"Appended", "Duplicate", "Full", "increment-True", "increment-False"} <= seen
 
 
 # --- failures mapped to pagedlist errors ----------------------------------------------
