@@ -31,7 +31,9 @@ def test_env_var_is_the_default(monkeypatch, tmp_path):
         open_store()
 
 
-@pytest.mark.parametrize("url", ["nosuch://x", "feed.db", "", "http://example"])
+@pytest.mark.parametrize(
+    "url", ["nosuch://x", "feed.db", "", "http://example", "redis://[::1:7000"]
+)
 def test_unknown_or_malformed_urls_name_the_accepted_forms(url):
     with pytest.raises(ConfigError, match=r"sqlite:///path/to/file\.db") as info:
         open_store(url)
@@ -45,9 +47,12 @@ def test_sqlite_url_with_host_or_missing_directory():
         open_store("sqlite:////no/such/dir/file.db")
 
 
-def test_password_is_redacted_in_errors(monkeypatch):
+@pytest.mark.parametrize(
+    "url", ["nosuch://user:s3cret@host:1/x", "nosuch://:s3cret@h1:1,h2:2", "redis://:s3cret@[::1"]
+)
+def test_password_is_redacted_in_errors(url):
     with pytest.raises(ConfigError) as info:
-        open_store("nosuch://user:s3cret@host:1/x")
+        open_store(url)
     assert "s3cret" not in str(info.value)
 
 

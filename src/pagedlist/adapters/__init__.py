@@ -41,7 +41,9 @@ ADAPTERS: dict[str, AdapterInfo] = {
         "pagedlist.adapters.redis:RedisStore", "redis", "rediss://[:password@]host:port[/db]"
     ),
     "redis+cluster": AdapterInfo(
-        "pagedlist.adapters.redis:RedisStore", "redis", "redis+cluster://host:port[,host:port...]"
+        "pagedlist.adapters.redis:RedisStore",
+        "redis",
+        "redis+cluster://[:password@]host:port[,host:port...][?ssl=true]"
     ),
     "dynamodb": AdapterInfo(
         "pagedlist.adapters.dynamodb:DynamoDBStore",
@@ -104,7 +106,12 @@ def open_store(url: str | None = None) -> Store:
         raise ConfigError(
             f"store URL {url!r} is malformed (no scheme://). Accepted forms:\n{accepted_forms()}"
         )
-    scheme = urlsplit(url).scheme.lower() if "," not in url else url.split("://", 1)[0].lower()
+    try:
+        scheme = urlsplit(url).scheme.lower() if "," not in url else url.split("://")[0].lower()
+    except ValueError as err:  # e.g. "Invalid IPv6 URL" from urlsplit
+        raise ConfigError(
+            f"store URL {_redact(url)!r} is malformed: {err}. Accepted forms:\n{accepted_forms()}"
+        ) from None
     if scheme not in ADAPTERS:
         raise ConfigError(
             f"unknown store scheme {scheme + '://'!r} in {_redact(url)!r}. "
@@ -115,8 +122,15 @@ def open_store(url: str | None = None) -> Store:
 
 def _redact(url: str) -> str:
     """The URL without any password, for messages and logs."""
-    parts = urlsplit(url) if "," not in url else None
-    if parts is None or parts.password is None:
+    try:
+        parts = urlsplit(url) if "," not in url else None
+        password = parts.password if parts is not None else None
+    except ValueError:
+        return url.split("://", 1)[0] + "://…" if "@" in url else url
+    if parts is None or password is None:
+        if "@" in url and "," in url:
+            scheme, rest = url.split("://", 1)
+            return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
         return url
     host = parts.hostname or ""
     if parts.port:
