@@ -173,3 +173,25 @@ def test_broken_adapter_is_reported_as_contract_violation():
     plist = PagedList.create(Lying(), "l", capacity=2)
     with pytest.raises(ContractViolation, match="A1"):
         plist.append("x")
+
+
+def test_a_late_answer_is_still_delivered():
+    """An operation whose last call answers after the deadline returns that answer: a
+    committed write is not reported as failed for being slow."""
+    clock = FakeClock()
+
+    class Slow(MemoryStore):
+        def append(self, *args, **kwargs):
+            clock.now += 60  # far past the deadline
+            return super().append(*args, **kwargs)
+
+    store = Slow()
+    PagedList.create(store, "l", capacity=3)
+
+    def step():
+        from pagedlist.core import algorithms as alg
+
+        return (yield from alg.append("l", 3, 0, [{"id": "x", "ts": 1, "v": "1"}], 3))
+
+    positions, _ = run(step(), store, RetryPolicy(deadline=5), clock=clock, sleep=clock.sleep)
+    assert positions == [0]

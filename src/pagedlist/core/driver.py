@@ -63,7 +63,20 @@ def run(
     deadline = clock() + policy.deadline
     try:
         op = next(step)
+        first = True
         while True:
+            # Checked before sending a new operation, never after one has answered: an
+            # answer that arrives late is still delivered, so a committed write is not
+            # reported as failed just for being slow.
+            if not first and clock() > deadline:
+                step.throw(
+                    DeadlineExceeded(
+                        f"{what} did not finish within its {policy.deadline:g}s deadline "
+                        "(heavy contention on one list, or a slow store): retry later, or "
+                        "raise the deadline with deadline=..."
+                    )
+                )
+            first = False
             attempt = 0
             while True:
                 try:
@@ -71,7 +84,7 @@ def run(
                     break
                 except StoreError as err:
                     if not err.retryable:
-                        op = step.throw(err)
+                        step.throw(err)
                         raise AssertionError("algorithms do not handle store errors") from err
                     attempt += 1
                     delay = policy.backoff(attempt, rng)
@@ -81,14 +94,6 @@ def run(
                         step.throw(_gave_up(err, attempt, policy, what))
                         raise AssertionError("algorithms do not handle store errors") from err
                     sleep(delay)
-            if clock() > deadline:
-                step.throw(
-                    DeadlineExceeded(
-                        f"{what} did not finish within its {policy.deadline:g}s deadline "
-                        "(heavy contention on one list, or a slow store): retry later, or "
-                        "raise the deadline with deadline=..."
-                    )
-                )
             op = step.send(answer)
     except StopIteration as stop:
         return stop.value
