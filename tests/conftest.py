@@ -55,3 +55,33 @@ def servers() -> Iterator[ServerPool]:
     pool = ServerPool()
     yield pool
     pool.stop_all()
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback port whose server accepts connections and never answers a byte."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+    listener.settimeout(0.2)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        listener.close()

@@ -240,19 +240,12 @@ def test_garbled_body_and_wrong_path(url):
     assert _raw_post(url, "/V0/other", b"")[0] == 404
 
 
-def test_silent_endpoint_is_deadline_exceeded():
+def test_silent_endpoint_is_deadline_exceeded(silent_port):
     """A server that accepts and never answers: DeadlineExceeded after the URL's timeout."""
-    import socket
-
     from pagedlist.errors import DeadlineExceeded
 
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    try:
-        with pytest.raises(DeadlineExceeded):
-            open_store(f"oci-nosql+http://127.0.0.1:{port}/pagedlist?timeout=1")
-    finally:
-        listener.close()
+    with pytest.raises(DeadlineExceeded):
+        open_store(f"oci-nosql+http://127.0.0.1:{silent_port}/pagedlist?timeout=1")
 
 
 def test_two_endpoints_share_one_database_file(tmp_path):

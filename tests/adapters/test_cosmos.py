@@ -15,7 +15,6 @@ import http.server
 import json
 import os
 import re
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -403,35 +402,11 @@ def test_unreachable_endpoint_is_store_unavailable():
     assert caught.value.__cause__ is not None
 
 
-def test_silent_server_is_deadline_exceeded():
+def test_silent_server_is_deadline_exceeded(silent_port):
     """A server that accepts connections and never answers: the read timeout fires."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        port = listener.getsockname()[1]
-        with pytest.raises(DeadlineExceeded) as caught:
-            open_store(f"cosmos://127.0.0.1:{port}/db/coll?tls=false&timeout=0.5")
-        assert caught.value.__cause__ is not None
-    finally:
-        stop.set()
-        thread.join()
-        for conn in accepted:
-            conn.close()
-        listener.close()
+    with pytest.raises(DeadlineExceeded) as caught:
+        open_store(f"cosmos://127.0.0.1:{silent_port}/db/coll?tls=false&timeout=0.5")
+    assert caught.value.__cause__ is not None
 
 
 @local_only

@@ -5,7 +5,6 @@ Lua scripts keep, and the mapping of Redis failures to pagedlist errors."""
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 from collections.abc import Iterator
 
@@ -261,36 +260,12 @@ def test_unreachable_server_is_store_unavailable():
     assert caught.value.__cause__ is not None
 
 
-def test_silent_server_is_deadline_exceeded():
+def test_silent_server_is_deadline_exceeded(silent_port):
     """A server that accepts connections and never answers: the socket timeout fires."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        port = listener.getsockname()[1]
-        store = open_store(f"redis://127.0.0.1:{port}/0?timeout=0.3")
-        with store, pytest.raises(DeadlineExceeded) as caught:
-            store.get("x|0")
-        assert caught.value.__cause__ is not None
-    finally:
-        stop.set()
-        thread.join()
-        for conn in accepted:
-            conn.close()
-        listener.close()
+    store = open_store(f"redis://127.0.0.1:{silent_port}/0?timeout=0.3")
+    with store, pytest.raises(DeadlineExceeded) as caught:
+        store.get("x|0")
+    assert caught.value.__cause__ is not None
 
 
 @pytest.fixture(scope="module")
