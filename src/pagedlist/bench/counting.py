@@ -16,14 +16,29 @@ from typing import Any, TypeVar
 from pagedlist.core.ops import AppendOutcome, JSONDoc, Limits, Row
 from pagedlist.core.store import Store
 
-__all__ = ["TimedStore"]
+__all__ = ["Tally", "TimedStore"]
 
 T = TypeVar("T")
 
 
-class _Tally(threading.local):
+class Tally(threading.local):
+    """Per-thread running totals: store (or SDK) calls made and thread CPU spent in them."""
+
     calls: int = 0
     cpu: float = 0.0
+
+    def mark(self) -> tuple[int, float]:
+        """This thread's ``(calls, cpu seconds)`` so far."""
+        return self.calls, self.cpu
+
+    def time(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` as one call, adding its thread CPU time to this thread's totals."""
+        start = time.thread_time()
+        try:
+            return fn()
+        finally:
+            self.cpu += time.thread_time() - start
+            self.calls += 1
 
 
 class TimedStore(Store):
@@ -31,22 +46,18 @@ class TimedStore(Store):
 
     def __init__(self, inner: Store) -> None:
         self.inner = inner
-        self._tally = _Tally()
+        self._tally = Tally()
         self._lock = threading.Lock()
         self.total_calls = 0
 
     def mark(self) -> tuple[int, float]:
         """This thread's ``(calls, cpu seconds inside the store)`` so far."""
-        return self._tally.calls, self._tally.cpu
+        return self._tally.mark()
 
     def _timed(self, fn: Callable[[], T]) -> T:
-        tally = self._tally
-        start = time.thread_time()
         try:
-            return fn()
+            return self._tally.time(fn)
         finally:
-            tally.cpu += time.thread_time() - start
-            tally.calls += 1
             with self._lock:
                 self.total_calls += 1
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pagedlist.bench.counting import TimedStore
+from pagedlist.bench.counting import Tally, TimedStore
 from pagedlist.core.algorithms import ITEMS
 from pagedlist.core.ops import Full
 from pagedlist.core.pagedlist import PagedList
@@ -58,11 +58,6 @@ def make_entry(value_bytes: int, item_id: str | None = None) -> Entry:
     """A fresh entry whose value is a JSON string of ``value_bytes`` bytes of text."""
     payload = "x" * max(0, value_bytes - 2)
     return Entry(item_id or uuid.uuid4().hex, int(time.time() * 1000), json.dumps(payload))
-
-
-class _Tally(threading.local):
-    calls: int = 0
-    cpu: float = 0.0
 
 
 class Subject(abc.ABC):
@@ -317,23 +312,17 @@ class NativeSubject(Subject):
     kind = "native"
 
     def __init__(self) -> None:
-        self._tally = _Tally()
+        self._tally = Tally()
         self._units: dict[str, float] = {}
         self._units_lock = threading.Lock()
 
     def mark(self) -> tuple[int, float]:
         """Calls and CPU this thread spent in the SDK."""
-        return self._tally.calls, self._tally.cpu
+        return self._tally.mark()
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run one SDK round trip, counted and timed."""
-        tally = self._tally
-        start = time.thread_time()
-        try:
-            return fn()
-        finally:
-            tally.cpu += time.thread_time() - start
-            tally.calls += 1
+        return self._tally.time(fn)
 
     def add_units(self, name: str, value: float) -> None:
         """Add to a running unit total (e.g. consumed capacity reported by a response)."""
