@@ -194,10 +194,15 @@ def create_app(store_url: str, config: AppConfig | None = None) -> Starlette:
             {**data, "user": user, "before": before, "error": None, "text": "", "nonce": new_id()},
         )
 
-    async def create_post(request: Request) -> Response:
+    async def checked_form(request: Request) -> Any:
+        """The posted form, after its CSRF token was checked (403 otherwise)."""
         form = await request.form()
         if not security.check_csrf(request, form.get("csrf")):
             raise HTTPException(403, "The form expired or came from another site; reload it.")
+        return form
+
+    async def create_post(request: Request) -> Response:
+        form = await checked_form(request)
         user = await current_user(request)
         if user is None:
             return RedirectResponse("/signin", status_code=303)
@@ -250,9 +255,7 @@ def create_app(store_url: str, config: AppConfig | None = None) -> Starlette:
 
     async def create_reply(request: Request) -> Response:
         parent_id = request.path_params["item_id"]
-        form = await request.form()
-        if not security.check_csrf(request, form.get("csrf")):
-            raise HTTPException(403, "The form expired or came from another site; reload it.")
+        form = await checked_form(request)
         user = await current_user(request)
         if user is None:
             return RedirectResponse("/signin", status_code=303)
@@ -302,9 +305,7 @@ def create_app(store_url: str, config: AppConfig | None = None) -> Starlette:
         return render(request, "signin.html", {"error": None, "username": ""})
 
     async def do_signup(request: Request) -> Response:
-        form = await request.form()
-        if not security.check_csrf(request, form.get("csrf")):
-            raise HTTPException(403, "The form expired or came from another site; reload it.")
+        form = await checked_form(request)
         name, password = form.get("username"), form.get("password")
         try:
             await call(sign_up, name, password)
@@ -317,9 +318,7 @@ def create_app(store_url: str, config: AppConfig | None = None) -> Starlette:
         return RedirectResponse("/", status_code=303)
 
     async def do_signin(request: Request) -> Response:
-        form = await request.form()
-        if not security.check_csrf(request, form.get("csrf")):
-            raise HTTPException(403, "The form expired or came from another site; reload it.")
+        form = await checked_form(request)
         name, password = form.get("username"), form.get("password")
         if not await call(sign_in, name, password):
             username = name if isinstance(name, str) else ""
@@ -333,9 +332,7 @@ def create_app(store_url: str, config: AppConfig | None = None) -> Starlette:
         return RedirectResponse("/", status_code=303)
 
     async def do_signout(request: Request) -> Response:
-        form = await request.form()
-        if not security.check_csrf(request, form.get("csrf")):
-            raise HTTPException(403, "The form expired or came from another site; reload it.")
+        await checked_form(request)
         await call(feed.close_session, request.session.get("sid"))
         request.session.clear()
         return RedirectResponse("/", status_code=303)
