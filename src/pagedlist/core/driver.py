@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pagedlist.core import deadline as _deadline
 from pagedlist.core.algorithms import Step
 from pagedlist.core.store import Store, perform
 from pagedlist.errors import DeadlineExceeded, StoreError, Throttled
@@ -61,6 +62,20 @@ def run(
 ) -> Any:
     """Drive ``step`` to completion against ``store`` and return its result."""
     deadline = clock() + policy.deadline
+    with _deadline.active(deadline if clock is time.monotonic else None):
+        return _drive(step, store, policy, deadline, clock, sleep, rng, what)
+
+
+def _drive(
+    step: Step,
+    store: Store,
+    policy: RetryPolicy,
+    deadline: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    rng: random.Random | None,
+    what: str,
+) -> Any:
     try:
         op = next(step)
         first = True
