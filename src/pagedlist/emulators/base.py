@@ -16,6 +16,7 @@ import abc
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -93,9 +94,12 @@ class Running:
     procs: list[subprocess.Popen] = field(default_factory=list)
     pids: list[int] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    #: Directories of throw-away data removed once the processes are gone.
+    discard: list[Path] = field(default_factory=list)
 
     def stop(self) -> None:
-        """Terminate the processes (SIGTERM, then SIGKILL after 5 s)."""
+        """Terminate the processes (SIGTERM, then SIGKILL after 5 s), then remove the
+        ``discard`` directories."""
         pids = [p.pid for p in self.procs] or self.pids
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
@@ -111,6 +115,9 @@ class Running:
         for proc in self.procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
+        if not any(_alive(pid) for pid in pids):
+            for path in self.discard:
+                shutil.rmtree(path, ignore_errors=True)
 
     def logs(self, limit: int = 4000) -> str:
         """The tail of every log file, for failure reports."""
@@ -252,6 +259,7 @@ def remember(running: Running) -> None:
         "ports": running.ports,
         "pids": running.pids,
         "log_dir": str(running.log_dir),
+        "discard": [str(p) for p in running.discard],
     }
     save_state(state)
 
@@ -262,7 +270,10 @@ def forget(name: str) -> dict | None:
     record = state.pop(name, None)
     if record is not None:
         log_dir = Path(record["log_dir"])
-        Running(name, record["url"], record["ports"], log_dir, pids=record["pids"]).stop()
+        discard = [Path(p) for p in record.get("discard", [])]
+        Running(
+            name, record["url"], record["ports"], log_dir, pids=record["pids"], discard=discard
+        ).stop()
         save_state(state)
     return record
 
