@@ -157,8 +157,8 @@ class Target:
 
     def identifier(self) -> sql.Identifier:
         """The table as a quoted SQL identifier."""
-        return sql.Identifier(self.schema, self.table) if self.schema else sql.Identifier(
-            self.table
+        return (
+            sql.Identifier(self.schema, self.table) if self.schema else sql.Identifier(self.table)
         )
 
     def table_name(self) -> str:
@@ -529,7 +529,9 @@ class _Watchdog:
         with self._cond:
             if self._pid != os.getpid():
                 self._pid = os.getpid()
-                threading.Thread(target=self._run, name="pagedlist-pg-watchdog", daemon=True).start()
+                threading.Thread(
+                    target=self._run, name="pagedlist-pg-watchdog", daemon=True
+                ).start()
             self._next += 1
             token = self._next
             self._armed[token] = (at, conn, fired)
@@ -660,9 +662,11 @@ class PostgresStore(Store):
         try:
             with self._pool.connection(timeout=budget) as conn:
                 budget -= time.monotonic() - start
-                self._statement_timeout(conn, budget)
+                # Armed before the first byte is sent: setting statement_timeout is a
+                # round trip too, and a silent server would hold it as long as any other.
                 token, fired = _WATCHDOG.arm(conn, time.monotonic() + budget + _GRACE)
                 try:
+                    self._statement_timeout(conn, budget)
                     result = work(conn)
                 except psycopg.Error as err:
                     _WATCHDOG.disarm(token)
@@ -687,10 +691,11 @@ class PostgresStore(Store):
             raise StoreUnavailable(f"{what}: the store was closed") from err
         except psycopg.Error as err:
             if _connection_broken(err):
-                # Others idle in the pool are likely dead too (a restart): test them now
-                # rather than hand each to a retry.
+                # The other idle connections are likely dead too (a restart, a failover):
+                # replace them all now rather than hand each to a retry. (pool.check()
+                # would test each with a round trip, which a silent server never answers.)
                 with contextlib.suppress(Exception):
-                    self._pool.check()
+                    self._pool.drain()
             raise self._translate(what, err) from err
 
     def _statement_timeout(self, conn: psycopg.Connection, seconds: float) -> None:
@@ -800,9 +805,11 @@ class PostgresStore(Store):
         total = sum(sizes)
         list_bytes = 2 + total + max(k - 1, 0)  # "[e1,e2,...]"
         field_bytes = _utf8_len(compact_json(field)) + 1 + list_bytes  # "field":[...]
-        encoded = [_walk(e, _escape_str) for e in batch] if any(
-            _needs_escape(compact_json(e)) for e in batch
-        ) else batch
+        encoded = (
+            [_walk(e, _escape_str) for e in batch]
+            if any(_needs_escape(compact_json(e)) for e in batch)
+            else batch
+        )
         params = {
             "key": key,
             "field": _escape_str(field),

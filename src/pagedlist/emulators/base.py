@@ -96,18 +96,24 @@ class Running:
     extra: dict = field(default_factory=dict)
     #: Directories of throw-away data removed once the processes are gone.
     discard: list[Path] = field(default_factory=list)
+    #: The signal that asks the servers to stop (PostgreSQL: SIGINT, a fast shutdown).
+    stop_signal: int = signal.SIGTERM
 
     def stop(self) -> None:
-        """Terminate the processes (SIGTERM, then SIGKILL after 5 s), then remove the
-        ``discard`` directories."""
+        """Terminate the processes (``stop_signal``, then SIGKILL after 5 s), then remove
+        the ``discard`` directories."""
         pids = [p.pid for p in self.procs] or self.pids
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGTERM)
+                os.killpg(pid, self.stop_signal)
         end = time.monotonic() + 5
         for proc in self.procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, end - time.monotonic()))
+        # Servers started by another process (``pagedlist emulator start``) are not our
+        # children: give them the same 5 s to finish before SIGKILL.
+        while not self.procs and time.monotonic() < end and any(_alive(p) for p in pids):
+            time.sleep(0.05)
         for pid in pids:
             if _alive(pid):
                 with contextlib.suppress(ProcessLookupError):
@@ -260,6 +266,7 @@ def remember(running: Running) -> None:
         "pids": running.pids,
         "log_dir": str(running.log_dir),
         "discard": [str(p) for p in running.discard],
+        "stop_signal": int(running.stop_signal),
     }
     save_state(state)
 
@@ -272,7 +279,13 @@ def forget(name: str) -> dict | None:
         log_dir = Path(record["log_dir"])
         discard = [Path(p) for p in record.get("discard", [])]
         Running(
-            name, record["url"], record["ports"], log_dir, pids=record["pids"], discard=discard
+            name,
+            record["url"],
+            record["ports"],
+            log_dir,
+            pids=record["pids"],
+            discard=discard,
+            stop_signal=record.get("stop_signal", signal.SIGTERM),
         ).stop()
         save_state(state)
     return record

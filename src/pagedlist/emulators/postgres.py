@@ -59,6 +59,8 @@ POSTGRES_IMAGE = "postgres:17-alpine"
 
 _INSTALL = "apt-get install postgresql (Debian/Ubuntu), brew install postgresql (macOS)"
 _TOOLS = ("initdb", "postgres", "pg_isready")
+#: Where Debian's postgresql-N packages put each version's server binaries.
+DEBIAN_BINDIRS = "/usr/lib/postgresql/*/bin"
 
 
 def server_bindir() -> Path | None:
@@ -70,7 +72,7 @@ def server_bindir() -> Path | None:
     candidates: list[Path] = []
     if os.environ.get("PAGEDLIST_PG_BINDIR"):
         candidates.append(Path(os.environ["PAGEDLIST_PG_BINDIR"]))
-    debian = glob.glob("/usr/lib/postgresql/*/bin")
+    debian = glob.glob(DEBIAN_BINDIRS)
     candidates += sorted(
         (Path(p) for p in debian),
         key=lambda p: [int(x) for x in re.findall(r"\d+", p.parent.name)] or [0],
@@ -123,12 +125,45 @@ class PostgresRunning(Running):
     data_dir: Path = Path()
     password: str | None = field(default=None, repr=False)
 
+    def processes(self) -> list[int]:
+        """The postmaster's pid, then its children's (backends, checkpointer, ...). Each
+        child is a session of its own (PostgreSQL calls ``setsid``), so signalling the
+        postmaster's process group does not reach them."""
+        parent = self.procs[0].pid
+        children = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                # Fields after the parenthesized command name: state, ppid, ...
+                if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                    children.append(int(entry))
+        return [parent, *children]
+
+    def _signal_all(self, sig: signal.Signals) -> None:
+        for pid in self.processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
     def kill(self) -> None:
-        """SIGKILL the postmaster and every backend at once: a crash, as of the machine."""
-        proc = self.procs[0]
+        """SIGKILL the postmaster and every child at once: a crash, as of the machine. The
+        postmaster is stopped first, so it forks nothing while its children are listed."""
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+            os.kill(self.procs[0].pid, signal.SIGSTOP)
+        self._signal_all(signal.SIGKILL)
+        self.procs[0].wait(timeout=30)
+        wait_for(lambda: len(self.processes()) == 1, 30, "the killed backends to vanish")
+
+    def pause(self) -> None:
+        """SIGSTOP every process of the server: it accepts nothing and answers nothing."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.procs[0].pid, signal.SIGSTOP)
+        self._signal_all(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT every process of the server paused by :meth:`pause`."""
+        self._signal_all(signal.SIGCONT)
 
     def restart(self, timeout: float = 60.0) -> None:
         """Start the server again on its data directory (crash recovery runs first) and wait
@@ -148,17 +183,6 @@ class PostgresRunning(Running):
         self.pids[:1] = [proc.pid]
         bindir = Path(self.extra["bindir"])
         wait_for(lambda: _accepting(bindir, self.ports[0]), timeout, "postgres", [proc])
-
-    def stop(self) -> None:
-        """Fast shutdown (SIGINT to the postmaster: sessions are ended, the cluster is
-        checkpointed), then the base class's SIGTERM/SIGKILL for anything left."""
-        for proc in self.procs:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(proc.pid, signal.SIGINT)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=10)
-        super().stop()
 
 
 def _accepting(bindir: Path, port: int) -> bool:
@@ -340,6 +364,8 @@ class PostgresEmulator(Emulator):
             password=self.password,
         )
         wrapped.extra["bindir"] = str(self._bindir)
+        # A fast shutdown: sessions are ended (a smart one, SIGTERM, would wait for them).
+        wrapped.stop_signal = signal.SIGINT
         if self.data_dir is None:
             wrapped.discard.append(data)
         return wrapped
