@@ -442,27 +442,73 @@ def test_without_a_deadline_the_url_timeout_bounds_a_call(own, key):
         assert took < 3.0, took
 
 
-def test_a_list_operation_rides_out_a_terminated_connection(own, admin):
-    """An administrator ends the store's sessions (SQLSTATE 57P01): the call fails as
-    StoreUnavailable, the dead pooled connections are dropped, and PagedList's retry
-    carries on on fresh ones."""
+def _store_backends(admin: psycopg.Connection) -> set[int]:
+    rows = admin.execute(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'pagedlist' "
+        "AND pid <> pg_backend_pid()"
+    ).fetchall()
+    return {pid for (pid,) in rows}
+
+
+def _terminate(admin: psycopg.Connection, pids: set[int]) -> None:
+    for pid in pids:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+def test_connections_the_server_closed_are_dropped_before_use(own, admin):
+    """An administrator ends the store's idle sessions (or the server restarts): the pool
+    still holds them, but the next call sees their sockets closed and takes a fresh
+    connection without sending anything on a dead one."""
     with open_store(own.url) as store:
         plist = PagedList.create(store, f"term-{uuid.uuid4().hex[:8]}", capacity=3)
         plist.extend(range(4))
-
-        def terminate() -> int:
-            return admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name = 'pagedlist' AND pid <> pg_backend_pid()"
-            ).fetchone()[0]
-
-        assert terminate() >= 1
-        with pytest.raises(StoreUnavailable) as caught:
-            store.get("anything|0")
-        assert caught.value.__cause__ is not None
-        assert terminate() >= 0
+        before = _store_backends(admin)
+        assert before
+        _terminate(admin, before)
+        wait_for = time.monotonic() + 10
+        while _store_backends(admin) & before and time.monotonic() < wait_for:
+            time.sleep(0.02)
+        assert store.get("anything|0") is None
         assert plist.append(4) == 4
         assert [i.value for i in plist.latest(5)] == [4, 3, 2, 1, 0]
+        assert not _store_backends(admin) & before
+
+
+def test_a_connection_lost_mid_call_is_store_unavailable(own, admin, key):
+    """The session is terminated while its statement waits on a lock (SQLSTATE 57P01):
+    StoreUnavailable, retryable, whose outcome the caller cannot know."""
+    with open_store(own.url) as store:
+        store.append(key, "items", [{"id": "a", "ts": 1, "v": "1"}], 5)
+        with psycopg.connect(own.url) as locker:
+            locker.execute("SELECT 1 FROM pagedlist WHERE key = %s FOR UPDATE", [key])
+            caught: list[BaseException] = []
+
+            def blocked() -> None:
+                try:
+                    store.append(key, "items", [{"id": "b", "ts": 1, "v": "2"}], 5)
+                except BaseException as err:
+                    caught.append(err)
+
+            thread = threading.Thread(target=blocked)
+            thread.start()
+            waiting: set[int] = set()
+            until = time.monotonic() + 10
+            while not waiting and time.monotonic() < until:
+                waiting = {
+                    pid
+                    for (pid,) in admin.execute(
+                        "SELECT pid FROM pg_stat_activity WHERE application_name = 'pagedlist' "
+                        "AND wait_event_type = 'Lock'"
+                    ).fetchall()
+                }
+                time.sleep(0.02)
+            assert waiting, "the append never waited on the lock"
+            _terminate(admin, waiting)
+            thread.join(timeout=30)
+            locker.rollback()
+        assert len(caught) == 1 and isinstance(caught[0], StoreUnavailable)
+        assert caught[0].retryable and "may or may not have run" in str(caught[0])
+        assert [e["id"] for e in store.get(key).doc["items"]] == ["a"]
 
 
 @pytest.mark.parametrize(

@@ -46,10 +46,11 @@ import contextlib
 import json
 import os
 import re
+import select
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -572,6 +573,17 @@ def _cut(conn: psycopg.Connection) -> None:
 _WATCHDOG = _Watchdog()
 
 
+def _readable(conn: psycopg.Connection) -> bool:
+    """Whether an idle connection's socket has something to read (end of file, an error
+    the server sent before closing it): it is dead or dying."""
+    try:
+        poller = select.poll()
+        poller.register(conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
+    except (OSError, psycopg.Error):
+        return True
+
+
 def _nice_floor(ms: int) -> int:
     """The largest 2**k or 3 * 2**(k-1) not above ``ms``: successive deadlines of one size
     map to the same few values, so ``statement_timeout`` is seldom set again."""
@@ -660,7 +672,7 @@ class PostgresStore(Store):
             raise DeadlineExceeded(f"{what}: the operation's deadline passed before the call")
         start = time.monotonic()
         try:
-            with self._pool.connection(timeout=budget) as conn:
+            with self._connection(budget) as conn:
                 budget -= time.monotonic() - start
                 # Armed before the first byte is sent: setting statement_timeout is a
                 # round trip too, and a silent server would hold it as long as any other.
@@ -697,6 +709,27 @@ class PostgresStore(Store):
                 with contextlib.suppress(Exception):
                     self._pool.drain()
             raise self._translate(what, err) from err
+
+    @contextlib.contextmanager
+    def _connection(self, budget: float) -> Iterator[psycopg.Connection]:
+        """A pooled connection that is not known dead. An idle connection whose socket is
+        readable was closed by the server (a restart, an idle timeout, a terminated
+        session: nothing else is sent to an idle client that never LISTENs), so it is
+        dropped before anything is sent on it, and another one taken."""
+        end = time.monotonic() + budget
+        for _ in range(self._target.pool + 1):
+            conn = self._pool.getconn(timeout=max(0.001, end - time.monotonic()))
+            try:
+                if _readable(conn):
+                    conn.close()
+                    continue
+                yield conn
+                return
+            finally:
+                self._pool.putconn(conn)
+        raise StoreUnavailable(
+            f"every pooled connection to PostgreSQL at {self._where()} was closed by the server"
+        )
 
     def _statement_timeout(self, conn: psycopg.Connection, seconds: float) -> None:
         want = max(1, int(seconds * 1000))
