@@ -147,6 +147,10 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
+    # A zombie (exited, not yet reaped by its parent) still answers kill(0).
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
     return True
 
 
