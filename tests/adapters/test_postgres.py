@@ -567,3 +567,38 @@ def test_racing_creators_of_one_row_all_count(own, key):
     finally:
         for store in stores:
             store.close()
+
+
+# --- the bench's native design ---------------------------------------------------------
+
+
+def test_bench_native_table_design_loses_nothing(servers):
+    """The textbook table (``(list, seq)`` primary key, ``ORDER BY seq DESC``) next to
+    pagedlist in the bench's own workloads: every subject keeps every append."""
+    from pagedlist.bench.counting import TimedStore
+    from pagedlist.bench.native import native_subjects
+    from pagedlist.bench.subjects import PagedListSubject
+    from pagedlist.bench.workloads import BenchConfig, run_workloads
+
+    url = servers.get("postgres").url
+    with open_store(url) as store:
+        timed = TimedStore(store)
+        lists = PagedListSubject(timed, capacity=7, max_item_bytes=64)
+        natives = native_subjects(url, store)
+        assert [s.name for s in natives] == ["native:postgres-table"]
+        cfg = BenchConfig(
+            ops=20, concurrency=(1, 4), n=5, value_bytes=12, feed_lists=2, feed_fill=6,
+            feed_threads=2,
+        )  # fmt: skip
+        try:
+            results = run_workloads(cfg, [lists, *natives])
+        finally:
+            for native in natives:
+                native.close()
+    assert {r.subject for r in results} == {"pagedlist", "native:postgres-table"}
+    for r in results:
+        assert r.summary.errors == 0, r.first_error
+        if r.workload in ("append", "concurrent"):
+            assert (r.lost, r.duplicated) == (0, 0)
+    latest = [r for r in results if r.workload == "latest" and r.kind == "native"]
+    assert latest and latest[0].summary.calls_per_op == 1.0

@@ -28,7 +28,8 @@ def _ints(text: str) -> tuple[int, ...]:
 @contextlib.contextmanager
 def _target(target: str) -> Iterator[tuple[str, str, str, dict[str, str]]]:
     """``(url, name, note, versions)`` for a store URL, or for a local server started by name
-    (``redis``, ``redis-cluster``, ``dynamodb``, ``cosmos``, ``oci-nosql``) and stopped after."""
+    (``redis``, ``redis-cluster``, ``dynamodb``, ``cosmos``, ``oci-nosql``, ``postgres``) and
+    stopped after."""
     if "://" in target:
         yield target, target.split("://", 1)[0].lower(), "", {}
         return
