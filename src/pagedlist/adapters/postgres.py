@@ -523,6 +523,7 @@ class _Watchdog:
         self._armed: dict[int, tuple[float, psycopg.Connection, list[bool]]] = {}
         self._next = 0
         self._pid = 0
+        self._wake_at = float("inf")  # when the thread wakes next, if nothing notifies it
 
     def arm(self, conn: psycopg.Connection, at: float) -> tuple[int, list[bool]]:
         """Watch ``conn`` until :meth:`disarm`; cut it off at ``at`` (monotonic)."""
@@ -536,7 +537,10 @@ class _Watchdog:
             self._next += 1
             token = self._next
             self._armed[token] = (at, conn, fired)
-            self._cond.notify()
+            if at < self._wake_at:
+                # Only a deadline earlier than the thread's next wake-up needs it now: in
+                # steady state no call wakes it (a context switch per call, otherwise).
+                self._cond.notify()
         return token, fired
 
     def disarm(self, token: int) -> None:
@@ -548,6 +552,7 @@ class _Watchdog:
         while True:
             with self._cond:
                 if not self._armed:
+                    self._wake_at = float("inf")
                     self._cond.wait()
                     continue
                 now = time.monotonic()
@@ -557,6 +562,7 @@ class _Watchdog:
                     fired[0] = True
                     _cut(conn)
                 soonest = min((at for at, _, _ in self._armed.values()), default=None)
+                self._wake_at = float("inf") if soonest is None else soonest
                 self._cond.wait(None if soonest is None else max(0.01, soonest - now))
 
 
@@ -622,13 +628,11 @@ class PostgresStore(Store):
         with _probe(target) as conn:
             _ensure_table(conn, target)
             self._server = conn.info.server_version
-        t = target.identifier()
-
-        def compose(text: str) -> sql.Composed:
-            return sql.SQL(text).format(t=t)
-
+            # Composed once into plain text: psycopg caches the parsing of a query string,
+            # and a Composed would be quoted again on every call.
+            t = target.identifier().as_string(conn)
         self._sql = {
-            name: compose(text)
+            name: text.replace("{t}", t)
             for name, text in {
                 "get": _GET,
                 "get_many": _GET_MANY,
@@ -833,21 +837,21 @@ class PostgresStore(Store):
     ) -> AppendOutcome:
         """One statement: lock the row, check ids, length and size in SQL, then append."""
         batch = list(entries)
-        sizes = [_utf8_len(compact_json(e)) for e in batch]
+        texts = [compact_json(e) for e in batch]
         k = len(batch)
-        total = sum(sizes)
+        total = sum(_utf8_len(text) for text in texts)
         list_bytes = 2 + total + max(k - 1, 0)  # "[e1,e2,...]"
         field_bytes = _utf8_len(compact_json(field)) + 1 + list_bytes  # "field":[...]
-        encoded = (
-            [_walk(e, _escape_str) for e in batch]
-            if any(_needs_escape(compact_json(e)) for e in batch)
-            else batch
-        )
+        if any(_needs_escape(text) for text in texts):
+            encoded = [_walk(e, _escape_str) for e in batch]
+            listed = compact_json(encoded)
+        else:
+            encoded, listed = batch, "[" + ",".join(texts) + "]"
         params = {
             "key": key,
             "field": _escape_str(field),
             "ids": [str(e.get("id")) for e in encoded],
-            "entries": compact_json(encoded),
+            "entries": listed,
             "k": k,
             "max_len": max_len,
             "limit": POSTGRES_ROW_BYTES,

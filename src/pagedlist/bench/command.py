@@ -292,7 +292,7 @@ def bench(
 
     TARGET is a store URL (memory://, sqlite:///bench.db, redis://127.0.0.1:6379, ...) or
     the name of a local server to start for the run and stop after (redis, redis-cluster,
-    dynamodb, cosmos, oci-nosql). Writes NAME.json, NAME.md and plots into --out.
+    dynamodb, cosmos, oci-nosql, postgres). Writes NAME.json, NAME.md and plots into --out.
     The benchmark writes lists named bench-<run>-*: point it at a scratch table.
     """
     from pagedlist.bench.report import render_markdown, write_outputs
