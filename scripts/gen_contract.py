@@ -17,12 +17,13 @@ HEADER = """# The pagedlist contract
 
 Every store adapter keeps these clauses; every list built on a conforming store keeps the
 list clauses. Each clause is checked by one test of the conformance suite
-(`src/pagedlist/conformance/`), which cites the clause id. Run it against any store:
+(`src/pagedlist/conformance/`), which cites the clause id. Run it against any store
+(it needs `pip install 'pagedlist[conformance]'`):
 
     pagedlist conformance URL
     pytest --pagedlist-store URL --pyargs pagedlist.conformance.url_suite
 
-The five invariants (DESIGN.md) are not capabilities: no adapter can opt out of them.
+The five invariants (docs/architecture.md) are not capabilities: no adapter can opt out of them.
 
 1. a page never holds more than `capacity` items;
 2. every page below the head is exactly full, so positions are dense;

@@ -1,4 +1,4 @@
-"""List clauses: the five invariants under concurrency, the talk's scenario, cursors, input
+"""List clauses: the five invariants under concurrency, a worked example, cursors, input
 validation and round-trip budgets, all through the real core (``docs/contract.md``).
 
 P = positions and invariants, C = cursors and reads, R = round trips, V = validation.
@@ -77,8 +77,9 @@ class AbstractListTests:
     # --- P: positions and invariants -------------------------------------------------
 
     @clause("P1")
-    def test_talk_scenario_capacity_two(self, store, list_id):
-        """P1: the talk's scenario: capacity 2, five appends "Hello0".."Hello4"."""
+    def test_five_appends_capacity_two(self, store, list_id):
+        """P1: the worked example: capacity 2, five appends "Hello0".."Hello4" fill pages 0
+        and 1; the head is page 2, holding "Hello4"."""
         plist = PagedList.create(store, list_id, capacity=2)
         assert [plist.append(f"Hello{i}") for i in range(5)] == [0, 1, 2, 3, 4]
         assert store.get(f"{list_id}|s").doc["head"] == 2
