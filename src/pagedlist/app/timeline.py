@@ -23,6 +23,8 @@ from pagedlist.errors import UsageError
 
 __all__ = ["InvalidCursor", "Timeline", "TimelineItem", "home_page"]
 
+_MAX_INT = 2**53 - 1
+
 
 class InvalidCursor(UsageError, ValueError):
     """A timeline cursor that no :func:`home_page` call made (edited or truncated)."""
@@ -71,7 +73,7 @@ def _decode(cursor: str) -> tuple[tuple[int, str, int], dict[str, int]]:
     if (
         not isinstance(list_id, str)
         or not isinstance(bounds, dict)
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in ints)
+        or not all(type(v) is int and 0 <= v <= _MAX_INT for v in ints)
         or not all(isinstance(k, str) for k in bounds)
     ):
         raise bad
