@@ -79,21 +79,31 @@ class AccessLog:
             return
         start = time.perf_counter()
         status = 500  # what the client gets if the app raises before answering
+        done = False
 
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
+        def record() -> None:
+            nonlocal done
+            done = True
             elapsed = time.perf_counter() - start
             labels = (scope["method"], _route(scope), str(status))
             self.metrics.requests.labels(*labels).inc()
             self.metrics.duration.labels(*labels).observe(elapsed)
             log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed * 1000)
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Before the last byte leaves: whoever has the answer can see its line.
+                record()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            if not done:
+                record()
 
 
 async def healthz(request: Request) -> Response:
