@@ -350,7 +350,10 @@ class ErrorTable:
         else:
             key, rule = found
             code = key.__name__ if isinstance(key, type) else key
-            values = _Fields(fields, detail=_first_line(err), code="" if code is None else code)
+            # The adapter's own fields win: it may pass a cleaner ``detail`` than str(err).
+            values = _Fields(
+                {"detail": _first_line(err), "code": "" if code is None else code, **fields}
+            )
             message = rule.message.format_map(values)
             if issubclass(rule.error, Throttled):
                 wait = rule.retry_after if retry_after is None else retry_after
