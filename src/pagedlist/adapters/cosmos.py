@@ -10,6 +10,10 @@ URL options (query string):
 * ``timeout=SECONDS`` — per-request connect and read timeout (default 10).
 * ``consistency=any`` — accept an account whose default consistency is weaker than
   Strong; without it such an account fails at open with a ``ConfigError``.
+* ``emulator=vercel`` — the workarounds for the local test server
+  ``@vercel/cosmosdb-server`` (predicates spelled for its parser, ``select`` escaped in
+  literals, a 500 on a point read confirmed by a query); never for a real account, whose
+  default is ``emulator=none`` (``docs/backends/cosmos.md``, "The emulator flag").
 
 Credentials never appear in the URL: the account key comes from ``$PAGEDLIST_COSMOS_KEY``;
 without it a loopback endpoint uses the emulator's published well-known key, and any other
