@@ -274,12 +274,12 @@ def parse_url(url: str) -> RedisTarget:
             raise options.error("Redis Cluster has only database 0")
     timeout = options.number("timeout", DEFAULT_TIMEOUT)
     tls = scheme == "rediss" or (cluster and options.flag("ssl"))
-    options.choice("ssl_cert_reqs", ("required", "optional", "none"), "required")
-    ssl_options = {
-        name: value
-        for name in ("ssl_ca_certs", "ssl_cert_reqs")
-        if (value := options.text(name)) is not None
-    }
+    ssl_options: dict[str, str] = {}
+    if "ssl_ca_certs" in options:
+        ssl_options["ssl_ca_certs"] = str(options.text("ssl_ca_certs"))
+    if "ssl_cert_reqs" in options:
+        reqs = ("required", "optional", "none")
+        ssl_options["ssl_cert_reqs"] = options.choice("ssl_cert_reqs", reqs, "required")
     if ssl_options and not tls:
         raise options.error(
             f"{', '.join(sorted(ssl_options))} only apply to TLS (rediss:// or ssl=true)"
