@@ -105,3 +105,17 @@ def test_readme_conformance_sample_matches_the_suite():
     pytest_line = next(ln for ln in lines if re.fullmatch(r"\d+ passed.* in [\d.]+s", ln))
     assert int(pytest_line.split()[0]) == passed
     assert max(len(ln) for ln in lines[1:]) <= 80
+
+
+def test_adapter_guide_quotes_the_tested_example_verbatim():
+    """Every code block of docs/adapters.md that names a file in its first line is a
+    verbatim excerpt of that file (the example adapter, run through the conformance suite
+    by docs/examples/test_example_adapter.py), so the guide cannot drift from working code."""
+    import re
+
+    guide = (ROOT / "docs" / "adapters.md").read_text()
+    blocks = re.findall(r"```python\n# (\S+)\n(.*?)```", guide, flags=re.S)
+    assert len(blocks) >= 5, "the guide quotes the example adapter and its test module"
+    for path, excerpt in blocks:
+        source = (ROOT / path).read_text()
+        assert excerpt in source, f"docs/adapters.md quotes {path}, which no longer has:\n{excerpt}"

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from pagedlist.adapters._toolkit import not_a_list, not_an_integer
+from pagedlist.core.capabilities import Capabilities
 from pagedlist.core.ops import Appended, AppendOutcome, Duplicate, Full, JSONDoc, Limits, Row
 from pagedlist.core.store import Store, compact_json, too_large
 
@@ -35,10 +37,22 @@ def _clone(value: Any) -> Any:
     return value
 
 
+class MemoryCapabilities(Capabilities):
+    """What the conformance suite cannot do with ``memory://``."""
+
+    shared_across_processes = False
+    independent_clients = False
+    reason = {
+        "shared_across_processes": "memory:// lives inside one process",
+        "independent_clients": "each memory:// open is a new, empty store",
+    }
+
+
 class MemoryStore(Store):
     """A dict behind a lock. ``memory://`` URLs each open a new, empty store."""
 
     scheme = "memory"
+    capabilities = MemoryCapabilities
 
     @classmethod
     def from_url(cls, url: str) -> MemoryStore:
@@ -114,6 +128,8 @@ class MemoryStore(Store):
             current = self._rows.get(key)
             doc = current[0] if current else {}
             items: list = doc.get(field, [])
+            if not isinstance(items, list):
+                raise not_a_list(key, field, items)
             where = self._ids.get(key, {}).get(field)
             if where is None:
                 where = {e["id"]: i for i, e in enumerate(items)}
@@ -139,7 +155,9 @@ class MemoryStore(Store):
         with self._lock:
             current = self._rows.get(key)
             doc = current[0] if current else {}
-            value = int(doc.get(field, 0))
+            value = doc.get(field, 0)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise not_an_integer(key, field, value)
             if expect is not None and value != expect:
                 return None
             new_doc = dict(doc)

@@ -1,5 +1,6 @@
 """Fixtures every conformance test uses. Subclass :class:`StoreFixtures` and override
-``store_url`` (and ``capabilities`` if the backend lacks one) to run the suite.
+``store_url`` to run the suite; what the store can be tested for comes from its adapter's
+declared ``capabilities`` class, never from the URL's scheme.
 
 ::
 
@@ -19,8 +20,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from pagedlist.adapters import open_store
-from pagedlist.conformance.capabilities import Capabilities
+from pagedlist.adapters import adapter_for, open_store
+from pagedlist.core.capabilities import Capabilities, capabilities_of
 from pagedlist.core.store import Store
 
 __all__ = ["StoreFixtures"]
@@ -36,21 +37,22 @@ class StoreFixtures:
 
     @pytest.fixture
     def capabilities(self, store_url: str) -> Capabilities:
-        """What the store can do; override to switch capabilities off."""
-        caps = Capabilities()
-        if store_url.startswith("memory:"):
-            caps.shared_across_processes = False
-            caps.reason = {"shared_across_processes": "memory:// lives inside one process"}
-        return caps
+        """What the store declares it can be tested for: its adapter's ``capabilities``
+        class (``pagedlist.core.capabilities``). Override to switch one off, with a
+        reason."""
+        return capabilities_of(adapter_for(store_url))()
 
     @pytest.fixture
-    def make_store(self, store_url: str) -> Iterator[Callable[[], Store]]:
+    def make_store(
+        self, store_url: str, capabilities: Capabilities
+    ) -> Iterator[Callable[[], Store]]:
         """A factory of extra clients of the same store (each its own connections).
 
-        ``memory://`` opens a new empty store each time, so its clients share one.
+        When the adapter declares ``independent_clients`` off (every open is a new, empty
+        store, as with ``memory://``), every client is one shared opened store.
         """
         opened: list[Store] = []
-        shared = open_store(store_url) if store_url.startswith("memory:") else None
+        shared = None if capabilities.independent_clients else open_store(store_url)
 
         def make() -> Store:
             store = shared or open_store(store_url)
@@ -84,5 +86,4 @@ class StoreFixtures:
         caps = request.getfixturevalue("capabilities")
         for name in marker.args:
             if not getattr(caps, name):
-                why = caps.reason.get(name, "the adapter declares it unsupported")
-                pytest.skip(f"needs capability {name!r}: {why}")
+                pytest.skip(f"needs capability {name!r}: {caps.why_not(name)}")

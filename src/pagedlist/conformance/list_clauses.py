@@ -6,13 +6,14 @@ P = positions and invariants, C = cursors and reads, R = round trips, V = valida
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import threading
 import uuid
 
 import pytest
 
-from pagedlist.adapters import open_store
+from pagedlist.adapters import adapter_for, open_store
 from pagedlist.conformance.capabilities import clause, requires
 from pagedlist.conformance.invariants import Recorder, check_list
 from pagedlist.conformance.store_clauses import race
@@ -59,9 +60,20 @@ def hammer(
     return recorder
 
 
-def _process_appender(url: str, list_id: str, worker: int, n: int, out) -> None:
-    """Body of one appender process (module level so 'spawn' can import it)."""
-    store = open_store(url)
+def _process_appender(
+    url: str, list_id: str, worker: int, n: int, out, adapter: str | None = None
+) -> None:
+    """Body of one appender process (module level so 'spawn' can import it).
+
+    ``adapter`` (``module:Class``) is the adapter class the parent opened the URL with, so
+    an adapter registered at run time (an outside author's, in its test module) opens in
+    the child too: 'spawn' starts a fresh interpreter, with the parent's ``sys.path``.
+    """
+    if adapter is None:
+        store = open_store(url)
+    else:
+        module, _, name = adapter.partition(":")
+        store = getattr(importlib.import_module(module), name).from_url(url)
     plist = PagedList.open(store, list_id)
     acks = []
     for j in range(n):
@@ -115,10 +127,12 @@ class AbstractListTests:
     def test_invariants_across_processes(self, make_store, store_url, list_id):
         """P3: 4 processes x 50 appends on one list: none lost or duplicated, dense."""
         PagedList.create(make_store(), list_id, capacity=7)
+        cls = adapter_for(store_url)
+        adapter = f"{cls.__module__}:{cls.__qualname__}"
         ctx = multiprocessing.get_context("spawn")
         out = ctx.Queue()
         procs = [
-            ctx.Process(target=_process_appender, args=(store_url, list_id, w, 50, out))
+            ctx.Process(target=_process_appender, args=(store_url, list_id, w, 50, out, adapter))
             for w in range(4)
         ]
         for p in procs:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from pagedlist.adapters import _redact, open_store
+from pagedlist.adapters import open_store, redact
 from pagedlist.conformance.capabilities import clause_order
 from pagedlist.errors import PagedListError
 
@@ -137,7 +137,7 @@ def run_suite(
 ) -> int:
     """Run every clause (or only ``clauses``, or tests matching the pytest ``-k`` expression
     ``select``) against ``url``; print the table; return the exit status."""
-    shown = _redact(url)
+    shown = redact(url)
     why = _reachable(url)
     if why is not None:
         echo(f"NOT RUN: cannot reach {shown}: {why}")

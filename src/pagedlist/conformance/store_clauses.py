@@ -15,7 +15,7 @@ import pytest
 from pagedlist.conformance.capabilities import clause
 from pagedlist.core.ops import Appended, Duplicate, Full
 from pagedlist.core.store import Store
-from pagedlist.errors import ItemTooLarge
+from pagedlist.errors import InvalidValue, ItemTooLarge, UsageError
 
 __all__ = ["AbstractStoreTests", "race"]
 
@@ -259,6 +259,36 @@ class AbstractStoreTests:
         assert store.append(key("p"), "items", batch, 4) == Duplicate(0, 0)
         assert _ids(store, key("p")) == ["r1", "r2"]
 
+    @clause("A10")
+    def test_append_to_a_field_that_is_not_a_list(self, store, key):
+        """A10: an append to a field holding text, a number or an object raises InvalidValue
+        (the caller's mistake, the same class on every backend) and writes nothing."""
+        store.put_if_absent(key("p"), {"text": "x", "n": 5, "obj": {"a": 1}})
+        before = store.get(key("p"))
+        for name in ("text", "n", "obj"):
+            with pytest.raises(InvalidValue) as caught:
+                store.append(key("p"), name, [entry("a")], 10)
+            assert type(caught.value) is InvalidValue, repr(caught.value)
+            assert repr(name) in str(caught.value)
+        after = store.get(key("p"))
+        assert after.doc == before.doc and after.version == before.version
+
+    @clause("A11")
+    def test_append_of_more_entries_than_the_store_takes(self, store, key):
+        """A11: an append of more entries than ``limits.append_entries`` raises UsageError
+        and writes nothing; a store without that limit takes the batch in one call."""
+        limit = store.limits.append_entries
+        batch = [entry(f"e{i}") for i in range((limit or 59) + 1)]
+        if limit is None:
+            assert store.append(key("p"), "items", batch, 1000) == Appended(len(batch))
+            return
+        with pytest.raises(UsageError) as caught:
+            store.append(key("p"), "items", batch, 1000)
+        assert type(caught.value) is UsageError, repr(caught.value)
+        assert str(limit) in str(caught.value)
+        assert store.get(key("p")) is None
+        assert store.append(key("p"), "items", batch[:limit], 1000) == Appended(limit)
+
     # --- I: increment ---------------------------------------------------------------
 
     @clause("I1")
@@ -309,6 +339,21 @@ class AbstractStoreTests:
         clients = [make_store() for _ in range(THREADS)]
         race(THREADS, lambda i: [clients[i].increment(key("c"), "n") for _ in range(5)])
         assert clients[0].get(key("c")).doc["n"] == THREADS * 5
+
+    @clause("I7")
+    def test_increment_of_a_field_that_is_not_an_integer(self, store, key):
+        """I7: an increment of a field holding text, a boolean, null or a list raises
+        InvalidValue (the same class on every backend), with or without ``expect``, and
+        changes nothing."""
+        store.put_if_absent(key("c"), {"text": "7", "flag": True, "none": None, "list": []})
+        before = store.get(key("c"))
+        for name in ("text", "flag", "none", "list"):
+            for expect in (None, 0, 7):
+                with pytest.raises(InvalidValue) as caught:
+                    store.increment(key("c"), name, 1, expect)
+                assert type(caught.value) is InvalidValue, (name, expect, repr(caught.value))
+        after = store.get(key("c"))
+        assert after.doc == before.doc and after.version == before.version
 
     # --- G: get_many ----------------------------------------------------------------
 
