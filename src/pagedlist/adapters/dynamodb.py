@@ -32,7 +32,7 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -354,6 +354,25 @@ class DynamoDBStore(Store):
         return cls(**opts)
 
     @classmethod
+    def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> DynamoDBStore:
+        """Open ``url`` with its ``endpoint`` server ``(host, port)`` reached at
+        ``route(host, port)`` instead (the conformance suite's fault proxy, clause W1).
+
+        ``ConfigError`` unless the URL names a plain ``http://`` endpoint: AWS itself is
+        HTTPS, whose certificate names the server, not a loopback proxy.
+        """
+        opts = cls._parse(url)
+        endpoint = urlsplit(opts["endpoint"] or "")
+        if endpoint.scheme != "http" or not endpoint.hostname:
+            raise ConfigError(
+                f"{url!r} has no plain http:// endpoint; only such a (local) server can be "
+                "reached through a loopback proxy"
+            )
+        host, port = route(endpoint.hostname, endpoint.port or 80)
+        opts["endpoint"] = f"http://{host}:{port}"
+        return cls(**opts)
+
+    @classmethod
     def provision(cls, url: str) -> str:
         """Create the table (on-demand billing, ``pk`` string hash key) unless it exists."""
         opts = cls._parse(url)
@@ -391,9 +410,22 @@ class DynamoDBStore(Store):
         config = Config(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            # The core driver retries with backoff and a deadline; botocore retrying too
-            # would multiply attempts and hide throttling from it.
+            # The core driver is the only retry layer (contract clause W1): botocore must
+            # never send a request twice. A connection reset or read timeout after a write
+            # was sent may follow its commit (an ADD counted twice), and retrying
+            # throttles itself would hide them from the driver's deadline and backoff.
+            # * retries: botocore's retry handlers (standard and adaptive:
+            #   retries/standard.py, whose MaxAttemptsChecker gates every other checker,
+            #   transient connection errors included; legacy: retryhandler.py) all stop at
+            #   total_max_attempts. An explicit mode and total_max_attempts in Config win
+            #   over AWS_RETRY_MODE / AWS_MAX_ATTEMPTS and the config file
+            #   (args.py _compute_retry_max_attempts / _compute_retry_mode), so 1 attempt
+            #   holds in every mode; "legacy" would turn it into max_attempts 0.
+            # * endpoint discovery would re-send after a 421 / InvalidEndpointException
+            #   (discovery.py handle_retries); off, whatever the environment says.
+            # * urllib3 underneath: botocore's URLLib3Session.send passes Retry(False).
             retries={"mode": "standard", "total_max_attempts": 1},
+            endpoint_discovery_enabled=False,
             max_pool_connections=64,
         )
         try:

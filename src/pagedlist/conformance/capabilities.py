@@ -25,6 +25,7 @@ CLAUSE_FAMILIES = {
     "C": "Cursors and reads",
     "R": "Round trips",
     "V": "Validation",
+    "W": "Writes sent once",
     "H": "Histories under faults",
     "F": "Value fidelity",
 }
@@ -47,6 +48,11 @@ class Capabilities:
 
     shared_across_processes: bool = True
     """Several OS processes can open the same store by URL (false for ``memory://``)."""
+
+    network: bool = True
+    """The store is a server reached over TCP, so the suite can cut its connections with
+    the fault proxy (``conformance/proxy.py``) through the adapter's ``through(url,
+    route)`` classmethod (false for ``memory://`` and ``sqlite:``, which have none)."""
 
     reason: dict[str, str] = {}
     """Why a capability is off, keyed by its name: printed with every skip."""

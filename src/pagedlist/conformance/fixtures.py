@@ -38,9 +38,16 @@ class StoreFixtures:
     def capabilities(self, store_url: str) -> Capabilities:
         """What the store can do; override to switch capabilities off."""
         caps = Capabilities()
+        caps.reason = {}
         if store_url.startswith("memory:"):
             caps.shared_across_processes = False
-            caps.reason = {"shared_across_processes": "memory:// lives inside one process"}
+            caps.reason["shared_across_processes"] = "memory:// lives inside one process"
+        if store_url.startswith(("memory:", "sqlite:")):
+            caps.network = False
+            caps.reason["network"] = (
+                f"{store_url.partition(':')[0]}: makes no network connection for the fault "
+                "proxy to cut (an embedded store has no lost answers)"
+            )
         return caps
 
     @pytest.fixture
