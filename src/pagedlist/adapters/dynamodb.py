@@ -50,6 +50,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from pagedlist.core.deadline import remaining
 from pagedlist.core.ops import Appended, AppendOutcome, Duplicate, Full, JSONDoc, Limits, Row
 from pagedlist.core.store import Store, too_large
 from pagedlist.errors import (
@@ -670,12 +671,29 @@ class DynamoDBStore(Store):
         return None if item is None else _from_item(item)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Row]:
-        """``BatchGetItem`` in 100-key requests; unprocessed keys retried with backoff."""
+        """``BatchGetItem`` in 100-key requests; unprocessed keys retried with backoff.
+
+        Within a list operation (``pagedlist.core.deadline``) no request after the first
+        is sent once the operation's deadline has passed: ``DeadlineExceeded`` instead.
+        """
         wanted = list(dict.fromkeys(keys))
         out: dict[str, Row] = {}
         for i in range(0, len(wanted), BATCH_KEYS):
+            if i:
+                self._before_deadline(0.0, len(wanted) - i)
             self._batch_get(wanted[i : i + BATCH_KEYS], out)
         return out
+
+    def _before_deadline(self, delay: float, left: int) -> None:
+        """Raise ``DeadlineExceeded`` unless the next request, ``delay`` seconds from now,
+        starts before the running operation's deadline (none set: always fine)."""
+        seconds = remaining()
+        if seconds is not None and delay >= seconds:
+            raise DeadlineExceeded(
+                f"DynamoDB BatchGetItem on table {self._table!r}: the operation's deadline "
+                f"passed with {left} key(s) still unread (left unprocessed by DynamoDB or "
+                "not yet asked for); nothing was written: retry, or raise the deadline"
+            )
 
     def _batch_get(self, keys: list[str], out: dict[str, Row]) -> None:
         request = {self._table: {"Keys": [{_KEY: {"S": k}} for k in keys], "ConsistentRead": True}}
@@ -691,9 +709,11 @@ class DynamoDBStore(Store):
             request = answer.get("UnprocessedKeys") or {}
             if request:
                 # DynamoDB left keys unprocessed (throttling or the 16 MB answer cap):
-                # retry just those, with jittered backoff, within a bounded budget.
+                # retry just those, with jittered backoff, within a bounded budget and
+                # never past the operation's deadline.
                 attempt += 1
                 delay = random.uniform(0, min(1.0, 0.02 * 2**attempt))
+                self._before_deadline(delay, len(request.get(self._table, {}).get("Keys", [])))
                 if time.monotonic() + delay > give_up:
                     left = len(request.get(self._table, {}).get("Keys", []))
                     raise Throttled(
