@@ -415,13 +415,13 @@ class DynamoDBStore(Store):
             # never send a request twice. A connection reset or read timeout after a write
             # was sent may follow its commit (an ADD counted twice), and retrying
             # throttles itself would hide them from the driver's deadline and backoff.
-            # * retries: botocore's retry handlers (standard and adaptive:
-            #   retries/standard.py, whose MaxAttemptsChecker gates every other checker,
-            #   transient connection errors included; legacy: retryhandler.py) all stop at
-            #   total_max_attempts. An explicit mode and total_max_attempts in Config win
-            #   over AWS_RETRY_MODE / AWS_MAX_ATTEMPTS and the config file
-            #   (args.py _compute_retry_max_attempts / _compute_retry_mode), so 1 attempt
-            #   holds in every mode; "legacy" would turn it into max_attempts 0.
+            # * retries: in standard mode (retries/standard.py) MaxAttemptsChecker gates
+            #   every other checker: transient connection errors (ConnectionClosedError
+            #   after a reset), read timeouts, 5xx, throttles. An explicit mode and
+            #   total_max_attempts in Config win over AWS_RETRY_MODE / AWS_MAX_ATTEMPTS
+            #   and the config file (args.py _compute_retry_max_attempts and
+            #   _compute_retry_mode), so no environment can pick legacy or adaptive mode
+            #   (legacy's retryhandler.py would also stop at 1 attempt: max_attempts 0).
             # * endpoint discovery would re-send after a 421 / InvalidEndpointException
             #   (discovery.py handle_retries); off, whatever the environment says.
             # * urllib3 underneath: botocore's URLLib3Session.send passes Retry(False).
