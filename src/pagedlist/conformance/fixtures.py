@@ -45,8 +45,8 @@ class StoreFixtures:
         if store_url.startswith(("memory:", "sqlite:")):
             caps.network = False
             caps.reason["network"] = (
-                f"{store_url.partition(':')[0]}: makes no network connection for the fault "
-                "proxy to cut (an embedded store has no lost answers)"
+                f"{store_url.partition(':')[0]}:// is embedded: it makes no network "
+                "connection for the fault proxy to cut, so it has no lost answers"
             )
         return caps
 
