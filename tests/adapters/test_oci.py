@@ -122,3 +122,16 @@ def test_far_position_on_the_longest_list_id_is_absent(servers):
             store.put_if_absent(long_key, {"x": 1})
         with pytest.raises(InvalidListId, match="shorter list id"):
             store.increment(long_key, "n")
+
+
+def test_urllib3_under_borneo_retries_only_failed_connects(servers):
+    """borneo mounts HTTPAdapter(max_retries=5), whose "other error" retries (e.g. a TLS
+    failure while the answer is read) re-send a POST; the adapter replaces it. A reset
+    over plain HTTP is a read error, which urllib3 never retries for a POST, so clause W1
+    cannot show this one on the local endpoint: this checks the setting itself."""
+    with open_store(servers.get("oci-nosql").url) as store:
+        adapters = list(store._handle._client._sess.adapters.values())
+        assert adapters
+        for adapter in adapters:
+            retry = adapter.max_retries
+            assert (retry.total, retry.read, retry.other, retry.connect) == (None, False, 0, 2)
