@@ -34,8 +34,9 @@ The five invariants (docs/architecture.md) are not capabilities: no adapter can 
 
 Families: **S** rows (put_if_absent, replace, get, delete), **A** bounded de-duplicating
 append, **I** increment, **G** batch get, **L** size limits, **P** positions and
-invariants, **C** cursors and reads, **R** round trips, **V** input validation, and, where
-present, **H** concurrent histories with faults and **F** value fidelity.
+invariants, **C** cursors and reads, **R** round trips, **V** input validation, **W**
+writes sent at most once (lost answers on a real connection), and, where present, **H**
+concurrent histories with faults and **F** value fidelity.
 
 This file is generated from the suite by `scripts/gen_contract.py`.
 """

@@ -313,6 +313,23 @@ class CosmosStore(Store):
         return cls(**cls._parse(url))
 
     @classmethod
+    def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> CosmosStore:
+        """Open ``url`` with its server ``(host, port)`` reached at ``route(host, port)``
+        instead (the conformance suite's fault proxy, clause W1).
+
+        ``ConfigError`` unless the URL has ``tls=false``: a certificate names the server,
+        not a loopback proxy.
+        """
+        opts = cls._parse(url)
+        if opts["tls"]:
+            raise ConfigError(
+                f"{url!r} uses HTTPS, whose certificate check a loopback proxy cannot pass; "
+                "only a plain-HTTP (tls=false) server can be routed through one"
+            )
+        opts["host"], opts["port"] = route(opts["host"], opts["port"])
+        return cls(**opts)
+
+    @classmethod
     def provision(cls, url: str) -> str:
         """Create the database and container (partition key ``/pk``) if absent."""
         opts = cls._parse(url)
@@ -364,16 +381,35 @@ class CosmosStore(Store):
         bracketed = f"[{host}]" if ":" in host else host
         endpoint = f"{'https' if tls else 'http'}://{bracketed}:{port}/"
         policy = ConnectionPolicy()
-        # The SDK would retry 429s itself for up to 30 s; the core driver retries them
-        # within the operation's deadline instead, honouring x-ms-retry-after-ms.
+        # The core driver is the only retry layer (contract clause W1): the SDK must never
+        # send a request twice. A reset after a patch was sent may follow its commit (an
+        # incr counted twice), and 429s are the driver's to retry within the operation's
+        # deadline, honouring x-ms-retry-after-ms. Each retry path of azure-cosmos 4.17's
+        # _retry_utility.Execute and of azure-core underneath, and what switches it off:
+        # * 429 (ResourceThrottleRetryPolicy): RetryOptions with 0 attempts and 0 s.
+        #   retry_total=0 below keeps it 0 (cosmos_client._build_connection_policy takes
+        #   "retry_throttle_total or retry_total or RetryOptions'" count).
+        # * ServiceRequestError / ServiceResponseError / 408 / 5xx / 503 / 403.3 / 404.1002
+        #   (ServiceRequest-, ServiceResponse-, TimeoutFailover-, ServiceUnavailable-,
+        #   EndpointDiscovery- and _SessionRetryPolicy): each ShouldRetry returns False
+        #   first thing when EnableEndpointDiscovery is off (enable_endpoint_discovery).
+        # * the transport (ConnectionRetryPolicy, an azure-core RetryPolicy): retry_total,
+        #   retry_connect, retry_read, retry_status all 0, so not even a read is re-sent;
+        #   requests' own adapter already has Retry(total=False) (azure-core
+        #   RequestsTransport).
+        # * writes re-sent on purpose (retry_write, RetryNonIdempotentWrites) and hedging
+        #   (availability_strategy): both off, stated here rather than left to defaults.
+        # Left on, because nothing was carried out: 410 partition-range gone and
+        # container-recreated answers (the request is refused, the routing map refreshed),
+        # and DefaultRetryPolicy, which only re-sends reads.
         policy.RetryOptions = RetryOptions(max_retry_attempt_count=0, max_wait_time_in_seconds=0)
         try:
             self._client = CosmosClient(
                 endpoint,
                 credential,
                 connection_policy=policy,
-                # Endpoint discovery looks up regional endpoints the local server lacks, and
-                # pagedlist needs a single write region anyway (docs/backends/cosmos.md).
+                # Also: regional endpoints the local server lacks, and pagedlist needs a
+                # single write region anyway (docs/backends/cosmos.md).
                 enable_endpoint_discovery=False,
                 connection_timeout=timeout,
                 read_timeout=timeout,
@@ -381,6 +417,8 @@ class CosmosStore(Store):
                 retry_connect=0,
                 retry_read=0,
                 retry_status=0,
+                retry_write=0,
+                availability_strategy=False,
                 connection_verify=verify,
             )
         except (AzureError, OSError) as err:

@@ -59,6 +59,7 @@ from pagedlist.adapters._toolkit import (
     not_an_integer,
     too_many_entries,
 )
+from pagedlist.core.deadline import remaining
 from pagedlist.core.ops import Appended, AppendOutcome, Duplicate, Full, JSONDoc, Limits, Row
 from pagedlist.core.store import Store, too_large
 from pagedlist.errors import (
@@ -390,6 +391,25 @@ class DynamoDBStore(Store):
         return cls(**opts)
 
     @classmethod
+    def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> DynamoDBStore:
+        """Open ``url`` with its ``endpoint`` server ``(host, port)`` reached at
+        ``route(host, port)`` instead (the conformance suite's fault proxy, clause W1).
+
+        ``ConfigError`` unless the URL names a plain ``http://`` endpoint: AWS itself is
+        HTTPS, whose certificate names the server, not a loopback proxy.
+        """
+        opts = cls._parse(url)
+        endpoint = urlsplit(opts["endpoint"] or "")
+        if endpoint.scheme != "http" or not endpoint.hostname:
+            raise ConfigError(
+                f"{url!r} has no plain http:// endpoint; only such a (local) server can be "
+                "reached through a loopback proxy"
+            )
+        host, port = route(endpoint.hostname, endpoint.port or 80)
+        opts["endpoint"] = f"http://{host}:{port}"
+        return cls(**opts)
+
+    @classmethod
     def provision(cls, url: str) -> str:
         """Create the table (on-demand billing, ``pk`` string hash key) unless it exists."""
         opts = cls._parse(url)
@@ -427,9 +447,22 @@ class DynamoDBStore(Store):
         config = Config(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            # The core driver retries with backoff and a deadline; botocore retrying too
-            # would multiply attempts and hide throttling from it.
+            # The core driver is the only retry layer (contract clause W1): botocore must
+            # never send a request twice. A connection reset or read timeout after a write
+            # was sent may follow its commit (an ADD counted twice), and retrying
+            # throttles itself would hide them from the driver's deadline and backoff.
+            # * retries: in standard mode (retries/standard.py) MaxAttemptsChecker gates
+            #   every other checker: transient connection errors (ConnectionClosedError
+            #   after a reset), read timeouts, 5xx, throttles. An explicit mode and
+            #   total_max_attempts in Config win over AWS_RETRY_MODE / AWS_MAX_ATTEMPTS
+            #   and the config file (args.py _compute_retry_max_attempts and
+            #   _compute_retry_mode), so no environment can pick legacy or adaptive mode
+            #   (legacy's retryhandler.py would also stop at 1 attempt: max_attempts 0).
+            # * endpoint discovery would re-send after a 421 / InvalidEndpointException
+            #   (discovery.py handle_retries); off, whatever the environment says.
+            # * urllib3 underneath: botocore's URLLib3Session.send passes Retry(False).
             retries={"mode": "standard", "total_max_attempts": 1},
+            endpoint_discovery_enabled=False,
             max_pool_connections=64,
         )
         try:
@@ -652,12 +685,29 @@ class DynamoDBStore(Store):
         return None if item is None else _from_item(item)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Row]:
-        """``BatchGetItem`` in 100-key requests; unprocessed keys retried with backoff."""
+        """``BatchGetItem`` in 100-key requests; unprocessed keys retried with backoff.
+
+        Within a list operation (``pagedlist.core.deadline``) no request after the first
+        is sent once the operation's deadline has passed: ``DeadlineExceeded`` instead.
+        """
         wanted = list(dict.fromkeys(keys))
         out: dict[str, Row] = {}
         for i in range(0, len(wanted), BATCH_KEYS):
+            if i:
+                self._before_deadline(0.0, len(wanted) - i)
             self._batch_get(wanted[i : i + BATCH_KEYS], out)
         return out
+
+    def _before_deadline(self, delay: float, left: int) -> None:
+        """Raise ``DeadlineExceeded`` unless the next request, ``delay`` seconds from now,
+        starts before the running operation's deadline (none set: always fine)."""
+        seconds = remaining()
+        if seconds is not None and delay >= seconds:
+            raise DeadlineExceeded(
+                f"DynamoDB BatchGetItem on table {self._table!r}: the operation's deadline "
+                f"passed with {left} key(s) still unread (left unprocessed by DynamoDB or "
+                "not yet asked for); nothing was written: retry, or raise the deadline"
+            )
 
     def _batch_get(self, keys: list[str], out: dict[str, Row]) -> None:
         request = {self._table: {"Keys": [{_KEY: {"S": k}} for k in keys], "ConsistentRead": True}}
@@ -673,9 +723,11 @@ class DynamoDBStore(Store):
             request = answer.get("UnprocessedKeys") or {}
             if request:
                 # DynamoDB left keys unprocessed (throttling or the 16 MB answer cap):
-                # retry just those, with jittered backoff, within a bounded budget.
+                # retry just those, with jittered backoff, within a bounded budget and
+                # never past the operation's deadline.
                 attempt += 1
                 delay = random.uniform(0, min(1.0, 0.02 * 2**attempt))
+                self._before_deadline(delay, len(request.get(self._table, {}).get("Keys", [])))
                 if time.monotonic() + delay > give_up:
                     left = len(request.get(self._table, {}).get("Keys", []))
                     raise Throttled(

@@ -42,9 +42,11 @@ class MemoryCapabilities(Capabilities):
 
     shared_across_processes = False
     independent_clients = False
+    network = False
     reason = {
         "shared_across_processes": "memory:// lives inside one process",
         "independent_clients": "each memory:// open is a new, empty store",
+        "network": "memory:// makes no network connection for the fault proxy to cut",
     }
 
 

@@ -36,11 +36,11 @@ import binascii
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pagedlist.adapters._toolkit import (
     ErrorTable,
@@ -244,6 +244,38 @@ def _map_error(err: Exception, what: str) -> PagedListError:
     return ERRORS.error(err, msg=msg, key_bytes=KEY_BYTES)
 
 
+def _no_resend(handle: NoSQLHandle) -> None:
+    """Stop urllib3 from re-sending borneo's requests; keep retrying failed connects.
+
+    borneo mounts ``HTTPAdapter(max_retries=5)``, i.e. urllib3 ``Retry(total=5)``. urllib3
+    never re-sends a POST after a read error (``ProtocolError``: a reset or a closed
+    connection while the answer was awaited) or a read timeout, but an "other" error,
+    e.g. a TLS failure while reading the answer, counts against ``total`` and re-sends
+    the POST: a write could be applied twice. This Retry keeps only connect retries
+    (``ConnectTimeoutError`` and ``NewConnectionError``: nothing was sent) and raises
+    every other error at once. borneo has no setting for it, so the mounted adapters are
+    changed; pyproject pins borneo==5.5.0, whose ``NoSQLHandle._client._sess`` this is.
+    """
+    from urllib3.util.retry import Retry
+
+    session = getattr(getattr(handle, "_client", None), "_sess", None)
+    adapters = [
+        a
+        for a in getattr(session, "adapters", {}).values()
+        if isinstance(a, requests.adapters.HTTPAdapter)
+    ]
+    if not adapters:
+        handle.close()
+        raise ConfigError(
+            f"borneo {getattr(borneo, '__version__', '?')} is laid out differently from the "
+            "5.5.0 pagedlist checks it against: pip install 'pagedlist[oci]' (borneo==5.5.0)"
+        )
+    for adapter in adapters:
+        adapter.max_retries = Retry(
+            total=None, connect=2, read=False, redirect=0, status=0, other=0, backoff_factor=0
+        )
+
+
 class OCINoSQLStore(Store):
     """One Oracle NoSQL table as a pagedlist store (see the module docstring)."""
 
@@ -347,6 +379,24 @@ class OCINoSQLStore(Store):
             ) from None
 
     @classmethod
+    def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> OCINoSQLStore:
+        """Open an ``oci-nosql+http://HOST:PORT/TABLE`` URL with its server reached at
+        ``route(HOST, PORT)`` instead (the conformance suite's fault proxy, clause W1).
+
+        ``ConfigError`` for the cloud service: it is HTTPS, whose certificate names the
+        server, not a loopback proxy.
+        """
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "oci-nosql+http" or not parts.hostname or not parts.port:
+            raise ConfigError(
+                f"{url!r} is not an oci-nosql+http://HOST:PORT/TABLE URL; only such a plain "
+                "HTTP server can be reached through a loopback proxy"
+            )
+        host, port = route(parts.hostname, parts.port)
+        netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return cls.from_url(urlunsplit(parts._replace(netloc=netloc)))
+
+    @classmethod
     def provision(cls, url: str) -> str:
         """Create the table if absent (``pagedlist init URL``)."""
         sep = "&" if "?" in url else "?"
@@ -370,15 +420,24 @@ class OCINoSQLStore(Store):
         self._timeout_ms = max(1, int(timeout * 1000))
         config.set_timeout(self._timeout_ms)
         config.set_table_request_timeout(max(self._timeout_ms, 60_000))
-        # The core driver backs off and retries; borneo's own retries stay short so a
-        # call stays bounded in time.
-        config.set_retry_handler(borneo.DefaultRetryHandler(2, 0))
+        # The core driver is the only retry layer (contract clause W1): borneo must never
+        # send a request twice. borneo 5.5.0's RequestUtils._do_request re-sends a request
+        # (1) on a RetryableException answer (throttling, SystemException,
+        # TableNotReady) when the RetryHandler's do_retry says so: 0 retries here, so
+        # throttles reach the driver's deadline and backoff; (2) after answers that say
+        # the request was refused before it ran (SecurityInfoNotReady, an expired token
+        # of the unsecured proxy, an unsupported protocol or query version): kept, they
+        # cannot repeat an effect; (3) never on requests' ConnectionError or Timeout,
+        # which it raises (a read timeout as RequestTimeoutException). Below it,
+        # Client.__init__ mounts an HTTPAdapter with max_retries=5: see _no_resend.
+        config.set_retry_handler(borneo.DefaultRetryHandler(0, 0))
         config.set_pool_maxsize(GET_MANY_WORKERS + 4)
         config.set_logger(_borneo_log)
         try:
             self._handle = NoSQLHandle(config)
         except Exception as err:
             raise _map_error(err, "connecting") from err
+        _no_resend(self._handle)
         self._lock = threading.Lock()
         self._prepared: dict[str, Any] = {}
         self._totals = {
@@ -451,6 +510,12 @@ class OCINoSQLStore(Store):
     def describe(self) -> str:
         """Where the table is; never credentials."""
         return self._where
+
+    @staticmethod
+    def _too_long(key: str) -> bool:
+        """Whether ``key`` is over the primary key limit: no row can have it, since every
+        write refuses it, so a read of it is answered "absent" without asking."""
+        return len(key.encode("utf-8")) > KEY_BYTES
 
     def _check_key(self, key: str) -> None:
         size = len(key.encode("utf-8"))
@@ -611,17 +676,17 @@ class OCINoSQLStore(Store):
         return _version_text(self._put(key, doc, absent=False, version=version))
 
     def get(self, key: str) -> Row | None:
-        """One get with absolute consistency."""
-        self._check_key(key)
+        """One get with absolute consistency; a key over the 64-byte limit is absent
+        (e.g. the page of ``get(10**30)`` on a list with the longest id)."""
+        if self._too_long(key):
+            return None
         found = self._read(key)
         return None if found is None else Row(found[0], found[1])
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Row]:
         """Concurrent point gets (``GET_MANY_WORKERS`` at a time): one round trip per
         distinct key, overlapped. Each read is strongly consistent on its own."""
-        wanted = list(dict.fromkeys(keys))
-        for key in wanted:
-            self._check_key(key)
+        wanted = [k for k in dict.fromkeys(keys) if not self._too_long(k)]
         if len(wanted) <= 1:
             found = {k: self.get(k) for k in wanted}
         else:
@@ -720,8 +785,9 @@ class OCINoSQLStore(Store):
         raise Throttled(f"increment of {key!r} kept racing with other writers; retry")
 
     def delete(self, key: str) -> None:
-        """One delete; a missing row is fine."""
-        self._check_key(key)
+        """One delete; a missing row is fine, and so is a key too long to exist."""
+        if self._too_long(key):
+            return
         request = (
             DeleteRequest()
             .set_table_name(self._table)

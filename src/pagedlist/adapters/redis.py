@@ -29,16 +29,17 @@ whatever the list's length: k id look-ups, k entry writes, no rewrite of the row
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
 import redis
 import redis.exceptions as rex
-from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
@@ -429,13 +430,36 @@ class RedisStore(Store):
         return cls(parse_url(url))
 
     @classmethod
+    def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> RedisStore:
+        """Open ``url`` with every connection to a server ``(host, port)`` made to
+        ``route(host, port)`` instead (the conformance suite's fault proxy, clause W1).
+
+        A Cluster routes its startup nodes and, through redis-py's ``address_remap``,
+        every node address ``CLUSTER SLOTS`` reports. ``ConfigError`` for TLS URLs: a
+        certificate names the server, not a loopback proxy.
+        """
+        target = parse_url(url)
+        if target.tls:
+            raise ConfigError(
+                f"{target.describe()} uses TLS, whose certificate check a loopback proxy "
+                "cannot pass: route a plain redis:// or redis+cluster:// URL"
+            )
+        nodes = [route(h, p) for h, p in target.nodes]
+        return cls(dataclasses.replace(target, nodes=nodes), _remap=route)
+
+    @classmethod
     def provision(cls, url: str) -> str:
         """Nothing to create; checks that the server answers."""
         with cls.from_url(url) as store:
             store.ping()
             return f"nothing to provision for Redis; {store.describe()} answers"
 
-    def __init__(self, target: RedisTarget) -> None:
+    def __init__(
+        self,
+        target: RedisTarget,
+        *,
+        _remap: Callable[[str, int], tuple[str, int]] | None = None,
+    ) -> None:
         self._target = target
         self._where = target.describe()
         self._calls = 0
@@ -454,16 +478,33 @@ class RedisStore(Store):
             common["ssl"] = True
             for name, value in target.ssl_options.items():
                 common[name] = value
-        # The core's driver does the retrying, with backoff, the operation's deadline and
-        # de-duplication of appends, so redis-py must not re-send writes on its own after a
-        # timeout (the first attempt may have run). Standalone: one retry on a connection
-        # error only, so a pooled connection closed by a server restart is replaced.
-        # Cluster: none; redis-py still refreshes its slot map before raising.
+        # The core's driver is the only retry layer (contract clause W1): it backs off,
+        # keeps the operation's deadline, and resolves an ambiguous failure by reading or
+        # by the append's id check. redis-py must never send a command twice: a connection
+        # reset after EVALSHA was sent may have followed the script's run, and re-sending
+        # would run it again (an increment counted twice). So zero retries everywhere:
+        # * standalone: Redis._execute_command wraps send-and-read in
+        #   conn.retry.call_with_retry, which re-sends on the retry's supported errors;
+        #   Retry(NoBackoff(), 0) makes it one attempt. A pooled connection the server
+        #   closed is still replaced before anything is sent: ConnectionPool.get_connection
+        #   reconnects a connection that is readable (EOF) while idle.
+        # * Cluster: RedisCluster.execute_command re-runs a command on ConnectionError,
+        #   TimeoutError, ClusterDownError and SlotNotCoveredError up to
+        #   self.retry.get_retries() times (cluster_error_retry_attempts is deprecated and
+        #   ignored once retry= is given); Retry(NoBackoff(), 0) makes that zero, and the
+        #   per-node clients it builds already get Retry(NoBackoff(), 0). MOVED, ASK and
+        #   TRYAGAIN are still followed: those are refusals, the command did not run.
+        # (redis-py 5 to 8: pyproject pins redis<9; checked against 8.1's client.py and
+        # cluster.py.)
         with _mapped("connecting", self._where):
             if target.cluster:
+                remap: dict[str, Any] = {}
+                if _remap is not None:
+                    remap["address_remap"] = lambda hp: _remap(hp[0], hp[1])
                 self._client: Any = RedisCluster(
                     startup_nodes=[ClusterNode(h, p) for h, p in target.nodes],
                     retry=Retry(NoBackoff(), 0),
+                    **remap,
                     **common,
                 )
             else:
@@ -472,7 +513,7 @@ class RedisStore(Store):
                     host=host,
                     port=port,
                     db=target.db,
-                    retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1, (rex.ConnectionError,)),
+                    retry=Retry(NoBackoff(), 0),
                     **common,
                 )
         self._put = self._client.register_script(_PUT)

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit
 
 from pagedlist.adapters._toolkit import UrlOptions, not_a_list, not_an_integer
+from pagedlist.core.capabilities import Capabilities
 from pagedlist.core.ops import Appended, AppendOutcome, Duplicate, Full, JSONDoc, Limits, Row
 from pagedlist.core.store import Store, compact_json, too_large
 from pagedlist.errors import ConfigError, StoreUnavailable, Throttled
@@ -44,10 +45,18 @@ def _new_version() -> str:
     return secrets.token_hex(8)
 
 
+class SQLiteCapabilities(Capabilities):
+    """What the conformance suite cannot do with ``sqlite:``."""
+
+    network = False
+    reason = {"network": "sqlite: is embedded: no network connection for the fault proxy to cut"}
+
+
 class SQLiteStore(Store):
     """A SQLite file shared safely by threads and processes on one machine."""
 
     scheme = "sqlite"
+    capabilities = SQLiteCapabilities
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:

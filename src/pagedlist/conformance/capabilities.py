@@ -30,6 +30,7 @@ CLAUSE_FAMILIES = {
     "C": "Cursors and reads",
     "R": "Round trips",
     "V": "Validation",
+    "W": "Writes sent once",
     "H": "Histories under faults",
     "F": "Value fidelity",
 }

@@ -12,10 +12,18 @@ from typing import Any
 
 import pytest
 
-from pagedlist.conformance.capabilities import clause
+from pagedlist.conformance.capabilities import clause, requires
+from pagedlist.conformance.proxy import FaultProxies
 from pagedlist.core.ops import Appended, Duplicate, Full
 from pagedlist.core.store import Store
-from pagedlist.errors import InvalidValue, ItemTooLarge, UsageError
+from pagedlist.errors import (
+    ConfigError,
+    DeadlineExceeded,
+    InvalidValue,
+    ItemTooLarge,
+    StoreUnavailable,
+    UsageError,
+)
 
 __all__ = ["AbstractStoreTests", "race"]
 
@@ -525,3 +533,71 @@ class AbstractStoreTests:
                 mine, theirs = store.get(k2), ref.get(k2)
                 assert (mine and mine.doc) == (theirs and theirs.doc), k2
         assert {"Appended", "Duplicate", "Full", "increment-True", "increment-False"} <= seen
+
+    # --- W: writes sent once ------------------------------------------------------------
+
+    @clause("W1")
+    @requires("network")
+    @pytest.mark.parametrize("write", ["increment", "append", "put_if_absent"])
+    def test_write_sent_at_most_once(self, store, store_url, key, write):
+        """W1: a write is sent at most once per store call: the adapter (and its SDK) never
+        re-sends after an ambiguous failure; the core's driver is the only retry layer.
+        Through a proxy that lets an increment without ``expect``, an append or a
+        put_if_absent reach the server and then resets the connection instead of passing
+        the answer on, the call raises StoreUnavailable or DeadlineExceeded (outcome
+        unknown), and the write took effect exactly once."""
+        through = getattr(type(store), "through", None)
+        if through is None:
+            pytest.fail(
+                f"{type(store).__name__} has no through(url, route) classmethod, so the fault "
+                "proxy cannot reach its connections: add one (see RedisStore.through), or "
+                "switch capability 'network' off with a reason if it makes none",
+                pytrace=False,
+            )
+        k = key("w1")
+        # Every write below is then one request: a missing row or field would cost some
+        # adapters a refused first request and a second one that creates it.
+        if write == "increment":
+            assert store.put_if_absent(k, {"n": 0}) is True
+        elif write == "append":
+            assert store.put_if_absent(k, {"items": []}) is True
+        with FaultProxies() as proxies:
+            try:
+                proxied = through(store_url, proxies.route)
+            except ConfigError as err:
+                pytest.skip(f"{store.describe()} cannot be routed through the fault proxy: {err}")
+            try:
+                # Calls of each kind first, on this very key too (a Redis Cluster loads
+                # scripts per node), so connections, loaded scripts, prepared statements
+                # and caches exist and the cut falls on the write itself. Each leaves k
+                # as it was.
+                warm = key("w1-warm")
+                proxied.put_if_absent(warm, {"n": 0, "items": []})
+                proxied.increment(warm, "n", 1)
+                proxied.append(warm, "items", [entry("warm")], 10)
+                if write == "put_if_absent":
+                    assert proxied.put_if_absent(k, {"warm": True}) is True
+                    proxied.delete(k)
+                else:
+                    assert proxied.increment(k, "n", 0) == 0
+                    assert proxied.append(k, "items", [entry("warm")], 0) == Full(0)
+                assert proxied.get(k) == store.get(k)
+                proxies.lose_answers(1)
+                with pytest.raises((StoreUnavailable, DeadlineExceeded)):
+                    if write == "increment":
+                        proxied.increment(k, "n", 1)
+                    elif write == "append":
+                        proxied.append(k, "items", [entry("once")], 10)
+                    else:
+                        proxied.put_if_absent(k, {"once": True})
+                assert proxies.lost == 1, "the proxy cut no exchange: the write never reached it"
+            finally:
+                proxied.close()
+        row = store.get(k)
+        assert row is not None, f"the {write} whose answer was lost did not commit"
+        if write == "increment":
+            assert row.doc["n"] == 1, f"one increment by 1 counted {row.doc['n']} times"
+        elif write == "append":
+            assert _ids(store, k) == ["once"]
+        else:
+            assert row.doc == {"once": True}

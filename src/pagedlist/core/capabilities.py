@@ -33,7 +33,11 @@ class Capabilities:
     """
 
     #: The names of every capability, in the order the guide lists them.
-    NAMES: ClassVar[tuple[str, ...]] = ("shared_across_processes", "independent_clients")
+    NAMES: ClassVar[tuple[str, ...]] = (
+        "shared_across_processes",
+        "independent_clients",
+        "network",
+    )
 
     shared_across_processes: bool = True
     """Several OS processes can open the same store by URL (false for ``memory://``)."""
@@ -41,6 +45,11 @@ class Capabilities:
     independent_clients: bool = True
     """Each ``open_store(url)`` is a new client of the same rows. When false (``memory://``:
     every open is a new, empty store) the suite's extra clients share one opened store."""
+
+    network: bool = True
+    """The store is a server reached over TCP, so the suite can cut its connections with
+    the fault proxy (``conformance/proxy.py``) through the adapter's ``through(url,
+    route)`` classmethod (false for ``memory://`` and ``sqlite:``, which have none)."""
 
     reason: ClassVar[dict[str, str]] = {}
     """Why a capability is off, keyed by its name: printed with every skip."""
