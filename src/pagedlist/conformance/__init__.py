@@ -14,6 +14,7 @@ Mixins have no ``Test`` prefix, so pytest collects them only when composed::
 """
 
 from pagedlist.conformance.capabilities import Capabilities, clause, requires
+from pagedlist.conformance.entry_clauses import AbstractEntryTests
 from pagedlist.conformance.fidelity_clauses import AbstractFidelityTests
 from pagedlist.conformance.fixtures import StoreFixtures
 from pagedlist.conformance.history_clauses import AbstractHistoryTests
@@ -21,6 +22,7 @@ from pagedlist.conformance.list_clauses import AbstractListTests
 from pagedlist.conformance.store_clauses import AbstractStoreTests
 
 __all__ = [
+    "AbstractEntryTests",
     "AbstractFidelityTests",
     "AbstractHistoryTests",
     "AbstractListTests",
@@ -34,6 +36,10 @@ __all__ = [
 
 
 class ConformanceSuite(
-    AbstractStoreTests, AbstractListTests, AbstractHistoryTests, AbstractFidelityTests
+    AbstractStoreTests,
+    AbstractEntryTests,
+    AbstractListTests,
+    AbstractHistoryTests,
+    AbstractFidelityTests,
 ):
     """Every clause of ``docs/contract.md``: compose with a ``StoreFixtures`` subclass."""
