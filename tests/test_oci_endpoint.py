@@ -16,7 +16,7 @@ from borneo.kv import StoreAccessTokenProvider
 
 from pagedlist.adapters import open_store
 from pagedlist.adapters.oci import ROW_BYTES, OCINoSQLStore
-from pagedlist.conformance.invariants import Recorder, check_list
+from pagedlist.conformance.history import Recorder, check_list
 from pagedlist.core.pagedlist import PagedList
 from pagedlist.emulators.base import free_port
 from pagedlist.errors import (
@@ -295,14 +295,14 @@ def test_two_endpoints_share_one_database_file(tmp_path):
         def worker(i: int) -> None:
             plist = PagedList.open(stores[i], "two")
             for j in range(50):
-                recorder.append(plist, j, f"w{i}-{j}")
+                recorder.append(plist, f"w{i}", j, f"w{i}-{j}")
 
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        assert len(recorder.acks) == 200
+        assert len(recorder.acked) == 200
         assert check_list(stores[1], "two", recorder) == []
     finally:
         for s in stores:

@@ -26,12 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "EXTRA_HINT",
+    "AbstractEntryTests",
     "AbstractFidelityTests",
     "AbstractHistoryTests",
     "AbstractListTests",
     "AbstractStoreTests",
     "Capabilities",
     "ConformanceSuite",
+    "LayoutOneFixtures",
     "StoreFixtures",
     "clause",
     "missing_requirement",
@@ -48,8 +50,10 @@ _LAZY = {
     "Capabilities": "pagedlist.conformance.capabilities",
     "clause": "pagedlist.conformance.capabilities",
     "requires": "pagedlist.conformance.capabilities",
+    "AbstractEntryTests": "pagedlist.conformance.entry_clauses",
     "AbstractFidelityTests": "pagedlist.conformance.fidelity_clauses",
     "StoreFixtures": "pagedlist.conformance.fixtures",
+    "LayoutOneFixtures": "pagedlist.conformance.fixtures",
     "AbstractHistoryTests": "pagedlist.conformance.history_clauses",
     "AbstractListTests": "pagedlist.conformance.list_clauses",
     "AbstractStoreTests": "pagedlist.conformance.store_clauses",
@@ -100,8 +104,9 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
     from pagedlist.conformance.capabilities import Capabilities, clause, requires
+    from pagedlist.conformance.entry_clauses import AbstractEntryTests
     from pagedlist.conformance.fidelity_clauses import AbstractFidelityTests
-    from pagedlist.conformance.fixtures import StoreFixtures
+    from pagedlist.conformance.fixtures import LayoutOneFixtures, StoreFixtures
     from pagedlist.conformance.history_clauses import AbstractHistoryTests
     from pagedlist.conformance.list_clauses import AbstractListTests
     from pagedlist.conformance.store_clauses import AbstractStoreTests

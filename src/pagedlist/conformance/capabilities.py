@@ -26,6 +26,7 @@ CLAUSE_FAMILIES = {
     "I": "Increment",
     "G": "Batch get",
     "L": "Limits",
+    "E": "Entry rows (layout 2)",
     "P": "Positions and invariants",
     "C": "Cursors and reads",
     "R": "Round trips",

@@ -33,7 +33,21 @@ __all__ = ["PRIMITIVES", "FaultyStore"]
 
 #: Every store call (``pagedlist.core.wrapper.CALLS``): the default ``ops``.
 PRIMITIVES = CALLS
-WRITES = frozenset({"put_if_absent", "replace", "append", "increment", "delete"})
+WRITES = frozenset(
+    {
+        "put_if_absent",
+        "insert",
+        "replace",
+        "append",
+        "increment",
+        "delete",
+        "claim",
+        "push",
+        "replace_entry",
+        "purge",
+        "drop_entries",
+    }
+)
 
 T = TypeVar("T")
 

@@ -22,9 +22,22 @@ import pytest
 
 from pagedlist.adapters import adapter_for, open_store
 from pagedlist.core.capabilities import Capabilities, capabilities_of
-from pagedlist.core.store import Store
+from pagedlist.core.ops import Features
+from pagedlist.core.store import NO_FEATURES, Store
+from pagedlist.core.wrapper import StoreWrapper
 
-__all__ = ["StoreFixtures"]
+__all__ = ["LayoutOneFixtures", "LayoutOneStore", "StoreFixtures"]
+
+
+class LayoutOneStore(StoreWrapper):
+    """A store that hides its entry rows, so every list created through it uses layout 1
+    (page rows): how the suite runs the layout of pagedlist 0.1 on stores that also offer
+    layout 2."""
+
+    @property
+    def features(self) -> Features:
+        """No entry rows."""
+        return NO_FEATURES
 
 
 class StoreFixtures:
@@ -43,8 +56,14 @@ class StoreFixtures:
         return capabilities_of(adapter_for(store_url))()
 
     @pytest.fixture
+    def layout(self) -> int | None:
+        """The layout lists are created in: ``None`` for the store's own default (2 where
+        it has entry rows); :class:`LayoutOneFixtures` forces 1."""
+        return None
+
+    @pytest.fixture
     def make_store(
-        self, store_url: str, capabilities: Capabilities
+        self, store_url: str, capabilities: Capabilities, layout: int | None
     ) -> Iterator[Callable[[], Store]]:
         """A factory of extra clients of the same store (each its own connections).
 
@@ -57,7 +76,7 @@ class StoreFixtures:
         def make() -> Store:
             store = shared or open_store(store_url)
             opened.append(store)
-            return store
+            return LayoutOneStore(store) if layout == 1 else store
 
         yield make
         for store in opened:
@@ -85,5 +104,37 @@ class StoreFixtures:
             return
         caps = request.getfixturevalue("capabilities")
         for name in marker.args:
-            if not getattr(caps, name):
+            if name in ("layout1", "layout2"):
+                store = request.getfixturevalue("store")
+                have = 2 if store.features.entries else 1
+                if int(name[-1]) != have:
+                    pytest.skip(
+                        f"a layout-{name[-1]} clause; lists of this run use layout {have}"
+                    )
+            elif name in Features.__dataclass_fields__:
+                store = request.getfixturevalue("store")
+                if not getattr(store.features, name):
+                    pytest.skip(
+                        f"needs store feature {name!r}: {store.describe()} does not offer it "
+                        f"({store.features})"
+                    )
+            elif not getattr(caps, name):
                 pytest.skip(f"needs capability {name!r}: {caps.why_not(name)}")
+
+
+class LayoutOneFixtures:
+    """Mix in before a ``StoreFixtures`` subclass to run the list clauses in layout 1."""
+
+    @pytest.fixture
+    def layout(self) -> int | None:
+        """Layout 1: page rows."""
+        return 1
+
+    @pytest.fixture(autouse=True)
+    def _only_where_layout_two_is_default(self, request: pytest.FixtureRequest) -> None:
+        store = open_store(request.getfixturevalue("store_url"))
+        try:
+            if not store.features.entries:
+                pytest.skip("this store has no entry rows: its main suite runs layout 1 already")
+        finally:
+            store.close()

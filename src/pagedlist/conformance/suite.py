@@ -6,6 +6,7 @@ hypothesis (``pip install 'pagedlist[conformance]'``).
 
 from __future__ import annotations
 
+from pagedlist.conformance.entry_clauses import AbstractEntryTests
 from pagedlist.conformance.fidelity_clauses import AbstractFidelityTests
 from pagedlist.conformance.history_clauses import AbstractHistoryTests
 from pagedlist.conformance.list_clauses import AbstractListTests
@@ -15,6 +16,10 @@ __all__ = ["ConformanceSuite"]
 
 
 class ConformanceSuite(
-    AbstractStoreTests, AbstractListTests, AbstractHistoryTests, AbstractFidelityTests
+    AbstractStoreTests,
+    AbstractEntryTests,
+    AbstractListTests,
+    AbstractHistoryTests,
+    AbstractFidelityTests,
 ):
     """Every clause of ``docs/contract.md``: compose with a ``StoreFixtures`` subclass."""

@@ -10,11 +10,11 @@ subclasses it and overrides only what it changes::
             log.debug("store call %s", name)
             return fn(*args, **kwargs)
 
-Every store call (each round trip: ``put_if_absent``, ``replace``, ``get``, ``get_many``,
-``append``, ``increment``, ``delete``, and any call added to the protocol later) goes
+Every store call (each round trip: the row operations, the entry operations of layout 2,
+and any call added to the protocol later) goes
 through the one hook :meth:`StoreWrapper._call` as ``_call(name, bound_inner_method,
 *args, **kwargs)``, so a wrapper that treats every call alike need not list the
-methods. ``limits``, ``row_size``, ``stats``, ``describe`` and ``close`` are not round
+methods. ``limits``, ``features``, ``row_size``, ``stats``, ``describe`` and ``close`` are not round
 trips and pass straight through (override them to add to them). Attributes of the
 inner store outside the protocol (an adapter's own ``ping``, ``client``...) are reached
 through the wrapper unchanged. Wrappers stack: a counting wrapper around a fault injector
@@ -29,7 +29,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from pagedlist.core.ops import AppendOutcome, JSONDoc, Limits, Row
+from pagedlist.core.ops import AppendOutcome, Features, JSONDoc, Limits, Row
 from pagedlist.core.store import Store
 
 __all__ = ["CALLS", "PASSTHROUGH", "StoreWrapper"]
@@ -80,6 +80,11 @@ class StoreWrapper(Store):
     def limits(self) -> Limits:
         """The inner store's limits (no round trip)."""
         return self.inner.limits
+
+    @property
+    def features(self) -> Features:
+        """The inner store's features (no round trip)."""
+        return self.inner.features
 
     def row_size(self, key: str, doc: JSONDoc) -> int:
         """The inner store's size rule."""
