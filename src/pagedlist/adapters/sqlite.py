@@ -15,8 +15,10 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
+from pagedlist.adapters._toolkit import UrlOptions, not_a_list, not_an_integer
+from pagedlist.core.capabilities import Capabilities
 from pagedlist.core.ops import Appended, AppendOutcome, Duplicate, Full, JSONDoc, Limits, Row
 from pagedlist.core.store import Store, compact_json, too_large
 from pagedlist.errors import ConfigError, StoreUnavailable, Throttled
@@ -28,6 +30,7 @@ __all__ = ["SQLiteStore"]
 SQLITE_ROW_BYTES = 400 * 1024
 # Well under SQLITE_MAX_VARIABLE_NUMBER on every build.
 _IN_CHUNK = 500
+_FORM = "sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:// [?timeout=SECONDS]"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pagedlist_rows (
     key     TEXT PRIMARY KEY,
@@ -42,26 +45,31 @@ def _new_version() -> str:
     return secrets.token_hex(8)
 
 
+class SQLiteCapabilities(Capabilities):
+    """What the conformance suite cannot do with ``sqlite:``."""
+
+    network = False
+    reason = {"network": "sqlite: is embedded: no network connection for the fault proxy to cut"}
+
+
 class SQLiteStore(Store):
     """A SQLite file shared safely by threads and processes on one machine."""
 
     scheme = "sqlite"
+    capabilities = SQLiteCapabilities
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
         """``sqlite:///relative.db``, ``sqlite:////absolute/path.db`` or ``sqlite://``
         (private in-memory database); ``?timeout=SECONDS`` sets the busy timeout."""
+        options = UrlOptions(url, accepted=("timeout",), form=_FORM, what="SQLite URL")
         parts = urlsplit(url)
         if parts.netloc:
-            raise ConfigError(
-                f"SQLite URL {url!r} has a host part {parts.netloc!r}: use three slashes, "
+            raise options.error(
+                "it names a host: use three slashes, "
                 "sqlite:///relative/path.db or sqlite:////absolute/path.db"
             )
-        query = parse_qs(parts.query)
-        try:
-            timeout = float(query.get("timeout", ["5"])[0])
-        except ValueError:
-            raise ConfigError(f"timeout in {url!r} must be a number of seconds") from None
+        timeout = options.number("timeout", 5.0, positive=False)
         path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
         return cls(path, timeout=timeout)
 
@@ -209,6 +217,8 @@ class SQLiteStore(Store):
             current = self._read(db, key)
             doc = current[0] if current else {}
             items = doc.get(field, [])
+            if not isinstance(items, list):
+                raise not_a_list(key, field, items)
             where = {e["id"]: i for i, e in enumerate(items)}
             for offset, entry in enumerate(batch):
                 if entry["id"] in where:
@@ -224,7 +234,9 @@ class SQLiteStore(Store):
         with self._tx(write=True) as db:
             current = self._read(db, key)
             doc = current[0] if current else {}
-            value = int(doc.get(field, 0))
+            value = doc.get(field, 0)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise not_an_integer(key, field, value)
             if expect is not None and value != expect:
                 return None
             doc[field] = value + by
