@@ -231,12 +231,14 @@ def test_increment_and_put_over_the_row_limit_write_nothing(own, key):
 
 def test_fields_of_the_wrong_type_are_refused(own, key):
     with open_store(own.url) as store:
-        store.put_if_absent(key, {"items": "not a list", "n": "not a number"})
+        store.put_if_absent(key, {"items": "not a list", "n": "not a number", "f": 1.5})
         with pytest.raises(InvalidValue, match="something else than a list"):
             store.append(key, "items", [{"id": "a", "ts": 1, "v": "1"}], 5)
-        with pytest.raises(InvalidValue, match="number"):
+        with pytest.raises(InvalidValue, match="integer"):
             store.increment(key, "n", 1)
-        assert store.get(key).doc == {"items": "not a list", "n": "not a number"}
+        with pytest.raises(InvalidValue, match="integer"):
+            store.increment(key, "f", 1)
+        assert store.get(key).doc == {"items": "not a list", "n": "not a number", "f": 1.5}
 
 
 def test_the_table_is_created_once_and_provision_reports_it(own, admin):

@@ -43,6 +43,7 @@ document as given, never its escaped form.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -457,7 +458,8 @@ v AS (
 verdict AS (
     SELECT v.*,
         CASE
-            WHEN v.kind IS NOT NULL AND v.kind <> 'number' THEN 'not-a-number'
+            WHEN v.kind IS NOT NULL AND (v.kind <> 'number' OR v.old <> trunc(v.old))
+                THEN 'not-a-number'
             WHEN %(expect)s::numeric IS NOT NULL AND v.old <> %(expect)s::numeric THEN 'stale'
             WHEN v.new_size > %(limit)s THEN 'too-large'
             ELSE 'write'
@@ -613,6 +615,23 @@ class PostgresStore(Store):
         failure raises at once, naming the fix), create the table if missing, start the
         pool."""
         return cls(parse_url(url))
+
+    @classmethod
+    def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> PostgresStore:
+        """Open ``url`` with its connections made to ``route(host, port)`` instead (the
+        conformance suite's fault proxy, clause W1). ``ConfigError`` for a service URL (its
+        host is in a file) and for ``sslmode=verify-ca|verify-full`` (a certificate names
+        the server, not a loopback proxy)."""
+        target = parse_url(url)
+        if target.host is None:
+            raise ConfigError(f"{target.describe()} names no host to route: give one")
+        if target.sslmode in ("verify-ca", "verify-full"):
+            raise ConfigError(
+                f"{target.describe()} checks the server's certificate, which a loopback "
+                "proxy cannot pass: route a URL with another sslmode"
+            )
+        host, port = route(target.host, target.port or 5432)
+        return cls(dataclasses.replace(target, host=host, port=port))
 
     @classmethod
     def provision(cls, url: str) -> str:
@@ -889,7 +908,9 @@ class PostgresStore(Store):
         if outcome == "too-large":
             raise too_large(key, int(new_size), POSTGRES_ROW_BYTES)
         if outcome == "not-a-number":
-            raise InvalidValue(f"field {field!r} of row {key!r} holds something else than a number")
+            raise InvalidValue(
+                f"field {field!r} of row {key!r} holds something else than an integer"
+            )
         return int(new)
 
     def _write(self, what: str, key: str, params: Mapping[str, Any]) -> tuple:
