@@ -8,6 +8,7 @@ from pagedlist.conformance import (
     ConformanceSuite,
     StoreFixtures,
 )
+from pagedlist.conformance.blocking import AsyncAdapterFixtures
 from pagedlist.conformance.fixtures import LayoutOneFixtures
 
 
@@ -39,3 +40,7 @@ class TestMemoryLayoutOne(
     AbstractListTests, AbstractHistoryTests, LayoutOneFixtures, MemoryFixtures
 ):
     """The list and history clauses on MemoryStore in layout 1 (page rows)."""
+
+
+class TestMemoryAsyncAdapter(ConformanceSuite, AsyncAdapterFixtures, MemoryFixtures):
+    """Every clause on the asyncio memory adapter, through a blocking bridge."""

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from pagedlist.adapters._toolkit import not_a_list, not_an_integer
+from pagedlist.core.astore import InlineAsyncStore
 from pagedlist.core.capabilities import Capabilities
 from pagedlist.core.ops import (
     Appended,
@@ -41,7 +42,7 @@ from pagedlist.core.ops import (
 from pagedlist.core.store import Store, compact_json, too_large
 from pagedlist.errors import ConfigError
 
-__all__ = ["MemorySnapshot", "MemoryStore"]
+__all__ = ["AsyncMemoryStore", "MemorySnapshot", "MemoryStore"]
 
 # Matches DynamoDB's item limit, so a list sized here gets the capacity it would get there.
 MEMORY_ROW_BYTES = 400 * 1024
@@ -411,3 +412,14 @@ class MemoryStore(Store):
     def describe(self) -> str:
         """``memory://`` and the row count."""
         return f"memory:// ({len(self._rows)} rows)"
+
+
+class AsyncMemoryStore(InlineAsyncStore):
+    """``memory://`` for asyncio: the same store, each call run inline (it never waits)."""
+
+    scheme = "memory"
+
+    @classmethod
+    async def from_url(cls, url: str) -> AsyncMemoryStore:
+        """``memory://`` or ``memory://?push=false``: a new empty store."""
+        return cls(MemoryStore.from_url(url))
