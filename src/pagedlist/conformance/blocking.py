@@ -13,6 +13,7 @@ Compose :class:`AsyncAdapterFixtures` before a fixtures class to run the suite t
 from __future__ import annotations
 
 import asyncio
+import importlib
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from typing import Any, TypeVar
@@ -44,6 +45,33 @@ class BlockingStore(Store):
 
         self.inner: AsyncStore = self._wait(opened())
         self.scheme = self.inner.scheme
+
+    @classmethod
+    def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> BlockingStore:
+        """``url``'s asyncio adapter with each connection made to ``route(host, port)``
+        instead (clause W1's fault proxy). A scheme served by threads routes its sync
+        adapter (its ``through``) inside a ``ThreadedAsyncStore``; a native asyncio adapter
+        routes itself, with an ``async`` classmethod ``through(url, route)`` of its own."""
+        from pagedlist.adapters import ADAPTERS, adapter_for, scheme_of
+        from pagedlist.core.astore import ThreadedAsyncStore
+
+        info = ADAPTERS[scheme_of(url)]
+        if info.async_target is None:
+            sync = adapter_for(url)
+
+            async def threaded() -> AsyncStore:
+                return ThreadedAsyncStore(await asyncio.to_thread(sync.through, url, route))
+
+            return cls(threaded)
+        module, _, name = info.async_target.partition(":")
+        target = getattr(importlib.import_module(module), name)
+        routed = getattr(target, "through", None)
+        if routed is None:
+            raise NotImplementedError(
+                f"{target.__name__} has no async through(url, route) classmethod, so the fault "
+                "proxy cannot reach its connections: add one"
+            )
+        return cls(lambda: routed(url, route))
 
     def _wait(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
