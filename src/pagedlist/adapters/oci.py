@@ -14,7 +14,7 @@ proxy, or pagedlist's local endpoint (``pagedlist.emulators.oci_server``) over p
 Tables (``docs/backends/oci-nosql.md``)::
 
     CREATE TABLE IF NOT EXISTS TABLE (k STRING, doc JSON, sz LONG, PRIMARY KEY(k))
-    CREATE TABLE IF NOT EXISTS TABLE_e (l STRING, p LONG, e JSON, PRIMARY KEY(SHARD(l), p))
+    CREATE TABLE IF NOT EXISTS TABLE_e (l STRING, p LONG, e STRING, PRIMARY KEY(SHARD(l), p))
 
 The first holds the row protocol's rows (summaries, id records, the pages of layout 1):
 ``doc`` is the row's JSON document and ``sz`` its size as :meth:`row_size` counts it,
@@ -23,8 +23,10 @@ in its own ``WHERE`` clause: over-limit writes are refused atomically, nothing w
 
 The second holds the entry rows of layout 2: one row per list position, the list id as
 shard key, so one list's entries live on one shard and are read in position order by one
-single-shard query. ``create=true`` (``pagedlist init``) creates it next to the first; a
-table of pagedlist 0.1 without it keeps working with ``features.entries`` off (layout 1).
+single-shard query. ``e`` is the entry's compact JSON text: one string per row is what
+borneo decodes fastest (measured: ``docs/backends/oci-nosql.md``). ``create=true``
+(``pagedlist init``) creates it next to the first; a table of pagedlist 0.1 without it
+keeps working with ``features.entries`` off (layout 1).
 
 Row primitives: ``put_if_absent`` is a put with ``IF_ABSENT``; ``insert`` the same with
 ``set_return_row`` (the refusal carries the existing row); ``replace`` a put with a
@@ -51,6 +53,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextvars
+import json
 import logging
 import re
 import threading
@@ -153,6 +156,8 @@ BATCH_REQUEST_BYTES = 25 * 1024 * 1024
 MAX_LONG = 2**63 - 1
 #: What the LONG position adds to an entry row's key and size, as the adapter counts it.
 LONG_BYTES = 8
+#: Seconds a request needs at least: with less left before the deadline it is not sent.
+MIN_REQUEST_S = 0.005
 #: The entry rows' table is the rows table's name plus this.
 ENTRIES_SUFFIX = "_e"
 #: How many times an ``UPDATE`` that matched nothing is classified and retried before
@@ -161,7 +166,7 @@ MAX_ATTEMPTS = 16
 
 TABLE_DDL = "CREATE TABLE IF NOT EXISTS {table} (k STRING, doc JSON, sz LONG, PRIMARY KEY(k))"
 ENTRIES_DDL = (
-    "CREATE TABLE IF NOT EXISTS {table} (l STRING, p LONG, e JSON, PRIMARY KEY(SHARD(l), p))"
+    "CREATE TABLE IF NOT EXISTS {table} (l STRING, p LONG, e STRING, PRIMARY KEY(SHARD(l), p))"
 )
 
 # The statements below are the only ones the adapter sends. The table name is
@@ -645,16 +650,29 @@ class OCINoSQLStore(Store):
         """Where the table is; never credentials."""
         return self._where
 
+    @property
+    def handle(self) -> NoSQLHandle:
+        """The borneo handle (SDK retries off), for tools that share its settings, e.g.
+        the bench's native design (``pagedlist.bench.native.oci``)."""
+        return self._handle
+
+    @property
+    def table(self) -> str:
+        """The rows table's name (the entry rows' table is this plus ``_e``)."""
+        return self._table
+
     def _ms(self) -> int:
         """A request's timeout: the URL's, cut to what the operation's deadline leaves
         (:func:`pagedlist.core.deadline.remaining`), so no call outlives its operation."""
         left = remaining()
         if left is None:
             return self._timeout_ms
-        if left <= 0.001:
+        if left < MIN_REQUEST_S:
+            # A request given a few milliseconds would mostly time out after it was sent,
+            # its outcome unknown: not sending it is the better answer at the deadline.
             raise DeadlineExceeded(
-                f"{self._where}: the operation's deadline passed before the next request; "
-                "it was not sent"
+                f"{self._where}: the operation's deadline leaves {left * 1000:.0f} ms, too "
+                "little for another request; it was not sent"
             )
         return max(1, min(self._timeout_ms, int(left * 1000)))
 
@@ -975,7 +993,7 @@ class OCINoSQLStore(Store):
         size = self._entry_size(list_id, entry)
         if size > ROW_BYTES:
             raise too_large(f"{list_id}|e{position}", size, ROW_BYTES)
-        return {"l": list_id, "p": position, "e": _wire(entry)}
+        return {"l": list_id, "p": position, "e": compact_json(entry)}
 
     @staticmethod
     def _entry_key_too_long(list_id: str) -> bool:
@@ -986,16 +1004,21 @@ class OCINoSQLStore(Store):
     @staticmethod
     def _entry_size(list_id: str, entry: JSONDoc) -> int:
         """An entry row as the adapter counts it against the 512 KB limit: the list id, 8
-        bytes for the position, the entry's compact JSON text (in column ``e``)."""
-        text = compact_json({"e": entry})
-        return len(list_id.encode("utf-8")) + LONG_BYTES + len(text.encode("utf-8"))
+        bytes for the position, the column's name and the entry's compact JSON text."""
+        text = compact_json(entry)
+        return len(list_id.encode("utf-8")) + LONG_BYTES + 1 + len(text.encode("utf-8"))
 
     @staticmethod
     def _entry_of(list_id: str, value: Any) -> JSONDoc:
-        entry = _plain(value.get("e") if isinstance(value, dict) else None)
+        text = value.get("e") if isinstance(value, dict) else None
+        try:
+            entry = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            entry = None
         if not isinstance(entry, dict):
             raise ContractViolation(
-                f"an entry row of list {list_id!r} has no JSON object in column e: {entry!r:.80}"
+                f"an entry row of list {list_id!r} has no JSON object text in column e: "
+                f"{text!r:.80}"
             )
         return entry
 

@@ -55,7 +55,7 @@ _TABLE = r"([A-Za-z][A-Za-z0-9_]{0,255})"
 TABLE_DDL = "CREATE TABLE IF NOT EXISTS {table} (k STRING, doc JSON, sz LONG, PRIMARY KEY(k))"
 
 ENTRIES_DDL = (
-    "CREATE TABLE IF NOT EXISTS {table} (l STRING, p LONG, e JSON, PRIMARY KEY(SHARD(l), p))"
+    "CREATE TABLE IF NOT EXISTS {table} (l STRING, p LONG, e STRING, PRIMARY KEY(SHARD(l), p))"
 )
 
 NATIVE_DDL = (
@@ -253,7 +253,8 @@ def _range(
 
     Each row read costs its size in KB rounded up, at least 1 (the scanner charges the key
     and then the rest of the record); a batch that reads nothing costs 1 KB. A scan that
-    has returned LIMIT rows stops without touching the next one.
+    has returned LIMIT rows stops without touching the next one; a batch ends before the
+    row that would take it past ``max_read_kb``, and its continuation names the last row.
     """
     schema = KEYED[kind]
     shard = call.variables[_SHARD_VARIABLE[kind]]
@@ -274,7 +275,10 @@ def _range(
     if left != 0 and (lo is None or hi is None or lo <= hi):
         scan = call.tables.range_keyed(call.table, shard, lo, hi, descending=descending)
         for pos, cols, sz in scan:
-            if read >= call.max_read_kb or (call.limit and len(rows) >= call.limit):
+            # As TableScannerFactory.checkSizeLimit: suspend before a row that would take
+            # the batch past its read limit (a batch always makes progress).
+            full = rows and read + kb(sz) > call.max_read_kb
+            if full or (call.limit and len(rows) >= call.limit):
                 resume = {"at": rows[-1][schema.position], "left": left}
                 break
             rows.append({schema.position: pos, **project(pos, cols)})

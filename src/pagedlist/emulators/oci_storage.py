@@ -78,8 +78,18 @@ def kb(size: int) -> int:
 
 def keyed_row_bytes(shard: str, cols: dict[str, Any]) -> int:
     """A keyed table's row as this endpoint counts it: the shard key's bytes, 8 for the
-    ``LONG`` key column, and the compact JSON text of the other columns."""
-    return len(shard.encode("utf-8")) + LONG_BYTES + len(compact(cols).encode("utf-8"))
+    ``LONG`` key column, and each other column's name and value: a string's UTF-8 bytes,
+    8 for an integer, the compact JSON text of anything else."""
+    size = len(shard.encode("utf-8")) + LONG_BYTES
+    for name, value in cols.items():
+        size += len(name.encode("utf-8"))
+        if isinstance(value, str):
+            size += len(value.encode("utf-8"))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            size += LONG_BYTES
+        else:
+            size += len(compact(value).encode("utf-8"))
+    return size
 
 
 @dataclass(frozen=True)
@@ -109,7 +119,7 @@ class Schema:
 
 #: The keyed tables the endpoint creates, by kind (oci_statements maps DDL to a kind).
 KEYED: dict[str, Schema] = {
-    "entries": Schema("l", "p", (Column("e", "JSON"),)),
+    "entries": Schema("l", "p", (Column("e", "STRING"),)),
     "native": Schema(
         "feed",
         "seq",
