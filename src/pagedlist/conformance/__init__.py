@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "EXTRA_HINT",
+    "AbstractAsyncListTests",
     "AbstractEntryTests",
     "AbstractFidelityTests",
     "AbstractHistoryTests",
@@ -50,6 +51,7 @@ _LAZY = {
     "Capabilities": "pagedlist.conformance.capabilities",
     "clause": "pagedlist.conformance.capabilities",
     "requires": "pagedlist.conformance.capabilities",
+    "AbstractAsyncListTests": "pagedlist.conformance.async_clauses",
     "AbstractEntryTests": "pagedlist.conformance.entry_clauses",
     "AbstractFidelityTests": "pagedlist.conformance.fidelity_clauses",
     "StoreFixtures": "pagedlist.conformance.fixtures",
@@ -103,6 +105,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
+    from pagedlist.conformance.async_clauses import AbstractAsyncListTests
     from pagedlist.conformance.capabilities import Capabilities, clause, requires
     from pagedlist.conformance.entry_clauses import AbstractEntryTests
     from pagedlist.conformance.fidelity_clauses import AbstractFidelityTests

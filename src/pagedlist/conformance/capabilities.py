@@ -34,6 +34,7 @@ CLAUSE_FAMILIES = {
     "W": "Writes sent once",
     "H": "Histories under faults",
     "F": "Value fidelity",
+    "Y": "Asyncio API",
 }
 
 

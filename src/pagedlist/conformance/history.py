@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pagedlist.core.algorithms import FORMAT, HEAD, ITEMS
+from pagedlist.core.ops import Get, GetMany, Scan
 from pagedlist.core.store import Store
 from pagedlist.core.values import page_key, summary_key
 from pagedlist.errors import ContractViolation, PagedListError
@@ -53,6 +54,8 @@ __all__ = [
     "format_history",
     "shrink",
     "snapshot",
+    "snapshot_async",
+    "snapshot_step",
     "verify",
 ]
 
@@ -182,7 +185,34 @@ def snapshot(store: Store, list_id: str, *, max_pages: int = 1_000_000) -> Snaps
     Layout-1 pages are read until a batch holds an absent page past the head, so a page
     written above the head (an I2 violation) is still seen if it is adjacent.
     """
-    row = store.get(summary_key(list_id))
+    from pagedlist.core.store import perform
+
+    step = snapshot_step(list_id, max_pages=max_pages)
+    try:
+        op = next(step)
+        while True:
+            op = step.send(perform(store, op))
+    except StopIteration as done:
+        return done.value
+
+
+async def snapshot_async(store: Any, list_id: str, *, max_pages: int = 1_000_000) -> Snapshot:
+    """:func:`snapshot` of a list in an asyncio store."""
+    from pagedlist.core.astore import perform_async
+
+    step = snapshot_step(list_id, max_pages=max_pages)
+    try:
+        op = next(step)
+        while True:
+            op = step.send(await perform_async(store, op))
+    except StopIteration as done:
+        return done.value
+
+
+def snapshot_step(list_id: str, *, max_pages: int = 1_000_000) -> Any:
+    """The reads of :func:`snapshot` as a sans-IO step (one store call at a time, no
+    retries: a snapshot must see the store as it is)."""
+    row = yield Get(summary_key(list_id))
     if row is None:
         raise AssertionError(f"list {list_id!r} has no summary row: was it created?")
     capacity, head = int(row.doc["capacity"]), int(row.doc.get(HEAD, 0))
@@ -190,7 +220,7 @@ def snapshot(store: Store, list_id: str, *, max_pages: int = 1_000_000) -> Snaps
         entries: dict[int, str] = {}
         lo = 0
         while True:
-            slots = store.scan(list_id, lo, None, 1000, False)
+            slots = yield Scan(list_id, lo, None, 1000, False)
             entries.update((pos, e["id"]) for pos, e in slots)
             if len(slots) < 1000:
                 break
@@ -199,8 +229,8 @@ def snapshot(store: Store, list_id: str, *, max_pages: int = 1_000_000) -> Snaps
     pages: dict[int, tuple[str, ...]] = {}
     start = 0
     while start < max_pages:
-        keys = [page_key(list_id, p) for p in range(start, start + 64)]
-        rows = store.get_many(keys)
+        keys = tuple(page_key(list_id, p) for p in range(start, start + 64))
+        rows = yield GetMany(keys)
         stop = False
         for p in range(start, start + 64):
             got = rows.get(page_key(list_id, p))

@@ -6,6 +6,7 @@ hypothesis (``pip install 'pagedlist[conformance]'``).
 
 from __future__ import annotations
 
+from pagedlist.conformance.async_clauses import AbstractAsyncListTests
 from pagedlist.conformance.entry_clauses import AbstractEntryTests
 from pagedlist.conformance.fidelity_clauses import AbstractFidelityTests
 from pagedlist.conformance.history_clauses import AbstractHistoryTests
@@ -21,5 +22,6 @@ class ConformanceSuite(
     AbstractListTests,
     AbstractHistoryTests,
     AbstractFidelityTests,
+    AbstractAsyncListTests,
 ):
     """Every clause of ``docs/contract.md``: compose with a ``StoreFixtures`` subclass."""
