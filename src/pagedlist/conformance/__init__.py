@@ -30,6 +30,7 @@ __all__ = [
     "AbstractEntryTests",
     "AbstractFidelityTests",
     "AbstractHistoryTests",
+    "AbstractLifecycleTests",
     "AbstractListTests",
     "AbstractStoreTests",
     "Capabilities",
@@ -58,6 +59,7 @@ _LAZY = {
     "LayoutOneFixtures": "pagedlist.conformance.fixtures",
     "AbstractHistoryTests": "pagedlist.conformance.history_clauses",
     "AbstractListTests": "pagedlist.conformance.list_clauses",
+    "AbstractLifecycleTests": "pagedlist.conformance.lifecycle_clauses",
     "AbstractStoreTests": "pagedlist.conformance.store_clauses",
     "ConformanceSuite": "pagedlist.conformance.suite",
 }
@@ -111,6 +113,7 @@ if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
     from pagedlist.conformance.fidelity_clauses import AbstractFidelityTests
     from pagedlist.conformance.fixtures import LayoutOneFixtures, StoreFixtures
     from pagedlist.conformance.history_clauses import AbstractHistoryTests
+    from pagedlist.conformance.lifecycle_clauses import AbstractLifecycleTests
     from pagedlist.conformance.list_clauses import AbstractListTests
     from pagedlist.conformance.store_clauses import AbstractStoreTests
     from pagedlist.conformance.suite import ConformanceSuite

@@ -31,6 +31,7 @@ CLAUSE_FAMILIES = {
     "C": "Cursors and reads",
     "R": "Round trips",
     "V": "Validation",
+    "D": "Item lifecycle",
     "W": "Writes sent once",
     "H": "Histories under faults",
     "F": "Value fidelity",

@@ -10,6 +10,7 @@ from pagedlist.conformance.async_clauses import AbstractAsyncListTests
 from pagedlist.conformance.entry_clauses import AbstractEntryTests
 from pagedlist.conformance.fidelity_clauses import AbstractFidelityTests
 from pagedlist.conformance.history_clauses import AbstractHistoryTests
+from pagedlist.conformance.lifecycle_clauses import AbstractLifecycleTests
 from pagedlist.conformance.list_clauses import AbstractListTests
 from pagedlist.conformance.store_clauses import AbstractStoreTests
 
@@ -20,6 +21,7 @@ class ConformanceSuite(
     AbstractStoreTests,
     AbstractEntryTests,
     AbstractListTests,
+    AbstractLifecycleTests,
     AbstractHistoryTests,
     AbstractFidelityTests,
     AbstractAsyncListTests,

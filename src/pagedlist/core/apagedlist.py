@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from pagedlist.core import algorithms as alg
+from pagedlist.core import lifecycle as life
 from pagedlist.core.astore import AsyncStore
 from pagedlist.core.driver import RetryPolicy, run_async
 from pagedlist.core.ops import JSONDoc
@@ -26,6 +27,7 @@ from pagedlist.core.pagedlist import (
     _after_args,
     _count,
     _fail_group,
+    _forget,
     _group_policy,
     _hand_out,
     _ManyPlan,
@@ -33,7 +35,7 @@ from pagedlist.core.pagedlist import (
     _take_group,
     _waited_too_long,
 )
-from pagedlist.core.values import decode_value, validate_list_id
+from pagedlist.core.values import decode_value, validate_item_id, validate_list_id
 
 __all__ = ["AsyncPagedList"]
 
@@ -284,6 +286,43 @@ class AsyncPagedList(_Plans):
     async def count(self) -> int:
         """The number of positions used so far."""
         return await self._run(self._p_count(), "count()")
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    async def delete(self, position: int) -> bool:
+        """Delete the item at ``position`` (a tombstone); see :meth:`PagedList.delete`."""
+        position = _count(position, "position")
+        return await self._run(self._p_delete(position), f"delete({position})")
+
+    async def replace(self, position: int, value: Any) -> Item:
+        """A new value at ``position``; see :meth:`PagedList.replace`."""
+        position = _count(position, "position")
+        return await self._run(self._p_replace(position, value), f"replace({position})")
+
+    async def find(self, id: str) -> Item | None:
+        """The live item with that id, or ``None``; see :meth:`PagedList.find`."""
+        item_id = validate_item_id(id)
+        return await self._run(self._p_find(item_id), f"find({item_id!r})")
+
+    async def trim(self, *, before: int) -> int:
+        """Drop every item below ``before``; see :meth:`PagedList.trim`."""
+        before = _count(before, "before")
+        return await self._run(self._p_trim(before), f"trim(before={before})")
+
+    async def first(self) -> int:
+        """The lowest retained position; see :meth:`PagedList.first`."""
+        return await self._run(self._p_first(), "first()")
+
+    @classmethod
+    async def drop(
+        cls, store: AsyncStore, list_id: str, *, deadline: float | None = None
+    ) -> bool:
+        """Remove a whole list, all its rows; see :meth:`PagedList.drop`."""
+        handle = cls(store, list_id, deadline=deadline)
+        step = life.drop(handle._id, entries=store.features.entries)
+        existed = await handle._run(step, f"drop({list_id!r})")
+        _forget(store, handle._id)
+        return bool(existed)
 
     async def iter(self, start: int = 0) -> AsyncIterator[Item]:
         """``async for item in lst.iter()``: forward from ``start`` to the end as seen while
