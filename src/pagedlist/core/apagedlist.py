@@ -21,6 +21,7 @@ from pagedlist.core.astore import AsyncStore
 from pagedlist.core.driver import RetryPolicy, run_async
 from pagedlist.core.ops import JSONDoc
 from pagedlist.core.pagedlist import (
+    CATALOG,
     ITER_BATCH_PAGES,
     Item,
     Timeline,
@@ -31,6 +32,7 @@ from pagedlist.core.pagedlist import (
     _group_policy,
     _hand_out,
     _ManyPlan,
+    _not_reserved,
     _Plans,
     _take_group,
     _waited_too_long,
@@ -96,7 +98,7 @@ class AsyncPagedList(_Plans):
     ) -> AsyncPagedList:
         """Create a list, or return it if it already exists with the same settings (see
         :meth:`PagedList.create`)."""
-        validate_list_id(list_id, store.limits.key_bytes)
+        _not_reserved(validate_list_id(list_id, store.limits.key_bytes))
         wanted, fixed = cls._wanted(
             store,
             capacity=capacity,
@@ -322,7 +324,14 @@ class AsyncPagedList(_Plans):
         step = life.drop(handle._id, entries=store.features.entries)
         existed = await handle._run(step, f"drop({list_id!r})")
         _forget(store, handle._id)
+        await handle._run(handle._p_unregister(), f"drop({list_id!r})")
         return bool(existed)
+
+    @classmethod
+    async def lists(cls, store: AsyncStore, *, deadline: float | None = None) -> list[str]:
+        """The ids of the lists created in ``store``; see :meth:`PagedList.lists`."""
+        cat = cls(store, CATALOG, deadline=deadline)
+        return await cat._run(cat._p_lists(), "lists()")
 
     async def iter(self, start: int = 0) -> AsyncIterator[Item]:
         """``async for item in lst.iter()``: forward from ``start`` to the end as seen while

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import math
 import threading
@@ -38,7 +39,9 @@ from pagedlist.errors import (
     ConfigError,
     DeadlineExceeded,
     InvalidArgument,
+    InvalidListId,
     InvalidValue,
+    ListNotFound,
     StoreError,
     Unsupported,
 )
@@ -52,6 +55,8 @@ ITER_BATCH_PAGES = 8
 HINT_TTL = 30.0
 #: Most entries one group of coalesced appends sends in one store call.
 MAX_GROUP = 500
+#: The list that catalogues the lists of a store (``PagedList.lists``); a reserved id.
+CATALOG = "pagedlist.catalog"
 #: Layout 2: settings older than this are re-read before a read or an append that needs
 #: the retained start, so another process's trim hides items here within this time.
 SETTINGS_TTL = 30.0
@@ -320,7 +325,67 @@ class _Plans:
     def _p_create(self, wanted: alg.Settings, fixed: bool) -> alg.Step:
         settings, head = yield from alg.create(self._id, wanted, fixed_capacity=fixed)
         self._learn(settings, head)
+        if settings is wanted and self._id != CATALOG:
+            # Made by this call (alg.create hands back ``wanted`` itself then): list it in
+            # the store's catalogue, once, so `pagedlist copy --all` can find it. Appends
+            # never touch the catalogue.
+            yield from self._p_register()
         return settings
+
+    def _catalog(self) -> _Plans:
+        handle = object.__new__(type(self))
+        handle._init(self._store, CATALOG, None)
+        handle._policy = self._policy
+        return handle
+
+    def _p_register(self) -> alg.Step:
+        cat = self._catalog()
+        if cat._state.settings is None:
+            wanted, fixed = self._wanted(
+                self._store,
+                capacity=None,
+                max_item_bytes=self._store.limits.key_bytes + 64,
+                metadata={"pagedlist": "catalogue of the lists in this store"},
+                max_items=None,
+                max_age=None,
+                layout=None,
+            )
+            yield from cat._p_create(wanted, fixed)
+        cfg = cat._state.settings
+        assert cfg is not None
+        entry = cat._entries(cfg, [{"list": self._id}], [_catalog_id(self._id)], None)
+        if cat._once_path(cfg, True):
+            yield from cat._p_write_once(cfg, entry)
+        else:
+            yield from cat._p_append_only(cfg, entry)
+
+    def _p_unregister(self) -> alg.Step:
+        cat = self._catalog()
+        row = yield from alg.open_list(CATALOG) if cat._state.settings is None else _nothing()
+        if row is not None:
+            cat._learn(*row)
+        cfg = cat._state.settings
+        if cfg is None or cfg.layout != ent.FORMAT:
+            return  # layout-1 catalogues keep the name; listing skips lists that are gone
+        push = self._store.features.push
+        found = yield from life.find(CATALOG, cfg.start, _catalog_id(self._id), push=push)
+        if found is not None:
+            yield from life.delete(CATALOG, cfg.start, found[0])
+
+    def _p_lists(self) -> alg.Step:
+        """Every list id in the catalogue, oldest first (lists created since 0.2)."""
+        try:
+            cfg = yield from self._p_settings()
+        except ListNotFound:
+            return []
+        out: list[str] = []
+        position = cfg.start - 1
+        while True:
+            items, more = yield from self._p_batch(position, 1000)
+            out.extend(i.value["list"] for i in items)
+            if more is None:
+                return out
+            position = more
 
     # --- writes ------------------------------------------------------------------------
 
@@ -657,7 +722,7 @@ class PagedList(_Plans):
         (default: 2 where the store has entry rows). Raises ``ListExists`` if the list
         exists with other settings.
         """
-        validate_list_id(list_id, store.limits.key_bytes)
+        _not_reserved(validate_list_id(list_id, store.limits.key_bytes))
         wanted, fixed = cls._wanted(
             store,
             capacity=capacity,
@@ -901,7 +966,17 @@ class PagedList(_Plans):
         step = life.drop(handle._id, entries=store.features.entries)
         existed = handle._run(step, f"drop({list_id!r})")
         _forget(store, handle._id)
+        handle._run(handle._p_unregister(), f"drop({list_id!r})")
         return bool(existed)
+
+    @classmethod
+    def lists(cls, store: Store, *, deadline: float | None = None) -> list[str]:
+        """The ids of the lists created in ``store`` (by pagedlist 0.2 or later), oldest
+        first, from the store's catalogue: a list is added when it is created and removed
+        when it is dropped; appends never touch it. A list whose create died between its
+        two writes may be missing: name it explicitly."""
+        cat = cls(store, CATALOG, deadline=deadline)
+        return cat._run(cat._p_lists(), "lists()")
 
     def iter(self, start: int = 0) -> Iterator[Item]:
         """Iterate forward from ``start`` to the end as seen while iterating, one store
@@ -939,6 +1014,27 @@ class PagedList(_Plans):
         """
         plan = _ManyPlan(store, list_ids, n, cursor, deadline, cls)
         return run(plan.step(), store, plan.policy, what="latest_many")
+
+
+def _nothing() -> alg.Step:
+    return None
+    yield  # pragma: no cover - makes this a generator
+
+
+def _catalog_id(list_id: str) -> str:
+    """The catalogue item id of a list: its id, or a digest of one over the 128-byte item
+    id limit."""
+    if len(list_id) <= 128:
+        return list_id
+    return "h:" + hashlib.sha256(list_id.encode("ascii")).hexdigest()
+
+
+def _not_reserved(list_id: str) -> str:
+    if list_id == CATALOG:
+        raise InvalidListId(
+            f"list id {CATALOG!r} is reserved for the store's catalogue of lists: pick another"
+        )
+    return list_id
 
 
 def _waited_too_long(list_id: str, policy: RetryPolicy) -> DeadlineExceeded:
