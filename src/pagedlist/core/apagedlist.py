@@ -17,6 +17,7 @@ from typing import Any
 
 from pagedlist.core import algorithms as alg
 from pagedlist.core import lifecycle as life
+from pagedlist.core import observe
 from pagedlist.core.astore import AsyncStore
 from pagedlist.core.driver import RetryPolicy, run_async
 from pagedlist.core.ops import JSONDoc
@@ -75,7 +76,10 @@ class AsyncPagedList(_Plans):
         self._init(store, list_id, deadline)
 
     async def _run(self, step: alg.Step, what: str, policy: RetryPolicy | None = None) -> Any:
-        return await run_async(step, self._store, policy or self._policy, what=what)
+        if not observe.active():
+            return await run_async(step, self._store, policy or self._policy, what=what)
+        with observe.operation(what, self._id):
+            return await run_async(step, self._store, policy or self._policy, what=what)
 
     async def _cfg(self) -> alg.Settings:
         return self._state.settings or await self._run(self._p_settings(), f"open({self._id!r})")

@@ -18,6 +18,7 @@ from typing import Any
 from pagedlist.core import algorithms as alg
 from pagedlist.core import entries as ent
 from pagedlist.core import lifecycle as life
+from pagedlist.core import observe
 from pagedlist.core.driver import DEFAULT_POLICY, RetryPolicy, run
 from pagedlist.core.ops import GetMany, JSONDoc, Scan, Slot
 from pagedlist.core.sizing import (
@@ -692,7 +693,10 @@ class PagedList(_Plans):
         self._init(store, list_id, deadline)
 
     def _run(self, step: alg.Step, what: str, policy: RetryPolicy | None = None) -> Any:
-        return run(step, self._store, policy or self._policy, what=what)
+        if not observe.active():
+            return run(step, self._store, policy or self._policy, what=what)
+        with observe.operation(what, self._id):
+            return run(step, self._store, policy or self._policy, what=what)
 
     # --- construction ---------------------------------------------------------------
 
