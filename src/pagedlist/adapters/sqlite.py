@@ -140,8 +140,8 @@ _RULES: dict[int, tuple[type[PagedListError], str]] = {
     ),
     sqlite3.SQLITE_FULL: (
         StoreError,
-        "{where}: the disk is full or the file reached a size limit ({code}: {detail}): "
-        "free space on the disk that holds it (or raise the limit), then retry",
+        "{where}: the disk that holds it is full ({code}: {detail}): free space on it, "
+        "then retry",
     ),
     sqlite3.SQLITE_IOERR: (StoreError, _IO),
     sqlite3.SQLITE_NOMEM: (
