@@ -17,12 +17,13 @@ HEADER = """# The pagedlist contract
 
 Every store adapter keeps these clauses; every list built on a conforming store keeps the
 list clauses. Each clause is checked by one test of the conformance suite
-(`src/pagedlist/conformance/`), which cites the clause id. Run it against any store:
+(`src/pagedlist/conformance/`), which cites the clause id. Run it against any store
+(it needs `pip install 'pagedlist[conformance]'`):
 
     pagedlist conformance URL
     pytest --pagedlist-store URL --pyargs pagedlist.conformance.url_suite
 
-The five invariants (DESIGN.md) are not capabilities: no adapter can opt out of them.
+The five invariants (docs/architecture.md) are not capabilities: no adapter can opt out of them.
 
 1. a page never holds more than `capacity` items;
 2. every page below the head is exactly full, so positions are dense;
@@ -33,8 +34,9 @@ The five invariants (DESIGN.md) are not capabilities: no adapter can opt out of 
 
 Families: **S** rows (put_if_absent, replace, get, delete), **A** bounded de-duplicating
 append, **I** increment, **G** batch get, **L** size limits, **P** positions and
-invariants, **C** cursors and reads, **R** round trips, **V** input validation, and, where
-present, **H** concurrent histories with faults and **F** value fidelity.
+invariants, **C** cursors and reads, **R** round trips, **V** input validation, **W**
+writes sent at most once (lost answers on a real connection), and, where present, **H**
+concurrent histories with faults and **F** value fidelity.
 
 This file is generated from the suite by `scripts/gen_contract.py`.
 """

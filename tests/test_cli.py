@@ -6,6 +6,7 @@ import json
 
 from click.testing import CliRunner
 
+from pagedlist import open_store
 from pagedlist.cli import main
 
 
@@ -50,8 +51,58 @@ def test_demo_twice_does_not_duplicate(tmp_path):
     assert "built the demo feed" in first.output and "reused the demo feed" in second.output
     tree = lambda out: out.split("\n", 2)[2]  # noqa: E731 - drop the status line
     assert tree(first.output) == tree(second.output)
-    assert tree(first.output).count("\n") == 8
-    assert "    - bo: Bounded appends" in first.output
+    # The application's seed: three posts, six comments and replies.
+    assert tree(first.output).count("\n") == 9
+    assert "    - bob: Define the limits first: max message size?" in first.output
+
+
+def _served_tree(url: str) -> list[str]:
+    """What the feed application serves on ``url``, through its JSON API, as demo lines."""
+    import asyncio
+
+    import httpx
+
+    from pagedlist.app import create_app
+
+    async def walk() -> list[str]:
+        lines: list[str] = []
+        transport = httpx.ASGITransport(app=create_app(url))
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+
+            async def show(item_id: str, depth: int) -> None:
+                got = await client.get(f"/api/items/{item_id}/replies", params={"limit": 20})
+                for item in got.json()["items"]:
+                    lines.append(
+                        f"{'    ' * depth}- {item['author']}: {item['text']}  "
+                        f"[#{item['position']}]"
+                    )
+                    await show(item["id"], depth + 1)
+
+            feed = await client.get("/api/feed", params={"limit": 20})
+            for post in feed.json()["items"]:
+                lines.append(f"- {post['author']}: {post['text']}  [#{post['position']}]")
+                await show(post["id"], 1)
+        return lines
+
+    return asyncio.run(walk())
+
+
+def test_demo_prints_what_the_app_serves_on_the_same_file(tmp_path):
+    """`make demo` prints the demo feed, then serves the app on that file: same data."""
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    printed = run("demo", "--store", url).output.split("\n", 2)[2].splitlines()
+    served = _served_tree(url)
+    assert len(served) == 9
+    assert printed == served
+
+
+def test_serve_seed_after_demo_adds_nothing(tmp_path):
+    from pagedlist.app.feed import Feed
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    run("demo", "--store", url)
+    with open_store(url) as store:
+        assert Feed(store).seed() is False
 
 
 def test_conformance_command_on_sqlite(tmp_path):
@@ -70,3 +121,205 @@ def test_conformance_unreachable_is_not_run(tmp_path):
 def test_emulator_list():
     out = run("emulator", "list").output
     assert "redis" in out and "dynamodb" in out
+
+
+# --- mistakes on the command line: one line, exit 2, no traceback ---------------------------
+
+
+def _one_line_error(result, *needles: str) -> str:
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 1, result.output
+    for needle in needles:
+        assert needle in lines[0]
+    return lines[0]
+
+
+def test_negative_counts_are_one_line_usage_errors(tmp_path):
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    run("create", "--store", url, "feed")
+    _one_line_error(run("latest", "--store", url, "feed", "-n", "-1"), "-n", "latest --help")
+    _one_line_error(run("latest", "--store", url, "feed", "--before", "-3"), "--before")
+    _one_line_error(run("create", "--store", url, "f2", "--capacity", "0"), "--capacity")
+    _one_line_error(run("create", "--store", url, "f2", "--max-item-bytes", "0"))
+    _one_line_error(run("append", "--store", url, "feed", "--json", "{"), "not JSON")
+    _one_line_error(run("append", "--store", url, "feed", "a", "b", "--id", "x"), "--id")
+    _one_line_error(run("nosuch"), "No such command")
+    _one_line_error(run("emulator", "start", "nosuch"), "'nosuch' is not one of")
+    _one_line_error(run("emulator", "install"), "name BACKENDS or pass --all")
+
+
+def test_latest_never_asks_for_an_unbounded_read(tmp_path):
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    run("create", "--store", url, "feed")
+    _one_line_error(run("latest", "--store", url, "feed", "-n", str(10**9)), "-n")
+
+
+def test_bench_enforces_the_writer_limit_its_help_states(tmp_path):
+    help_text = run("bench", "--help").output
+    assert "up to 100" in " ".join(help_text.split())
+    result = run("bench", "memory://", "-c", "1,500", "--out", str(tmp_path / "b"), "-q")
+    _one_line_error(result, "at most 100 concurrent writers")
+    assert not (tmp_path / "b").exists(), "nothing ran"
+
+
+# --- command-line advice ------------------------------------------------------------------
+
+PYTHON_SPELLINGS = ("PagedList.", "max_item_bytes", "capacity=", "deadline=", "(store")
+
+
+def _advice(result) -> str:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    for spelling in PYTHON_SPELLINGS:
+        assert spelling not in result.output, result.output
+    return result.output
+
+
+def test_missing_list_advises_the_create_command(tmp_path):
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    out = _advice(run("latest", "--store", url, "nope"))
+    assert "create it with 'pagedlist create --store URL nope'" in out
+    out = _advice(run("append", "--store", url, "nope", "x"))
+    assert "pagedlist create --store URL nope" in out
+
+
+def test_impossible_capacity_advises_options_that_exist(tmp_path):
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    out = _advice(run("create", "--store", url, "feed", "--capacity", "100000"))
+    assert "--capacity 100000 with --max-item-bytes 1024" in out
+    assert "use --capacity 64 or less (or omit --capacity to derive one)" in out
+    assert "<= 0" not in out and "--max-item-bytes 0" not in out
+    out = _advice(run("create", "--store", url, "feed", "--max-item-bytes", str(10**9)))
+    assert "use --max-item-bytes 34010 or less" in out
+
+
+def test_other_settings_and_large_items_advise_options(tmp_path):
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    run("create", "--store", url, "feed", "--capacity", "3")
+    out = _advice(run("create", "--store", url, "feed", "--capacity", "4"))
+    assert "already exists with capacity 3 (asked 4)" in out
+    assert "omit --capacity and --max-item-bytes" in out and "another LIST_ID" in out
+    out = _advice(run("append", "--store", url, "feed", "x" * 2000))
+    assert "over this list's limit of 1024 bytes" in out
+    assert "a larger --max-item-bytes" in out
+
+
+def test_deadline_advice_names_the_option():
+    from pagedlist.cli import cli_message
+    from pagedlist.errors import DeadlineExceeded
+
+    err = DeadlineExceeded("append did not finish: retry later, or raise the deadline with "
+                           "deadline=...")
+    assert cli_message(err, has_deadline=True).endswith("raise it with --deadline SECONDS")
+    assert cli_message(err).endswith("try again later")
+
+
+def test_deadline_option_reaches_the_list(tmp_path):
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    assert run("create", "--store", url, "feed", "--deadline", "5").exit_code == 0
+    assert run("append", "--store", url, "feed", "x", "--deadline", "5").output.strip() == "0"
+    _one_line_error(run("latest", "--store", url, "feed", "--deadline", "0"), "--deadline")
+
+
+# --- create says what it did --------------------------------------------------------------
+
+
+def test_create_says_whether_it_created_or_found(tmp_path):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    made = run("create", "--store", url, "feed", "--capacity", "2")
+    assert made.output == "created list 'feed': capacity 2 items per page, max item 1024 bytes\n"
+    found = run("create", "--store", url, "feed")
+    assert found.output == (
+        "list 'feed' exists already: capacity 2 items per page, max item 1024 bytes\n"
+    )
+    same = run("create", "--store", url, "feed", "--capacity", "2", "--max-item-bytes", "1024")
+    assert same.output.startswith("list 'feed' exists already, as asked: capacity 2")
+    assert made.exit_code == found.exit_code == same.exit_code == 0
+
+
+def test_create_finds_a_list_made_with_other_settings_when_none_are_asked(tmp_path):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    run("create", "--store", url, "big", "--max-item-bytes", "4096")
+    found = run("create", "--store", url, "big")
+    assert found.exit_code == 0 and "max item 4096 bytes" in found.output
+
+
+# --- help on every option -----------------------------------------------------------------
+
+
+def _commands(group, ctx, path=()):
+    import click
+
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        yield (*path, name), cmd
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, ctx, (*path, name))
+
+
+def test_every_option_has_help_text():
+    import click
+
+    ctx = click.Context(main)
+    seen = []
+    for path, cmd in _commands(main, ctx):
+        assert cmd.help, f"pagedlist {' '.join(path)} has no help"
+        for param in cmd.params:
+            if isinstance(param, click.Option):
+                seen.append(param.name)
+                assert param.help, f"pagedlist {' '.join(path)} {param.opts[0]} has no help"
+    assert {"feed_lists", "feed_threads", "count", "max_item_bytes", "owner"} <= set(seen)
+
+
+# --- tables fit 80 columns ----------------------------------------------------------------
+
+
+def test_conformance_table_fits_80_columns(tmp_path):
+    url = f"sqlite:///{tmp_path / 'conf.db'}"
+    result = CliRunner().invoke(main, ["conformance", url, "--clause", "F2", "--clause", "P3"])
+    assert result.exit_code == 0, result.output
+    table = result.output.split("pagedlist conformance: ", 1)[1]
+    assert "non_json_values_are_refused_before_writing[float0]" in table
+    assert max(len(line) for line in table.splitlines()) <= 80, table
+
+
+def test_conformance_table_wraps_long_reasons_and_names():
+    from pagedlist.conformance.runner import ClauseResult, table
+
+    rows = [
+        ClauseResult("P3", "test_" + "x" * 120, "skipped", 0.1, "needs capability " * 12),
+        ClauseResult("S1", "test_short", "FAILED", 1.5, "E" * 200),
+    ]
+    lines = table(rows)
+    assert max(map(len, lines)) <= 80
+    assert "…" in lines[1] and lines[1].split()[-1].startswith("xxx")
+    assert [ln.split()[-1] for ln in lines if ln.startswith("S1 ")] == ["short"]
+    assert sum(line.strip().startswith("-> ") for line in lines) == 2
+    text = "".join(line.strip() for line in lines)
+    assert "E" * 200 in text.replace(" ", ""), "the reason is wrapped, not cut"
+
+
+def test_bench_summary_fits_80_columns_for_every_recorded_backend():
+    """The committed reports of every backend, rendered as `pagedlist bench` prints them."""
+    import io
+    from pathlib import Path
+
+    from pagedlist.bench.command import print_summary
+
+    results = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+    reports = sorted(results.glob("*.json"))
+    assert len(reports) >= 5
+    for path in reports:
+        report = json.loads(path.read_text())
+        out = io.StringIO()
+        print_summary(report, file=out)
+        text = out.getvalue()
+        assert max(len(line) for line in text.splitlines()) <= 80, path.name
+        assert "…" not in text, f"{path.name}: a cell was cut"
+        first = report["results"][0]
+        assert f"{first['p50_ms']:.3f}" in text
+        for target in report["targets"]:
+            assert f"{float(target['value']):.2f}" in text

@@ -45,7 +45,9 @@ def test_install_is_idempotent_and_url_is_plain_http(servers):
     emulator.install()
     assert package_json.stat().st_mtime_ns == before
     assert running.url.startswith("cosmos://127.0.0.1:")
-    assert running.url.endswith("/pagedlist/rows?tls=false&consistency=any&create=true")
+    assert running.url.endswith(
+        "/pagedlist/rows?tls=false&consistency=any&create=true&emulator=vercel"
+    )
     assert emulator.ready(running.ports)
 
 

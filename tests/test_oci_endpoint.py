@@ -16,7 +16,7 @@ from borneo.kv import StoreAccessTokenProvider
 
 from pagedlist.adapters import open_store
 from pagedlist.adapters.oci import ROW_BYTES, OCINoSQLStore
-from pagedlist.conformance.invariants import Recorder, check_list
+from pagedlist.conformance.history import Recorder, check_list
 from pagedlist.core.pagedlist import PagedList
 from pagedlist.emulators.base import free_port
 from pagedlist.errors import (
@@ -159,6 +159,33 @@ def test_bad_urls_are_config_errors(bad):
         open_store(bad)
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "oci-nosql+http://127.0.0.1:x/pagedlist",
+        "oci-nosql+http://127.0.0.1:99999/pagedlist",
+        "oci-nosql+http://127.0.0.1:0/pagedlist",
+        "oci-nosql+http://[::1/pagedlist",
+    ],
+)
+def test_bad_port_is_a_config_error_not_a_value_error(bad):
+    """Found defect: urlsplit's ValueError for a bad port escaped from open_store."""
+    with pytest.raises(ConfigError, match=r"port|IPv6") as caught:
+        open_store(bad)
+    assert "oci-nosql+http://HOST:PORT/TABLE" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "2.5"])
+def test_storage_gb_is_checked_once_before_any_credentials_are_read(value):
+    """storage_gb is one option read once: a bad value fails before request signing is set
+    up (the config file named here does not exist), naming the option."""
+    with pytest.raises(ConfigError, match="storage_gb"):
+        open_store(
+            "oci-nosql://pagedlist?region=us-ashburn-1&compartment=ocid1.compartment.oc1..x"
+            f"&config_file=/nonexistent/oci-config&storage_gb={value}"
+        )
+
+
 def test_cloud_signing_failure_never_echoes_the_config(tmp_path):
     """A broken OCI config file fails with ConfigError naming the profile, not its keys."""
     config = tmp_path / "config"
@@ -268,14 +295,14 @@ def test_two_endpoints_share_one_database_file(tmp_path):
         def worker(i: int) -> None:
             plist = PagedList.open(stores[i], "two")
             for j in range(50):
-                recorder.append(plist, j, f"w{i}-{j}")
+                recorder.append(plist, f"w{i}", j, f"w{i}-{j}")
 
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        assert len(recorder.acks) == 200
+        assert len(recorder.acked) == 200
         assert check_list(stores[1], "two", recorder) == []
     finally:
         for s in stores:

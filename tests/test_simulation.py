@@ -5,11 +5,29 @@ working)."""
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Iterable
 
 import pytest
 
-from pagedlist.conformance.simulation import (
+from pagedlist.adapters.memory import MemoryStore
+from pagedlist.core import algorithms as alg
+from pagedlist.core import entries as ent
+from pagedlist.core.algorithms import HEAD, ITEMS, Step
+from pagedlist.core.ops import (
+    Append,
+    Appended,
+    Claim,
+    Duplicate,
+    Full,
+    Get,
+    Increment,
+    JSONDoc,
+    PutIfAbsent,
+    Taken,
+)
+from pagedlist.core.values import id_record_key, page_key, summary_key
+from pagedlist.simulation import (
     Call,
     Scenario,
     appender,
@@ -17,14 +35,11 @@ from pagedlist.conformance.simulation import (
     minimize,
     reader,
     replay,
+    retrier,
     talk_append,
     walk,
     walks,
 )
-from pagedlist.core import algorithms as alg
-from pagedlist.core.algorithms import HEAD, ITEMS, Step
-from pagedlist.core.ops import Append, Appended, Duplicate, Full, Get, Increment, JSONDoc
-from pagedlist.core.values import page_key, summary_key
 
 THREE_APPENDERS = Scenario(
     programs=(appender("a", 2), appender("b", 2), appender("c", 2)), capacity=2
@@ -215,7 +230,7 @@ def test_abandoned_calls_are_unacknowledged_and_at_most_once(kind):
 
 
 def _c(action: str, actor: int):
-    from pagedlist.conformance.simulation import Choice
+    from pagedlist.simulation import Choice
 
     return Choice(action, actor)
 
@@ -237,3 +252,230 @@ def test_extend_split_across_pages_with_a_fault():
     result = explore(scenario)
     print(result)
     assert result.counterexample is None, result.counterexample.report()
+
+
+# --- layout 2: entry rows, by claim and by push ------------------------------------------------
+
+CLAIMS = Scenario(
+    programs=(appender("a", 2), appender("b", 2), appender("c", 2)), capacity=2, layout=2
+)
+
+
+@pytest.mark.parametrize("push", [False, True], ids=["claim", "push"])
+def test_layout_two_every_interleaving(push):
+    """Layout 2: 3 clients create the list concurrently and append 2 items each."""
+    result = explore(dataclasses.replace(CLAIMS, push=push))
+    print(result)
+    assert result.counterexample is None, result.counterexample.report()
+    assert result.interleavings > (10**4 if push else 10**5)
+
+
+@pytest.mark.parametrize("push", [False, True], ids=["claim", "push"])
+def test_layout_two_every_placement_of_one_fault(push):
+    """Layout 2 with one lost answer, give-up or crash at every possible step."""
+    scenario = Scenario(
+        programs=(appender("a", 2), appender("b", 2), appender("c", 1)),
+        capacity=2,
+        faults=1,
+        layout=2,
+        push=push,
+    )
+    result = explore(scenario)
+    print(result)
+    assert result.counterexample is None, result.counterexample.report()
+
+
+@pytest.mark.parametrize("push", [False, True], ids=["claim", "push"])
+def test_layout_two_reads_split_per_row_with_one_fault(push):
+    """Readers (latest, scan, count) whose range reads move a cursor one row per step while
+    two clients append, one fault anywhere."""
+    scenario = Scenario(
+        programs=(
+            appender("a", 2, create=False),
+            appender("b", 1, create=False),
+            (Call("latest", n=2), Call("scan"), Call("count")),
+        ),
+        capacity=2,
+        faults=1,
+        split_reads=True,
+        layout=2,
+        push=push,
+    )
+    result = explore(scenario)
+    print(result)
+    assert result.counterexample is None, result.counterexample.report()
+
+
+@pytest.mark.parametrize(
+    "layout,push", [(1, False), (2, False), (2, True)], ids=["layout1", "claim", "push"]
+)
+def test_caller_retries_of_one_id_commit_once(layout, push):
+    """A caller appends with its own id and repeats the call (after an answer, a lost
+    answer, a give-up or a crash), while another client fills pages: the id is in the list
+    once, and every acknowledged call was told that one position. Two faults anywhere."""
+    scenario = Scenario(
+        programs=(retrier("x", 2), appender("b", 2, create=False)),
+        capacity=1,
+        faults=2,
+        layout=layout,
+        push=push,
+    )
+    result = explore(scenario)
+    print(result)
+    assert result.counterexample is None, result.counterexample.report()
+
+
+@pytest.mark.parametrize(
+    "layout,push", [(1, False), (2, False), (2, True)], ids=["layout1", "claim", "push"]
+)
+def test_a_crashed_callers_id_is_finished_by_another(layout, push):
+    """The caller dies mid-append; a redelivery (another client) appends the same id later,
+    after the list moved on: once in the list."""
+    scenario = Scenario(
+        programs=(retrier("x", 1), appender("b", 1, create=False), retrier("x", 1)),
+        capacity=1,
+        faults=1,
+        fault_kinds=frozenset({"crash", "lost"}),
+        layout=layout,
+        push=push,
+    )
+    result = explore(scenario)
+    print(result)
+    assert result.counterexample is None, result.counterexample.report()
+
+
+# --- broken variants of the exactly-once design: each must be caught ---------------------------
+
+
+def _record_after_claim(list_id, hint, start, entry, summary) -> Step:
+    """Exactly-once by id done wrong: look the record up, claim, and only then write the
+    record. A caller that dies between the claim and the record leaves no trace of its
+    commit, so the next call with the same id appends it again."""
+    key = id_record_key(list_id, entry["id"])
+    found = yield Get(key)
+    if found is not None:
+        return found.doc["p"], hint
+    positions, hint = yield from ent.append_claim(list_id, hint, [entry], 1)
+    yield PutIfAbsent(key, {"id": entry["id"], "p": positions[0]})
+    return positions[0], hint
+
+
+def _no_record(list_id, hint, start, entry, summary) -> Step:
+    """Exactly-once by id with no record at all: a plain claim with the caller's id."""
+    positions, hint = yield from ent.append_claim(list_id, hint, [entry], 1)
+    return positions[0], hint
+
+
+def _no_record_layout1(list_id, capacity, head, entry) -> Step:
+    """Layout 1 as pagedlist 0.1 did it: the id is only checked against the page it lands
+    on, so a retry after the page rolled over appends it again."""
+    positions, head = yield from alg.append(list_id, capacity, head, [entry], capacity)
+    return positions[0], head
+
+
+def _claim_forgetting_own_commit(list_id, hint, entries, chunk) -> Step:
+    """A claim append that takes every Taken for another writer's item, its own earlier
+    commit (whose answer was lost) included."""
+    pos, out = hint, []
+    for entry in entries:
+        while True:
+            answer = yield Claim(list_id, pos, (entry,))
+            if isinstance(answer, Taken):
+                pos += 1
+                continue
+            out.append(pos)
+            pos += 1
+            break
+    return out, pos
+
+
+def _claim_skipping_ahead(list_id, hint, entries, chunk) -> Step:
+    """A claim append that, on Taken, jumps two past the newest position: a hole."""
+    pos, out = hint, []
+    for entry in entries:
+        while True:
+            answer = yield Claim(list_id, pos, (entry,))
+            if isinstance(answer, Taken):
+                newest = yield from ent.newest_position(list_id, pos)
+                pos = newest + 2
+                continue
+            out.append(pos)
+            pos += 1
+            break
+    return out, pos
+
+
+class _ForgetfulStore(MemoryStore):
+    """A store whose push forgets which ids the list holds (an adapter bug)."""
+
+    def push(self, list_id, entries, floor=0):
+        fresh = [{**e, "id": f"{e['id']}#{uuid.uuid4().hex[:6]}"} for e in entries]
+        answer = super().push(list_id, fresh, floor)
+        with self._lock:
+            lst = self._entries[list_id]
+            for e, pos in zip(entries, answer.positions, strict=True):
+                lst.rows[pos] = ({**lst.rows[pos][0], "id": e["id"]}, lst.rows[pos][1])
+        return answer
+
+
+RETRY = Scenario(
+    programs=(retrier("x", 1), appender("b", 1, create=False), retrier("x", 1)),
+    capacity=1,
+    faults=1,
+    fault_kinds=frozenset({"crash", "lost"}),
+    layout=2,
+)
+
+
+@pytest.mark.parametrize(
+    "broken,code",
+    [
+        (dict(once=_record_after_claim), "I3"),
+        (dict(once=_no_record), "I3"),
+        (dict(once=_no_record_layout1, layout=1), "I3"),
+        (dict(claim=_claim_forgetting_own_commit), "I3"),
+        (dict(claim=_claim_skipping_ahead), "I2"),
+        (dict(push=True, store=_ForgetfulStore), "I3"),
+    ],
+    ids=[
+        "record-after-claim",
+        "no-record",
+        "layout1-page-dedupe-only",
+        "claim-forgets-own-commit",
+        "claim-skips-ahead",
+        "push-forgets-ids",
+    ],
+)
+def test_broken_exactly_once_variants_are_caught(broken, code):
+    """Each deliberately broken variant of layout 2 or of exactly-once by id is caught,
+    with a counterexample; the real algorithms pass the same scenario (above)."""
+    scenario = dataclasses.replace(RETRY, **broken)
+    if broken.get("layout") == 1:
+        # The 0.1 bug: the same client retries after its own handle moved to a later page.
+        again = (Call("append_id", ("x",)), Call("append", ("y",)), Call("append_id", ("x",)))
+        scenario = dataclasses.replace(scenario, programs=(again,))
+    if "claim" in broken:
+        scenario = dataclasses.replace(
+            scenario, programs=(appender("a", 2, create=False), appender("b", 2, create=False))
+        )
+    cx = explore(scenario).counterexample
+    assert cx is not None, f"{broken} was not caught"
+    print(cx.report())
+    assert cx.violation.code == code
+    clean = dataclasses.replace(scenario, once=None, claim=ent.append_claim, store=MemoryStore)
+    assert explore(clean).counterexample is None
+
+
+@pytest.mark.parametrize("push", [False, True], ids=["claim", "push"])
+def test_layout_two_random_walks_with_retries_and_faults(push):
+    """60 seeded random schedules of layout 2: appenders, caller-id retriers, readers with
+    per-row scans, an extend, up to 4 faults and held (slow) calls."""
+    scenario = dataclasses.replace(
+        BIG,
+        programs=(*BIG.programs, retrier("r", 3), retrier("r", 2)),
+        layout=2,
+        push=push,
+        chunk=2,
+    )
+    failing = walks(scenario, range(60), fault_rate=0.1)
+    assert failing is None, failing.counterexample.report()

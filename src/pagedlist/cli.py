@@ -3,14 +3,22 @@
 Every command takes a store URL (``--store`` or ``$PAGEDLIST_STORE``); ``demo`` defaults to
 ``sqlite:///pagedlist-demo.db``. Commands owned by larger modules (``serve``, ``bench``) are
 imported only when invoked, so ``pagedlist --help`` stays fast and needs no web stack.
+
+Exit status: 0 on success; 1 when the store or the list refused (the message says why and
+what to do); 2 for a mistake on the command line (a one-line message, never a traceback).
+Messages give command-line advice: the library's own messages name Python arguments
+(``max_item_bytes=``), which :func:`cli_message` rewrites into this command's options.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any, NoReturn
 
 try:
     import click
@@ -21,19 +29,49 @@ except ImportError:  # pragma: no cover - exercised only without the [cli] extra
         sys.exit("the pagedlist command needs its CLI extra: pip install 'pagedlist[cli]'")
 
 else:
+    from click.core import ParameterSource
+
     from pagedlist.adapters import ENV_VAR, adapter_class, open_store
     from pagedlist.core.pagedlist import Item, PagedList
-    from pagedlist.errors import PagedListError
+    from pagedlist.errors import ListNotFound, PagedListError
 
     DEMO_STORE = "sqlite:///pagedlist-demo.db"
+    #: Most items ``latest -n`` prints: the CLI never asks the store for an unbounded read.
+    MAX_LATEST = 10_000
 
-    class _LazyGroup(click.Group):
-        """A group whose listed commands live in other modules, imported on use."""
+    class CommandLineError(click.ClickException):
+        """A mistake on the command line: one line on stderr, exit status 2."""
+
+        exit_code = 2
+
+        def __init__(self, message: str, command_path: str) -> None:
+            super().__init__(message)
+            self.command_path = command_path
+
+        def show(self, file: IO[Any] | None = None) -> None:
+            """Print ``Error: ...`` and where the help is, on one line."""
+            message = " ".join(self.format_message().split())
+            click.echo(f"Error: {message} (see '{self.command_path} --help')", file=file, err=True)
+
+    class _Group(click.Group):
+        """The command group: usage errors on one line, and commands that live in other
+        modules (imported on use)."""
 
         lazy: dict[str, str] = {
             "serve": "pagedlist.app.command:serve",
             "bench": "pagedlist.bench.command:bench",
         }
+
+        def invoke(self, ctx: click.Context) -> Any:
+            # Subcommands parse their arguments inside the group's invoke, so every usage
+            # error below this group surfaces here; a bare subgroup still shows its help.
+            try:
+                return super().invoke(ctx)
+            except click.exceptions.NoArgsIsHelpError:
+                raise
+            except click.UsageError as err:
+                path = err.ctx.command_path if err.ctx is not None else ctx.command_path
+                raise CommandLineError(err.format_message(), path) from err
 
         def list_commands(self, ctx: click.Context) -> list[str]:
             return sorted([*super().list_commands(ctx), *self.lazy])
@@ -62,75 +100,197 @@ else:
         metavar="URL",
         help=f"Store URL, e.g. sqlite:///feed.db (default: ${ENV_VAR}).",
     )
+    deadline_option = click.option(
+        "--deadline",
+        type=click.FloatRange(min=0, min_open=True, max=3600),
+        default=None,
+        metavar="SECONDS",
+        help="Time each operation may take, retries included (default 10).",
+    )
 
-    def _fail(err: Exception) -> None:
-        raise click.ClickException(str(err)) from err
+    # The library's advice is written for Python callers; each pattern rewrites one phrase
+    # into this command's spelling. tests/test_cli.py checks no Python spelling is left.
+    def _smaller_item(match: re.Match[str]) -> str:
+        # For a capacity too large for any item ("max_item_bytes <= 0") there is no such
+        # alternative: say nothing rather than suggest an impossible value.
+        limit = int(match.group(1))
+        return f", or --max-item-bytes {limit} or less" if limit >= 1 else ""
+
+    _REWRITES: list[tuple[str, str | Callable[[re.Match[str]], str]]] = [
+        (
+            r"create it with PagedList\.create\(store, '([^']*)'\)",
+            r"create it with 'pagedlist create --store URL \1'",
+        ),
+        (
+            r"open it with PagedList\.open\(\), or create a list with another id",
+            "use it with the settings it has (omit --capacity and --max-item-bytes), or "
+            "create a list with another LIST_ID",
+        ),
+        (
+            r"use capacity <= (\d+) \(or omit it to derive one\)",
+            r"use --capacity \1 or less (or omit --capacity to derive one)",
+        ),
+        (r", or max_item_bytes <= (-?\d+)", _smaller_item),
+        (r"use max_item_bytes <= (\d+)", r"use --max-item-bytes \1 or less"),
+        (r"this list's max_item_bytes=(\d+)", r"this list's limit of \1 bytes"),
+        (r"with a larger max_item_bytes", "with a larger --max-item-bytes"),
+        (r"\bcapacity=(\d+)", r"--capacity \1"),
+        (r"\bmax_item_bytes=(\d+)", r"--max-item-bytes \1"),
+    ]
+    _DEADLINE_ADVICE = re.compile(r"raise the deadline with deadline=\.\.\.")
+
+    def cli_message(err: PagedListError, *, has_deadline: bool = False) -> str:
+        """``err``'s message with command-line advice in place of Python advice."""
+        message = str(err)
+        for pattern, replacement in _REWRITES:
+            message = re.sub(pattern, replacement, message)
+        return _DEADLINE_ADVICE.sub(
+            "raise it with --deadline SECONDS" if has_deadline else "try again later", message
+        )
+
+    def _fail(err: PagedListError) -> NoReturn:
+        ctx = click.get_current_context(silent=True)
+        has_deadline = ctx is not None and any(p.name == "deadline" for p in ctx.command.params)
+        raise click.ClickException(cli_message(err, has_deadline=has_deadline)) from err
+
+    @contextmanager
+    def _reported() -> Iterator[None]:
+        """Turn a pagedlist error into its command-line message (exit status 1)."""
+        try:
+            yield
+        except PagedListError as err:
+            _fail(err)
 
     def _item_json(item: Item) -> dict[str, Any]:
         return {"position": item.position, "id": item.id, "ts": item.ts, "value": item.value}
 
-    @click.group(cls=_LazyGroup)
+    def _settings(plist: PagedList) -> str:
+        return f"capacity {plist.capacity} items per page, max item {plist.max_item_bytes} bytes"
+
+    @click.group(cls=_Group)
     @click.version_option(package_name="pagedlist")
     def main() -> None:
-        """pagedlist: ever-growing ordered lists on any key-value store."""
+        """pagedlist: ever-growing ordered lists on any key-value store.
+
+        Exit status: 0 success, 1 the store or list refused (the message says why),
+        2 a mistake on the command line.
+        """
 
     @main.command()
     @store_option
     @click.argument("list_id")
-    @click.option("--capacity", type=int, default=None, help="Items per page (default: derived).")
-    @click.option("--max-item-bytes", type=int, default=1024, show_default=True)
-    def create(store_url: str, list_id: str, capacity: int | None, max_item_bytes: int) -> None:
-        """Create LIST_ID (idempotent)."""
-        try:
-            with open_store(store_url) as store:
-                plist = PagedList.create(
-                    store, list_id, capacity=capacity, max_item_bytes=max_item_bytes
-                )
-                click.echo(f"list {plist.id!r}: capacity {plist.capacity}")
-        except PagedListError as err:
-            _fail(err)
+    @click.option(
+        "--capacity",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Items per page (default: the most that fits the store's rows).",
+    )
+    @click.option(
+        "--max-item-bytes",
+        type=click.IntRange(min=1),
+        default=1024,
+        show_default=True,
+        help="Largest item the list accepts, as JSON text.",
+    )
+    @deadline_option
+    @click.pass_context
+    def create(
+        ctx: click.Context,
+        store_url: str,
+        list_id: str,
+        capacity: int | None,
+        max_item_bytes: int,
+        deadline: float | None,
+    ) -> None:
+        """Create LIST_ID, or report it if it exists with these settings."""
+        given = capacity is not None or (
+            ctx.get_parameter_source("max_item_bytes") is not ParameterSource.DEFAULT
+        )
+        with _reported(), open_store(store_url) as store:
+            try:
+                found: PagedList | None = PagedList.open(store, list_id, deadline=deadline)
+            except ListNotFound:
+                found = None
+            if found is not None and not given:
+                click.echo(f"list {list_id!r} exists already: {_settings(found)}")
+                return
+            # create() is idempotent and checks asked settings against an existing list.
+            plist = PagedList.create(
+                store,
+                list_id,
+                capacity=capacity,
+                max_item_bytes=max_item_bytes,
+                deadline=deadline,
+            )
+            if found is None:
+                click.echo(f"created list {plist.id!r}: {_settings(plist)}")
+            else:
+                click.echo(f"list {plist.id!r} exists already, as asked: {_settings(plist)}")
 
     @main.command()
     @store_option
     @click.argument("list_id")
     @click.argument("values", nargs=-1, required=True)
     @click.option("--json", "as_json", is_flag=True, help="Parse each VALUE as JSON.")
-    @click.option("--id", "item_id", default=None, help="Item id (idempotent append).")
+    @click.option(
+        "--id", "item_id", default=None, help="Item id: appending it again changes nothing."
+    )
+    @deadline_option
     def append(
-        store_url: str, list_id: str, values: tuple[str, ...], as_json: bool, item_id: str | None
+        store_url: str,
+        list_id: str,
+        values: tuple[str, ...],
+        as_json: bool,
+        item_id: str | None,
+        deadline: float | None,
     ) -> None:
         """Append VALUES to LIST_ID and print their positions."""
         try:
             parsed = [json.loads(v) for v in values] if as_json else list(values)
         except ValueError as err:
-            raise click.BadParameter(f"not JSON: {err}") from None
+            raise click.BadParameter(f"not JSON: {err}", param_hint="VALUES") from None
         if item_id is not None and len(parsed) != 1:
-            raise click.BadParameter("--id takes exactly one VALUE")
-        try:
-            with open_store(store_url) as store:
-                plist = PagedList.open(store, list_id)
-                if item_id is not None:
-                    positions = [plist.append(parsed[0], id=item_id)]
-                else:
-                    positions = plist.extend(parsed)
-                click.echo(" ".join(map(str, positions)))
-        except PagedListError as err:
-            _fail(err)
+            raise click.BadParameter("--id takes exactly one VALUE", param_hint="--id")
+        with _reported(), open_store(store_url) as store:
+            plist = PagedList.open(store, list_id, deadline=deadline)
+            if item_id is not None:
+                positions = [plist.append(parsed[0], id=item_id)]
+            else:
+                positions = plist.extend(parsed)
+            click.echo(" ".join(map(str, positions)))
 
     @main.command()
     @store_option
     @click.argument("list_id")
-    @click.option("-n", "count", type=int, default=10, show_default=True)
-    @click.option("--before", type=int, default=None, help="Cursor: only items older than this.")
+    @click.option(
+        "-n",
+        "count",
+        type=click.IntRange(0, MAX_LATEST),
+        default=10,
+        show_default=True,
+        help=f"How many items to print (0 to {MAX_LATEST}).",
+    )
+    @click.option(
+        "--before",
+        type=click.IntRange(min=0),
+        default=None,
+        metavar="POSITION",
+        help="Cursor: only items older than this position.",
+    )
     @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-    def latest(store_url: str, list_id: str, count: int, before: int | None, as_json: bool) -> None:
+    @deadline_option
+    def latest(
+        store_url: str,
+        list_id: str,
+        count: int,
+        before: int | None,
+        as_json: bool,
+        deadline: float | None,
+    ) -> None:
         """Print the newest items of LIST_ID, newest first."""
-        try:
-            with open_store(store_url) as store:
-                plist = PagedList.open(store, list_id)
-                items = plist.latest(count) if before is None else plist.before(before, count)
-        except PagedListError as err:
-            _fail(err)
+        with _reported(), open_store(store_url) as store:
+            plist = PagedList.open(store, list_id, deadline=deadline)
+            items = plist.latest(count) if before is None else plist.before(before, count)
         for item in items:
             if as_json:
                 click.echo(json.dumps(_item_json(item), ensure_ascii=False))
@@ -140,28 +300,26 @@ else:
     @main.command()
     @store_option
     @click.argument("list_id", required=False)
-    def info(store_url: str, list_id: str | None) -> None:
+    @deadline_option
+    def info(store_url: str, list_id: str | None, deadline: float | None) -> None:
         """Describe the store (limits, running totals) and, with LIST_ID, one list."""
-        try:
-            with open_store(store_url) as store:
-                limits = store.limits
-                click.echo(f"store:       {store.describe()}")
-                click.echo(
-                    f"limits:      row {limits.row_bytes or 'unbounded'} bytes, key "
-                    f"{limits.key_bytes} bytes, batch {limits.batch_keys or 'any'} keys"
-                )
-                if list_id:
-                    plist = PagedList.open(store, list_id)
-                    click.echo(f"list:        {plist.id}")
-                    click.echo(f"capacity:    {plist.capacity} items per page")
-                    click.echo(f"max item:    {plist.max_item_bytes} bytes")
-                    click.echo(f"items:       {plist.count()}")
-                    if plist.metadata is not None:
-                        click.echo(f"metadata:    {json.dumps(plist.metadata)}")
-                for name, value in store.stats().items():
-                    click.echo(f"{name + ':':<12} {value}")
-        except PagedListError as err:
-            _fail(err)
+        with _reported(), open_store(store_url) as store:
+            limits = store.limits
+            click.echo(f"store:       {store.describe()}")
+            click.echo(
+                f"limits:      row {limits.row_bytes or 'unbounded'} bytes, key "
+                f"{limits.key_bytes} bytes, batch {limits.batch_keys or 'any'} keys"
+            )
+            if list_id:
+                plist = PagedList.open(store, list_id, deadline=deadline)
+                click.echo(f"list:        {plist.id}")
+                click.echo(f"capacity:    {plist.capacity} items per page")
+                click.echo(f"max item:    {plist.max_item_bytes} bytes")
+                click.echo(f"items:       {plist.count()}")
+                if plist.metadata is not None:
+                    click.echo(f"metadata:    {json.dumps(plist.metadata)}")
+            for name, value in store.stats().items():
+                click.echo(f"{name + ':':<12} {value}")
 
     @main.command()
     @click.argument("url")
@@ -169,36 +327,52 @@ else:
         """Create the table/container URL needs, if absent (DynamoDB, Cosmos DB, OCI)."""
         from urllib.parse import urlsplit
 
-        from pagedlist.adapters import ADAPTERS
+        from pagedlist.adapters import ADAPTERS, accepted_forms
+        from pagedlist.errors import ConfigError
 
-        scheme = urlsplit(url).scheme.lower() if "," not in url else url.split("://")[0]
-        if scheme not in ADAPTERS:
-            _fail(PagedListError(f"unknown store scheme {scheme!r}"))
-        try:
+        with _reported():
+            try:
+                scheme = urlsplit(url).scheme.lower() if "," not in url else url.split("://")[0]
+            except ValueError:
+                scheme = ""
+            if scheme not in ADAPTERS:
+                raise ConfigError(
+                    f"unknown store scheme {scheme!r} in {url!r}. Accepted forms:\n"
+                    f"{accepted_forms()}"
+                )
             click.echo(adapter_class(scheme).provision(url))
-        except PagedListError as err:
-            _fail(err)
 
     @main.command()
-    @click.option("--store", "store_url", default=DEMO_STORE, show_default=True, metavar="URL")
+    @click.option(
+        "--store",
+        "store_url",
+        default=DEMO_STORE,
+        show_default=True,
+        metavar="URL",
+        help="Store URL to build the demo feed in (the one 'pagedlist serve' reads).",
+    )
     def demo(store_url: str) -> None:
-        """Build a small feed (posts, comments, replies) once and print it as a tree."""
-        from pagedlist.demo import build_demo, print_tree
-
+        """Seed the feed application's demo posts once and print them as a tree."""
         try:
-            with open_store(store_url) as store:
-                created = build_demo(store)
-                click.echo(
-                    f"{'built' if created else 'reused'} the demo feed in {store.describe()}\n"
-                )
-                print_tree(store, click.echo)
-        except PagedListError as err:
-            _fail(err)
+            from pagedlist.demo import build_demo, print_tree
+        except ImportError as err:
+            raise click.ClickException(
+                f"'pagedlist demo' needs {err.name!r}: pip install 'pagedlist[app]'"
+            ) from None
+
+        with _reported(), open_store(store_url) as store:
+            created = build_demo(store)
+            click.echo(f"{'built' if created else 'reused'} the demo feed in {store.describe()}\n")
+            print_tree(store, click.echo)
 
     @main.command()
     @click.argument("url")
-    @click.option("--clause", "clauses", multiple=True, help="Only this clause id (repeatable).")
-    @click.option("-k", "select", default=None, help="Only tests matching this pytest -k.")
+    @click.option(
+        "--clause", "clauses", multiple=True, metavar="ID", help="Only this clause (repeatable)."
+    )
+    @click.option(
+        "-k", "select", default=None, metavar="EXPR", help="Only tests matching this pytest -k."
+    )
     @click.option("-x", "exitfirst", is_flag=True, help="Stop at the first failure.")
     def conformance(
         url: str, clauses: tuple[str, ...], select: str | None, exitfirst: bool
@@ -206,8 +380,14 @@ else:
         """Run the conformance suite against URL and print a clause table.
 
         Exits 0 when every clause passed, 1 on any failure, 2 when the store could not be
-        reached (nothing ran).
+        reached (nothing ran) or the suite's requirements are not installed.
         """
+        from pagedlist.conformance import missing_requirement
+
+        why = missing_requirement()
+        if why is not None:
+            click.echo(f"Error: {why}", err=True)
+            sys.exit(2)
         from pagedlist.conformance.runner import run_suite
 
         sys.exit(
@@ -217,70 +397,130 @@ else:
             )
         )
 
+    def _backend_names() -> list[str]:
+        from pagedlist.emulators import EMULATORS
+
+        return sorted(EMULATORS)
+
+    owner_option = click.option(
+        "--owner",
+        default=None,
+        metavar="TOKEN",
+        help="Whose servers these are (default: $PAGEDLIST_EMULATOR_OWNER, else this "
+        "terminal session).",
+    )
+
     @main.group()
     def emulator() -> None:
-        """Start, stop and list local servers (no Docker needed)."""
+        """Start, stop and list local servers (no Docker needed).
+
+        A server belongs to whoever started it: 'start' hands out another owner's server
+        only with --reuse, and 'stop' never stops another owner's server.
+        """
 
     @emulator.command("start")
-    @click.argument("backend")
-    def emulator_start(backend: str) -> None:
+    @click.argument("backend", type=click.Choice(_backend_names()), metavar="BACKEND")
+    @owner_option
+    @click.option(
+        "--reuse",
+        is_flag=True,
+        help="Use a server of BACKEND that someone else started, if one runs (it stays "
+        "theirs: they may stop it).",
+    )
+    def emulator_start(backend: str, owner: str | None, reuse: bool) -> None:
         """Start BACKEND in the background; the last line printed is its store URL."""
         from pagedlist.emulators import EmulatorError, get_emulator
-        from pagedlist.emulators.base import load_state, remember
+        from pagedlist.emulators.base import default_owner, find, remember
 
-        running = load_state().get(backend)
-        if running:
-            click.echo(f"{backend} already runs (logs in {running['log_dir']})")
-            click.echo(running["url"])
+        owner = owner or default_owner()
+        mine = find(backend, owner)
+        if mine is not None:
+            click.echo(f"{backend} already runs for {owner} (logs in {mine['log_dir']})")
+            click.echo(mine["url"])
+            return
+        theirs = find(backend) if reuse else None
+        if theirs is not None:
+            click.echo(
+                f"reusing {backend} started by {theirs['owner']} (it stays theirs; "
+                f"logs in {theirs['log_dir']})"
+            )
+            click.echo(theirs["url"])
             return
         try:
             server = get_emulator(backend).start()
         except EmulatorError as err:
-            _fail(err)
-        remember(server)
-        click.echo(f"{backend} started, pids {server.pids}, logs in {server.log_dir}")
+            raise click.ClickException(str(err)) from err
+        kept = remember(server, owner)
+        if kept["pids"] != server.pids:  # a concurrent start of ours won the record
+            server.stop()
+            click.echo(f"{backend} already runs for {owner} (logs in {kept['log_dir']})")
+            click.echo(kept["url"])
+            return
+        click.echo(
+            f"{backend} started for {owner}, pids {server.pids}, logs in {server.log_dir}"
+        )
         click.echo(server.url)
 
     @emulator.command("stop")
-    @click.argument("backend")
-    def emulator_stop(backend: str) -> None:
-        """Stop BACKEND started by 'pagedlist emulator start'."""
-        from pagedlist.emulators.base import forget
+    @click.argument("backend", type=click.Choice(_backend_names()), metavar="BACKEND")
+    @owner_option
+    def emulator_stop(backend: str, owner: str | None) -> None:
+        """Stop BACKEND if you started it with 'pagedlist emulator start'."""
+        from pagedlist.emulators.base import default_owner, find, forget
 
-        record = forget(backend)
-        click.echo(f"{backend} stopped" if record else f"{backend} was not running")
+        owner = owner or default_owner()
+        if forget(backend, owner) is not None:
+            click.echo(f"{backend} stopped")
+            return
+        theirs = find(backend)
+        if theirs is None:
+            click.echo(f"{backend} was not running")
+            return
+        raise click.ClickException(
+            f"{backend} runs for {theirs['owner']}, not for {owner}: left running (its "
+            f"owner stops it, or pass --owner {theirs['owner']})"
+        )
 
     @emulator.command("list")
-    def emulator_list() -> None:
+    @owner_option
+    def emulator_list(owner: str | None) -> None:
         """Show local servers started in the background, and every known backend."""
-        from pagedlist.emulators import EMULATORS
-        from pagedlist.emulators.base import load_state
+        from pagedlist.emulators.base import default_owner, load_state
 
+        owner = owner or default_owner()
         state = load_state()
-        for name in sorted(EMULATORS):
-            record = state.get(name)
-            click.echo(f"{name:<14} {'running  ' + record['url'] if record else 'stopped'}")
+        for name in _backend_names():
+            records = [r for r in state if r["name"] == name]
+            if not records:
+                click.echo(f"{name:<14} stopped")
+            for r in records:
+                whose = "yours" if r["owner"] == owner else f"owner {r['owner']}"
+                click.echo(f"{name:<14} running  {r['url']}  ({whose})")
 
     @emulator.command("install")
-    @click.argument("backends", nargs=-1)
+    @click.argument(
+        "backends", nargs=-1, type=click.Choice(_backend_names()), metavar="BACKENDS..."
+    )
     @click.option("--all", "install_all", is_flag=True, help="Install every known backend.")
     def emulator_install(backends: tuple[str, ...], install_all: bool) -> None:
         """Fetch what BACKENDS need (downloads into the cache directory)."""
-        from pagedlist.emulators import EMULATORS, EmulatorError, get_emulator
+        from pagedlist.emulators import EmulatorError, get_emulator
 
-        names = sorted(EMULATORS) if install_all else list(backends)
+        names = _backend_names() if install_all else list(backends)
         if not names:
             raise click.UsageError("name BACKENDS or pass --all")
         for name in names:
             emu = get_emulator(name)
             why = emu.available()
             if why:
-                _fail(EmulatorError(f"{name}: {why}"))
+                raise click.ClickException(f"{name}: {why}")
             try:
                 emu.install()
             except EmulatorError as err:
-                _fail(err)
+                raise click.ClickException(str(err)) from err
             click.echo(f"{name}: ready")
+
+    __all__ = ["CommandLineError", "cli_message", "main"]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,11 +9,15 @@
     │   ├── ListExists              a list with that id exists with other settings
     │   ├── InvalidListId           list id has forbidden characters or is too long
     │   ├── ItemTooLarge            an item's JSON text is over max_item_bytes / the row limit
-    │   └── InvalidValue            value is not JSON (set, bytes, NaN, non-str key, ...)
+    │   ├── InvalidValue            value is not JSON (set, bytes, NaN, non-str key, too deep)
+    │   ├── InvalidArgument         an argument is out of range or of the wrong type (n=-1)
+    │   ├── ItemNotFound            no live item at that position (deleted, trimmed, beyond)
+    │   └── Unsupported             this list's layout or this store lacks the operation
     ├── StoreError                  the store failed; ``retryable`` says whether a retry may help
     │   ├── StoreUnavailable        cannot reach the store (refused, reset, node down)   retryable
     │   ├── Throttled               the store refused for rate or capacity               retryable
-    │   └── DeadlineExceeded        a call or the whole operation ran out of time        retryable
+    │   ├── DeadlineExceeded        a call or the whole operation ran out of time        retryable
+    │   └── PartialWrite            extend() committed some items, then failed (``committed``)
     └── ContractViolation           the store answered something the contract forbids (adapter bug)
 
 Every message says what failed, the offending value, and what to do next.
@@ -26,15 +30,19 @@ __all__ = [
     "ConfigError",
     "ContractViolation",
     "DeadlineExceeded",
+    "InvalidArgument",
     "InvalidListId",
     "InvalidValue",
+    "ItemNotFound",
     "ItemTooLarge",
     "ListExists",
     "ListNotFound",
     "PagedListError",
+    "PartialWrite",
     "StoreError",
     "StoreUnavailable",
     "Throttled",
+    "Unsupported",
     "UsageError",
 ]
 
@@ -71,14 +79,30 @@ class InvalidValue(UsageError, TypeError):
     """A value cannot be stored as exact JSON (set, bytes, NaN, Infinity, non-string keys...)."""
 
 
+class InvalidArgument(UsageError, ValueError):
+    """An argument of a list call is out of range or of the wrong type (``latest(-1)``,
+    ``get(True)``, ``deadline="x"``)."""
+
+
+class ItemNotFound(UsageError, LookupError):
+    """No live item at that position: never written, deleted, or below the retained start."""
+
+
+class Unsupported(UsageError):
+    """The operation needs something this list's layout or this store does not offer."""
+
+
 class StoreError(PagedListError):
     """The store failed to carry out a call.
 
     ``retryable`` is true when the same call may succeed later; the driver retries those
-    with backoff until the operation's deadline.
+    with backoff until the operation's deadline. ``may_have_run`` is true when the call may
+    have taken effect although it failed (a lost answer): the driver repeats only calls
+    whose repetition is harmless (it never repeats an ``Increment`` without ``expect``).
     """
 
     retryable: bool = False
+    may_have_run: bool = True
 
 
 class StoreUnavailable(StoreError):
@@ -94,6 +118,7 @@ class Throttled(StoreError):
     """
 
     retryable = True
+    may_have_run = False
 
     def __init__(self, message: str = "", retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -104,6 +129,18 @@ class DeadlineExceeded(StoreError, TimeoutError):
     """A store call timed out (its answer may be lost) or an operation ran past its deadline."""
 
     retryable = True
+
+
+class PartialWrite(StoreError):
+    """``extend()`` committed some of its items, then failed.
+
+    ``committed`` holds the positions that did commit (ascending). Call ``extend()`` again
+    with the same ``ids`` to write the rest without duplicating the committed ones.
+    """
+
+    def __init__(self, message: str, committed: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.committed = committed
 
 
 class ContractViolation(PagedListError):

@@ -148,6 +148,39 @@ def test_hex_ids_and_plain_names_need_no_escapes():
     assert sql_string_literal("preselect") == '"pre\\u0073elect"'
 
 
+def test_select_is_escaped_only_for_the_local_server():
+    """``escape_select=False`` (what the adapter passes for a real account) keeps "select"
+    as it is; everything else is escaped the same way."""
+    assert sql_string_literal("preselect", escape_select=False) == '"preselect"'
+    for text in HOSTILE:
+        literal = sql_string_literal(text, escape_select=False)
+        assert json.loads(literal) == text
+        assert literal.replace("select", "\\u0073elect") == sql_string_literal(text)
+
+
+def test_emulator_flag_is_a_url_option_off_by_default():
+    real = CosmosStore._parse("cosmos://acct.documents.azure.com:443/db/coll")
+    assert real["emulator"] == "none"
+    local = CosmosStore._parse("cosmos://127.0.0.1:1/db/coll?tls=false&emulator=vercel")
+    assert local["emulator"] == "vercel"
+    with pytest.raises(ConfigError, match=r"emulator.*none, vercel"):
+        CosmosStore._parse("cosmos://127.0.0.1:1/db/coll?emulator=azurite")
+
+
+def test_predicates_are_spelled_for_the_local_server_only_with_the_flag():
+    store = CosmosStore.__new__(CosmosStore)
+    store._vercel = False
+    assert store._predicate("a", "b") == "FROM c WHERE a AND b"
+    assert store._field("select") == 'c.doc["select"]'
+    store._vercel = True
+    assert store._predicate("a", "b") == "FROM c  WHERE a AND b"
+    assert store._field("select") == 'c.doc["\\u0073elect"]'
+
+
+def test_the_local_servers_url_carries_the_flag(servers):
+    assert "emulator=vercel" in servers.get("cosmos").url
+
+
 def test_literal_refuses_non_strings():
     with pytest.raises(TypeError):
         sql_string_literal(5)  # type: ignore[arg-type]
@@ -567,6 +600,23 @@ def test_a_500_on_a_read_is_never_taken_for_missing(url):
         assert proxy.fail_reads == 0
         proxy.fail_reads = 1
         assert store.get(k + "x") is None
+
+
+@local_only
+def test_without_the_flag_a_500_on_a_read_is_store_unavailable(url):
+    """A real account (no emulator flag): a 500 answer to a point read is a server error,
+    raised as StoreUnavailable (the driver retries), never confirmed by a query."""
+    assert url.endswith("&emulator=vercel")
+    real = url.replace("&emulator=vercel", "")
+    with FaultProxy(_port(url)) as proxy, open_store(proxy.url_for(real)) as store:
+        k = f"err-{uuid.uuid4().hex}|0"
+        assert store.put_if_absent(k, {"v": 1})
+        proxy.fail_reads = 1
+        before = proxy.requests
+        with pytest.raises(StoreUnavailable) as caught:
+            store.get(k)
+        assert caught.value.retryable and proxy.requests - before == 1
+        assert store.get(k).doc == {"v": 1}
 
 
 @local_only

@@ -2,7 +2,13 @@
 
 import pytest
 
-from pagedlist.conformance import ConformanceSuite, StoreFixtures
+from pagedlist.conformance import (
+    AbstractHistoryTests,
+    AbstractListTests,
+    ConformanceSuite,
+    StoreFixtures,
+)
+from pagedlist.conformance.fixtures import LayoutOneFixtures
 
 
 class MemoryFixtures(StoreFixtures):
@@ -15,3 +21,21 @@ class MemoryFixtures(StoreFixtures):
 
 class TestMemory(ConformanceSuite, MemoryFixtures):
     """Every clause on MemoryStore."""
+
+
+class ClaimFixtures(StoreFixtures):
+    """``memory://?push=false``: layout 2 through claims, as on DynamoDB or Cosmos DB."""
+
+    @pytest.fixture
+    def store_url(self) -> str:
+        return "memory://?push=false"
+
+
+class TestMemoryClaims(ConformanceSuite, ClaimFixtures):
+    """Every clause on MemoryStore without push (layout 2 by claims)."""
+
+
+class TestMemoryLayoutOne(
+    AbstractListTests, AbstractHistoryTests, LayoutOneFixtures, MemoryFixtures
+):
+    """The list and history clauses on MemoryStore in layout 1 (page rows)."""

@@ -89,3 +89,49 @@ class OracleFixtures(StoreFixtures):
 @pytest.mark.oracle
 class TestOracleContainer(ConformanceSuite, OracleFixtures):
     """Every clause on Oracle's NoSQL container (opt-in: ``pytest -m oracle``)."""
+
+
+# --- keys too long to exist ------------------------------------------------------------
+
+
+def test_far_position_on_the_longest_list_id_is_absent(servers):
+    """The page key of get(10**30) on a list whose id is as long as allowed is over OCI's
+    64-byte key limit: no row can have it, so the read says "absent" (it used to raise
+    InvalidListId, "use a shorter list id", for an id the store had just accepted)."""
+    import uuid
+
+    from pagedlist import PagedList
+    from pagedlist.adapters.oci import KEY_BYTES
+    from pagedlist.core.values import list_id_max_len
+    from pagedlist.errors import InvalidListId
+
+    with open_store(servers.get("oci-nosql").url) as store:
+        list_id = f"far-{uuid.uuid4().hex}".ljust(list_id_max_len(KEY_BYTES), "x")
+        plist = PagedList.create(store, list_id, capacity=4)
+        plist.append("a")
+        assert plist.get(10**30) is None
+        assert plist.after(10**30, 3) == []
+        assert [item.value for item in plist.iter()] == ["a"]
+        # Store level: reads answer "absent", writes refuse the key with the fix to make.
+        long_key = "k" * (KEY_BYTES + 1)
+        short_key = f"{list_id}|0"
+        assert store.get(long_key) is None
+        assert list(store.get_many([long_key, short_key])) == [short_key]
+        store.delete(long_key)
+        with pytest.raises(InvalidListId, match="shorter list id"):
+            store.put_if_absent(long_key, {"x": 1})
+        with pytest.raises(InvalidListId, match="shorter list id"):
+            store.increment(long_key, "n")
+
+
+def test_urllib3_under_borneo_retries_only_failed_connects(servers):
+    """borneo mounts HTTPAdapter(max_retries=5), whose "other error" retries (e.g. a TLS
+    failure while the answer is read) re-send a POST; the adapter replaces it. A reset
+    over plain HTTP is a read error, which urllib3 never retries for a POST, so clause W1
+    cannot show this one on the local endpoint: this checks the setting itself."""
+    with open_store(servers.get("oci-nosql").url) as store:
+        adapters = list(store._handle._client._sess.adapters.values())
+        assert adapters
+        for adapter in adapters:
+            retry = adapter.max_retries
+            assert (retry.total, retry.read, retry.other, retry.connect) == (None, False, 0, 2)

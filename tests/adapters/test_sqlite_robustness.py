@@ -507,8 +507,8 @@ def test_a_disk_io_error_is_a_store_error_and_the_connection_recovers(tmp_path):
         ("sqlite:///{tmp}/" + "n" * 300 + ".db", r"cannot be opened \(SQLITE_CANTOPEN"),
         ("sqlite:///file:{tmp}/x.db%3Fvfs=no-such-vfs", "no such vfs"),
         ("sqlite:///file:{tmp}/x.db%3Fmode=bogus", "no such access mode"),
-        ("sqlite:///{tmp}/x.db?timeout=nan", "finite number of seconds"),
-        ("sqlite:///{tmp}/x.db?timeout=-1", "finite number of seconds"),
+        ("sqlite:///{tmp}/x.db?timeout=nan", "must be a finite number"),
+        ("sqlite:///{tmp}/x.db?timeout=-1", "must not be negative"),
     ],
 )
 def test_paths_the_os_or_sqlite_refuse_are_config_errors(tmp_path, url, says):
@@ -516,3 +516,9 @@ def test_paths_the_os_or_sqlite_refuse_are_config_errors(tmp_path, url, says):
         open_store(url.format(tmp=tmp_path))
     assert type(info.value) is ConfigError  # not a bare ValueError, not StoreUnavailable
     assert not isinstance(info.value, StoreUnavailable)
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), -1, "5", True])
+def test_the_constructor_refuses_a_busy_timeout_sqlite_would_misread(tmp_path, timeout):
+    with pytest.raises(ConfigError, match="finite number of seconds"):
+        SQLiteStore(str(tmp_path / "x.db"), timeout=timeout)

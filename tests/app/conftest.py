@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
 import uuid
@@ -17,9 +18,11 @@ pytest.importorskip("starlette", reason="the feed app needs pip install 'pagedli
 import uvicorn
 
 from pagedlist.app import AppConfig, create_app
-from pagedlist.emulators.base import free_port
+from pagedlist.emulators.base import cache_dir, free_port
 
 CHROMIUM = "/usr/bin/chromium"
+#: axe-core, the accessibility checker the browser tests inject into each page (npm).
+AXE_VERSION = "4.14.1"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -116,3 +119,36 @@ def browser() -> Iterator[Any]:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """The source of axe-core (``axe.min.js``), installed from npm into the pagedlist cache
+    on first use, like the emulators' servers."""
+    prefix = cache_dir() / "npm" / f"axe-core-{AXE_VERSION}"
+    script = prefix / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        prefix.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run(
+                [
+                    "npm",
+                    "install",
+                    "--no-save",
+                    "--no-audit",
+                    "--no-fund",
+                    "--prefix",
+                    str(prefix),
+                    f"axe-core@{AXE_VERSION}",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+        except (OSError, subprocess.SubprocessError) as err:
+            pytest.fail(
+                f"cannot install axe-core {AXE_VERSION} with npm into {prefix}: {err} "
+                "(apt-get install -y npm)",
+                pytrace=False,
+            )
+    return script.read_text(encoding="utf-8")

@@ -66,8 +66,10 @@ def test_serve_seeds_once_from_the_store_variable(tmp_path) -> None:
             assert feed["items"][-1]["replies"] == 2
         finally:
             proc.terminate()
-            proc.communicate(timeout=20)
+            rest, _ = proc.communicate(timeout=20)
         assert expected in printed
+        # The access log: one line per request, on the same output.
+        assert re.search(r" GET /api/feed 200 \d+\.\dms$", rest, re.M), rest
 
 
 def test_serve_names_a_bad_store_url(tmp_path) -> None:

@@ -1,17 +1,23 @@
 """The feed app in a real browser (headless Chromium), on every store, by URL only.
 
-One flow per store: sign up, refuse an empty post, post (with HTML that must stay text),
-comment, reply, reply to a reply (collapsed, then expanded in place), page back through
-the whole feed with the "older posts" cursor, and see the "new posts" notice appear when
-someone else posts. Screenshots go to ``test-artifacts/app/``; with
-``PAGEDLIST_UPDATE_SCREENSHOTS=1`` the SQLite run also refreshes ``docs/img/app-feed.png``
-and ``docs/img/app-thread.png`` for the README.
+Two flows per store. The feed: sign up, refuse an empty post, post (with HTML that must
+stay text), comment, reply, reply to a reply (shown at once; collapsed on a fresh visit,
+then expanded in place), page back through the whole feed with the "older posts" cursor,
+and see the "new posts" notice appear when someone else posts. The social network: two
+people sign up (every sign-up error reported at once), follow each other from their
+profiles, post, reply to a reply and see it at once, and page the home timeline; axe-core
+checks every page they see (WCAG 2.1 AA and best practices: labels, landmarks, contrast)
+and the keyboard focus is visible.
+
+Screenshots go to ``test-artifacts/app/``; with ``PAGEDLIST_UPDATE_SCREENSHOTS=1`` the
+SQLite run also refreshes ``docs/img/app-{feed,home,profile,thread}.png`` for the README.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -88,8 +94,15 @@ def test_feed_flow_in_browser(browser, live_server, store_url, request) -> None:
         reply.locator("details.reply summary").first.click()
         reply.locator("details.reply textarea").first.fill("A reply to the reply <i>deep</i>")
         reply.locator("details.reply button").first.click()
-        # Two levels below the post, so it starts collapsed behind "show replies (1)".
+        # Visible at once, its branch opened down to it, though it is deeper than the
+        # levels a thread shows inline.
         page.wait_for_load_state()
+        deep = page.locator("li.comment.focused", has_text="A reply to the reply <i>deep</i>")
+        deep.wait_for(state="visible")
+        assert deep.locator("i").count() == 0
+        # Seen afresh, two levels below the post, it starts collapsed behind
+        # "show replies (1)", and that link loads it in place.
+        page.goto(post_url)
         show = page.locator("a.show-replies", has_text="show replies (1)")
         show.wait_for()
         assert page.locator("li.comment", has_text="A reply to the reply").count() == 0
@@ -138,4 +151,159 @@ def test_feed_flow_in_browser(browser, live_server, store_url, request) -> None:
     if kind == "sqlite" and os.environ.get("PAGEDLIST_UPDATE_SCREENSHOTS") == "1":
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shots / "feed.png", DOCS_IMG / "app-feed.png")
-        shutil.copyfile(shots / "thread.png", DOCS_IMG / "app-thread.png")
+
+
+#: The axe-core rule sets every page must pass.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+
+def _axe(page, source: str, where: str) -> None:
+    """Run axe-core on the page as it is now; fail listing every violation."""
+    if not page.evaluate("typeof axe !== 'undefined'"):
+        page.evaluate(source)  # through the DevTools protocol: the page's CSP stays on
+    found = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})"
+        ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)})))",
+        AXE_TAGS,
+    )
+    assert found == [], f"accessibility violations on {where}: {found}"
+
+
+def _sign_up(page, base: str, name: str) -> None:
+    page.goto(f"{base}/signup")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill("correct horse battery")
+    page.click("form.account button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def _follow(page, base: str, name: str) -> None:
+    page.goto(f"{base}/u/{name}")
+    before = int(page.inner_text("#followers-count"))
+    page.click("#follow-button")
+    page.wait_for_url(f"{base}/u/{name}")
+    assert page.inner_text("#follow-button") == "Unfollow"
+    assert int(page.inner_text("#followers-count")) == before + 1
+
+
+@pytest.mark.parametrize("store_url", STORES, indirect=True)
+def test_social_flow_in_browser(browser, live_server, store_url, axe_source, request) -> None:
+    kind = request.node.callspec.params["store_url"]
+    server = live_server(store_url, page_size=3)
+    server.feed.create_user("zoe", "!")
+    server.feed.add_post("zoe", "Nobody follows zoe: never on a home timeline")
+    shots = ARTIFACTS / kind
+    shots.mkdir(parents=True, exist_ok=True)
+    base = server.url
+    contexts = [browser.new_context(viewport={"width": 900, "height": 1000}) for _ in range(2)]
+    errors: list[str] = []
+    try:
+        alice, bruno = (ctx.new_page() for ctx in contexts)
+        for ctx, page in zip(contexts, (alice, bruno), strict=True):
+            ctx.set_default_timeout(TIMEOUT_MS)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+        # Sign-up names every problem at once, then both sign up.
+        alice.goto(f"{base}/signup")
+        _axe(alice, axe_source, "the sign-up page")
+        alice.get_by_label("Username").fill("Alice!")
+        alice.get_by_label("Password").fill("short")
+        alice.click("form.account button[type=submit]")
+        problems = alice.locator("ul.error li").all_inner_texts()
+        assert len(problems) == 2, problems
+        _axe(alice, axe_source, "the sign-up page with errors")
+        _sign_up(alice, base, "alice")
+        _sign_up(bruno, base, "bruno")
+
+        # Keyboard focus is visible: the first Tab lands on the skip link, outlined.
+        alice.keyboard.press("Tab")
+        outline = alice.evaluate(
+            "(() => { const s = getComputedStyle(document.activeElement);"
+            " return [document.activeElement.className, s.outlineStyle, s.outlineWidth]; })()"
+        )
+        assert outline[0] == "skip" and outline[1] != "none" and outline[2] != "0px", outline
+
+        # Posts: one by alice, four by bruno (two pages of home timeline at 3 a page).
+        alice.fill("#post-text", "Hello from alice")
+        alice.click("#new-post button[type=submit]")
+        alice.wait_for_url(f"{base}/")
+        for i in range(4):
+            bruno.goto(f"{base}/home")
+            bruno.fill("#post-text", f"Bruno's post {i}")
+            bruno.click("#new-post button[type=submit]")
+            bruno.wait_for_url(f"{base}/home")
+            time.sleep(0.01)  # distinct times, so newest first is the writing order
+
+        # They follow each other from the profiles.
+        _follow(alice, base, "bruno")
+        _follow(bruno, base, "alice")
+        alice.goto(f"{base}/u/bruno")
+        assert alice.inner_text("#posts-count") == "4"
+        assert alice.inner_text("#following-count") == "1"
+        _axe(alice, axe_source, "a profile")
+        alice.screenshot(path=str(shots / "profile.png"), full_page=True)
+
+        # alice's home timeline, paged: every post of both, once, newest first.
+        alice.goto(f"{base}/home")
+        _axe(alice, axe_source, "the home timeline")
+        alice.screenshot(path=str(shots / "home.png"), full_page=True)
+        seen: list[str] = []
+        for _ in range(10):
+            seen += alice.locator("li.post .text").all_inner_texts()
+            assert alice.locator("li.post time[datetime]").count() == len(
+                alice.locator("li.post").all()
+            )
+            older = alice.locator("#older")
+            if older.count() == 0:
+                break
+            older.click()
+            alice.wait_for_load_state()
+        expected = [f"Bruno's post {i}" for i in (3, 2, 1, 0)] + ["Hello from alice"]
+        assert seen == expected
+
+        # bruno comments on alice's post from her profile, alice replies, and bruno
+        # replies to her reply: each sees their reply at once.
+        bruno.goto(f"{base}/u/alice")
+        bruno.locator("li.post", has_text="Hello from alice").locator("a.comments").click()
+        bruno.wait_for_selector("#new-reply")
+        post_url = bruno.url
+        assert bruno.locator("#item .meta time[datetime]").count() == 1  # the post's time
+        bruno.fill("#reply-text", "Welcome, alice")
+        bruno.click("#new-reply button[type=submit]")
+        bruno.locator("li.comment.focused", has_text="Welcome, alice").wait_for(state="visible")
+
+        alice.goto(post_url)
+        comment = alice.locator("li.comment", has_text="Welcome, alice").first
+        comment.locator("details.reply summary").first.click()
+        comment.get_by_label("Your reply").first.fill("Thanks, bruno")
+        comment.locator("details.reply button").first.click()
+        alice.locator("li.comment.focused", has_text="Thanks, bruno").wait_for(state="visible")
+
+        bruno.goto(post_url)
+        mine = bruno.locator("li.comment", has_text="Thanks, bruno").last
+        mine.locator("details.reply summary").first.click()
+        mine.get_by_label("Your reply").first.fill("Any time (a reply to a reply)")
+        mine.locator("details.reply button").first.click()
+        deep = bruno.locator("li.comment.focused", has_text="Any time (a reply to a reply)")
+        deep.wait_for(state="visible")  # no "show replies" to click
+        assert "focus=" in bruno.url
+        _axe(bruno, axe_source, "a thread")
+        bruno.screenshot(path=str(shots / "thread-social.png"), full_page=True)
+
+        # The global feed and an error page pass too.
+        bruno.goto(f"{base}/")
+        _axe(bruno, axe_source, "the feed")
+        bruno.goto(f"{base}/u/nobody_here")
+        assert "<h1>404</h1>" in bruno.content()
+        _axe(bruno, axe_source, "the 404 page")
+        assert errors == []
+    finally:
+        for ctx in contexts:
+            ctx.close()
+
+    if kind == "sqlite" and os.environ.get("PAGEDLIST_UPDATE_SCREENSHOTS") == "1":
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shots / "home.png", DOCS_IMG / "app-home.png")
+        shutil.copyfile(shots / "profile.png", DOCS_IMG / "app-profile.png")
+        shutil.copyfile(shots / "thread-social.png", DOCS_IMG / "app-thread.png")

@@ -12,10 +12,11 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from pagedlist.adapters._toolkit import redact
 from pagedlist.core.store import Store
 from pagedlist.errors import ConfigError
 
-__all__ = ["ADAPTERS", "ENV_VAR", "AdapterInfo", "open_store"]
+__all__ = ["ADAPTERS", "ENV_VAR", "AdapterInfo", "adapter_for", "open_store", "redact", "scheme_of"]
 
 ENV_VAR = "PAGEDLIST_STORE"
 
@@ -87,6 +88,35 @@ def adapter_class(scheme: str) -> type[Store]:
     return getattr(module, class_name)
 
 
+def scheme_of(url: str) -> str:
+    """The adapter scheme a store URL names (``redis+cluster``, ``sqlite``...), lower-cased.
+
+    Raises ``ConfigError`` naming the accepted forms for a malformed URL or an unknown
+    scheme (any password in the URL redacted).
+    """
+    if not isinstance(url, str) or "://" not in url:
+        raise ConfigError(
+            f"store URL {url!r} is malformed (no scheme://). Accepted forms:\n{accepted_forms()}"
+        )
+    try:
+        scheme = urlsplit(url).scheme.lower() if "," not in url else url.split("://")[0].lower()
+    except ValueError as err:  # e.g. "Invalid IPv6 URL" from urlsplit
+        raise ConfigError(
+            f"store URL {redact(url)!r} is malformed: {err}. Accepted forms:\n{accepted_forms()}"
+        ) from None
+    if scheme not in ADAPTERS:
+        raise ConfigError(
+            f"unknown store scheme {scheme + '://'!r} in {redact(url)!r}. "
+            f"Accepted forms:\n{accepted_forms()}"
+        )
+    return scheme
+
+
+def adapter_for(url: str) -> type[Store]:
+    """The adapter class that serves ``url`` (its module imported on first use)."""
+    return adapter_class(scheme_of(url))
+
+
 def open_store(url: str | None = None) -> Store:
     """Open the store a URL names; with no URL, the one in ``$PAGEDLIST_STORE``.
 
@@ -102,38 +132,4 @@ def open_store(url: str | None = None) -> Store:
                 f"no store URL given and ${ENV_VAR} is not set: pass a URL, e.g. "
                 f"sqlite:///feed.db, or export {ENV_VAR}. Accepted forms:\n{accepted_forms()}"
             )
-    if not isinstance(url, str) or "://" not in url:
-        raise ConfigError(
-            f"store URL {url!r} is malformed (no scheme://). Accepted forms:\n{accepted_forms()}"
-        )
-    try:
-        scheme = urlsplit(url).scheme.lower() if "," not in url else url.split("://")[0].lower()
-    except ValueError as err:  # e.g. "Invalid IPv6 URL" from urlsplit
-        raise ConfigError(
-            f"store URL {_redact(url)!r} is malformed: {err}. Accepted forms:\n{accepted_forms()}"
-        ) from None
-    if scheme not in ADAPTERS:
-        raise ConfigError(
-            f"unknown store scheme {scheme + '://'!r} in {_redact(url)!r}. "
-            f"Accepted forms:\n{accepted_forms()}"
-        )
-    return adapter_class(scheme).from_url(url)
-
-
-def _redact(url: str) -> str:
-    """The URL without any password, for messages and logs."""
-    try:
-        parts = urlsplit(url) if "," not in url else None
-        password = parts.password if parts is not None else None
-    except ValueError:
-        return url.split("://", 1)[0] + "://…" if "@" in url else url
-    if parts is None or password is None:
-        if "@" in url and "," in url:
-            scheme, rest = url.split("://", 1)
-            return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    user = parts.username or ""
-    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+    return adapter_for(url).from_url(url)

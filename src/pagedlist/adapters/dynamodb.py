@@ -27,15 +27,13 @@ are used so DynamoDB Local works out of the box.
 
 from __future__ import annotations
 
-import ipaddress
 import random
-import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -50,6 +48,18 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from pagedlist.adapters._toolkit import (
+    ErrorTable,
+    Rule,
+    UrlOptions,
+    class_keys,
+    is_loopback,
+    new_version,
+    not_a_list,
+    not_an_integer,
+    too_many_entries,
+)
+from pagedlist.core.deadline import remaining
 from pagedlist.core.ops import Appended, AppendOutcome, Duplicate, Full, JSONDoc, Limits, Row
 from pagedlist.core.store import Store, too_large
 from pagedlist.errors import (
@@ -58,12 +68,13 @@ from pagedlist.errors import (
     DeadlineExceeded,
     InvalidValue,
     ItemTooLarge,
+    PagedListError,
     StoreError,
     StoreUnavailable,
     Throttled,
 )
 
-__all__ = ["DYNAMODB_ITEM_BYTES", "DynamoDBStore", "item_size"]
+__all__ = ["DYNAMODB_ITEM_BYTES", "ERRORS", "DynamoDBStore", "item_size"]
 
 #: DynamoDB's item size limit (attribute names plus values, its own rules).
 DYNAMODB_ITEM_BYTES = 400 * 1024
@@ -101,6 +112,7 @@ _THROTTLE_CODES = frozenset(
 )
 _UNAVAILABLE_CODES = frozenset({"InternalServerError", "ServiceUnavailable", "InternalFailure"})
 _OPTIONS = ("region", "endpoint", "create", "connect_timeout", "read_timeout")
+_FORM = "dynamodb://TABLE?region=REGION[&endpoint=http://host:port][&create=true]"
 _DUMMY_KEY = "pagedlistlocal"  # DynamoDB Local wants letters and digits only
 
 
@@ -274,29 +286,66 @@ def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
 # --- the store ----------------------------------------------------------------------------------
 
 
-def _is_loopback(endpoint: str | None) -> bool:
-    if not endpoint:
-        return False
-    host = urlsplit(endpoint).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def _error_keys(err: BaseException) -> Iterator[object]:
+    """An AWS error code, then ``HTTP 5xx`` for a server-side failure, then the classes."""
+    if isinstance(err, ClientError):
+        yield err.response.get("Error", {}).get("Code", "")
+        if err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+            yield "HTTP 5xx"
+    yield from class_keys(err)
 
 
-def _new_version() -> str:
-    # Random, not a counter: a deleted and re-created row must not reuse a version (ABA).
-    return secrets.token_hex(8)
+_THROTTLED = Rule(Throttled, "DynamoDB throttled {what} on table {table!r}: {detail}")
+_SERVER = Rule(StoreUnavailable, "DynamoDB {what} failed on the server: {aws_code}: {detail}")
+_CREDENTIALS = Rule(
+    ConfigError,
+    "DynamoDB refused the credentials for table {table!r} ({aws_code}: {detail}); check the "
+    "AWS credential chain and the IAM policy",
+)
+_UNREACHABLE = Rule(StoreUnavailable, "cannot reach {where} for {what}: {detail}")
 
-
-def _flag(value: str, name: str, url: str) -> bool:
-    if value.lower() in ("1", "true", "yes", "on"):
-        return True
-    if value.lower() in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"{name}={value!r} in {url!r} must be true or false")
+#: AWS error codes and botocore exceptions -> pagedlist errors. ``ConditionalCheckFailed``
+#: is an answer, not an error: the calls handle it before anything reaches this table.
+ERRORS = ErrorTable(
+    {
+        **{code: _THROTTLED for code in _THROTTLE_CODES},
+        **{code: _SERVER for code in _UNAVAILABLE_CODES},
+        "HTTP 5xx": _SERVER,
+        "ResourceNotFoundException": Rule(
+            ConfigError,
+            "DynamoDB table {table!r} does not exist in {place}: create it with `pagedlist "
+            "init '{url}'`, open the URL with &create=true, or use the AWS CLI command in "
+            "docs/backends/dynamodb.md (string partition key 'pk')",
+        ),
+        "UnrecognizedClientException": _CREDENTIALS,
+        "InvalidSignatureException": _CREDENTIALS,
+        "AccessDeniedException": _CREDENTIALS,
+        # The adapter validates everything it sends (sizes included, see _explained), so
+        # a request DynamoDB refuses as invalid is the adapter's bug.
+        "ValidationException": Rule(
+            ContractViolation,
+            "DynamoDB refused {what} on table {table!r} as invalid ({detail}): an adapter "
+            "bug, please report it",
+        ),
+        ReadTimeoutError: Rule(
+            DeadlineExceeded,
+            "DynamoDB {what} got no answer from {where} in time (it may have run): {detail}",
+        ),
+        EndpointConnectionError: _UNREACHABLE,
+        ConnectTimeoutError: _UNREACHABLE,
+        ConnectionClosedError: _UNREACHABLE,
+        NoCredentialsError: Rule(
+            ConfigError,
+            "no AWS credentials for {where}: configure the AWS chain (AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role)",
+        ),
+        ClientError: Rule(
+            StoreError, "DynamoDB {what} on table {table!r} failed: {aws_code}: {detail}"
+        ),
+        BotoCoreError: Rule(StoreUnavailable, "DynamoDB {what} to {where} failed: {detail}"),
+    },
+    keys=_error_keys,
+)
 
 
 class DynamoDBStore(Store):
@@ -309,48 +358,55 @@ class DynamoDBStore(Store):
 
     @classmethod
     def _parse(cls, url: str) -> dict[str, Any]:
+        options = UrlOptions(url, accepted=_OPTIONS, form=_FORM, what="DynamoDB URL")
         parts = urlsplit(url)
         if parts.scheme.lower() != "dynamodb":
-            raise ConfigError(f"{url!r} is not a dynamodb:// URL")
+            raise options.error("it is not a dynamodb:// URL")
         table = parts.netloc or parts.path.lstrip("/")
-        form = "dynamodb://TABLE?region=REGION[&endpoint=http://host:port][&create=true]"
         if "@" in parts.netloc:
             raise ConfigError(
-                f"credentials do not belong in the URL ({form}): use the normal AWS chain "
+                f"credentials do not belong in the URL ({_FORM}): use the normal AWS chain "
                 "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance role)"
             )
         if not table or (parts.path not in ("", "/") and parts.netloc):
-            raise ConfigError(f"DynamoDB URL {url!r} must name one table: {form}")
+            raise options.error("it must name one table")
         if not (3 <= len(table) <= 255) or not all(c.isalnum() or c in "_.-" for c in table):
-            raise ConfigError(
+            raise options.error(
                 f"table name {table!r} is invalid: DynamoDB takes 3-255 letters, digits, "
-                f"'_', '-' and '.' ({form})"
+                "'_', '-' and '.'"
             )
-        query = parse_qs(parts.query, keep_blank_values=True)
-        unknown = sorted(set(query) - set(_OPTIONS))
-        if unknown:
-            raise ConfigError(
-                f"unknown option(s) {', '.join(unknown)} in {url!r}; accepted: "
-                f"{', '.join(_OPTIONS)} ({form})"
-            )
-        opts = {k: v[-1] for k, v in query.items()}
-        out: dict[str, Any] = {
+        return {
             "table": table,
-            "region": opts.get("region") or None,
-            "endpoint": opts.get("endpoint") or None,
-            "create": _flag(opts.get("create", ""), "create", url),
+            "region": options.text("region"),
+            "endpoint": options.text("endpoint"),
+            "create": options.flag("create"),
+            "connect_timeout": options.number("connect_timeout", 3.0),
+            "read_timeout": options.number("read_timeout", 5.0),
         }
-        for name, default in (("connect_timeout", 3.0), ("read_timeout", 5.0)):
-            try:
-                out[name] = float(opts.get(name, default))
-            except ValueError:
-                raise ConfigError(f"{name} in {url!r} must be a number of seconds") from None
-        return out
 
     @classmethod
     def from_url(cls, url: str) -> DynamoDBStore:
         """Open the table a ``dynamodb://`` URL names; ``create=true`` creates it if absent."""
         opts = cls._parse(url)
+        return cls(**opts)
+
+    @classmethod
+    def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> DynamoDBStore:
+        """Open ``url`` with its ``endpoint`` server ``(host, port)`` reached at
+        ``route(host, port)`` instead (the conformance suite's fault proxy, clause W1).
+
+        ``ConfigError`` unless the URL names a plain ``http://`` endpoint: AWS itself is
+        HTTPS, whose certificate names the server, not a loopback proxy.
+        """
+        opts = cls._parse(url)
+        endpoint = urlsplit(opts["endpoint"] or "")
+        if endpoint.scheme != "http" or not endpoint.hostname:
+            raise ConfigError(
+                f"{url!r} has no plain http:// endpoint; only such a (local) server can be "
+                "reached through a loopback proxy"
+            )
+        host, port = route(endpoint.hostname, endpoint.port or 80)
+        opts["endpoint"] = f"http://{host}:{port}"
         return cls(**opts)
 
     @classmethod
@@ -385,15 +441,28 @@ class DynamoDBStore(Store):
                 "set AWS_REGION / a profile region"
             )
         creds: dict[str, str] = {}
-        if _is_loopback(endpoint) and session.get_credentials() is None:
+        if is_loopback(endpoint) and session.get_credentials() is None:
             # DynamoDB Local checks only that some key is sent; never reached for AWS.
             creds = {"aws_access_key_id": _DUMMY_KEY, "aws_secret_access_key": _DUMMY_KEY}
         config = Config(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            # The core driver retries with backoff and a deadline; botocore retrying too
-            # would multiply attempts and hide throttling from it.
+            # The core driver is the only retry layer (contract clause W1): botocore must
+            # never send a request twice. A connection reset or read timeout after a write
+            # was sent may follow its commit (an ADD counted twice), and retrying
+            # throttles itself would hide them from the driver's deadline and backoff.
+            # * retries: in standard mode (retries/standard.py) MaxAttemptsChecker gates
+            #   every other checker: transient connection errors (ConnectionClosedError
+            #   after a reset), read timeouts, 5xx, throttles. An explicit mode and
+            #   total_max_attempts in Config win over AWS_RETRY_MODE / AWS_MAX_ATTEMPTS
+            #   and the config file (args.py _compute_retry_max_attempts and
+            #   _compute_retry_mode), so no environment can pick legacy or adaptive mode
+            #   (legacy's retryhandler.py would also stop at 1 attempt: max_attempts 0).
+            # * endpoint discovery would re-send after a 421 / InvalidEndpointException
+            #   (discovery.py handle_retries); off, whatever the environment says.
+            # * urllib3 underneath: botocore's URLLib3Session.send passes Retry(False).
             retries={"mode": "standard", "total_max_attempts": 1},
+            endpoint_discovery_enabled=False,
             max_pool_connections=64,
         )
         try:
@@ -428,7 +497,7 @@ class DynamoDBStore(Store):
         except BotoCoreError as err:
             with self._lock:
                 self._stats["calls"] += 1
-            raise self._map_transport(err, method) from err
+            raise self._error(err, method) from err
         self._record(answer, write)
         return answer
 
@@ -447,70 +516,48 @@ class DynamoDBStore(Store):
             if throttled:
                 self._stats["throttled"] += 1
 
-    def _map_transport(self, err: BotoCoreError, method: str) -> StoreError | ConfigError:
-        where = self._endpoint or f"DynamoDB in {self._region}"
-        if isinstance(err, ReadTimeoutError):
-            return DeadlineExceeded(
-                f"DynamoDB {method} got no answer from {where} in time (it may have run): {err}"
-            )
-        if isinstance(err, EndpointConnectionError | ConnectTimeoutError | ConnectionClosedError):
-            return StoreUnavailable(f"cannot reach {where} for {method}: {err}")
-        if isinstance(err, NoCredentialsError):
-            return ConfigError(
-                f"no AWS credentials for {where}: configure the AWS chain (AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role)"
-            )
-        return StoreUnavailable(f"DynamoDB {method} to {where} failed: {err}")
-
-    def _map_client(self, err: ClientError, method: str, key: str | None = None) -> Exception:
-        code = self._code(err)
-        message = err.response.get("Error", {}).get("Message", str(err))
-        if code in _THROTTLE_CODES:
-            return Throttled(f"DynamoDB throttled {method} on table {self._table!r}: {message}")
-        if (
-            code in _UNAVAILABLE_CODES
-            or err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
-        ):
-            return StoreUnavailable(f"DynamoDB {method} failed on the server: {code}: {message}")
-        if (
-            code == "ValidationException"
-            and "size" in message.lower()
-            and ("exceeded" in message.lower() or "maximum" in message.lower())
-        ):
-            return ItemTooLarge(
-                f"row {key!r} would exceed DynamoDB's 400 KB item limit ({message}); nothing was "
-                "written: use smaller items, or a list with a smaller capacity"
-            )
-        if code == "ResourceNotFoundException":
-            return self._missing_table()
-        if code in (
-            "UnrecognizedClientException",
-            "InvalidSignatureException",
-            "AccessDeniedException",
-        ):
-            return ConfigError(
-                f"DynamoDB refused the credentials for table {self._table!r} ({code}: {message}); "
-                "check the AWS credential chain and the IAM policy"
-            )
-        return StoreError(f"DynamoDB {method} on table {self._table!r} failed: {code}: {message}")
-
-    def _missing_table(self) -> ConfigError:
-        url = self.describe()
-        return ConfigError(
-            f"DynamoDB table {self._table!r} does not exist in {self._endpoint or self._region}: "
-            f"create it with `pagedlist init '{url}'`, open the URL with &create=true, or use "
-            "the AWS CLI command in docs/backends/dynamodb.md (string partition key 'pk')"
+    def _error(self, err: BaseException, what: str) -> PagedListError:
+        """The pagedlist error for a boto3 exception (:data:`ERRORS`), chained to it."""
+        fields: dict[str, Any] = {}
+        if isinstance(err, ClientError):
+            error = err.response.get("Error", {})
+            fields = {"aws_code": error.get("Code", ""), "detail": error.get("Message", str(err))}
+        return ERRORS.error(
+            err,
+            what=what,
+            where=self._endpoint or f"DynamoDB in {self._region}",
+            table=self._table,
+            place=self._endpoint or self._region,
+            url=self.describe(),
+            **fields,
         )
+
+    def _explained(
+        self, err: ClientError, what: str, key: str, grown: Callable[[dict[str, Any]], Any]
+    ) -> PagedListError:
+        """The error for a ``ValidationException`` from an update: ``ItemTooLarge`` if the
+        item, read now, would be over 400 KB after the update (DynamoDB says so only in
+        the message text, which the adapter does not parse), else the mapped error.
+
+        ``grown(item)`` is the item as the update would leave it.
+        """
+        if self._code(err) == "ValidationException":
+            current = self._call(
+                "get_item", False, TableName=self._table, Key={_KEY: {"S": key}},
+                ConsistentRead=True,
+            ).get("Item") or {_KEY: {"S": key}}  # fmt: skip
+            size = item_size(grown(dict(current)))
+            if size > DYNAMODB_ITEM_BYTES:
+                return too_large(key, size, DYNAMODB_ITEM_BYTES)
+        return self._error(err, what)
 
     def _check_table(self) -> None:
         try:
             answer = self.client.describe_table(TableName=self._table)
         except ClientError as err:
-            if self._code(err) == "ResourceNotFoundException":
-                raise self._missing_table() from err
-            raise self._map_client(err, "DescribeTable") from err
+            raise self._error(err, "DescribeTable") from err
         except BotoCoreError as err:
-            raise self._map_transport(err, "DescribeTable") from err
+            raise self._error(err, "DescribeTable") from err
         schema = answer["Table"]["KeySchema"]
         types = {
             a["AttributeName"]: a["AttributeType"] for a in answer["Table"]["AttributeDefinitions"]
@@ -534,10 +581,10 @@ class DynamoDBStore(Store):
             done = f"created DynamoDB table {self._table!r} (on-demand, partition key {_KEY!r})"
         except ClientError as err:
             if self._code(err) != "ResourceInUseException":
-                raise self._map_client(err, "CreateTable") from err
+                raise self._error(err, "CreateTable") from err
             done = f"DynamoDB table {self._table!r} already exists"
         except BotoCoreError as err:
-            raise self._map_transport(err, "CreateTable") from err
+            raise self._error(err, "CreateTable") from err
         try:
             self.client.get_waiter("table_exists").wait(
                 TableName=self._table, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
@@ -565,10 +612,10 @@ class DynamoDBStore(Store):
 
     def row_size(self, key: str, doc: JSONDoc) -> int:
         """The stored item's size by DynamoDB's rules, internal attributes included."""
-        return item_size(_to_item(key, doc, _new_version()))
+        return item_size(_to_item(key, doc, new_version()))
 
     def _checked_item(self, key: str, doc: JSONDoc) -> tuple[dict[str, Any], str] | ItemTooLarge:
-        version = _new_version()
+        version = new_version()
         item = _to_item(key, doc, version)
         size = item_size(item)
         if size > DYNAMODB_ITEM_BYTES:
@@ -595,7 +642,7 @@ class DynamoDBStore(Store):
         except ClientError as err:
             if self._code(err) == "ConditionalCheckFailedException":
                 return False
-            raise self._map_client(err, "PutItem", key) from err
+            raise self._error(err, "PutItem") from err
         return True
 
     def replace(self, key: str, doc: JSONDoc, version: str) -> str | None:
@@ -619,7 +666,7 @@ class DynamoDBStore(Store):
         except ClientError as err:
             if self._code(err) == "ConditionalCheckFailedException":
                 return None
-            raise self._map_client(err, "PutItem", key) from err
+            raise self._error(err, "PutItem") from err
         return checked[1]
 
     def get(self, key: str) -> Row | None:
@@ -633,17 +680,34 @@ class DynamoDBStore(Store):
                 ConsistentRead=True,
             )
         except ClientError as err:
-            raise self._map_client(err, "GetItem", key) from err
+            raise self._error(err, "GetItem") from err
         item = answer.get("Item")
         return None if item is None else _from_item(item)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Row]:
-        """``BatchGetItem`` in 100-key requests; unprocessed keys retried with backoff."""
+        """``BatchGetItem`` in 100-key requests; unprocessed keys retried with backoff.
+
+        Within a list operation (``pagedlist.core.deadline``) no request after the first
+        is sent once the operation's deadline has passed: ``DeadlineExceeded`` instead.
+        """
         wanted = list(dict.fromkeys(keys))
         out: dict[str, Row] = {}
         for i in range(0, len(wanted), BATCH_KEYS):
+            if i:
+                self._before_deadline(0.0, len(wanted) - i)
             self._batch_get(wanted[i : i + BATCH_KEYS], out)
         return out
+
+    def _before_deadline(self, delay: float, left: int) -> None:
+        """Raise ``DeadlineExceeded`` unless the next request, ``delay`` seconds from now,
+        starts before the running operation's deadline (none set: always fine)."""
+        seconds = remaining()
+        if seconds is not None and delay >= seconds:
+            raise DeadlineExceeded(
+                f"DynamoDB BatchGetItem on table {self._table!r}: the operation's deadline "
+                f"passed with {left} key(s) still unread (left unprocessed by DynamoDB or "
+                "not yet asked for); nothing was written: retry, or raise the deadline"
+            )
 
     def _batch_get(self, keys: list[str], out: dict[str, Row]) -> None:
         request = {self._table: {"Keys": [{_KEY: {"S": k}} for k in keys], "ConsistentRead": True}}
@@ -653,15 +717,17 @@ class DynamoDBStore(Store):
             try:
                 answer = self._call("batch_get_item", False, RequestItems=request)
             except ClientError as err:
-                raise self._map_client(err, "BatchGetItem") from err
+                raise self._error(err, "BatchGetItem") from err
             for item in answer.get("Responses", {}).get(self._table, []):
                 out[item[_KEY]["S"]] = _from_item(item)
             request = answer.get("UnprocessedKeys") or {}
             if request:
                 # DynamoDB left keys unprocessed (throttling or the 16 MB answer cap):
-                # retry just those, with jittered backoff, within a bounded budget.
+                # retry just those, with jittered backoff, within a bounded budget and
+                # never past the operation's deadline.
                 attempt += 1
                 delay = random.uniform(0, min(1.0, 0.02 * 2**attempt))
+                self._before_deadline(delay, len(request.get(self._table, {}).get("Keys", [])))
                 if time.monotonic() + delay > give_up:
                     left = len(request.get(self._table, {}).get("Keys", []))
                     raise Throttled(
@@ -677,22 +743,26 @@ class DynamoDBStore(Store):
         length bound and on no entry's id being in the id set."""
         batch = list(entries)
         if len(batch) > APPEND_ENTRIES:
-            raise InvalidValue(
-                f"{len(batch)} entries in one append; DynamoDB conditions cap it at "
-                f"{APPEND_ENTRIES} (limits.append_entries)"
-            )
+            # Each entry adds a term to the condition, which DynamoDB caps.
+            raise too_many_entries(key, len(batch), APPEND_ENTRIES)
         room = max_len - len(batch)
         names = {"#l": _attr_name(field), "#v": _VERSION}
         values: dict[str, Any] = {
             ":empty": {"L": []},
             ":new": {"L": [_to_attr(e) for e in batch]},
             ":room": {"N": str(room)},
-            ":ver": {"S": _new_version()},
+            ":ver": {"S": new_version()},
+            ":list": {"S": "L"},
         }
         # A missing list has length 0, which fits iff room >= 0; size() of a missing
         # attribute makes the comparison false, hence the attribute_not_exists branch.
+        # attribute_type keeps a field that is not a list out of list_append (which would
+        # fail as a ValidationException): the condition fails, and the item it returns
+        # says why.
         bound = (
-            "(attribute_not_exists(#l) OR size(#l) <= :room)" if room >= 0 else "size(#l) < :room"
+            "(attribute_not_exists(#l) OR (attribute_type(#l, :list) AND size(#l) <= :room))"
+            if room >= 0
+            else "(attribute_type(#l, :list) AND size(#l) < :room)"
         )
         conditions = [bound]
         update = "SET #l = list_append(if_not_exists(#l, :empty), :new), #v = :ver"
@@ -704,6 +774,17 @@ class DynamoDBStore(Store):
             for n, entry_id in enumerate(ids):
                 values[f":i{n}"] = {"S": entry_id}
                 conditions.append(f"NOT contains(#i, :i{n})")
+
+        def grown(item: dict[str, Any]) -> dict[str, Any]:
+            """The item as this append would leave it (for ItemTooLarge)."""
+            old_list = item.get(names["#l"], {}).get("L", [])
+            item[names["#l"]] = {"L": [*old_list, *values[":new"]["L"]]}
+            if ids:
+                old_ids = item.get(names["#i"], {}).get("SS", [])
+                item[names["#i"]] = {"SS": list(dict.fromkeys([*old_ids, *ids]))}
+            item[_VERSION] = values[":ver"]
+            return item
+
         for _ in range(3):
             try:
                 answer = self._call(
@@ -721,8 +802,8 @@ class DynamoDBStore(Store):
                 )
             except ClientError as err:
                 if self._code(err) != "ConditionalCheckFailedException":
-                    raise self._map_client(err, "UpdateItem", key) from err
-                outcome = self._classify(err.response.get("Item"), field, batch, max_len)
+                    raise self._explained(err, "UpdateItem", key, grown) from err
+                outcome = self._classify(err.response.get("Item"), key, field, batch, max_len)
                 if outcome is not None:
                     return outcome
                 continue
@@ -734,12 +815,12 @@ class DynamoDBStore(Store):
 
     @staticmethod
     def _classify(
-        item: Mapping[str, Any] | None, field: str, batch: list[JSONDoc], max_len: int
+        item: Mapping[str, Any] | None, key: str, field: str, batch: list[JSONDoc], max_len: int
     ) -> AppendOutcome | None:
         """Why the condition failed, from the item as DynamoDB evaluated it."""
         stored = [] if item is None else _from_attr(item.get(_attr_name(field), {"L": []}))
         if not isinstance(stored, list):
-            raise StoreError(f"field {field!r} of the row is not a list; cannot append to it")
+            raise not_a_list(key, field, stored)
         # An id twice in the list (only if one batch held it twice) answers with its last
         # position, like the reference stores.
         where = {e["id"]: i for i, e in enumerate(stored) if isinstance(e, dict) and "id" in e}
@@ -751,15 +832,30 @@ class DynamoDBStore(Store):
         return None
 
     def increment(self, key: str, field: str, by: int = 1, expect: int | None = None) -> int | None:
-        """``UpdateItem ADD``; with ``expect``, conditioned on the current value."""
+        """``UpdateItem ADD``, conditioned on the field being a number (or missing) and,
+        with ``expect``, on its current value."""
         names = {"#f": _attr_name(field), "#v": _VERSION}
-        values: dict[str, Any] = {":by": {"N": _number_text(by)}, ":ver": {"S": _new_version()}}
-        params: dict[str, Any] = {}
-        if expect is not None:
+        values: dict[str, Any] = {
+            ":by": {"N": _number_text(by)},
+            ":ver": {"S": new_version()},
+        }
+        if expect is None:
+            values[":number"] = {"S": "N"}
+            condition = "attribute_not_exists(#f) OR attribute_type(#f, :number)"
+        else:
             values[":expect"] = {"N": _number_text(expect)}
-            params["ConditionExpression"] = (
+            condition = (
                 "attribute_not_exists(#f) OR #f = :expect" if expect == 0 else "#f = :expect"
             )
+
+        def grown(item: dict[str, Any]) -> dict[str, Any]:
+            """The item as this increment would leave it (for ItemTooLarge)."""
+            current = _from_attr(item.get(names["#f"], {"N": "0"}))
+            if isinstance(current, int) and not isinstance(current, bool):
+                item[names["#f"]] = {"N": _number_text(current + by)}
+            item[_VERSION] = values[":ver"]
+            return item
+
         try:
             answer = self._call(
                 "update_item",
@@ -767,15 +863,24 @@ class DynamoDBStore(Store):
                 TableName=self._table,
                 Key={_KEY: {"S": key}},
                 UpdateExpression="ADD #f :by SET #v = :ver",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="UPDATED_NEW",
-                **params,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as err:
-            if self._code(err) == "ConditionalCheckFailedException":
-                return None
-            raise self._map_client(err, "UpdateItem", key) from err
+            if self._code(err) != "ConditionalCheckFailedException":
+                raise self._explained(err, "UpdateItem", key, grown) from err
+            stored = (err.response.get("Item") or {}).get(names["#f"])
+            if stored is not None and "N" not in stored:
+                raise not_an_integer(key, field, _from_attr(stored)) from None
+            if expect is None:
+                raise ContractViolation(
+                    f"DynamoDB refused an increment of {field!r} in {key!r} although the item "
+                    "it returned holds a number there"
+                ) from err
+            return None
         return _from_attr(answer["Attributes"][names["#f"]])
 
     def delete(self, key: str) -> None:
@@ -783,7 +888,7 @@ class DynamoDBStore(Store):
         try:
             self._call("delete_item", True, TableName=self._table, Key={_KEY: {"S": key}})
         except ClientError as err:
-            raise self._map_client(err, "DeleteItem", key) from err
+            raise self._error(err, "DeleteItem") from err
 
     def close(self) -> None:
         """Close the client's connection pool."""

@@ -36,12 +36,21 @@ import binascii
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
+from pagedlist.adapters._toolkit import (
+    ErrorTable,
+    Rule,
+    UrlOptions,
+    host_port,
+    not_a_list,
+    not_an_integer,
+    redact,
+)
 from pagedlist.core.ops import Appended, AppendOutcome, Duplicate, Full, JSONDoc, Limits, Row
 from pagedlist.core.store import Store, compact_json, too_large
 from pagedlist.errors import (
@@ -50,6 +59,7 @@ from pagedlist.errors import (
     DeadlineExceeded,
     InvalidListId,
     ItemTooLarge,
+    PagedListError,
     StoreError,
     StoreUnavailable,
     Throttled,
@@ -80,7 +90,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
         f"the oci-nosql adapter needs {err.name!r}: pip install 'pagedlist[oci]'", name=err.name
     ) from None
 
-__all__ = ["TABLE_DDL", "OCINoSQLStore"]
+__all__ = ["ERRORS", "TABLE_DDL", "OCINoSQLStore"]
 
 log = logging.getLogger(__name__)
 # borneo logs every failed call at ERROR before raising it; the adapter re-raises it as a
@@ -133,7 +143,16 @@ RETURNING t.doc.$f AS v
 _CONNECTION_ERRORS = (requests.exceptions.ConnectionError, ConnectionError)
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,255}\Z")
 _AUTH = ("config", "instance", "resource")
-_TRUE = ("1", "true", "yes", "on")
+_WHAT = "OCI NoSQL URL"
+_CLOUD_FORM = (
+    "oci-nosql://TABLE?region=REGION&compartment=OCID[&auth=config|instance|resource]"
+    "[&profile=NAME][&config_file=PATH][&create=true][&timeout=SECONDS][&storage_gb=N]"
+)
+_HTTP_FORM = "oci-nosql+http://HOST:PORT/TABLE[?create=true][&timeout=SECONDS]"
+_CLOUD_OPTIONS = (
+    "region", "compartment", "auth", "profile", "config_file", "create", "timeout", "storage_gb",
+)  # fmt: skip
+_HTTP_OPTIONS = ("create", "timeout")
 
 
 def _plain(value: Any) -> Any:
@@ -159,6 +178,13 @@ def _wire(value: Any) -> Any:
     return value
 
 
+def _wrong_type(value: Any, kind: type) -> bool:
+    """Whether ``value`` is not a ``kind`` (``int`` excludes booleans)."""
+    if kind is int:
+        return isinstance(value, bool) or not isinstance(value, int)
+    return not isinstance(value, kind)
+
+
 def _version_text(version: Version | None) -> str | None:
     if version is None:
         return None
@@ -173,39 +199,81 @@ def _version_of(text: str) -> Version | None:
     return Version.create_version(bytearray(raw)) if raw else None
 
 
-def _map_error(err: Exception, what: str) -> Exception:
-    """The pagedlist error for a borneo / transport exception (chain it with ``from``)."""
-    name = type(err).__name__
-    msg = f"OCI NoSQL {what} failed: {name}: {err}"
-    if isinstance(err, nosql_errors.ThrottlingException):
-        if isinstance(err, nosql_errors.TableSizeException):
-            return StoreError(f"{msg}; the table's storage is full: raise its storage limit")
-        return Throttled(msg)
-    if isinstance(err, nosql_errors.RequestTimeoutException):
-        return DeadlineExceeded(msg)
-    if isinstance(err, nosql_errors.RowSizeLimitException):
-        return ItemTooLarge(f"{msg}; nothing was written: use smaller items")
-    if isinstance(err, nosql_errors.KeySizeLimitException):
-        return InvalidListId(f"{msg}; keys are limited to {KEY_BYTES} bytes: use a shorter id")
-    if isinstance(err, nosql_errors.TableNotFoundException):
-        return ConfigError(f"{msg}; create the table with `pagedlist init URL` or ?create=true")
-    if isinstance(
-        err, nosql_errors.InvalidAuthorizationException | nosql_errors.UnauthorizedException
-    ):
-        return ConfigError(f"{msg}; check the OCI credentials and the policy on the table")
-    if isinstance(err, nosql_errors.SystemException | nosql_errors.SecurityInfoNotReadyException):
-        return StoreUnavailable(msg)
-    if isinstance(err, requests.exceptions.Timeout):
-        return DeadlineExceeded(msg)
-    if isinstance(err, requests.exceptions.ConnectionError | ConnectionError | OSError):
-        return StoreUnavailable(msg)
-    if isinstance(err, nosql_errors.IllegalArgumentException):
+#: borneo and transport exceptions -> pagedlist errors, the most specific class first.
+ERRORS = ErrorTable(
+    {
+        nosql_errors.TableSizeException: Rule(
+            StoreError, "{msg}; the table's storage is full: raise its storage limit"
+        ),
+        nosql_errors.ThrottlingException: Rule(Throttled, "{msg}"),
+        nosql_errors.RequestTimeoutException: Rule(DeadlineExceeded, "{msg}"),
+        nosql_errors.RowSizeLimitException: Rule(
+            ItemTooLarge, "{msg}; nothing was written: use smaller items"
+        ),
+        nosql_errors.KeySizeLimitException: Rule(
+            InvalidListId, "{msg}; keys are limited to {key_bytes} bytes: use a shorter id"
+        ),
+        nosql_errors.TableNotFoundException: Rule(
+            ConfigError, "{msg}; create the table with `pagedlist init URL` or ?create=true"
+        ),
+        nosql_errors.InvalidAuthorizationException: Rule(
+            ConfigError, "{msg}; check the OCI credentials and the policy on the table"
+        ),
+        nosql_errors.UnauthorizedException: Rule(
+            ConfigError, "{msg}; check the OCI credentials and the policy on the table"
+        ),
+        nosql_errors.SystemException: Rule(StoreUnavailable, "{msg}"),
+        nosql_errors.SecurityInfoNotReadyException: Rule(StoreUnavailable, "{msg}"),
+        # The request went out and no answer came in time: it may have run.
+        requests.exceptions.ReadTimeout: Rule(DeadlineExceeded, "{msg}"),
+        requests.exceptions.Timeout: Rule(DeadlineExceeded, "{msg}"),
+        requests.exceptions.ConnectionError: Rule(StoreUnavailable, "{msg}"),
+        OSError: Rule(StoreUnavailable, "{msg}"),
         # The adapter sends only statements and values it built: the server refusing one
         # is an adapter bug (or a server that does not speak this SQL).
-        return ContractViolation(msg)
-    if isinstance(err, nosql_errors.RetryableException):
-        return StoreUnavailable(msg)
-    return StoreError(msg)
+        nosql_errors.IllegalArgumentException: Rule(ContractViolation, "{msg}"),
+        nosql_errors.RetryableException: Rule(StoreUnavailable, "{msg}"),
+    },
+    default=Rule(StoreError, "{msg}"),
+)
+
+
+def _map_error(err: Exception, what: str) -> PagedListError:
+    """The pagedlist error for a borneo / transport exception (:data:`ERRORS`), chained."""
+    msg = f"OCI NoSQL {what} failed: {type(err).__name__}: {err}"
+    return ERRORS.error(err, msg=msg, key_bytes=KEY_BYTES)
+
+
+def _no_resend(handle: NoSQLHandle) -> None:
+    """Stop urllib3 from re-sending borneo's requests; keep retrying failed connects.
+
+    borneo mounts ``HTTPAdapter(max_retries=5)``, i.e. urllib3 ``Retry(total=5)``. urllib3
+    never re-sends a POST after a read error (``ProtocolError``: a reset or a closed
+    connection while the answer was awaited) or a read timeout, but an "other" error,
+    e.g. a TLS failure while reading the answer, counts against ``total`` and re-sends
+    the POST: a write could be applied twice. This Retry keeps only connect retries
+    (``ConnectTimeoutError`` and ``NewConnectionError``: nothing was sent) and raises
+    every other error at once. borneo has no setting for it, so the mounted adapters are
+    changed; pyproject pins borneo==5.5.0, whose ``NoSQLHandle._client._sess`` this is.
+    """
+    from urllib3.util.retry import Retry
+
+    session = getattr(getattr(handle, "_client", None), "_sess", None)
+    adapters = [
+        a
+        for a in getattr(session, "adapters", {}).values()
+        if isinstance(a, requests.adapters.HTTPAdapter)
+    ]
+    if not adapters:
+        handle.close()
+        raise ConfigError(
+            f"borneo {getattr(borneo, '__version__', '?')} is laid out differently from the "
+            "5.5.0 pagedlist checks it against: pip install 'pagedlist[oci]' (borneo==5.5.0)"
+        )
+    for adapter in adapters:
+        adapter.max_retries = Retry(
+            total=None, connect=2, read=False, redirect=0, status=0, other=0, backoff_factor=0
+        )
 
 
 class OCINoSQLStore(Store):
@@ -219,61 +287,55 @@ class OCINoSQLStore(Store):
     def from_url(cls, url: str) -> OCINoSQLStore:
         """Open ``oci-nosql://TABLE?region=..&compartment=..`` or
         ``oci-nosql+http://HOST:PORT/TABLE``; ``create=true`` creates a missing table."""
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        create = query.pop("create", "false").lower() in _TRUE
-        try:
-            timeout = float(query.pop("timeout", "10"))
-        except ValueError:
-            raise ConfigError(f"timeout in {url!r} must be a number of seconds") from None
-        if scheme == "oci-nosql+http":
-            table = unquote(parts.path.strip("/"))
-            if not parts.hostname or not parts.port:
-                raise ConfigError(
-                    f"{url!r} needs a host and port: oci-nosql+http://HOST:PORT/TABLE"
-                )
-            endpoint = f"http://{parts.hostname}:{parts.port}"
-            cls._check_table(table, url)
-            if query:
-                raise ConfigError(f"unknown option(s) {sorted(query)} in {url!r}")
+        scheme = url.partition("://")[0].lower()
+        if scheme not in ("oci-nosql", "oci-nosql+http"):
+            raise ConfigError(
+                f"{redact(url)!r} is not an oci-nosql:// or oci-nosql+http:// URL: use "
+                f"{_CLOUD_FORM} or {_HTTP_FORM}"
+            )
+        cloud = scheme == "oci-nosql"
+        options = UrlOptions(
+            url,
+            accepted=_CLOUD_OPTIONS if cloud else _HTTP_OPTIONS,
+            form=_CLOUD_FORM if cloud else _HTTP_FORM,
+            what=_WHAT,
+        )
+        timeout = options.number("timeout", 10.0)
+        create = options.flag("create")
+        if not cloud:
+            rest = url.partition("://")[2].partition("?")[0]
+            netloc, _, path = rest.partition("/")
+            if "@" in netloc:
+                raise options.error("credentials do not belong in the URL")
+            host, port = host_port(netloc, None, options.error)
+            if port is None:
+                raise options.error("it needs a host and a port")
+            table = unquote(path.strip("/"))
+            cls._check_table(table, options)
             # Unsecured proxy: a token provider with no user sends no credentials.
-            config = NoSQLHandleConfig(endpoint, StoreAccessTokenProvider())
-            where = f"oci-nosql+http://{parts.hostname}:{parts.port}/{table}"
-            cloud = False
-        elif scheme == "oci-nosql":
+            bracketed = f"[{host}]" if ":" in host else host
+            config = NoSQLHandleConfig(f"http://{bracketed}:{port}", StoreAccessTokenProvider())
+            where = f"oci-nosql+http://{bracketed}:{port}/{table}"
+            storage_gb = 0  # only the cloud service takes table limits
+        else:
+            parts = urlsplit(url)
             table = unquote(parts.netloc or parts.path.strip("/"))
-            cls._check_table(table, url)
-            region = query.pop("region", None)
-            compartment = query.pop("compartment", None)
-            auth = query.pop("auth", "config").lower()
-            profile = query.pop("profile", "DEFAULT")
-            config_file = query.pop("config_file", None)
-            query.pop("storage_gb", None)
-            if query:
-                raise ConfigError(f"unknown option(s) {sorted(query)} in {url!r}")
+            cls._check_table(table, options)
+            region = options.text("region")
+            compartment = options.text("compartment")
             if not region or not compartment:
-                raise ConfigError(
-                    f"{url!r} needs region and compartment: "
-                    "oci-nosql://TABLE?region=us-ashburn-1&compartment=ocid1.compartment..."
-                )
-            if auth not in _AUTH:
-                raise ConfigError(f"auth={auth!r} in the URL: use one of {', '.join(_AUTH)}")
-            provider = cls._signer(auth, region, profile, config_file)
+                raise options.error("it needs region and compartment")
+            auth = options.choice("auth", _AUTH, "config")
+            profile = options.text("profile", "DEFAULT") or "DEFAULT"
+            storage_gb = options.whole("storage_gb", 25)
+            provider = cls._signer(auth, region, profile, options.text("config_file"))
             try:
                 config = NoSQLHandleConfig(region, provider).set_default_compartment(compartment)
             except Exception as err:
-                raise ConfigError(
-                    f"region {region!r} or compartment in {url!r} rejected by borneo: {err}"
+                raise options.error(
+                    f"borneo rejected region {region!r} or the compartment: {err}"
                 ) from err
             where = f"oci-nosql://{table} (region {region}, auth {auth})"
-            cloud = True
-        else:
-            raise ConfigError(f"{url!r} is not an oci-nosql:// or oci-nosql+http:// URL")
-        try:
-            storage_gb = int(parse_qs(parts.query).get("storage_gb", ["25"])[-1])
-        except ValueError:
-            raise ConfigError(f"storage_gb in {url!r} must be a whole number of GB") from None
         return cls(
             config,
             table,
@@ -285,11 +347,11 @@ class OCINoSQLStore(Store):
         )
 
     @staticmethod
-    def _check_table(table: str, url: str) -> None:
+    def _check_table(table: str, options: UrlOptions) -> None:
         if not _TABLE_NAME.match(table):
-            raise ConfigError(
-                f"table name {table!r} in {url!r} is invalid: use a letter, then letters, "
-                "digits or _ (e.g. oci-nosql+http://127.0.0.1:8080/pagedlist)"
+            raise options.error(
+                f"table name {table!r} is invalid: use a letter, then letters, digits or _ "
+                "(e.g. oci-nosql+http://127.0.0.1:8080/pagedlist)"
             )
 
     @staticmethod
@@ -317,6 +379,24 @@ class OCINoSQLStore(Store):
             ) from None
 
     @classmethod
+    def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> OCINoSQLStore:
+        """Open an ``oci-nosql+http://HOST:PORT/TABLE`` URL with its server reached at
+        ``route(HOST, PORT)`` instead (the conformance suite's fault proxy, clause W1).
+
+        ``ConfigError`` for the cloud service: it is HTTPS, whose certificate names the
+        server, not a loopback proxy.
+        """
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "oci-nosql+http" or not parts.hostname or not parts.port:
+            raise ConfigError(
+                f"{url!r} is not an oci-nosql+http://HOST:PORT/TABLE URL; only such a plain "
+                "HTTP server can be reached through a loopback proxy"
+            )
+        host, port = route(parts.hostname, parts.port)
+        netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return cls.from_url(urlunsplit(parts._replace(netloc=netloc)))
+
+    @classmethod
     def provision(cls, url: str) -> str:
         """Create the table if absent (``pagedlist init URL``)."""
         sep = "&" if "?" in url else "?"
@@ -340,15 +420,24 @@ class OCINoSQLStore(Store):
         self._timeout_ms = max(1, int(timeout * 1000))
         config.set_timeout(self._timeout_ms)
         config.set_table_request_timeout(max(self._timeout_ms, 60_000))
-        # The core driver backs off and retries; borneo's own retries stay short so a
-        # call stays bounded in time.
-        config.set_retry_handler(borneo.DefaultRetryHandler(2, 0))
+        # The core driver is the only retry layer (contract clause W1): borneo must never
+        # send a request twice. borneo 5.5.0's RequestUtils._do_request re-sends a request
+        # (1) on a RetryableException answer (throttling, SystemException,
+        # TableNotReady) when the RetryHandler's do_retry says so: 0 retries here, so
+        # throttles reach the driver's deadline and backoff; (2) after answers that say
+        # the request was refused before it ran (SecurityInfoNotReady, an expired token
+        # of the unsecured proxy, an unsupported protocol or query version): kept, they
+        # cannot repeat an effect; (3) never on requests' ConnectionError or Timeout,
+        # which it raises (a read timeout as RequestTimeoutException). Below it,
+        # Client.__init__ mounts an HTTPAdapter with max_retries=5: see _no_resend.
+        config.set_retry_handler(borneo.DefaultRetryHandler(0, 0))
         config.set_pool_maxsize(GET_MANY_WORKERS + 4)
         config.set_logger(_borneo_log)
         try:
             self._handle = NoSQLHandle(config)
         except Exception as err:
             raise _map_error(err, "connecting") from err
+        _no_resend(self._handle)
         self._lock = threading.Lock()
         self._prepared: dict[str, Any] = {}
         self._totals = {
@@ -422,6 +511,12 @@ class OCINoSQLStore(Store):
         """Where the table is; never credentials."""
         return self._where
 
+    @staticmethod
+    def _too_long(key: str) -> bool:
+        """Whether ``key`` is over the primary key limit: no row can have it, since every
+        write refuses it, so a read of it is answered "absent" without asking."""
+        return len(key.encode("utf-8")) > KEY_BYTES
+
     def _check_key(self, key: str) -> None:
         size = len(key.encode("utf-8"))
         if size > KEY_BYTES:
@@ -476,6 +571,28 @@ class OCINoSQLStore(Store):
             rows.extend(_plain(r) for r in result.get_results())
             if request.is_done():
                 return rows
+
+    def _update(
+        self, name: str, template: str, variables: dict[str, Any], key: str, field: str,
+        kind: type,
+    ) -> list[dict]:  # fmt: skip
+        """Run an ``UPDATE`` on ``field`` of ``key``, which must hold a ``kind`` (list or int).
+
+        A server may refuse the statement (``IllegalArgumentException``) instead of matching
+        nothing when the field holds another type (``size()`` of a string, a string plus a
+        number): the row, read then, tells the caller's mistake (``InvalidValue``) from an
+        adapter bug (``ContractViolation``).
+        """
+        try:
+            return self._query(name, template, variables)
+        except ContractViolation as err:
+            if not isinstance(err.__cause__, nosql_errors.IllegalArgumentException):
+                raise
+            found = self._read(key)
+            if found is not None and field in found[0] and _wrong_type(found[0][field], kind):
+                fault = not_a_list if kind is list else not_an_integer
+                raise fault(key, field, found[0][field]) from err.__cause__
+            raise
 
     def _read(self, key: str) -> tuple[JSONDoc, str, int] | None:
         request = (
@@ -559,17 +676,17 @@ class OCINoSQLStore(Store):
         return _version_text(self._put(key, doc, absent=False, version=version))
 
     def get(self, key: str) -> Row | None:
-        """One get with absolute consistency."""
-        self._check_key(key)
+        """One get with absolute consistency; a key over the 64-byte limit is absent
+        (e.g. the page of ``get(10**30)`` on a list with the longest id)."""
+        if self._too_long(key):
+            return None
         found = self._read(key)
         return None if found is None else Row(found[0], found[1])
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Row]:
         """Concurrent point gets (``GET_MANY_WORKERS`` at a time): one round trip per
         distinct key, overlapped. Each read is strongly consistent on its own."""
-        wanted = list(dict.fromkeys(keys))
-        for key in wanted:
-            self._check_key(key)
+        wanted = [k for k in dict.fromkeys(keys) if not self._too_long(k)]
         if len(wanted) <= 1:
             found = {k: self.get(k) for k in wanted}
         else:
@@ -600,7 +717,7 @@ class OCINoSQLStore(Store):
             "$lim": ROW_BYTES,
         }
         for _ in range(MAX_ATTEMPTS):
-            rows = self._query("append", APPEND, variables)
+            rows = self._update("append", APPEND, variables, key, field, list)
             if rows:
                 return Appended(int(rows[0]["n"]))
             if len(batch) > max_len:
@@ -620,7 +737,7 @@ class OCINoSQLStore(Store):
                     return Appended(len(batch))
                 continue
             if not isinstance(items, list):
-                raise ContractViolation(f"field {field!r} of row {key!r} is not a list")
+                raise not_a_list(key, field, items)
             where = {item.get("id"): i for i, item in enumerate(items)}
             for offset, entry_id in enumerate(ids):
                 if entry_id in where:
@@ -644,7 +761,7 @@ class OCINoSQLStore(Store):
             name, template = "compare_and_increment", COMPARE_AND_INCREMENT
             variables = {"$k": key, "$f": field, "$by": by, "$x": expect}
         for _ in range(MAX_ATTEMPTS):
-            rows = self._query(name, template, variables)
+            rows = self._update(name, template, variables, key, field, int)
             if rows:
                 return int(rows[0]["v"])
             found = self._read(key)
@@ -661,13 +778,16 @@ class OCINoSQLStore(Store):
                 if self.replace(key, {**doc, field: by}, version) is not None:
                     return by
                 continue
+            if _wrong_type(doc[field], int):
+                raise not_an_integer(key, field, doc[field])
             if expect is not None and doc[field] != expect:
                 return None
         raise Throttled(f"increment of {key!r} kept racing with other writers; retry")
 
     def delete(self, key: str) -> None:
-        """One delete; a missing row is fine."""
-        self._check_key(key)
+        """One delete; a missing row is fine, and so is a key too long to exist."""
+        if self._too_long(key):
+            return
         request = (
             DeleteRequest()
             .set_table_name(self._table)

@@ -29,20 +29,30 @@ whatever the list's length: k id look-ups, k entry writes, no rewrite of the row
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
-import secrets
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import unquote
 
 import redis
 import redis.exceptions as rex
-from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
+from pagedlist.adapters._toolkit import (
+    ErrorTable,
+    Rule,
+    UrlOptions,
+    class_keys,
+    host_port,
+    new_version,
+    not_a_list,
+    not_an_integer,
+)
 from pagedlist.core.ops import Appended, AppendOutcome, Duplicate, Full, JSONDoc, Limits, Row
 from pagedlist.core.store import Store, compact_json, too_large
 from pagedlist.errors import (
@@ -54,7 +64,7 @@ from pagedlist.errors import (
     Throttled,
 )
 
-__all__ = ["REDIS_KEY_BYTES", "REDIS_ROW_BYTES", "RedisStore", "RedisTarget", "parse_url"]
+__all__ = ["ERRORS", "REDIS_KEY_BYTES", "REDIS_ROW_BYTES", "RedisStore", "RedisTarget", "parse_url"]
 
 # Redis takes strings up to 512 MB; rows are capped like the other stores' so a list
 # created here gets the capacity it would get on DynamoDB, and a read never moves a huge
@@ -68,6 +78,7 @@ _PIPELINE_KEYS = 64
 _HSET_CHUNK = 200
 DEFAULT_TIMEOUT = 5.0
 
+_WHAT = "Redis store URL"
 _FORMS = (
     "redis://[:password@]host:port[/db], rediss://[:password@]host:port[/db] (TLS) or "
     "redis+cluster://[:password@]host:port[,host:port...]"
@@ -104,7 +115,8 @@ local limit = tonumber(ARGV[3])
 local version = ARGV[4]
 local klen = tonumber(ARGV[5])
 local k = tonumber(ARGV[6])
-if redis.call('HEXISTS', key, 's:' .. name) == 1 then return {'notlist'} end
+local scalar = redis.call('HGET', key, 's:' .. name)
+if scalar then return {'notlist', scalar} end
 local slot = redis.call('HGET', key, 'f:' .. name)
 local n = 0
 if slot then
@@ -151,7 +163,7 @@ local klen = tonumber(ARGV[5])
 local limit = tonumber(ARGV[6])
 if redis.call('HEXISTS', key, 'f:' .. ARGV[1]) == 1 then return {'notint'} end
 local cur = redis.call('HGET', key, name)
-if cur and not string.match(cur, '^%-?%d+$') then return {'notint'} end
+if cur and not string.match(cur, '^%-?%d+$') then return {'notint', cur} end
 if expect ~= '' and (cur or '0') ~= expect then return {'nomatch'} end
 local z = tonumber(redis.call('HGET', key, 'z') or (#key + 2))
 local c = tonumber(redis.call('HGET', key, 'c') or '0')
@@ -173,12 +185,6 @@ if not cur then redis.call('HSET', key, 'c', c + 1) end
 redis.call('HSET', key, 'z', size, 'v', ARGV[4])
 return {'ok', text}
 """
-
-
-def _new_version() -> str:
-    # Random, not a counter: a deleted and re-created row must not reuse a version (ABA).
-    # Made here, not in Lua, so the scripts stay deterministic.
-    return secrets.token_hex(8)
 
 
 def _utf8(text: str) -> bytes:
@@ -221,52 +227,27 @@ class RedisTarget:
         return f"{scheme}://{auth}{hosts}{tail}{tls}"
 
 
-def _bad(url: str, why: str) -> ConfigError:
-    return ConfigError(f"Redis store URL {_redact(url)!r} is malformed: {why}. Use {_FORMS}")
-
-
-def _redact(url: str) -> str:
-    """``url`` with any password replaced by ``***``."""
-    scheme, sep, rest = url.partition("://")
-    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
-    netloc, tail = rest[:cut], rest[cut:]
-    if "@" not in netloc:
-        return url
-    auth, _, hosts = netloc.rpartition("@")
-    user = auth.partition(":")[0] if ":" in auth else ""
-    return f"{scheme}{sep}{user}:***@{hosts}{tail}"
-
-
-def _host_port(url: str, text: str) -> tuple[str, int]:
-    if text.startswith("["):
-        if "]" not in text:
-            raise _bad(url, f"IPv6 address in {text!r} lacks its closing ']'")
-        host, _, rest = text[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-        if rest and not rest.startswith(":"):
-            raise _bad(url, f"cannot read host:port from {text!r}")
-    else:
-        host, _, port_text = text.partition(":")
-    if not host:
-        raise _bad(url, f"no host in {text!r}")
-    if not port_text:
-        return host, 6379
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise _bad(url, f"port {port_text!r} is not a number from 1 to 65535")
-    return host, int(port_text)
-
-
 def parse_url(url: str) -> RedisTarget:
     """Read a ``redis://``, ``rediss://`` or ``redis+cluster://`` URL; ``ConfigError`` names
     the accepted forms when it is malformed."""
     if not isinstance(url, str) or "://" not in url:
-        raise _bad(str(url), "no scheme://")
+        raise UrlOptions(str(url), accepted=(), form=_FORMS, query="", what=_WHAT).error(
+            "no scheme://"
+        )
     scheme, _, rest = url.partition("://")
     scheme = scheme.lower()
-    if scheme not in ("redis", "rediss", "redis+cluster"):
-        raise _bad(url, f"scheme {scheme!r} is not redis, rediss or redis+cluster")
     rest, _, query_text = rest.partition("?")
-    netloc, slash, path = rest.partition("/")
+    cluster = scheme == "redis+cluster"
+    options = UrlOptions(
+        url,
+        accepted=("timeout", "ssl_ca_certs", "ssl_cert_reqs", *(("ssl",) if cluster else ())),
+        form=_FORMS,
+        query=query_text,
+        what=_WHAT,
+    )
+    if scheme not in ("redis", "rediss", "redis+cluster"):
+        raise options.error(f"scheme {scheme!r} is not redis, rediss or redis+cluster")
+    netloc, _, path = rest.partition("/")
     username = password = None
     if "@" in netloc:
         auth, _, netloc = netloc.rpartition("@")
@@ -277,88 +258,111 @@ def parse_url(url: str) -> RedisTarget:
             # redis://secret@host is how many tools write a password-only URL.
             username, password = None, username
     if not netloc:
-        raise _bad(url, "no host:port")
-    cluster = scheme == "redis+cluster"
+        raise options.error("no host:port")
     parts = netloc.split(",")
     if len(parts) > 1 and not cluster:
-        raise _bad(url, "several hosts need the redis+cluster:// scheme")
-    nodes = [_host_port(url, part) for part in parts]
+        raise options.error("several hosts need the redis+cluster:// scheme")
+    nodes = []
+    for part in parts:
+        host, port = host_port(part, 6379, options.error)
+        nodes.append((host, port or 6379))
     db = 0
     if path:
         if not path.isdigit():
-            raise _bad(url, f"database {path!r} is not a number")
+            raise options.error(f"database {path!r} is not a number")
         db = int(path)
         if cluster and db != 0:
-            raise _bad(url, "Redis Cluster has only database 0")
-    try:
-        query = {k: v[-1] for k, v in parse_qs(query_text, strict_parsing=bool(query_text)).items()}
-    except ValueError:
-        raise _bad(url, f"cannot read the query {query_text!r}") from None
-    known = {"timeout", "ssl_ca_certs", "ssl_cert_reqs"} | ({"ssl"} if cluster else set())
-    unknown = sorted(set(query) - known)
-    if unknown:
-        raise _bad(
-            url, f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            raise options.error("Redis Cluster has only database 0")
+    timeout = options.number("timeout", DEFAULT_TIMEOUT)
+    tls = scheme == "rediss" or (cluster and options.flag("ssl"))
+    ssl_options: dict[str, str] = {}
+    if "ssl_ca_certs" in options:
+        ssl_options["ssl_ca_certs"] = str(options.text("ssl_ca_certs"))
+    if "ssl_cert_reqs" in options:
+        reqs = ("required", "optional", "none")
+        ssl_options["ssl_cert_reqs"] = options.choice("ssl_cert_reqs", reqs, "required")
+    if ssl_options and not tls:
+        raise options.error(
+            f"{', '.join(sorted(ssl_options))} only apply to TLS (rediss:// or ssl=true)"
         )
-    try:
-        timeout = float(query.pop("timeout", DEFAULT_TIMEOUT))
-    except ValueError:
-        raise _bad(url, "timeout must be a number of seconds") from None
-    if not timeout > 0:
-        raise _bad(url, "timeout must be a positive number of seconds")
-    tls = scheme == "rediss" or query.pop("ssl", "false").lower() in ("1", "true", "yes")
-    if query.get("ssl_cert_reqs", "required") not in ("required", "optional", "none"):
-        raise _bad(url, "ssl_cert_reqs must be required, optional or none")
-    if query and not tls:
-        raise _bad(url, f"{', '.join(sorted(query))} only apply to TLS (rediss:// or ssl=true)")
-    del slash
-    return RedisTarget(nodes, cluster, tls, db, username, password, timeout, query)
+    return RedisTarget(nodes, cluster, tls, db, username, password, timeout, ssl_options)
 
 
 # --- errors ----------------------------------------------------------------------------
 
 
+def _error_keys(err: BaseException) -> Iterator[object]:
+    """A Redis error reply's code (its first word: ``BUSY``, ``WRONGTYPE``...), then the
+    exception's classes. redis-py turns the codes it knows into subclasses and strips
+    them from the message; the rest arrive as a plain ``ResponseError``."""
+    if isinstance(err, rex.ResponseError):
+        yield str(err).split(" ", 1)[0].upper()
+    yield from class_keys(err)
+
+
+_CREDENTIALS = Rule(
+    ConfigError,
+    "Redis at {where} refused the credentials for {what}: {detail}; put the right password "
+    "in the URL (redis://:PASSWORD@host:port)",
+)
+_UNREACHABLE = Rule(StoreUnavailable, "cannot reach Redis at {where} for {what}: {detail}")
+_NOT_NOW = Rule(StoreUnavailable, "Redis at {where} cannot serve {what} now: {detail}")
+_BUSY = Rule(Throttled, "Redis at {where} is busy ({what}): {detail}", retry_after=0.1)
+_FAILED = Rule(StoreUnavailable, "Redis at {where} failed {what}: {detail}")
+
+#: redis-py exceptions and Redis error codes -> pagedlist errors.
+ERRORS = ErrorTable(
+    {
+        rex.AuthenticationError: _CREDENTIALS,
+        rex.AuthorizationError: _CREDENTIALS,
+        rex.NoPermissionError: _CREDENTIALS,
+        rex.BusyLoadingError: Rule(
+            StoreUnavailable, "Redis at {where} is loading its data ({what}): {detail}"
+        ),
+        rex.TimeoutError: Rule(
+            DeadlineExceeded,
+            "Redis at {where} did not answer {what} in time (its outcome is unknown): {detail}",
+        ),
+        rex.ConnectionError: _UNREACHABLE,
+        rex.ClusterError: _UNREACHABLE,
+        rex.RedisClusterException: _UNREACHABLE,
+        # A multi-key command during a slot migration; not expected for one-key scripts.
+        rex.TryAgainError: Rule(
+            StoreUnavailable, "Redis at {where} asked to try {what} again: {detail}"
+        ),
+        rex.OutOfMemoryError: Rule(
+            Throttled, "Redis at {where} is out of memory ({what}): {detail}"
+        ),
+        # A replica that was a master a moment ago: a failover is under way.
+        rex.ReadOnlyError: Rule(
+            StoreUnavailable, "Redis at {where} is read-only ({what}): {detail}"
+        ),
+        "BUSY": _BUSY,
+        "OOM": _BUSY,
+        "LOADING": _NOT_NOW,
+        "MASTERDOWN": _NOT_NOW,
+        "CLUSTERDOWN": _NOT_NOW,
+        "TRYAGAIN": _NOT_NOW,
+        "READONLY": _NOT_NOW,
+        "WRONGTYPE": Rule(
+            ContractViolation,
+            "Redis key for {what} at {where} holds a value that is not a pagedlist row (not a "
+            "hash): {detail}; use a database or key space of its own",
+        ),
+        rex.ResponseError: _FAILED,
+        rex.RedisError: _FAILED,
+    },
+    keys=_error_keys,
+)
+
+
 @contextlib.contextmanager
 def _mapped(what: str, where: str) -> Iterator[None]:
-    """Turn redis-py exceptions into pagedlist errors, chained."""
+    """Turn redis-py exceptions into pagedlist errors (:data:`ERRORS`), chained."""
     try:
         yield
-    except (rex.AuthenticationError, rex.AuthorizationError, rex.NoPermissionError) as err:
-        raise ConfigError(
-            f"Redis at {where} refused the credentials for {what}: {err}; put the right "
-            "password in the URL (redis://:PASSWORD@host:port)"
-        ) from err
-    except rex.BusyLoadingError as err:
-        raise StoreUnavailable(f"Redis at {where} is loading its data ({what}): {err}") from err
-    except rex.TimeoutError as err:
-        raise DeadlineExceeded(
-            f"Redis at {where} did not answer {what} in time (its outcome is unknown): {err}"
-        ) from err
-    except (rex.ConnectionError, rex.ClusterError, rex.RedisClusterException) as err:
-        raise StoreUnavailable(f"cannot reach Redis at {where} for {what}: {err}") from err
-    except rex.TryAgainError as err:
-        # A multi-key command during a slot migration; not expected for one-key scripts.
-        raise StoreUnavailable(f"Redis at {where} asked to try {what} again: {err}") from err
-    except rex.OutOfMemoryError as err:
-        raise Throttled(f"Redis at {where} is out of memory ({what}): {err}") from err
-    except rex.ReadOnlyError as err:
-        # A replica that was a master a moment ago: a failover is under way.
-        raise StoreUnavailable(f"Redis at {where} is read-only ({what}): {err}") from err
-    except rex.ResponseError as err:
-        text = str(err)
-        head = text.split(" ", 1)[0].upper()
-        if head in ("BUSY", "OOM"):
-            raise Throttled(f"Redis at {where} is busy ({what}): {text}", 0.1) from err
-        if head in ("LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY"):
-            raise StoreUnavailable(f"Redis at {where} cannot serve {what} now: {text}") from err
-        if head == "WRONGTYPE":
-            raise ContractViolation(
-                f"Redis key for {what} at {where} holds a value that is not a pagedlist row "
-                f"(not a hash): {text}; use a database or key space of its own"
-            ) from err
-        raise StoreUnavailable(f"Redis at {where} failed {what}: {text}") from err
-    except rex.RedisError as err:
-        raise StoreUnavailable(f"Redis at {where} failed {what}: {err}") from err
+    except (rex.RedisError, rex.RedisClusterException) as err:
+        raise ERRORS.error(err, what=what, where=where) from err
 
 
 # --- rows ------------------------------------------------------------------------------
@@ -426,13 +430,36 @@ class RedisStore(Store):
         return cls(parse_url(url))
 
     @classmethod
+    def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> RedisStore:
+        """Open ``url`` with every connection to a server ``(host, port)`` made to
+        ``route(host, port)`` instead (the conformance suite's fault proxy, clause W1).
+
+        A Cluster routes its startup nodes and, through redis-py's ``address_remap``,
+        every node address ``CLUSTER SLOTS`` reports. ``ConfigError`` for TLS URLs: a
+        certificate names the server, not a loopback proxy.
+        """
+        target = parse_url(url)
+        if target.tls:
+            raise ConfigError(
+                f"{target.describe()} uses TLS, whose certificate check a loopback proxy "
+                "cannot pass: route a plain redis:// or redis+cluster:// URL"
+            )
+        nodes = [route(h, p) for h, p in target.nodes]
+        return cls(dataclasses.replace(target, nodes=nodes), _remap=route)
+
+    @classmethod
     def provision(cls, url: str) -> str:
         """Nothing to create; checks that the server answers."""
         with cls.from_url(url) as store:
             store.ping()
             return f"nothing to provision for Redis; {store.describe()} answers"
 
-    def __init__(self, target: RedisTarget) -> None:
+    def __init__(
+        self,
+        target: RedisTarget,
+        *,
+        _remap: Callable[[str, int], tuple[str, int]] | None = None,
+    ) -> None:
         self._target = target
         self._where = target.describe()
         self._calls = 0
@@ -451,16 +478,33 @@ class RedisStore(Store):
             common["ssl"] = True
             for name, value in target.ssl_options.items():
                 common[name] = value
-        # The core's driver does the retrying, with backoff, the operation's deadline and
-        # de-duplication of appends, so redis-py must not re-send writes on its own after a
-        # timeout (the first attempt may have run). Standalone: one retry on a connection
-        # error only, so a pooled connection closed by a server restart is replaced.
-        # Cluster: none; redis-py still refreshes its slot map before raising.
+        # The core's driver is the only retry layer (contract clause W1): it backs off,
+        # keeps the operation's deadline, and resolves an ambiguous failure by reading or
+        # by the append's id check. redis-py must never send a command twice: a connection
+        # reset after EVALSHA was sent may have followed the script's run, and re-sending
+        # would run it again (an increment counted twice). So zero retries everywhere:
+        # * standalone: Redis._execute_command wraps send-and-read in
+        #   conn.retry.call_with_retry, which re-sends on the retry's supported errors;
+        #   Retry(NoBackoff(), 0) makes it one attempt. A pooled connection the server
+        #   closed is still replaced before anything is sent: ConnectionPool.get_connection
+        #   reconnects a connection that is readable (EOF) while idle.
+        # * Cluster: RedisCluster.execute_command re-runs a command on ConnectionError,
+        #   TimeoutError, ClusterDownError and SlotNotCoveredError up to
+        #   self.retry.get_retries() times (cluster_error_retry_attempts is deprecated and
+        #   ignored once retry= is given); Retry(NoBackoff(), 0) makes that zero, and the
+        #   per-node clients it builds already get Retry(NoBackoff(), 0). MOVED, ASK and
+        #   TRYAGAIN are still followed: those are refusals, the command did not run.
+        # (redis-py 5 to 8: pyproject pins redis<9; checked against 8.1's client.py and
+        # cluster.py.)
         with _mapped("connecting", self._where):
             if target.cluster:
+                remap: dict[str, Any] = {}
+                if _remap is not None:
+                    remap["address_remap"] = lambda hp: _remap(hp[0], hp[1])
                 self._client: Any = RedisCluster(
                     startup_nodes=[ClusterNode(h, p) for h, p in target.nodes],
                     retry=Retry(NoBackoff(), 0),
+                    **remap,
                     **common,
                 )
             else:
@@ -469,7 +513,7 @@ class RedisStore(Store):
                     host=host,
                     port=port,
                     db=target.db,
-                    retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1, (rex.ConnectionError,)),
+                    retry=Retry(NoBackoff(), 0),
                     **common,
                 )
         self._put = self._client.register_script(_PUT)
@@ -495,7 +539,7 @@ class RedisStore(Store):
 
     def put_if_absent(self, key: str, doc: JSONDoc) -> bool:
         """Create the hash unless the key exists, in one script."""
-        flat, size = _encode_row(key, doc, _new_version())
+        flat, size = _encode_row(key, doc, new_version())
         if size > REDIS_ROW_BYTES:
             raise too_large(key, size, REDIS_ROW_BYTES)
         with _mapped(f"put_if_absent({key!r})", self._where):
@@ -504,7 +548,7 @@ class RedisStore(Store):
 
     def replace(self, key: str, doc: JSONDoc, version: str) -> str | None:
         """Rewrite the hash if its ``v`` field is still ``version``, in one script."""
-        new = _new_version()
+        new = new_version()
         flat, size = _encode_row(key, doc, new)
         if size > REDIS_ROW_BYTES:
             raise too_large(key, size, REDIS_ROW_BYTES)
@@ -560,7 +604,7 @@ class RedisStore(Store):
             field,
             str(max_len),
             str(REDIS_ROW_BYTES),
-            _new_version(),
+            new_version(),
             str(len(_utf8(compact_json(field)))),
             str(len(batch)),
             *ids,
@@ -578,10 +622,8 @@ class RedisStore(Store):
                 return Full(int(length))
             case ["big", size]:
                 raise too_large(key, int(size), REDIS_ROW_BYTES)
-            case ["notlist"]:
-                raise InvalidValue(
-                    f"field {field!r} of row {key!r} is not a list, so it cannot be appended to"
-                )
+            case ["notlist", text]:
+                raise not_a_list(key, field, json.loads(text))
         raise ContractViolation(f"Redis append script answered {answer!r}")
 
     def increment(self, key: str, field: str, by: int = 1, expect: int | None = None) -> int | None:
@@ -590,7 +632,7 @@ class RedisStore(Store):
             field,
             str(int(by)),
             "" if expect is None else str(int(expect)),
-            _new_version(),
+            new_version(),
             str(len(_utf8(compact_json(field)))),
             str(REDIS_ROW_BYTES),
         ]
@@ -604,8 +646,10 @@ class RedisStore(Store):
                 return None
             case ["big", size]:
                 raise too_large(key, int(size), REDIS_ROW_BYTES)
-            case ["notint"]:
-                raise InvalidValue(f"field {field!r} of row {key!r} is not an integer")
+            case ["notint", text]:
+                raise not_an_integer(key, field, json.loads(text))
+            case ["notint"]:  # the field holds a list (the script's first check)
+                raise not_an_integer(key, field, [])
             case ["overflow"]:
                 raise InvalidValue(
                     f"incrementing field {field!r} of row {key!r} by {by} leaves the 64-bit "

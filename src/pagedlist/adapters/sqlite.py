@@ -57,10 +57,18 @@ import secrets
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager, suppress
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
+from pagedlist.adapters._toolkit import (
+    ErrorTable,
+    Rule,
+    UrlOptions,
+    not_a_list,
+    not_an_integer,
+)
+from pagedlist.core.capabilities import Capabilities
 from pagedlist.core.ops import Appended, AppendOutcome, Duplicate, Full, JSONDoc, Limits, Row
 from pagedlist.core.store import Store, compact_json, too_large
 from pagedlist.errors import ConfigError, PagedListError, StoreError, Throttled
@@ -74,6 +82,7 @@ log = logging.getLogger(__name__)
 SQLITE_ROW_BYTES = 400 * 1024
 # Well under SQLITE_MAX_VARIABLE_NUMBER on every build.
 _IN_CHUNK = 500
+_FORM = "sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:// [?timeout=SECONDS]"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pagedlist_rows (
     key     TEXT PRIMARY KEY,
@@ -101,64 +110,82 @@ _IO = (
     "committed, so it is not retried: check the disk and the file system, then read the "
     "list to see what committed"
 )
-# Result code -> (error class, message). An extended code (e.g. SQLITE_IOERR_SHMMAP) is
-# looked up before its primary code (SQLITE_IOERR): codes, not message texts, which
-# change between SQLite versions.
-_RULES: dict[int, tuple[type[PagedListError], str]] = {
-    sqlite3.SQLITE_BUSY: (Throttled, _BUSY),
-    sqlite3.SQLITE_LOCKED: (Throttled, _BUSY),
+
+
+def _codes(err: BaseException) -> Iterator[Hashable]:
+    """An error's keys in the tables below: its extended result code (e.g.
+    SQLITE_IOERR_SHMMAP), then its primary one (SQLITE_IOERR). Codes, never message
+    texts, which change between SQLite versions."""
+    code = getattr(err, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        yield code
+        yield code & 0xFF
+
+
+_RULES: dict[Hashable, Rule] = {
+    sqlite3.SQLITE_BUSY: Rule(Throttled, _BUSY),
+    sqlite3.SQLITE_LOCKED: Rule(Throttled, _BUSY),
     # WAL's lock protocol lost a race a few times in a row; transient by definition.
-    sqlite3.SQLITE_PROTOCOL: (Throttled, _BUSY),
-    sqlite3.SQLITE_CANTOPEN: (
+    sqlite3.SQLITE_PROTOCOL: Rule(Throttled, _BUSY),
+    sqlite3.SQLITE_CANTOPEN: Rule(
         ConfigError,
         "{where} cannot be opened ({code}: {detail}): the path must name a file, not a "
         "directory, with a name the file system accepts, in a directory this process may "
         "write; fix it in sqlite:///path/to/file.db",
     ),
-    sqlite3.SQLITE_NOTADB: (
+    sqlite3.SQLITE_NOTADB: Rule(
         ConfigError,
         "{where} is not a SQLite database ({code}: {detail}): point the URL at a SQLite "
         "file, or at a new path to create one",
     ),
-    sqlite3.SQLITE_READONLY: (ConfigError, _READ_ONLY),
-    sqlite3.SQLITE_READONLY_DBMOVED: (
+    sqlite3.SQLITE_READONLY: Rule(ConfigError, _READ_ONLY),
+    sqlite3.SQLITE_READONLY_DBMOVED: Rule(
         ConfigError,
         "{where} was moved or deleted while open ({code}: {detail}): nothing was written; "
         "open the store again on the file's current path",
     ),
-    sqlite3.SQLITE_PERM: (ConfigError, _READ_ONLY),
-    sqlite3.SQLITE_AUTH: (ConfigError, _READ_ONLY),
-    sqlite3.SQLITE_IOERR_SHMOPEN: (ConfigError, _NO_SHM),
-    sqlite3.SQLITE_IOERR_SHMSIZE: (ConfigError, _NO_SHM),
-    sqlite3.SQLITE_IOERR_SHMMAP: (ConfigError, _NO_SHM),
-    sqlite3.SQLITE_IOERR_SHMLOCK: (ConfigError, _NO_SHM),
-    sqlite3.SQLITE_CORRUPT: (
+    sqlite3.SQLITE_PERM: Rule(ConfigError, _READ_ONLY),
+    sqlite3.SQLITE_AUTH: Rule(ConfigError, _READ_ONLY),
+    sqlite3.SQLITE_IOERR_SHMOPEN: Rule(ConfigError, _NO_SHM),
+    sqlite3.SQLITE_IOERR_SHMSIZE: Rule(ConfigError, _NO_SHM),
+    sqlite3.SQLITE_IOERR_SHMMAP: Rule(ConfigError, _NO_SHM),
+    sqlite3.SQLITE_IOERR_SHMLOCK: Rule(ConfigError, _NO_SHM),
+    sqlite3.SQLITE_CORRUPT: Rule(
         StoreError,
         "{where} is corrupt ({code}: {detail}): stop writing to it, check it with "
         "sqlite3 FILE 'PRAGMA integrity_check', then restore it from a backup or salvage "
         "it with sqlite3 FILE .recover",
     ),
-    sqlite3.SQLITE_FULL: (
+    sqlite3.SQLITE_FULL: Rule(
         StoreError,
-        "{where}: the disk that holds it is full ({code}: {detail}): free space on it, "
-        "then retry",
+        "{where}: the disk that holds it is full ({code}: {detail}): free space on it, then retry",
     ),
-    sqlite3.SQLITE_IOERR: (StoreError, _IO),
-    sqlite3.SQLITE_NOMEM: (
+    sqlite3.SQLITE_IOERR: Rule(StoreError, _IO),
+    sqlite3.SQLITE_NOMEM: Rule(
         StoreError,
         "{where}: SQLite ran out of memory ({code}: {detail}): free memory, then retry",
     ),
 }
-_OTHER = (
+_OTHER = Rule(
+    StoreError,
     "{where}: SQLite error {code}: {detail}; not a transient failure, so it is not "
     "retried: give pagedlist a database file of its own (its table is pagedlist_rows), "
-    "else report this as a pagedlist bug"
+    "else report this as a pagedlist bug",
 )
+ERRORS = ErrorTable(_RULES, keys=_codes, default=_OTHER)
 # At open, a plain SQLITE_ERROR is about the path itself (an unknown vfs= or mode= in a
 # file: URI, for instance).
-_BAD_URI = (
-    "{where} cannot be opened ({code}: {detail}): fix the path or the parameters of its "
-    "file: URI in sqlite:///path/to/file.db"
+OPEN_ERRORS = ErrorTable(
+    {
+        **_RULES,
+        sqlite3.SQLITE_ERROR: Rule(
+            ConfigError,
+            "{where} cannot be opened ({code}: {detail}): fix the path or the parameters "
+            "of its file: URI in sqlite:///path/to/file.db",
+        ),
+    },
+    keys=_codes,
+    default=_OTHER,
 )
 
 # Every live store, so that a forked child can replace locks another thread of the parent
@@ -180,26 +207,31 @@ def _new_version() -> str:
     return secrets.token_hex(8)
 
 
+class SQLiteCapabilities(Capabilities):
+    """What the conformance suite cannot do with ``sqlite:``."""
+
+    network = False
+    reason = {"network": "sqlite: is embedded: no network connection for the fault proxy to cut"}
+
+
 class SQLiteStore(Store):
     """A SQLite file shared safely by threads and processes on one machine."""
 
     scheme = "sqlite"
+    capabilities = SQLiteCapabilities
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
         """``sqlite:///relative.db``, ``sqlite:////absolute/path.db`` or ``sqlite://``
         (private in-memory database); ``?timeout=SECONDS`` sets the busy timeout."""
+        options = UrlOptions(url, accepted=("timeout",), form=_FORM, what="SQLite URL")
         parts = urlsplit(url)
         if parts.netloc:
-            raise ConfigError(
-                f"SQLite URL {url!r} has a host part {parts.netloc!r}: use three slashes, "
+            raise options.error(
+                "it names a host: use three slashes, "
                 "sqlite:///relative/path.db or sqlite:////absolute/path.db"
             )
-        query = parse_qs(parts.query)
-        try:
-            timeout = float(query.get("timeout", ["5"])[0])
-        except ValueError:
-            raise ConfigError(f"timeout in {url!r} must be a number of seconds") from None
+        timeout = options.number("timeout", 5.0, positive=False)
         path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
         return cls(path, timeout=timeout)
 
@@ -253,20 +285,12 @@ class SQLiteStore(Store):
 
     def _fail(self, err: sqlite3.Error, *, opening: bool = False) -> PagedListError:
         """The pagedlist error for ``err``, chosen by its result code."""
-        code = getattr(err, "sqlite_errorcode", None)
-        rule = None
-        if isinstance(code, int):
-            rule = _RULES.get(code) or _RULES.get(code & 0xFF)
-            if rule is None and opening and code & 0xFF == sqlite3.SQLITE_ERROR:
-                rule = (ConfigError, _BAD_URI)
-        kind, template = rule or (StoreError, _OTHER)
-        return kind(
-            template.format(
-                where=f"SQLite database {self._path!r}",
-                code=getattr(err, "sqlite_errorname", None) or type(err).__name__,
-                detail=err,
-                timeout=self._timeout,
-            )
+        table = OPEN_ERRORS if opening else ERRORS
+        return table.error(
+            err,
+            where=f"SQLite database {self._path!r}",
+            code=getattr(err, "sqlite_errorname", None) or type(err).__name__,
+            timeout=self._timeout,
         )
 
     def _connect(self) -> sqlite3.Connection:
@@ -461,6 +485,8 @@ class SQLiteStore(Store):
             current = self._read(db, key)
             doc = current[0] if current else {}
             items = doc.get(field, [])
+            if not isinstance(items, list):
+                raise not_a_list(key, field, items)
             where = {e["id"]: i for i, e in enumerate(items)}
             for offset, entry in enumerate(batch):
                 if entry["id"] in where:
@@ -476,7 +502,9 @@ class SQLiteStore(Store):
         with self._tx(write=True) as db:
             current = self._read(db, key)
             doc = current[0] if current else {}
-            value = int(doc.get(field, 0))
+            value = doc.get(field, 0)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise not_an_integer(key, field, value)
             if expect is not None and value != expect:
                 return None
             doc[field] = value + by

@@ -29,8 +29,16 @@ DEFAULT_STORE = "sqlite:///pagedlist-demo.db"
     show_default=True,
     help="Add a few posts, comments and replies (once per store).",
 )
-def serve(store_url: str, host: str, port: int, seed: bool) -> None:
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Print one line per request (method, path, status, duration) to stderr.",
+)
+def serve(store_url: str, host: str, port: int, seed: bool, access_log: bool) -> None:
     """Serve the feed app: posts, comments and replies, with accounts and a JSON API."""
+    import logging
+
     import uvicorn
 
     from pagedlist.app import create_app
@@ -43,6 +51,14 @@ def serve(store_url: str, host: str, port: int, seed: bool) -> None:
             click.echo("seeded the feed" if added else "feed already seeded")
     except PagedListError as err:
         raise click.ClickException(str(err)) from err
+    if access_log:
+        # The app logs each request on "pagedlist.app"; uvicorn's own access log is off,
+        # so each request is one line, without its query string.
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger = logging.getLogger("pagedlist.app")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     click.echo(
         f"serving the feed on http://{host}:{port}/ (store: {app.state.feed.store.describe()})"
     )

@@ -7,9 +7,13 @@ Everything lives in one store, reached only through ``Store`` and ``PagedList``:
   summary metadata *is* the item (author, text, parent, root post, depth), so an item is
   found by id with one read, without knowing its position. It is created before the item
   is appended to its parent's list, so every item anyone can see has its reply list.
+* ``app.u.{name}`` — one list per author: a copy of each of their posts (same id, same
+  value), appended right after the feed's, read by profiles and home timelines.
 * ``|app.user|{name}``, ``|app.session|{sid}``, ``|app.secret``, ``|app.seeded`` — plain
   rows written with ``put_if_absent``. List keys are ``{list_id}|...`` and a list id is
   never empty, so no list key starts with ``|``: these keys can never collide with a list.
+* ``|app.following|{name}``, ``|app.followers|{name}`` — who ``name`` follows and who
+  follows them, ``{"names": [...]}`` rows changed by compare-and-swap (``replace``).
 
 Ids are server-made: item ids are 32 lowercase hex digits (:data:`ITEM_ID_RE`), usernames
 match :data:`USERNAME_RE`, so no value from a request can name any other row.
@@ -28,10 +32,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pagedlist import InvalidListId, Item, ItemTooLarge, ListExists, ListNotFound, PagedList, Store
+from pagedlist.app.timeline import Timeline, home_page
+from pagedlist.errors import StoreUnavailable
 
 __all__ = [
     "FEED_ID",
     "ITEM_ID_RE",
+    "MAX_FOLLOWING",
     "MAX_TEXT_CHARS",
     "USERNAME_RE",
     "Conflict",
@@ -40,6 +47,9 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "Page",
+    "Profile",
+    "author_list_id",
+    "entry_from_item",
     "thread_id",
 ]
 
@@ -54,9 +64,17 @@ MAX_PASSWORD_CHARS = 256
 #: Room for the largest item: 1000 characters of 4-byte UTF-8 or 6-byte JSON escapes.
 MAX_ITEM_BYTES = 8192
 SESSION_SECONDS = 14 * 24 * 3600
+#: How many people one account may follow: a home timeline page reads one list per
+#: followed account, so this bounds its cost (and the size of the ``following`` row).
+MAX_FOLLOWING = 200
+#: Seconds a read that renders a page may take, retries included: a store outage shows
+#: the 503 page after this, not after the 10 s default of a write.
+READ_DEADLINE = 2.0
 
 _USER_KEY = "|app.user|{}"
 _SESSION_KEY = "|app.session|{}"
+_FOLLOWING_KEY = "|app.following|{}"
+_FOLLOWERS_KEY = "|app.followers|{}"
 SECRET_KEY = "|app.secret"
 #: Session ids: 128 random bits. Every key stays within OCI NoSQL's 64 bytes
 #: ("|app.session|" + 32 = 45, "|app.user|" + 24 = 34, "app.t." + 32 + page suffix <= 64).
@@ -65,7 +83,14 @@ SEEDED_KEY = "|app.seeded"
 
 
 class InvalidInput(ValueError):
-    """Input the user must fix (empty or oversized text, bad username...); nothing written."""
+    """Input the user must fix (empty or oversized text, bad username...); nothing written.
+
+    ``messages`` holds every problem found (a sign-up form can have several at once).
+    """
+
+    def __init__(self, *messages: str) -> None:
+        super().__init__(" ".join(messages))
+        self.messages = messages
 
 
 class NotFound(LookupError):
@@ -79,6 +104,11 @@ class Conflict(Exception):
 def thread_id(item_id: str) -> str:
     """The list holding the direct replies to post or comment ``item_id``."""
     return f"app.t.{item_id}"
+
+
+def author_list_id(name: str) -> str:
+    """The list holding a copy of every post by user ``name``, oldest first."""
+    return f"app.u.{name}"
 
 
 def new_id() -> str:
@@ -156,6 +186,27 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class Profile:
+    """A user's public numbers, and whether the viewer follows them."""
+
+    name: str
+    posts: int
+    followers: int
+    following: int
+    followed: bool | None  # None: nobody signed in, or the user's own profile
+
+    def to_json(self) -> dict[str, Any]:
+        """The profile as the JSON API returns it."""
+        return {
+            "username": self.name,
+            "posts": self.posts,
+            "followers": self.followers,
+            "following": self.following,
+            "you_follow": self.followed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     """A slice of a list: its items, the list's total count, and the cursor to go on."""
 
@@ -164,7 +215,8 @@ class Page:
     next_cursor: int | None
 
 
-def _entry(item: Item) -> Entry:
+def entry_from_item(item: Item) -> Entry:
+    """The :class:`Entry` an item of the feed, a reply list or an author list shows."""
     v = item.value
     if not (isinstance(v, dict) and isinstance(v.get("author"), str) and "text" in v):
         # Appended by something other than this app (the CLI, say): show it, don't fail.
@@ -182,39 +234,98 @@ def _entry(item: Item) -> Entry:
 
 
 class Feed:
-    """The application's operations on one store; thread-safe, one per process."""
+    """The application's operations on one store; thread-safe, one per process.
 
-    def __init__(self, store: Store, *, handles: int = 10_000) -> None:
+    Reads go through list handles whose deadline is ``read_deadline`` (a page render
+    gives up quickly when the store is down); writes keep the longer ``write_deadline``
+    (``None``: pagedlist's default), since giving up early leaves their outcome unknown.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        handles: int = 10_000,
+        read_deadline: float = READ_DEADLINE,
+        write_deadline: float | None = None,
+    ) -> None:
         self.store = store
-        self._handles: OrderedDict[str, PagedList] = OrderedDict()
+        self._handles: OrderedDict[tuple[str, bool], PagedList] = OrderedDict()
         self._max_handles = handles
         self._lock = threading.Lock()
-        self.feed = PagedList.create(store, FEED_ID, max_item_bytes=MAX_ITEM_BYTES)
+        self.read_deadline = read_deadline
+        self.write_deadline = write_deadline
+        self.feed = PagedList.create(
+            store, FEED_ID, max_item_bytes=MAX_ITEM_BYTES, deadline=write_deadline
+        )
+        self._feed_reader = PagedList(store, FEED_ID, deadline=read_deadline)
 
     # --- lists ------------------------------------------------------------------------
 
-    def _thread(self, item_id: str) -> PagedList:
-        """An open handle on ``item_id``'s reply list (cached: settings never change)."""
-        key = thread_id(item_id)
+    def _cached(self, key: tuple[str, bool]) -> PagedList | None:
         with self._lock:
             handle = self._handles.get(key)
             if handle is not None:
                 self._handles.move_to_end(key)
-                return handle
-        try:
-            handle = PagedList.open(self.store, key)
-        except (ListNotFound, InvalidListId):
-            raise NotFound(f"no item {item_id}") from None
+            return handle
+
+    def _keep(self, key: tuple[str, bool], handle: PagedList) -> PagedList:
         with self._lock:
             self._handles[key] = handle
             while len(self._handles) > self._max_handles:
                 self._handles.popitem(last=False)
         return handle
 
+    def _thread(self, item_id: str, *, write: bool = False) -> PagedList:
+        """An open handle on ``item_id``'s reply list (cached: settings never change)."""
+        key = (thread_id(item_id), write)
+        handle = self._cached(key)
+        if handle is not None:
+            return handle
+        deadline = self.write_deadline if write else self.read_deadline
+        try:
+            handle = PagedList.open(self.store, key[0], deadline=deadline)
+        except (ListNotFound, InvalidListId):
+            raise NotFound(f"no item {item_id}") from None
+        return self._keep(key, handle)
+
+    def _author_list(self, name: str, *, write: bool = False) -> PagedList:
+        """A handle on ``name``'s list of posts; writers create it on first use."""
+        key = (author_list_id(check_username(name)), write)
+        handle = self._cached(key)
+        if handle is not None:
+            return handle
+        if write:
+            handle = PagedList.create(
+                self.store, key[0], max_item_bytes=MAX_ITEM_BYTES, deadline=self.write_deadline
+            )
+        else:
+            # No store call yet: a user who never posted has no list, read as empty.
+            handle = PagedList(self.store, key[0], deadline=self.read_deadline)
+        return self._keep(key, handle)
+
     def item(self, item_id: str) -> dict[str, Any]:
-        """The stored fields of post or comment ``item_id`` (author, text, parent, post)."""
-        meta = self._thread(check_item_id(item_id)).metadata
-        return {"id": item_id, **meta}
+        """The stored fields of post or comment ``item_id`` (author, text, parent, post)
+        and ``ts``, when it was written (its reply list is made just before it)."""
+        thread = self._thread(check_item_id(item_id))
+        return {"id": item_id, **thread.metadata, "ts": thread.created}
+
+    def entry(self, item_id: str) -> Entry:
+        """Post or comment ``item_id`` as an :class:`Entry`, found by id alone.
+
+        Its position in its parent's list is not stored with it: it is ``-1`` here.
+        """
+        item = self.item(item_id)
+        return Entry(
+            id=item_id,
+            position=-1,
+            ts=float(item["ts"]),
+            author=str(item["author"]),
+            text=str(item["text"]),
+            parent=item["parent"],
+            post=str(item["post"]),
+            depth=int(item["depth"]),
+        )
 
     def reply_count(self, item_id: str) -> int:
         """How many direct replies ``item_id`` has (0 for an item with no reply list)."""
@@ -225,30 +336,56 @@ class Feed:
 
     # --- reads ------------------------------------------------------------------------
 
-    def posts(self, before: int | None, limit: int) -> Page:
-        """Posts newest first: the latest ``limit``, or those older than ``before``."""
+    @staticmethod
+    def _newest_first(plist: PagedList, before: int | None, limit: int) -> Page:
+        """A page of ``plist`` newest first. A cursor past the end (``?before=999999``)
+        reads the newest page, so it never shows a count beside an empty page."""
+        count = None
+        if before is not None:
+            count = plist.count()
+            if before >= count:
+                before = None
         if before is None:
-            items = self.feed.latest(limit)
-            count = items[0].position + 1 if items else self.feed.count()
+            items = plist.latest(limit)
+            if count is None:
+                count = items[0].position + 1 if items else plist.count()
         else:
-            items = self.feed.before(before, limit)
-            count = self.feed.count()
-        entries = [_entry(i) for i in items]
+            items = plist.before(before, limit)
+        assert count is not None
+        entries = [entry_from_item(i) for i in items]
         more = bool(entries) and entries[-1].position > 0
         return Page(entries, count, entries[-1].position if more else None)
 
+    def posts(self, before: int | None, limit: int) -> Page:
+        """Posts newest first: the latest ``limit``, or those older than ``before``."""
+        return self._newest_first(self._feed_reader, before, limit)
+
     def post_count(self) -> int:
         """The number of posts in the feed."""
-        return self.feed.count()
+        return self._feed_reader.count()
 
     def replies(self, item_id: str, after: int, limit: int) -> Page:
         """Direct replies to ``item_id`` oldest first, after position ``after`` (-1: start)."""
         thread = self._thread(check_item_id(item_id))
-        entries = [_entry(i) for i in thread.after(after, limit + 1)]
+        entries = [entry_from_item(i) for i in thread.after(after, limit + 1)]
         more = len(entries) > limit
         entries = entries[:limit]
         count = thread.count()
         return Page(entries, count, entries[-1].position if more else None)
+
+    def author_posts(self, name: str, before: int | None, limit: int) -> Page:
+        """``name``'s posts newest first (an empty page for someone who never posted)."""
+        try:
+            return self._newest_first(self._author_list(name), before, limit)
+        except ListNotFound:
+            return Page([], 0, None)
+
+    def author_post_count(self, name: str) -> int:
+        """How many posts ``name`` wrote."""
+        try:
+            return self._author_list(name).count()
+        except ListNotFound:
+            return 0
 
     # --- writes -----------------------------------------------------------------------
 
@@ -257,7 +394,11 @@ class Feed:
         try:
             # The reply list first: once the item is visible, its replies can be added.
             PagedList.create(
-                self.store, thread_id(item_id), max_item_bytes=MAX_ITEM_BYTES, metadata=value
+                self.store,
+                thread_id(item_id),
+                max_item_bytes=MAX_ITEM_BYTES,
+                metadata=value,
+                deadline=self.write_deadline,
             )
         except ListExists:
             raise Conflict(f"item id {item_id} is already used by another item") from None
@@ -277,7 +418,11 @@ class Feed:
         )
 
     def add_post(self, author: str, text: str, item_id: str | None = None) -> Entry:
-        """Append a post by ``author``; the same ``item_id`` and text post only once."""
+        """Append a post by ``author`` to the feed and to the author's own list.
+
+        The same ``item_id`` and text post only once; a retry after a failure half-way
+        finishes what is missing (both appends are idempotent by id).
+        """
         item_id = item_id or new_id()
         value = {
             "author": check_username(author),
@@ -286,7 +431,9 @@ class Feed:
             "post": item_id,
             "depth": 0,
         }
-        return self._add(self.feed, item_id, value)
+        entry = self._add(self.feed, item_id, value)
+        self._author_list(author, write=True).append(value, id=item_id)
+        return entry
 
     def add_reply(
         self, parent_id: str, author: str, text: str, item_id: str | None = None
@@ -301,7 +448,92 @@ class Feed:
             "post": parent["post"],
             "depth": int(parent["depth"]) + 1,
         }
-        return self._add(self._thread(parent_id), item_id, value)
+        return self._add(self._thread(parent_id, write=True), item_id, value)
+
+    # --- follows ----------------------------------------------------------------------
+
+    def _names(self, key: str) -> list[str]:
+        row = self.store.get(key)
+        return [] if row is None else list(row.doc["names"])
+
+    def _change_set(self, key: str, name: str, add: bool, cap: int | None = None) -> bool:
+        """Add or remove ``name`` in the name set at ``key`` (compare-and-swap, retried
+        on a concurrent change); return whether the set changed."""
+        for _ in range(50):
+            row = self.store.get(key)
+            names = [] if row is None else list(row.doc["names"])
+            if (name in names) == add:
+                return False
+            if add and cap is not None and len(names) >= cap:
+                raise Conflict(f"You follow {cap} people already; unfollow someone first.")
+            names = sorted([*names, name]) if add else [n for n in names if n != name]
+            try:
+                if row is None:
+                    if self.store.put_if_absent(key, {"names": names}):
+                        return True
+                elif self.store.replace(key, {"names": names}, row.version) is not None:
+                    return True
+            except ItemTooLarge:
+                raise Conflict("That account cannot take more followers.") from None
+        raise StoreUnavailable(f"{key} kept changing under 50 attempts; try again")
+
+    def following(self, name: str) -> list[str]:
+        """Who ``name`` follows, sorted."""
+        return self._names(_FOLLOWING_KEY.format(check_username(name)))
+
+    def followers(self, name: str) -> list[str]:
+        """Who follows ``name``, sorted."""
+        return self._names(_FOLLOWERS_KEY.format(check_username(name)))
+
+    def follow(self, who: str, whom: str) -> bool:
+        """``who`` follows ``whom``; return whether that is new (repeating is harmless).
+
+        The followers row is written first: the viewer's button reads the following row,
+        so after a failure between the two writes the button still says "Follow", and
+        pressing it again completes both (each is an idempotent set change).
+        """
+        self._check_pair(who, whom)
+        self._change_set(_FOLLOWERS_KEY.format(whom), who, True)
+        return self._change_set(_FOLLOWING_KEY.format(who), whom, True, MAX_FOLLOWING)
+
+    def unfollow(self, who: str, whom: str) -> bool:
+        """``who`` stops following ``whom``; return whether they did follow."""
+        self._check_pair(who, whom)
+        self._change_set(_FOLLOWERS_KEY.format(whom), who, False)
+        return self._change_set(_FOLLOWING_KEY.format(who), whom, False)
+
+    def _check_pair(self, who: str, whom: str) -> None:
+        check_username(who)
+        if self.user(whom) is None:
+            raise NotFound(f"no user {whom}")
+        if who == whom:
+            raise InvalidInput("You cannot follow yourself.")
+
+    def profile(self, name: str, viewer: str | None = None) -> Profile:
+        """``name``'s profile numbers as ``viewer`` sees them (raises :class:`NotFound`)."""
+        if self.user(name) is None:
+            raise NotFound(f"no user {name}")
+        following = self.following(name)
+        followed = None
+        if viewer is not None and viewer != name:
+            followed = name in self.following(viewer)
+        return Profile(
+            name=name,
+            posts=self.author_post_count(name),
+            followers=len(self.followers(name)),
+            following=len(following),
+            followed=followed,
+        )
+
+    def home_lists(self, name: str) -> list[str]:
+        """The lists ``name``'s home timeline merges: their own and everyone they follow."""
+        return [author_list_id(n) for n in [name, *self.following(name)]]
+
+    def home(self, name: str, limit: int, cursor: str | None) -> Timeline:
+        """A page of ``name``'s home timeline, newest first; ``cursor`` goes older."""
+        return home_page(
+            self.store, self.home_lists(name), limit, cursor, deadline=self.read_deadline
+        )
 
     # --- users and sessions -----------------------------------------------------------
 

@@ -36,6 +36,20 @@ _LIMIT = {
     "description": "How many items (default: the server's page size).",
     "schema": {"type": "integer", "minimum": 1, "maximum": 100},
 }
+_NAME_PARAM = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "description": "A username: 3 to 24 lowercase letters, digits or underscores.",
+    "schema": {"type": "string", "pattern": "^[a-z0-9_]{3,24}$"},
+}
+_BEFORE = {
+    "name": "before",
+    "in": "query",
+    "required": False,
+    "description": "Only posts older than this position (next_before); past the end: the newest.",
+    "schema": {"type": "integer", "minimum": 0, "maximum": _MAX_POS},
+}
 _CSRF = {
     "name": "X-CSRF-Token",
     "in": "header",
@@ -54,6 +68,14 @@ _WRITE_ERRORS = {
     "409": _err("The id is already used by a different item."),
     "413": _err("The body is over 64 KiB."),
     "415": _err("The body is not application/json."),
+    "429": _err("Too many writes by this account in the current window; see retry_after."),
+}
+_FOLLOW_ERRORS = {
+    "400": _err("You cannot follow yourself."),
+    "401": _err("Not signed in."),
+    "403": _err("Missing or wrong X-CSRF-Token."),
+    "404": _err("No such user."),
+    "429": _err("Too many writes by this account in the current window; see retry_after."),
 }
 _CREDENTIALS_BODY = {"required": True, "content": _json("Credentials")}
 
@@ -73,16 +95,7 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "operationId": "getFeed",
                 "summary": "Posts, newest first, with cursor paging.",
-                "parameters": [
-                    {
-                        "name": "before",
-                        "in": "query",
-                        "required": False,
-                        "description": "Only posts older than this position (next_before).",
-                        "schema": {"type": "integer", "minimum": 0, "maximum": _MAX_POS},
-                    },
-                    _LIMIT,
-                ],
+                "parameters": [_BEFORE, _LIMIT],
                 "responses": {
                     "200": {"description": "A page of posts.", "content": _json("FeedPage")},
                     "400": _err("A query parameter is not an integer in range."),
@@ -94,6 +107,28 @@ OPENAPI: dict[str, Any] = {
                 "operationId": "getFeedCount",
                 "summary": "How many posts there are.",
                 "responses": {"200": {"description": "The count.", "content": _json("Count")}},
+            }
+        },
+        "/api/home": {
+            "get": {
+                "operationId": "getHome",
+                "summary": "The signed-in user's home timeline: their posts and those of "
+                "everyone they follow, newest first.",
+                "parameters": [
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "required": False,
+                        "description": "next_cursor of the previous page (opaque).",
+                        "schema": {"type": "string"},
+                    },
+                    _LIMIT,
+                ],
+                "responses": {
+                    "200": {"description": "A page of posts.", "content": _json("HomePage")},
+                    "400": _err("A malformed cursor or limit."),
+                    "401": _err("Not signed in."),
+                },
             }
         },
         "/api/posts": {
@@ -184,12 +219,59 @@ OPENAPI: dict[str, Any] = {
                 "requestBody": _CREDENTIALS_BODY,
                 "responses": {
                     "201": {"description": "Signed up and in.", "content": _json("Session")},
-                    "400": _err("Invalid username or password, or a body that is not JSON."),
-                    "409": _err("The username is taken."),
+                    "400": _err(
+                        "Invalid username or password (every problem in errors), or a "
+                        "body that is not JSON."
+                    ),
+                    "409": _err("The username is taken (and nothing else is wrong)."),
                     "413": _err("The body is over 64 KiB."),
                     "415": _err("The body is not application/json."),
                 },
             }
+        },
+        "/api/users/{name}": {
+            "get": {
+                "operationId": "getUser",
+                "summary": "A user's post, follower and following counts.",
+                "parameters": [_NAME_PARAM],
+                "responses": {
+                    "200": {"description": "The profile.", "content": _json("Profile")},
+                    "404": _err("No such user."),
+                },
+            }
+        },
+        "/api/users/{name}/posts": {
+            "get": {
+                "operationId": "getUserPosts",
+                "summary": "A user's posts, newest first, with cursor paging.",
+                "parameters": [_NAME_PARAM, _BEFORE, _LIMIT],
+                "responses": {
+                    "200": {"description": "A page of posts.", "content": _json("FeedPage")},
+                    "400": _err("A query parameter is not an integer in range."),
+                    "404": _err("No such user."),
+                },
+            }
+        },
+        "/api/users/{name}/follow": {
+            "post": {
+                "operationId": "follow",
+                "summary": "Follow a user (repeating is harmless).",
+                "parameters": [_NAME_PARAM, _CSRF],
+                "responses": {
+                    "200": {"description": "Their profile now.", "content": _json("Profile")},
+                    **_FOLLOW_ERRORS,
+                    "409": _err("You follow the most people allowed already."),
+                },
+            },
+            "delete": {
+                "operationId": "unfollow",
+                "summary": "Stop following a user (repeating is harmless).",
+                "parameters": [_NAME_PARAM, _CSRF],
+                "responses": {
+                    "200": {"description": "Their profile now.", "content": _json("Profile")},
+                    **_FOLLOW_ERRORS,
+                },
+            },
         },
     },
     "components": {
@@ -197,7 +279,43 @@ OPENAPI: dict[str, Any] = {
             "Error": {
                 "type": "object",
                 "required": ["error"],
-                "properties": {"error": {"type": "string"}},
+                "properties": {
+                    "error": {"type": "string"},
+                    "errors": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "Every problem found, when there can be several.",
+                    },
+                    "retry_after": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "Seconds to wait before writing again (429).",
+                    },
+                },
+            },
+            "Profile": {
+                "type": "object",
+                "required": ["username", "posts", "followers", "following", "you_follow"],
+                "properties": {
+                    "username": {"type": "string"},
+                    "posts": {"type": "integer", "minimum": 0},
+                    "followers": {"type": "integer", "minimum": 0},
+                    "following": {"type": "integer", "minimum": 0},
+                    "you_follow": {
+                        "type": "boolean",
+                        "nullable": True,
+                        "description": "Whether the signed-in user follows them (null: "
+                        "signed out, or their own profile).",
+                    },
+                },
+            },
+            "HomePage": {
+                "type": "object",
+                "required": ["items", "next_cursor"],
+                "properties": {
+                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
+                    "next_cursor": {"type": "string", "nullable": True},
+                },
             },
             "Count": {
                 "type": "object",
@@ -263,9 +381,10 @@ OPENAPI: dict[str, Any] = {
             },
             "ItemDetail": {
                 "type": "object",
-                "required": ["id", "author", "text", "parent", "post", "depth", "replies"],
+                "required": ["id", "author", "text", "parent", "post", "depth", "ts", "replies"],
                 "properties": {
                     "id": _ID,
+                    "ts": {"type": "number", "description": "When it was written (epoch s)."},
                     "author": {"type": "string"},
                     "text": {"type": "string"},
                     "parent": {**_ID, "nullable": True},

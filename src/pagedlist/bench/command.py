@@ -12,7 +12,10 @@ from typing import Any
 
 import click
 
-__all__ = ["bench", "run_bench"]
+__all__ = ["MAX_WRITERS", "bench", "print_summary", "run_bench"]
+
+#: Most concurrent writers the concurrent workload runs (one thread each).
+MAX_WRITERS = 100
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -91,6 +94,19 @@ class _Bars:
             self.progress.update(self.task, visible=False)
         task = self.task = self.progress.add_task(description, total=total)
         return lambda n: self.progress.advance(task, n)
+
+
+def print_summary(report: dict[str, Any], file: Any = None) -> None:
+    """Print the report's tables to the terminal (or ``file``), at most 80 columns wide."""
+    from rich.console import Console
+
+    from pagedlist.bench.report import TERMINAL_WIDTH, terminal_summary
+
+    console = Console(file=file)
+    console.width = min(console.width, TERMINAL_WIDTH)
+    for part in terminal_summary(report):
+        console.print(part)
+        console.print()
 
 
 def server_versions(emulator: Any) -> dict[str, str]:
@@ -205,7 +221,7 @@ def run_bench(
     "-c",
     default="1,10,100",
     show_default=True,
-    help="Writer counts for the concurrent workload, comma-separated (up to 100).",
+    help=f"Writer counts for the concurrent workload, comma-separated (up to {MAX_WRITERS}).",
 )
 @click.option(
     "--ops",
@@ -256,8 +272,20 @@ def run_bench(
     show_default=True,
     help="n of latest(n) and of each page read by before().",
 )
-@click.option("--feed-lists", type=click.IntRange(1), default=20, show_default=True)
-@click.option("--feed-threads", type=click.IntRange(1), default=4, show_default=True)
+@click.option(
+    "--feed-lists",
+    type=click.IntRange(1),
+    default=20,
+    show_default=True,
+    help="Lists the feed workload reads and writes.",
+)
+@click.option(
+    "--feed-threads",
+    type=click.IntRange(1, MAX_WRITERS),
+    default=4,
+    show_default=True,
+    help=f"Client threads of the feed workload (up to {MAX_WRITERS}).",
+)
 @click.option(
     "--native/--no-native",
     default=True,
@@ -294,13 +322,15 @@ def bench(
     dynamodb, cosmos, oci-nosql). Writes NAME.json, NAME.md and plots into --out.
     The benchmark writes lists named bench-<run>-*: point it at a scratch table.
     """
-    from pagedlist.bench.report import render_markdown, write_outputs
+    from pagedlist.bench.report import write_outputs
     from pagedlist.bench.workloads import WORKLOADS, BenchConfig
     from pagedlist.errors import PagedListError
 
     levels = _ints(concurrency)
-    if max(levels) > 1000:
-        raise click.BadParameter("at most 1000 concurrent writers", param_hint="--concurrency")
+    if max(levels) > MAX_WRITERS:
+        raise click.BadParameter(
+            f"{concurrency!r}: at most {MAX_WRITERS} concurrent writers", param_hint="--concurrency"
+        )
     caps = _ints(capacities) if capacities else None
     cfg = BenchConfig(
         ops=ops,
@@ -330,10 +360,7 @@ def bench(
             raise click.ClickException(f"{type(err).__name__}: {err}") from err
     written = write_outputs(report, out_dir, plots=plots)
     if not quiet:
-        from rich.console import Console
-        from rich.markdown import Markdown
-
-        Console().print(Markdown(render_markdown([report], img_prefix=None)))
+        print_summary(report)
     for path in written:
         click.echo(f"wrote {path}")
     missed = [t for t in report["targets"] if not t["met"]]

@@ -29,6 +29,7 @@ __all__ = [
     "plot_capacity",
     "plot_concurrency",
     "render_markdown",
+    "terminal_summary",
     "write_outputs",
 ]
 
@@ -344,6 +345,138 @@ def render_markdown(
         out += _backend_section(report, img_prefix)
         out.append("")
     return "\n".join(out)
+
+
+# --- terminal summary -----------------------------------------------------------------------
+
+#: Width of the terminal summary: it fits an 80-column terminal.
+TERMINAL_WIDTH = 80
+
+
+def _subject(name: str) -> str:
+    # "native:cosmos-documents" is 23 characters: shown as "n:documents", and the legend
+    # under the tables gives the full name.
+    if not name.startswith("native:"):
+        return name
+    rest = name.removeprefix("native:")
+    return "n:" + (rest.split("-", 1)[1] if "-" in rest else rest)
+
+
+def _short_units(units: dict[str, float]) -> str:
+    shown = {k: v for k, v in units.items() if is_unit(k)}
+    names = {"write_units": "w", "read_units": "r", "request_charge_ru": "RU"}
+    return " ".join(f"{names.get(k, k)} {v:.2f}" for k, v in sorted(shown.items())) or "-"
+
+
+def terminal_summary(report: dict[str, Any]) -> list[Any]:
+    """The report as rich renderables that fit :data:`TERMINAL_WIDTH` columns: a header, a
+    latency table, a cost table, the targets and the capacity sweep. Numbers are the
+    Markdown report's; only the CPU total (the Markdown's "CPU µs/op") is left out."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    b, cfg, m = report["backend"], report["config"], report["machine"]
+    out: list[Any] = [
+        Text(f"{b.get('name') or b['scheme']}: {b['describe']}", style="bold"),
+        Text(
+            f"capacity {b['capacity']} items per page; {cfg['ops']} ops per phase, "
+            f"{cfg['value_bytes']}-byte values, n = {cfg['n']}; run took "
+            f"{report['duration_s']:.0f} s on {m['cpu']}, {m['cores']} cores"
+        ),
+    ]
+
+    def table(title: str, *columns: str, text: int = 2) -> Table:
+        # The first ``text`` columns are words and may wrap; numbers never do.
+        t = Table(
+            title=title,
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+        )
+        for i, name in enumerate(columns):
+            if i < text:
+                t.add_column(name, overflow="fold")
+            else:
+                t.add_column(name, justify="right", no_wrap=True)
+        return t
+
+    latency = table(
+        "Latency", "workload", "subject", "conc.", "p50 ms", "p90 ms", "p99 ms", "ops/s",
+        "calls/op",
+    )
+    cost = table(
+        "Cost per operation", "workload", "subject", "conc.", "core µs", "units/op",
+        "lost/dup/err",
+    )
+    for r in report["results"]:
+        latency.add_row(
+            r["workload"], _subject(r["subject"]), str(r["concurrency"]), _f(r["p50_ms"], 3),
+            _f(r["p90_ms"], 3), _f(r["p99_ms"], 3), _f(r["throughput_ops_s"], 0),
+            _f(r["calls_per_op"]),
+        )
+        cost.add_row(
+            r["workload"], _subject(r["subject"]), str(r["concurrency"]),
+            _f(r["overhead_us_per_op"], 1), _short_units(r["units_per_op"]),
+            f"{_f(r['lost'])}/{_f(r['duplicated'])}/{r['errors']}",
+        )
+        for tag, st in r.get("by_tag", {}).items():
+            latency.add_row(
+                f"↳ {tag}", "", "", _f(st["p50_ms"], 3), _f(st["p90_ms"], 3),
+                _f(st["p99_ms"], 3), "", _f(st["calls_per_op"]),
+            )
+            cost.add_row(f"↳ {tag}", "", "", _f(st["overhead_us_per_op"], 1), "", "")
+    out += [latency, cost]
+    legend = [
+        "core µs: client CPU per operation beyond the store call; units: w/r write/read "
+        "units, RU request units; lost/dup/err: appends lost, duplicated, failed"
+    ]
+    natives = sorted({r["subject"] for r in report["results"]} - {"pagedlist", "raw", "raw-page"})
+    natives = [n for n in natives if n != _subject(n)]
+    if natives:
+        names = ", ".join(f"{_subject(n)} is {n}" for n in natives)
+        legend.append(f"{names}: the backend's native feed design (one row per entry)")
+    out.append(Text("; ".join(legend) + ".", style="dim"))
+    for r in report["results"]:
+        if r.get("first_error"):
+            out.append(
+                Text(
+                    f"{r['errors']} error(s) in {r['workload']}/{r['subject']} "
+                    f"x{r['concurrency']}; first: {r['first_error'][:300]}"
+                )
+            )
+    if report["targets"]:
+        targets = table("Targets", "target", "measured", "limit", "verdict", text=1)
+        for t in report["targets"]:
+            verdict = "met" if t["met"] else (t["missed_by"] or "missed")
+            targets.add_row(
+                Text(t["description"]).append(f"\n{t['detail']}", style="dim"),
+                _f(float(t["value"])),
+                _f(float(t["limit"])), verdict,
+            )
+        out.append(targets)
+    sweep = report.get("sweep")
+    if sweep:
+        rows = table(
+            f"Capacity sweep ({sweep['billing']} billing): measured / model",
+            "capacity", "append\nunits", "append\ncalls", "append\np50 ms", "latest\nunits",
+            "latest\np50 ms", text=0,
+        )
+        for row in sweep["rows"]:
+            rows.add_row(
+                str(row["capacity"]),
+                f"{_f(row['measured_append_units_total'])} / "
+                f"{_f(row['model_append_units_total'])}",
+                f"{_f(row['measured_append_calls'])} / {_f(row['model_append_calls'])}",
+                _f(row["measured_append_p50_ms"], 3),
+                f"{_f(row['measured_latest_units_total'])} / "
+                f"{_f(row['model_latest_units_total'])}",
+                _f(row["measured_latest_p50_ms"], 3),
+            )
+        out.append(rows)
+        out.append(Text(f"Recommended capacity for this mix: {sweep['recommended_capacity']}"))
+    return out
 
 
 # --- plots ----------------------------------------------------------------------------------

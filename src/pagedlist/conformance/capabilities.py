@@ -2,7 +2,10 @@
 
 The five list invariants and every store clause of ``docs/contract.md`` are *not*
 capabilities: no adapter can opt out of them. Capabilities cover how a backend may be
-tested, e.g. whether several OS processes can share one store.
+tested, e.g. whether several OS processes can share one store. The base class,
+:class:`~pagedlist.core.capabilities.Capabilities`, lives in the dependency-free core so
+that each adapter module declares its subclass without importing pytest; it is
+re-exported here.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
+
+from pagedlist.core.capabilities import Capabilities
 
 __all__ = ["CLAUSE_FAMILIES", "Capabilities", "clause", "clause_order", "requires"]
 
@@ -21,10 +26,12 @@ CLAUSE_FAMILIES = {
     "I": "Increment",
     "G": "Batch get",
     "L": "Limits",
+    "E": "Entry rows (layout 2)",
     "P": "Positions and invariants",
     "C": "Cursors and reads",
     "R": "Round trips",
     "V": "Validation",
+    "W": "Writes sent once",
     "H": "Histories under faults",
     "F": "Value fidelity",
 }
@@ -37,19 +44,6 @@ def clause_order(cid: str) -> tuple[int, int]:
     return family, int(cid[len(letters) :] or 0)
 
 F = TypeVar("F", bound=Callable)
-
-
-class Capabilities:
-    """Defaults for every capability; an adapter's test fixtures override with a subclass.
-
-    Each attribute is a bool plus, when false, the reason printed in the skip.
-    """
-
-    shared_across_processes: bool = True
-    """Several OS processes can open the same store by URL (false for ``memory://``)."""
-
-    reason: dict[str, str] = {}
-    """Why a capability is off, keyed by its name: printed with every skip."""
 
 
 def requires(*names: str) -> Callable[[F], F]:

@@ -23,21 +23,36 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
-from pagedlist.core.ops import AppendOutcome, JSONDoc, Limits, Row
 from pagedlist.core.store import Store
+from pagedlist.core.wrapper import CALLS, StoreWrapper
 from pagedlist.errors import DeadlineExceeded, StoreUnavailable
 
 __all__ = ["PRIMITIVES", "FaultyStore"]
 
-PRIMITIVES = frozenset(
-    {"put_if_absent", "replace", "get", "get_many", "append", "increment", "delete"}
+#: Every store call (``pagedlist.core.wrapper.CALLS``): the default ``ops``.
+PRIMITIVES = CALLS
+WRITES = frozenset(
+    {
+        "put_if_absent",
+        "insert",
+        "replace",
+        "append",
+        "increment",
+        "delete",
+        "claim",
+        "push",
+        "replace_entry",
+        "purge",
+        "drop_entries",
+    }
 )
-WRITES = frozenset({"put_if_absent", "replace", "append", "increment", "delete"})
+
+T = TypeVar("T")
 
 
-class FaultyStore(Store):
+class FaultyStore(StoreWrapper):
     """A store wrapper that fails, loses answers and delays calls at random, reproducibly."""
 
     scheme = "faulty"
@@ -62,7 +77,7 @@ class FaultyStore(Store):
         unknown = set(ops) - PRIMITIVES
         if unknown:
             raise ValueError(f"unknown operations {sorted(unknown)}; use {sorted(PRIMITIVES)}")
-        self.inner = store
+        super().__init__(store)
         self.seed = seed
         self.unavailable, self.lost, self.delay = unavailable, lost, delay
         self.max_delay = max_delay
@@ -87,72 +102,28 @@ class FaultyStore(Store):
             return "lost", pause
         return None, pause
 
-    def _call(self, op: str, fn: Callable[[], Any]) -> Any:
-        fault, pause = self._decide(op)
+    def _call(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Every store call: maybe delayed, refused before it runs, or answered and lost."""
+        fault, pause = self._decide(name)
         if pause:
             self._count("delay")
             self._sleep(pause)
         if fault == "unavailable":
             self._count(fault)
-            raise StoreUnavailable(f"injected fault (seed {self.seed}): {op} refused before it ran")
-        answer = fn()
+            raise StoreUnavailable(
+                f"injected fault (seed {self.seed}): {name} refused before it ran"
+            )
+        answer = fn(*args, **kwargs)
         if fault == "lost":
             self._count(fault)
             raise DeadlineExceeded(
-                f"injected fault (seed {self.seed}): {op} ran but its answer was lost"
+                f"injected fault (seed {self.seed}): {name} ran but its answer was lost"
             )
         return answer
 
     def _count(self, kind: str) -> None:
         with self._lock:
             self.injected[kind] += 1
-
-    # --- the protocol, delegated ---------------------------------------------------------
-
-    @property
-    def limits(self) -> Limits:
-        """The wrapped store's limits."""
-        return self.inner.limits
-
-    def put_if_absent(self, key: str, doc: JSONDoc) -> bool:
-        """Delegated, with faults."""
-        return self._call("put_if_absent", lambda: self.inner.put_if_absent(key, doc))
-
-    def replace(self, key: str, doc: JSONDoc, version: str) -> str | None:
-        """Delegated, with faults."""
-        return self._call("replace", lambda: self.inner.replace(key, doc, version))
-
-    def get(self, key: str) -> Row | None:
-        """Delegated, with faults."""
-        return self._call("get", lambda: self.inner.get(key))
-
-    def get_many(self, keys: Iterable[str]) -> dict[str, Row]:
-        """Delegated, with faults."""
-        keys = list(keys)
-        return self._call("get_many", lambda: self.inner.get_many(keys))
-
-    def append(
-        self, key: str, field: str, entries: Iterable[JSONDoc], max_len: int
-    ) -> AppendOutcome:
-        """Delegated, with faults."""
-        entries = list(entries)
-        return self._call("append", lambda: self.inner.append(key, field, entries, max_len))
-
-    def increment(self, key: str, field: str, by: int = 1, expect: int | None = None) -> int | None:
-        """Delegated, with faults."""
-        return self._call("increment", lambda: self.inner.increment(key, field, by, expect))
-
-    def delete(self, key: str) -> None:
-        """Delegated, with faults."""
-        return self._call("delete", lambda: self.inner.delete(key))
-
-    def row_size(self, key: str, doc: JSONDoc) -> int:
-        """The wrapped store's row size."""
-        return self.inner.row_size(key, doc)
-
-    def close(self) -> None:
-        """Close the wrapped store."""
-        self.inner.close()
 
     def stats(self) -> Mapping[str, Any]:
         """The wrapped store's totals plus the injected fault counts."""

@@ -1,5 +1,6 @@
 """Fixtures every conformance test uses. Subclass :class:`StoreFixtures` and override
-``store_url`` (and ``capabilities`` if the backend lacks one) to run the suite.
+``store_url`` to run the suite; what the store can be tested for comes from its adapter's
+declared ``capabilities`` class, never from the URL's scheme.
 
 ::
 
@@ -19,11 +20,24 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from pagedlist.adapters import open_store
-from pagedlist.conformance.capabilities import Capabilities
-from pagedlist.core.store import Store
+from pagedlist.adapters import adapter_for, open_store
+from pagedlist.core.capabilities import Capabilities, capabilities_of
+from pagedlist.core.ops import Features
+from pagedlist.core.store import NO_FEATURES, Store
+from pagedlist.core.wrapper import StoreWrapper
 
-__all__ = ["StoreFixtures"]
+__all__ = ["LayoutOneFixtures", "LayoutOneStore", "StoreFixtures"]
+
+
+class LayoutOneStore(StoreWrapper):
+    """A store that hides its entry rows, so every list created through it uses layout 1
+    (page rows): how the suite runs the layout of pagedlist 0.1 on stores that also offer
+    layout 2."""
+
+    @property
+    def features(self) -> Features:
+        """No entry rows."""
+        return NO_FEATURES
 
 
 class StoreFixtures:
@@ -36,26 +50,33 @@ class StoreFixtures:
 
     @pytest.fixture
     def capabilities(self, store_url: str) -> Capabilities:
-        """What the store can do; override to switch capabilities off."""
-        caps = Capabilities()
-        if store_url.startswith("memory:"):
-            caps.shared_across_processes = False
-            caps.reason = {"shared_across_processes": "memory:// lives inside one process"}
-        return caps
+        """What the store declares it can be tested for: its adapter's ``capabilities``
+        class (``pagedlist.core.capabilities``). Override to switch one off, with a
+        reason."""
+        return capabilities_of(adapter_for(store_url))()
 
     @pytest.fixture
-    def make_store(self, store_url: str) -> Iterator[Callable[[], Store]]:
+    def layout(self) -> int | None:
+        """The layout lists are created in: ``None`` for the store's own default (2 where
+        it has entry rows); :class:`LayoutOneFixtures` forces 1."""
+        return None
+
+    @pytest.fixture
+    def make_store(
+        self, store_url: str, capabilities: Capabilities, layout: int | None
+    ) -> Iterator[Callable[[], Store]]:
         """A factory of extra clients of the same store (each its own connections).
 
-        ``memory://`` opens a new empty store each time, so its clients share one.
+        When the adapter declares ``independent_clients`` off (every open is a new, empty
+        store, as with ``memory://``), every client is one shared opened store.
         """
         opened: list[Store] = []
-        shared = open_store(store_url) if store_url.startswith("memory:") else None
+        shared = None if capabilities.independent_clients else open_store(store_url)
 
         def make() -> Store:
             store = shared or open_store(store_url)
             opened.append(store)
-            return store
+            return LayoutOneStore(store) if layout == 1 else store
 
         yield make
         for store in opened:
@@ -83,6 +104,37 @@ class StoreFixtures:
             return
         caps = request.getfixturevalue("capabilities")
         for name in marker.args:
-            if not getattr(caps, name):
-                why = caps.reason.get(name, "the adapter declares it unsupported")
-                pytest.skip(f"needs capability {name!r}: {why}")
+            if name in ("layout1", "layout2"):
+                store = request.getfixturevalue("store")
+                have = 2 if store.features.entries else 1
+                if int(name[-1]) != have:
+                    pytest.skip(
+                        f"a layout-{name[-1]} clause; lists of this run use layout {have}"
+                    )
+            elif name in Features.__dataclass_fields__:
+                store = request.getfixturevalue("store")
+                if not getattr(store.features, name):
+                    pytest.skip(
+                        f"needs store feature {name!r}: {store.describe()} does not offer it "
+                        f"({store.features})"
+                    )
+            elif not getattr(caps, name):
+                pytest.skip(f"needs capability {name!r}: {caps.why_not(name)}")
+
+
+class LayoutOneFixtures:
+    """Mix in before a ``StoreFixtures`` subclass to run the list clauses in layout 1."""
+
+    @pytest.fixture
+    def layout(self) -> int | None:
+        """Layout 1: page rows."""
+        return 1
+
+    @pytest.fixture(autouse=True)
+    def _only_where_layout_two_is_default(self, request: pytest.FixtureRequest) -> None:
+        store = open_store(request.getfixturevalue("store_url"))
+        try:
+            if not store.features.entries:
+                pytest.skip("this store has no entry rows: its main suite runs layout 1 already")
+        finally:
+            store.close()

@@ -5,8 +5,10 @@ the item ids it wrote, the positions it was told or the error it got, and what a
 returned) plus a *snapshot* of the list's pages taken once every client has stopped.
 :func:`check` verifies, against ``docs/guarantees.md``:
 
-* **I1** no page holds more than ``capacity`` items;
-* **I2** every page below the head is exactly full, and no page above the head has items;
+* **I1** no page holds more than ``capacity`` items (layout 1);
+* **I2** positions are dense: every page below the head is exactly full and no page above
+  the head has items (layout 1); every position from the retained start up to the newest
+  one holds an entry row (layout 2);
 * **I3** every acknowledged append appears exactly once, at the position it was told; an
   append that failed (the caller got an error or died) appears at most once; nothing
   appears that no call wrote ("phantom");
@@ -17,7 +19,8 @@ returned) plus a *snapshot* of the list's pages taken once every client has stop
 
 :func:`shrink` drops every call the violation does not need, so a report shows the
 smallest failing history found. :class:`Recorder` wraps ``PagedList`` calls from many
-threads; :func:`snapshot` reads the pages straight from the store.
+threads; :func:`snapshot` reads the pages (or entry rows) straight from the store;
+:func:`check_list` does both for a test that only needs the verdict.
 
 Monotonic clocks are per machine (``CLOCK_MONOTONIC`` on Linux is system-wide), so events
 recorded by several processes of one host can be merged into one history.
@@ -33,7 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pagedlist.core.algorithms import HEAD, ITEMS
+from pagedlist.core.algorithms import FORMAT, HEAD, ITEMS
 from pagedlist.core.store import Store
 from pagedlist.core.values import page_key, summary_key
 from pagedlist.errors import ContractViolation, PagedListError
@@ -46,13 +49,14 @@ __all__ = [
     "Snapshot",
     "Violation",
     "check",
+    "check_list",
     "format_history",
     "shrink",
     "snapshot",
     "verify",
 ]
 
-WRITES = ("append", "extend")
+WRITES = ("append", "extend", "append_id")
 READS = ("latest", "scan", "count")
 
 
@@ -96,15 +100,26 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The list's pages as stored once every client stopped: ``pages[n]`` is page n's ids."""
+    """The list as stored once every client stopped.
+
+    Layout 1: ``pages[n]`` is page n's ids and ``head`` the head page. Layout 2:
+    ``entries`` maps each position that has an entry row to its id (tombstones included),
+    ``start`` is the retained start; ``pages`` is empty.
+    """
 
     capacity: int
     head: int
     pages: dict[int, tuple[str, ...]]
+    entries: dict[int, str] | None = None
+    start: int = 0
 
     def positions(self) -> dict[str, list[int]]:
         """Every id with all the positions it occupies (more than one is a duplicate)."""
         out: dict[str, list[int]] = {}
+        if self.entries is not None:
+            for pos, item_id in sorted(self.entries.items()):
+                out.setdefault(item_id, []).append(pos)
+            return out
         for page, ids in sorted(self.pages.items()):
             for i, item_id in enumerate(ids):
                 out.setdefault(item_id, []).append(page * self.capacity + i)
@@ -112,12 +127,19 @@ class Snapshot:
 
     def at(self, position: int) -> str | None:
         """The id at ``position``, or ``None``."""
+        if self.entries is not None:
+            return self.entries.get(position)
         page, index = divmod(position, self.capacity)
         ids = self.pages.get(page, ())
         return ids[index] if index < len(ids) else None
 
     def length(self) -> int:
-        """Items up to the first page that is not full (the dense prefix)."""
+        """Positions up to the first gap (the dense prefix)."""
+        if self.entries is not None:
+            n = self.start
+            while n in self.entries:
+                n += 1
+            return n
         n = 0
         for page in range(0, max(self.pages, default=-1) + 1):
             ids = self.pages.get(page, ())
@@ -154,15 +176,26 @@ class HistoryViolation(AssertionError):
 
 
 def snapshot(store: Store, list_id: str, *, max_pages: int = 1_000_000) -> Snapshot:
-    """Read a list's summary and pages directly from ``store`` (batches of 64 pages).
+    """Read a list's summary and its pages (layout 1, batches of 64 pages) or entry rows
+    (layout 2, ascending range reads) directly from ``store``.
 
-    Pages are read until a batch holds an absent page past the head, so a page written
-    above the head (an I2 violation) is still seen if it is adjacent.
+    Layout-1 pages are read until a batch holds an absent page past the head, so a page
+    written above the head (an I2 violation) is still seen if it is adjacent.
     """
     row = store.get(summary_key(list_id))
     if row is None:
         raise AssertionError(f"list {list_id!r} has no summary row: was it created?")
     capacity, head = int(row.doc["capacity"]), int(row.doc.get(HEAD, 0))
+    if int(row.doc.get("format", FORMAT)) != FORMAT:
+        entries: dict[int, str] = {}
+        lo = 0
+        while True:
+            slots = store.scan(list_id, lo, None, 1000, False)
+            entries.update((pos, e["id"]) for pos, e in slots)
+            if len(slots) < 1000:
+                break
+            lo = slots[-1][0] + 1
+        return Snapshot(capacity, 0, {}, entries, int(row.doc.get("start") or 0))
     pages: dict[int, tuple[str, ...]] = {}
     start = 0
     while start < max_pages:
@@ -183,12 +216,21 @@ def snapshot(store: Store, list_id: str, *, max_pages: int = 1_000_000) -> Snaps
     return Snapshot(capacity, head, pages)
 
 
-def check(history: History) -> list[Violation]:
-    """Every violation of the invariants in ``history`` (empty when it is correct)."""
+def _structure(snap: Snapshot) -> list[Violation]:
+    """I1 and I2: what the stored rows themselves must look like."""
     out: list[Violation] = []
-    snap = history.final
+    if snap.entries is not None:
+        newest = max(snap.entries, default=snap.start - 1)
+        missing = [p for p in range(snap.start, newest) if p not in snap.entries]
+        if missing:
+            out.append(
+                Violation(
+                    "I2",
+                    f"positions {missing[:10]} below the newest ({newest}) hold no entry row",
+                )
+            )
+        return out
     cap = snap.capacity
-    # I1, I2: the page structure.
     for page, ids in sorted(snap.pages.items()):
         if len(ids) > cap:
             out.append(Violation("I1", f"page {page} holds {len(ids)} items > capacity {cap}"))
@@ -201,6 +243,13 @@ def check(history: History) -> list[Violation]:
     for page in range(snap.head):
         if page not in snap.pages:
             out.append(Violation("I2", f"page {page} below head {snap.head} is missing"))
+    return out
+
+
+def check(history: History) -> list[Violation]:
+    """Every violation of the invariants in ``history`` (empty when it is correct)."""
+    snap = history.final
+    out = _structure(snap)
     where = snap.positions()
     writers: dict[str, list[Event]] = {}
     for e in history.events:
@@ -238,10 +287,13 @@ def check(history: History) -> list[Violation]:
                         (e,),
                     )
                 )
-    # I4: real-time order of acknowledged appends.
+    # I4: real-time order of acknowledged appends. A call repeating a caller id that an
+    # earlier call already wrote is told the first commit's position, which may be older.
     acked = _Acked(history.events)
     for b in acked.events:
         assert b.positions is not None
+        if any(w is not b and w.start < b.start for i in b.ids for w in writers.get(i, ())):
+            continue
         bound, a = acked.before(b.start)
         if a is not None and bound >= min(b.positions):
             out.append(
@@ -317,11 +369,13 @@ def _check_read(
                     (r,),
                 )
             )
-        for w in writers.get(item_id, ()):
-            if w.start > r.end:
-                out.append(
-                    Violation("I5", f"{r.kind} saw {item_id!r}, appended after it ended", (r, w))
-                )
+        # Several calls may write one caller id (retries): the earliest could be the one
+        # whose commit the read saw.
+        first = min(writers.get(item_id, ()), key=lambda w: w.start, default=None)
+        if first is not None and first.start > r.end:
+            out.append(
+                Violation("I5", f"{r.kind} saw {item_id!r}, appended after it ended", (r, first))
+            )
     top = max(positions, default=-1)
     if r.kind == "scan" and positions and positions[0] != 0:
         out.append(Violation("I5", f"scan from 0 began at {positions[0]}", (r,)))
@@ -370,6 +424,10 @@ def format_history(history: History, violation: Violation | None = None) -> str:
     lines.append(f"calls ({len(events)}, times relative to the first start):")
     lines += [f"  {e.describe(t0)}" for e in events]
     snap = history.final
+    if snap.entries is not None:
+        lines.append(f"entry rows (start {snap.start}):")
+        lines += [f"  {p}: {item_id!r}" for p, item_id in sorted(snap.entries.items())]
+        return "\n".join(lines)
     lines.append(f"pages (capacity {snap.capacity}, head {snap.head}):")
     lines += [f"  page {p}: {list(ids)}" for p, ids in sorted(snap.pages.items())]
     return "\n".join(lines)
@@ -455,3 +513,20 @@ class Recorder:
         with self._lock:
             events = tuple(self.events)
         return History(events, snapshot(store, list_id))
+
+    @property
+    def acked(self) -> list[tuple[str, int]]:
+        """Every acknowledged append as ``(id, position)``, in the order recorded."""
+        with self._lock:
+            return [
+                (item_id, pos)
+                for e in self.events
+                if e.kind in WRITES and e.ok and e.positions is not None
+                for item_id, pos in zip(e.ids, e.positions, strict=True)
+            ]
+
+
+def check_list(store: Store, list_id: str, recorder: Recorder) -> list[str]:
+    """Snapshot the list, check the recorded history against it, return the violations
+    as readable lines (empty when every invariant holds)."""
+    return [f"{v.code}: {v.message}" for v in check(recorder.history(store, list_id))]

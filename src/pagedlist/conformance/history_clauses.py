@@ -94,7 +94,10 @@ class AbstractHistoryTests:
         verify(history)
         acked = [e for e in history.events if e.kind == "append" and e.ok]
         assert len(acked) >= CLIENTS  # every client got through
-        assert history.final.head >= 2  # pages rolled over under contention
+        if history.final.entries is None:
+            assert history.final.head >= 2  # pages rolled over under contention
+        else:
+            assert len(history.final.entries) >= 2 * CAPACITY  # several pages' worth
 
     @clause("H2")
     def test_lost_answers_do_not_duplicate_or_lose_items(self, store, make_store, list_id):

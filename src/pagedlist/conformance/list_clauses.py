@@ -1,4 +1,4 @@
-"""List clauses: the five invariants under concurrency, the talk's scenario, cursors, input
+"""List clauses: the five invariants under concurrency, a worked example, cursors, input
 validation and round-trip budgets, all through the real core (``docs/contract.md``).
 
 P = positions and invariants, C = cursors and reads, R = round trips, V = validation.
@@ -6,15 +6,16 @@ P = positions and invariants, C = cursors and reads, R = round trips, V = valida
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import threading
 import uuid
 
 import pytest
 
-from pagedlist.adapters import open_store
+from pagedlist.adapters import adapter_for, open_store
 from pagedlist.conformance.capabilities import clause, requires
-from pagedlist.conformance.invariants import Recorder, check_list
+from pagedlist.conformance.history import Recorder, check_list
 from pagedlist.conformance.store_clauses import race
 from pagedlist.core.counting import CountingStore
 from pagedlist.core.pagedlist import PagedList
@@ -40,12 +41,12 @@ def hammer(
     def appender(i: int) -> None:
         plist = PagedList.open(make_store(), list_id)
         for j in range(per_thread):
-            recorder.append(plist, {"t": i, "j": j}, f"a{i}-{j}")
+            recorder.append(plist, f"a{i}", {"t": i, "j": j}, f"a{i}-{j}")
 
     def reader(i: int) -> None:
         plist = PagedList.open(make_store(), list_id)
         while not stop.is_set():
-            recorder.read_latest(plist, 5)
+            recorder.latest(plist, f"r{i}", 5)
 
     read_threads = [threading.Thread(target=reader, args=(i,)) for i in range(readers)]
     for t in read_threads:
@@ -59,9 +60,20 @@ def hammer(
     return recorder
 
 
-def _process_appender(url: str, list_id: str, worker: int, n: int, out) -> None:
-    """Body of one appender process (module level so 'spawn' can import it)."""
-    store = open_store(url)
+def _process_appender(
+    url: str, list_id: str, worker: int, n: int, out, adapter: str | None = None
+) -> None:
+    """Body of one appender process (module level so 'spawn' can import it).
+
+    ``adapter`` (``module:Class``) is the adapter class the parent opened the URL with, so
+    an adapter registered at run time (an outside author's, in its test module) opens in
+    the child too: 'spawn' starts a fresh interpreter, with the parent's ``sys.path``.
+    """
+    if adapter is None:
+        store = open_store(url)
+    else:
+        module, _, name = adapter.partition(":")
+        store = getattr(importlib.import_module(module), name).from_url(url)
     plist = PagedList.open(store, list_id)
     acks = []
     for j in range(n):
@@ -77,11 +89,13 @@ class AbstractListTests:
     # --- P: positions and invariants -------------------------------------------------
 
     @clause("P1")
-    def test_talk_scenario_capacity_two(self, store, list_id):
-        """P1: the talk's scenario: capacity 2, five appends "Hello0".."Hello4"."""
+    def test_five_appends_capacity_two(self, store, list_id):
+        """P1: the worked example: capacity 2, five appends "Hello0".."Hello4" fill pages 0
+        and 1; the head is page 2, holding "Hello4"."""
         plist = PagedList.create(store, list_id, capacity=2)
         assert [plist.append(f"Hello{i}") for i in range(5)] == [0, 1, 2, 3, 4]
-        assert store.get(f"{list_id}|s").doc["head"] == 2
+        if plist.layout == 1:
+            assert store.get(f"{list_id}|s").doc["head"] == 2
         assert [(i.position, i.value) for i in plist.latest(1)] == [(4, "Hello4")]
         assert [i.value for i in plist.latest(3)] == ["Hello4", "Hello3", "Hello2"]
         assert [i.value for i in plist.latest(300)] == [f"Hello{i}" for i in range(4, -1, -1)]
@@ -94,7 +108,7 @@ class AbstractListTests:
         PagedList.create(make_store(), list_id, capacity=7)
         recorder = hammer(make_store, list_id, threads=8, per_thread=40)
         assert check_list(make_store(), list_id, recorder) == []
-        assert sorted(a.position for a in recorder.acks) == list(range(8 * 40))
+        assert sorted(pos for _, pos in recorder.acked) == list(range(8 * 40))
 
     @clause("P8")
     def test_eight_clients_two_hundred_appends_capacity_fifty(self, make_store, list_id):
@@ -103,7 +117,7 @@ class AbstractListTests:
         PagedList.create(make_store(), list_id, capacity=50)
         recorder = hammer(make_store, list_id, threads=8, per_thread=200, readers=1)
         assert check_list(make_store(), list_id, recorder) == []
-        assert sorted(a.position for a in recorder.acks) == list(range(1600))
+        assert sorted(pos for _, pos in recorder.acked) == list(range(1600))
         items = list(PagedList.open(make_store(), list_id).iter())
         for t in range(8):
             mine = [i.value["j"] for i in items if i.value["t"] == t]
@@ -114,10 +128,12 @@ class AbstractListTests:
     def test_invariants_across_processes(self, make_store, store_url, list_id):
         """P3: 4 processes x 50 appends on one list: none lost or duplicated, dense."""
         PagedList.create(make_store(), list_id, capacity=7)
+        cls = adapter_for(store_url)
+        adapter = f"{cls.__module__}:{cls.__qualname__}"
         ctx = multiprocessing.get_context("spawn")
         out = ctx.Queue()
         procs = [
-            ctx.Process(target=_process_appender, args=(store_url, list_id, w, 50, out))
+            ctx.Process(target=_process_appender, args=(store_url, list_id, w, 50, out, adapter))
             for w in range(4)
         ]
         for p in procs:
@@ -140,6 +156,7 @@ class AbstractListTests:
         assert plist.append("a again", id="req-1") == first
         assert plist.count() == 2 and plist.get(first).value == "a"
 
+    @requires("layout1")
     @clause("P5")
     def test_extend_atomic_and_split(self, store, list_id):
         """P5: extend keeps order; a batch that fits the head page commits in one call; a
@@ -154,6 +171,26 @@ class AbstractListTests:
         head = store.get(f"{list_id}|s").doc["head"]
         pages = store.get_many([f"{list_id}|{p}" for p in range(head)])
         assert all(len(r.doc["items"]) == 5 for r in pages.values()) and len(pages) == head
+
+    @requires("layout2")
+    @clause("P9")
+    def test_extend_in_one_atomic_call(self, store, list_id):
+        """P9: layout 2: extend keeps order and a batch the store takes at once (any size
+        with push, up to claim_entries without) costs one store call; a longer one is
+        written in parts, each at the next positions, the list staying dense."""
+        counting = CountingStore(store)
+        plist = PagedList.create(counting, list_id, capacity=5)
+        plist.append("warm")
+        batch = 1000 if store.features.push else store.features.claim_entries
+        n = min(batch, 40)
+        counting.reset()
+        assert plist.extend([f"a{i}" for i in range(n)]) == list(range(1, n + 1))
+        assert counting.total == 1, dict(counting.calls)
+        more = plist.extend([f"b{i}" for i in range(2 * n + 1)])
+        assert more == list(range(n + 1, 3 * n + 2))
+        values = [i.value for i in plist.iter()]
+        want = ["warm", *(f"a{i}" for i in range(n)), *(f"b{i}" for i in range(2 * n + 1))]
+        assert values == want
 
     @clause("P6")
     def test_create_open_idempotent(self, store, list_id):
@@ -237,6 +274,7 @@ class AbstractListTests:
             plist.append(i)
         assert counting.total == 10
 
+    @requires("layout1")
     @clause("R2")
     def test_latest_at_most_two_calls(self, store, list_id):
         """R2: latest(n) costs at most two calls, one when the cached head is current."""
@@ -249,6 +287,28 @@ class AbstractListTests:
         other.extend(range(20))
         counting.reset()
         assert plist.latest(10)[0].value == 19 and counting.total == 2
+
+    @requires("layout2")
+    @clause("R5")
+    def test_latest_one_call(self, store, list_id):
+        """R5: layout 2: latest(n), before, after and get cost one call each, whatever other
+        clients appended meanwhile; count one call."""
+        counting = CountingStore(store)
+        plist = PagedList.create(counting, list_id, capacity=3)
+        plist.extend(range(20))
+        other = PagedList.open(store, list_id)
+        other.extend(range(20, 40))
+        reads = (
+            lambda: plist.latest(10)[0].value == 39,
+            lambda: [i.value for i in plist.before(30, 3)] == [29, 28, 27],
+            lambda: [i.value for i in plist.after(2, 4)] == [3, 4, 5, 6],
+            lambda: plist.get(7).value == 7,
+            lambda: plist.count() == 40,
+        )
+        for read in reads:
+            counting.reset()
+            assert read()
+            assert counting.total == 1, dict(counting.calls)
 
     @clause("R3")
     def test_stale_head_corrected_in_two_calls(self, store, list_id):
@@ -309,6 +369,7 @@ class AbstractListTests:
             plist.append("x" * 99)
         assert plist.count() == 1
 
+    @requires("layout1")
     @clause("V4")
     def test_capacity_that_cannot_fit(self, store, list_id):
         """V4: a capacity whose full page cannot fit the row limit is refused at create."""

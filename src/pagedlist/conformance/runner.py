@@ -6,6 +6,7 @@ reached (nothing ran: reported as NOT RUN, never as passed).
 
 from __future__ import annotations
 
+import textwrap
 import time
 import uuid
 from collections.abc import Callable
@@ -13,11 +14,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from pagedlist.adapters import _redact, open_store
+from pagedlist.adapters import open_store, redact
 from pagedlist.conformance.capabilities import clause_order
 from pagedlist.errors import PagedListError
 
-__all__ = ["ClauseResult", "run_suite"]
+__all__ = ["ClauseResult", "run_suite", "table"]
 
 EXIT_OK, EXIT_FAILED, EXIT_NOT_RUN = 0, 1, 2
 
@@ -77,6 +78,40 @@ def _first_line(text: str) -> str:
     return (lines[0][2:].strip() if lines else text.strip().splitlines()[-1:] or [""])[0][:160]
 
 
+#: Width of the clause table: it fits an 80-column terminal.
+WIDTH = 80
+_LEFT = 26  # "clause  result      time  "
+
+
+def _fit(name: str, room: int) -> str:
+    """``name`` in at most ``room`` characters: the ``test_`` prefix every row shares goes
+    first, then the middle (the start says what is tested, the end which parameter)."""
+    name = name.removeprefix("test_")
+    if len(name) <= room:
+        return name
+    keep = room - 1
+    return name[: keep - keep // 3] + "…" + name[len(name) - keep // 3 :]
+
+
+def table(results: list[ClauseResult], width: int = WIDTH) -> list[str]:
+    """The clause table: one row per test (its name without ``test_``), the reason under a
+    row that did not pass, wrapped; no line is longer than ``width``."""
+    lines = [f"{'clause':<7} {'result':<8} {'time':>7}  test"]
+    for r in results:
+        lines.append(
+            f"{r.clause:<7} {r.outcome:<8} {r.seconds:>6.2f}s  {_fit(r.name, width - _LEFT)}"
+        )
+        if r.detail and r.outcome != "passed":
+            lines += textwrap.wrap(
+                f"-> {r.detail}",
+                width,
+                initial_indent=" " * _LEFT,
+                subsequent_indent=" " * (_LEFT + 3),
+                break_long_words=True,
+            )
+    return lines
+
+
 def _reachable(url: str) -> str | None:
     """``None`` if the store answers a read, else why not."""
     try:
@@ -102,7 +137,7 @@ def run_suite(
 ) -> int:
     """Run every clause (or only ``clauses``, or tests matching the pytest ``-k`` expression
     ``select``) against ``url``; print the table; return the exit status."""
-    shown = _redact(url)
+    shown = redact(url)
     why = _reachable(url)
     if why is not None:
         echo(f"NOT RUN: cannot reach {shown}: {why}")
@@ -119,6 +154,13 @@ def run_suite(
         "--no-header",
         "-o",
         "addopts=",
+        # pytest marks the pagedlist plugin's package for assertion rewriting, but this
+        # process imported pagedlist before pytest started, so pytest warns that it cannot
+        # rewrite it. The suite's modules are imported later and are rewritten; the warning
+        # says nothing about the store under test.
+        "-W",
+        "ignore:Module already imported so cannot be rewritten; pagedlist"
+        ":pytest.PytestAssertRewriteWarning",
     ]
     if select:
         args += ["-k", select]
@@ -131,11 +173,8 @@ def run_suite(
     results = sorted(collector.results.values(), key=lambda r: clause_order(r.clause))
     echo("")
     echo(f"pagedlist conformance: {shown}")
-    echo(f"{'clause':<7} {'result':<8} {'time':>7}  test")
-    for r in results:
-        echo(f"{r.clause:<7} {r.outcome:<8} {r.seconds:>6.2f}s  {r.name}")
-        if r.detail and r.outcome != "passed":
-            echo(f"{'':<7} {'':<8} {'':>7}  -> {r.detail}")
+    for line in table(results):
+        echo(line)
     counts = {o: sum(r.outcome == o for r in results) for o in ("passed", "FAILED", "ERROR")}
     skipped = sum(r.outcome == "skipped" for r in results)
     echo(

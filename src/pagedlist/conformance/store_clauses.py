@@ -12,10 +12,18 @@ from typing import Any
 
 import pytest
 
-from pagedlist.conformance.capabilities import clause
+from pagedlist.conformance.capabilities import clause, requires
+from pagedlist.conformance.proxy import FaultProxies
 from pagedlist.core.ops import Appended, Duplicate, Full
 from pagedlist.core.store import Store
-from pagedlist.errors import ItemTooLarge
+from pagedlist.errors import (
+    ConfigError,
+    DeadlineExceeded,
+    InvalidValue,
+    ItemTooLarge,
+    StoreUnavailable,
+    UsageError,
+)
 
 __all__ = ["AbstractStoreTests", "race"]
 
@@ -259,6 +267,36 @@ class AbstractStoreTests:
         assert store.append(key("p"), "items", batch, 4) == Duplicate(0, 0)
         assert _ids(store, key("p")) == ["r1", "r2"]
 
+    @clause("A10")
+    def test_append_to_a_field_that_is_not_a_list(self, store, key):
+        """A10: an append to a field holding text, a number or an object raises InvalidValue
+        (the caller's mistake, the same class on every backend) and writes nothing."""
+        store.put_if_absent(key("p"), {"text": "x", "n": 5, "obj": {"a": 1}})
+        before = store.get(key("p"))
+        for name in ("text", "n", "obj"):
+            with pytest.raises(InvalidValue) as caught:
+                store.append(key("p"), name, [entry("a")], 10)
+            assert type(caught.value) is InvalidValue, repr(caught.value)
+            assert repr(name) in str(caught.value)
+        after = store.get(key("p"))
+        assert after.doc == before.doc and after.version == before.version
+
+    @clause("A11")
+    def test_append_of_more_entries_than_the_store_takes(self, store, key):
+        """A11: an append of more entries than ``limits.append_entries`` raises UsageError
+        and writes nothing; a store without that limit takes the batch in one call."""
+        limit = store.limits.append_entries
+        batch = [entry(f"e{i}") for i in range((limit or 59) + 1)]
+        if limit is None:
+            assert store.append(key("p"), "items", batch, 1000) == Appended(len(batch))
+            return
+        with pytest.raises(UsageError) as caught:
+            store.append(key("p"), "items", batch, 1000)
+        assert type(caught.value) is UsageError, repr(caught.value)
+        assert str(limit) in str(caught.value)
+        assert store.get(key("p")) is None
+        assert store.append(key("p"), "items", batch[:limit], 1000) == Appended(limit)
+
     # --- I: increment ---------------------------------------------------------------
 
     @clause("I1")
@@ -309,6 +347,21 @@ class AbstractStoreTests:
         clients = [make_store() for _ in range(THREADS)]
         race(THREADS, lambda i: [clients[i].increment(key("c"), "n") for _ in range(5)])
         assert clients[0].get(key("c")).doc["n"] == THREADS * 5
+
+    @clause("I7")
+    def test_increment_of_a_field_that_is_not_an_integer(self, store, key):
+        """I7: an increment of a field holding text, a boolean, null or a list raises
+        InvalidValue (the same class on every backend), with or without ``expect``, and
+        changes nothing."""
+        store.put_if_absent(key("c"), {"text": "7", "flag": True, "none": None, "list": []})
+        before = store.get(key("c"))
+        for name in ("text", "flag", "none", "list"):
+            for expect in (None, 0, 7):
+                with pytest.raises(InvalidValue) as caught:
+                    store.increment(key("c"), name, 1, expect)
+                assert type(caught.value) is InvalidValue, (name, expect, repr(caught.value))
+        after = store.get(key("c"))
+        assert after.doc == before.doc and after.version == before.version
 
     # --- G: get_many ----------------------------------------------------------------
 
@@ -480,3 +533,71 @@ class AbstractStoreTests:
                 mine, theirs = store.get(k2), ref.get(k2)
                 assert (mine and mine.doc) == (theirs and theirs.doc), k2
         assert {"Appended", "Duplicate", "Full", "increment-True", "increment-False"} <= seen
+
+    # --- W: writes sent once ------------------------------------------------------------
+
+    @clause("W1")
+    @requires("network")
+    @pytest.mark.parametrize("write", ["increment", "append", "put_if_absent"])
+    def test_write_sent_at_most_once(self, store, store_url, key, write):
+        """W1: a write is sent at most once per store call: the adapter (and its SDK) never
+        re-sends after an ambiguous failure; the core's driver is the only retry layer.
+        Through a proxy that lets an increment without ``expect``, an append or a
+        put_if_absent reach the server and then resets the connection instead of passing
+        the answer on, the call raises StoreUnavailable or DeadlineExceeded (outcome
+        unknown), and the write took effect exactly once."""
+        through = getattr(type(store), "through", None)
+        if through is None:
+            pytest.fail(
+                f"{type(store).__name__} has no through(url, route) classmethod, so the fault "
+                "proxy cannot reach its connections: add one (see RedisStore.through), or "
+                "switch capability 'network' off with a reason if it makes none",
+                pytrace=False,
+            )
+        k = key("w1")
+        # Every write below is then one request: a missing row or field would cost some
+        # adapters a refused first request and a second one that creates it.
+        if write == "increment":
+            assert store.put_if_absent(k, {"n": 0}) is True
+        elif write == "append":
+            assert store.put_if_absent(k, {"items": []}) is True
+        with FaultProxies() as proxies:
+            try:
+                proxied = through(store_url, proxies.route)
+            except ConfigError as err:
+                pytest.skip(f"{store.describe()} cannot be routed through the fault proxy: {err}")
+            try:
+                # Calls of each kind first, on this very key too (a Redis Cluster loads
+                # scripts per node), so connections, loaded scripts, prepared statements
+                # and caches exist and the cut falls on the write itself. Each leaves k
+                # as it was.
+                warm = key("w1-warm")
+                proxied.put_if_absent(warm, {"n": 0, "items": []})
+                proxied.increment(warm, "n", 1)
+                proxied.append(warm, "items", [entry("warm")], 10)
+                if write == "put_if_absent":
+                    assert proxied.put_if_absent(k, {"warm": True}) is True
+                    proxied.delete(k)
+                else:
+                    assert proxied.increment(k, "n", 0) == 0
+                    assert proxied.append(k, "items", [entry("warm")], 0) == Full(0)
+                assert proxied.get(k) == store.get(k)
+                proxies.lose_answers(1)
+                with pytest.raises((StoreUnavailable, DeadlineExceeded)):
+                    if write == "increment":
+                        proxied.increment(k, "n", 1)
+                    elif write == "append":
+                        proxied.append(k, "items", [entry("once")], 10)
+                    else:
+                        proxied.put_if_absent(k, {"once": True})
+                assert proxies.lost == 1, "the proxy cut no exchange: the write never reached it"
+            finally:
+                proxied.close()
+        row = store.get(k)
+        assert row is not None, f"the {write} whose answer was lost did not commit"
+        if write == "increment":
+            assert row.doc["n"] == 1, f"one increment by 1 counted {row.doc['n']} times"
+        elif write == "append":
+            assert _ids(store, k) == ["once"]
+        else:
+            assert row.doc == {"once": True}

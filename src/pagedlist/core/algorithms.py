@@ -1,4 +1,8 @@
-"""The list algorithms, sans-IO: generators that yield store operations.
+"""The list algorithms of layout 1 (page rows), sans-IO: generators that yield store operations.
+
+Layout 1 is the layout of pagedlist 0.1 and of stores without entry rows
+(``Features.entries``); layout 2 (one row per position) is in :mod:`pagedlist.core.entries`.
+The list's summary row and its :class:`Settings` are shared by both.
 
 Each function here is a generator. It yields an operation from :mod:`pagedlist.core.ops`,
 receives the store's answer through ``send()``, and finally returns its result. It never
@@ -33,12 +37,14 @@ from pagedlist.core.ops import (
     Get,
     GetMany,
     Increment,
+    Insert,
     JSONDoc,
     Operation,
     PutIfAbsent,
+    Replace,
     Row,
 )
-from pagedlist.core.values import page_key, summary_key
+from pagedlist.core.values import id_record_key, page_key, summary_key
 from pagedlist.errors import ContractViolation, ListExists, ListNotFound
 
 __all__ = [
@@ -47,6 +53,7 @@ __all__ = [
     "Settings",
     "Step",
     "append",
+    "append_once",
     "count",
     "create",
     "get",
@@ -60,6 +67,8 @@ ITEMS = "items"
 #: The counter field of the summary row.
 HEAD = "head"
 FORMAT = 1
+#: The newest summary format this version reads (2: layout 2, ``core.entries``).
+NEWEST_FORMAT = 2
 
 Step = Generator[Operation, Any, Any]
 Positioned = tuple[int, JSONDoc]
@@ -68,30 +77,47 @@ Positioned = tuple[int, JSONDoc]
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """A list's fixed settings, as stored in its summary row."""
+    """A list's settings, as stored in its summary row."""
 
     capacity: int
     max_item_bytes: int
     created_ms: int
     metadata: str | None
     """The metadata's JSON text, or ``None``."""
+    layout: int = FORMAT
+    """1: page rows (``core.algorithms``); 2: entry rows (``core.entries``)."""
+    start: int = 0
+    """Layout 2: the lowest retained position (``trim`` moves it up)."""
+    max_items: int | None = None
+    """Layout 2: retention by count, applied by appends (``None``: keep everything)."""
+    max_age_ms: int | None = None
+    """Layout 2: retention by age in milliseconds, applied by appends."""
 
     def to_doc(self) -> JSONDoc:
         """The summary row document for a new list (head at page 0)."""
-        return {
-            "format": FORMAT,
+        doc: JSONDoc = {
+            "format": self.layout,
             "capacity": self.capacity,
             "max_item_bytes": self.max_item_bytes,
             "created": self.created_ms,
             "meta": self.metadata,
-            HEAD: 0,
         }
+        if self.layout == FORMAT:
+            doc[HEAD] = 0
+        else:
+            doc.update(start=self.start, max_items=self.max_items, max_age=self.max_age_ms)
+        return doc
+
+    def same_retention(self, other: Settings) -> bool:
+        """Whether both ask for the same retention."""
+        return (self.max_items, self.max_age_ms) == (other.max_items, other.max_age_ms)
 
     @classmethod
     def from_doc(cls, list_id: str, doc: Mapping[str, Any]) -> Settings:
         """Parse a summary row, refusing one this version cannot read."""
         try:
-            if doc.get("format", FORMAT) > FORMAT:
+            layout = int(doc.get("format", FORMAT))
+            if layout > NEWEST_FORMAT:
                 raise ContractViolation(
                     f"list {list_id!r} was written by a newer pagedlist (format "
                     f"{doc['format']}); upgrade pagedlist to read it"
@@ -101,6 +127,10 @@ class Settings:
                 max_item_bytes=int(doc["max_item_bytes"]),
                 created_ms=int(doc["created"]),
                 metadata=doc.get("meta"),
+                layout=layout,
+                start=int(doc.get("start") or 0),
+                max_items=None if doc.get("max_items") is None else int(doc["max_items"]),
+                max_age_ms=None if doc.get("max_age") is None else int(doc["max_age"]),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise ContractViolation(
@@ -122,7 +152,8 @@ def create(list_id: str, wanted: Settings, *, fixed_capacity: bool) -> Step:
     """Create the list, or return the existing one's settings if they match ``wanted``.
 
     With ``fixed_capacity`` false (no capacity was asked for), any stored capacity matches.
-    Returns ``(settings, head)``.
+    A list that exists in the other layout is accepted as it is (its layout is not a
+    setting the caller chose). Returns ``(settings, head)``.
     """
     key = summary_key(list_id)
     created = yield PutIfAbsent(key, wanted.to_doc())
@@ -139,6 +170,11 @@ def create(list_id: str, wanted: Settings, *, fixed_capacity: bool) -> Step:
         diffs.append(f"max_item_bytes {have.max_item_bytes} (asked {wanted.max_item_bytes})")
     if have.metadata != wanted.metadata:
         diffs.append("different metadata")
+    if have.layout == wanted.layout and not have.same_retention(wanted):
+        diffs.append(
+            f"max_items={have.max_items}, max_age={have.max_age_ms} ms (asked "
+            f"{wanted.max_items}, {wanted.max_age_ms} ms)"
+        )
     if diffs:
         raise ListExists(
             f"list {list_id!r} already exists with {', '.join(diffs)}: open it with "
@@ -217,6 +253,67 @@ def append(list_id: str, capacity: int, head: int, entries: Iterable[JSONDoc], c
         del pending[: len(batch)]
         limit = chunk
     return positions, page
+
+
+def append_once(list_id: str, capacity: int, head: int, entry: JSONDoc) -> Step:
+    """Append ``entry``, whose id is the caller's, at most once for the list's lifetime.
+    Returns ``(position, head)``.
+
+    A per-id record ``"{id}|i|<digest>"`` = ``{"id", "p": page}`` is created first; it names
+    the only page the id may be appended to, and moves (compare-and-swap) to a later page
+    only after that page answered ``Full``, which is permanent. A later call with the same
+    id, after any failure or crash, reads the record and goes back to that page, where the
+    store's per-page de-duplication finds the earlier commit or lets this one commit.
+    """
+    item_id = entry["id"]
+    rkey = id_record_key(list_id, item_id)
+    skey = summary_key(list_id)
+    found = yield Insert(rkey, {"id": item_id, "p": head})
+    page = head if found is None else _record_page(list_id, rkey, found.doc, item_id)
+    while True:
+        outcome = yield Append(page_key(list_id, page), ITEMS, (entry,), capacity)
+        match outcome:
+            case Appended(length) if 1 <= length <= capacity:
+                return page * capacity + length - 1, page
+            case Duplicate(index, 0) if 0 <= index < capacity:
+                return page * capacity + index, page
+            case Full(length) if length == capacity:
+                pass
+            case _:
+                raise ContractViolation(
+                    f"append of one entry to page {page} of {list_id!r} (capacity {capacity}) "
+                    f"answered {outcome!r}: the adapter broke clause A1-A3"
+                )
+        # The page is full for good: find the head, then move the record there first.
+        row = yield Get(skey)
+        current = _head(list_id, row)
+        if current <= page:
+            yield Increment(skey, HEAD, 1, expect=page)
+            current = page + 1
+        while True:
+            rec = yield Get(rkey)
+            if rec is None:
+                raise ContractViolation(
+                    f"id record {rkey!r} of list {list_id!r} vanished during an append"
+                )
+            at = _record_page(list_id, rkey, rec.doc, item_id)
+            if at != page:
+                page = at  # a concurrent call with the same id moved it: follow
+                break
+            done = yield Replace(rkey, {"id": item_id, "p": current}, rec.version)
+            if done is not None:
+                page = current
+                break
+            # Changed meanwhile (or our own write's answer was lost): read it again.
+
+
+def _record_page(list_id: str, key: str, doc: Mapping[str, Any], item_id: str) -> int:
+    if doc.get("id") != item_id or not isinstance(doc.get("p"), int):
+        raise ContractViolation(
+            f"id record {key!r} of list {list_id!r} holds {dict(doc)!r:.120}, not the record "
+            f"of id {item_id!r}: a digest collision or a row written by something else"
+        )
+    return int(doc["p"])
 
 
 def _page_entries(list_id: str, capacity: int, rows: Mapping[str, Row], page: int) -> list:

@@ -2,90 +2,217 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import math
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pagedlist.core import algorithms as alg
+from pagedlist.core import entries as ent
 from pagedlist.core.driver import DEFAULT_POLICY, RetryPolicy, run
-from pagedlist.core.sizing import check_capacity, derive_capacity
+from pagedlist.core.ops import JSONDoc, Slot
+from pagedlist.core.sizing import (
+    ENTRY_PAGE_CAPACITY,
+    check_capacity,
+    check_entry_size,
+    derive_capacity,
+)
 from pagedlist.core.store import Store
 from pagedlist.core.values import (
     decode_value,
     encode_value,
     new_item_id,
+    summary_key,
     validate_item_id,
     validate_list_id,
 )
-from pagedlist.errors import ConfigError, InvalidValue
+from pagedlist.errors import (
+    ConfigError,
+    DeadlineExceeded,
+    InvalidArgument,
+    InvalidValue,
+    ListNotFound,
+)
 
-__all__ = ["Item", "PagedList"]
+__all__ = ["Item", "PagedList", "Timeline"]
 
 #: Pages fetched per batch read by ``iter()``.
 ITER_BATCH_PAGES = 8
+#: Layout 2 on claim stores: a cached hint older than this is refreshed by a range read
+#: before it is used, so a hint can never lag behind a trim (see ``PURGE_GRACE``).
+HINT_TTL = 30.0
+#: Most entries one group of coalesced appends sends in one store call.
+MAX_GROUP = 500
 
 
 @dataclass(frozen=True, slots=True)
 class Item:
     """One list item: its dense ``position`` (0 is the oldest), ``id``, append time ``ts``
-    (seconds since the epoch, millisecond precision) and ``value``."""
+    (seconds since the epoch, millisecond precision) and ``value``; ``edited`` is the time
+    of the last ``replace`` (or ``None``) and ``list_id`` the list it belongs to."""
 
     position: int
     id: str
     ts: float
     value: Any
+    edited: float | None = None
+    list_id: str | None = None
 
 
-def _item(positioned: alg.Positioned) -> Item:
-    position, entry = positioned
-    return Item(position, entry["id"], entry["ts"] / 1000, decode_value(entry["v"]))
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """A page of items merged from several lists (:meth:`PagedList.latest_many`), newest
+    first; ``cursor`` fetches the next older page, ``None`` at the end."""
+
+    items: list[Item]
+    cursor: str | None
 
 
-def _items(entries: list[alg.Positioned]) -> list[Item]:
+def _items(entries: Sequence[Slot], list_id: str) -> list[Item]:
     # One json.loads over all value texts costs far less than one call per item; each
     # text is a complete JSON value, so joining them makes a valid JSON array.
     if not entries:
         return []
-    values = json.loads("[" + ",".join(e["v"] for _, e in entries) + "]")
+    values = json.loads("[" + ",".join([e["v"] for _, e in entries]) + "]")
     return [
-        Item(pos, e["id"], e["ts"] / 1000, v) for (pos, e), v in zip(entries, values, strict=True)
+        Item(pos, e["id"], e["ts"] / 1000, v, e["e"] / 1000 if "e" in e else None, list_id)
+        for (pos, e), v in zip(entries, values, strict=True)
     ]
 
 
 def _count(n: object, what: str = "n") -> int:
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"{what} must be a non-negative int, got {n!r}")
+        raise InvalidArgument(f"{what} must be a non-negative int, got {n!r:.60}")
     return n
 
 
+def _deadline(deadline: object) -> RetryPolicy:
+    if deadline is None:
+        return DEFAULT_POLICY
+    if (
+        isinstance(deadline, bool)
+        or not isinstance(deadline, int | float)
+        or not math.isfinite(deadline)
+        or deadline <= 0
+    ):
+        raise InvalidArgument(
+            f"deadline must be a positive, finite number of seconds, got {deadline!r:.60}"
+        )
+    return RetryPolicy(deadline=float(deadline))
+
+
+def _timestamp(ts: object) -> int:
+    if (
+        isinstance(ts, bool)
+        or not isinstance(ts, int | float)
+        or not math.isfinite(ts)
+        or not 0 <= ts < 2**43 / 1000
+    ):
+        raise InvalidArgument(
+            f"ts must be seconds since the epoch (a finite number >= 0), got {ts!r:.60}"
+        )
+    return round(ts * 1000)
+
+
+def _values(values: object) -> list[Any]:
+    if values is None or isinstance(values, str | bytes | bytearray | memoryview | Mapping):
+        raise InvalidValue(
+            f"extend() takes an iterable of values, got a {type(values).__name__}: wrap a "
+            "single value in a list, or use append()"
+        )
+    try:
+        return list(values)  # type: ignore[call-overload]
+    except TypeError:
+        raise InvalidValue(
+            f"extend() takes an iterable of values, got a {type(values).__name__}: wrap a "
+            "single value in a list, or use append()"
+        ) from None
+
+
+# --- state shared by every handle of one list in this process --------------------------------
+
+
+class _Request:
+    """One caller's entries waiting to be appended by a group leader."""
+
+    __slots__ = ("deadline", "entries", "error", "event", "lead", "result", "taken")
+
+    def __init__(self, entries: list[JSONDoc], deadline: float) -> None:
+        self.entries = entries
+        self.deadline = deadline
+        self.event = threading.Event()
+        self.result: list[int] | None = None
+        self.error: BaseException | None = None
+        self.lead = False
+        self.taken = False
+
+
+class _ListState:
+    """What every handle of one list in one process shares: its settings, the newest
+    position or head page seen (the hint) and the group of appends being coalesced."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.settings: alg.Settings | None = None
+        self.head = 0
+        """Layout 1: the head page last seen. Layout 2 (claim): every position below is taken."""
+        self.hint_at = -math.inf
+        """When ``head`` was last learned (``time.monotonic()``), for the hint's TTL."""
+        self.queue: deque[_Request] = deque()
+        self.busy = False
+
+    def seen(self, head: int) -> None:
+        with self.lock:
+            if head > self.head:
+                self.head = head
+            self.hint_at = time.monotonic()
+
+
+_STATES: weakref.WeakKeyDictionary[Store, dict[str, _ListState]] = weakref.WeakKeyDictionary()
+_STATES_LOCK = threading.Lock()
+
+
+def _state(store: Store, list_id: str) -> _ListState:
+    with _STATES_LOCK:
+        lists = _STATES.get(store)
+        if lists is None:
+            lists = _STATES[store] = {}
+        found = lists.get(list_id)
+        if found is None:
+            found = lists[list_id] = _ListState()
+        return found
+
+
+def _forget(store: Store, list_id: str) -> None:
+    with _STATES_LOCK:
+        lists = _STATES.get(store)
+        if lists is not None:
+            lists.pop(list_id, None)
+
+
 class PagedList:
-    """An ever-growing ordered list stored in pages on a key-value store.
+    """An ever-growing ordered list stored on a key-value store.
 
     Get one with :meth:`create` or :meth:`open`; ``PagedList(store, list_id)`` builds a
     handle without any store call and reads the summary on first use. Handles are cheap
-    and thread-safe; each caches the head page so an append costs one store call.
+    and thread-safe; all handles of one list on one store object share what they learn
+    (settings, where the list ends) and coalesce concurrent appends into one store call.
 
     ``deadline`` bounds each operation, retries included (seconds, default 10).
     """
 
-    def __init__(
-        self,
-        store: Store,
-        list_id: str,
-        *,
-        deadline: float | None = None,
-        _settings: alg.Settings | None = None,
-        _head: int = 0,
-    ) -> None:
+    def __init__(self, store: Store, list_id: str, *, deadline: float | None = None) -> None:
         self._store = store
         self._id = validate_list_id(list_id, store.limits.key_bytes)
-        self._policy = DEFAULT_POLICY if deadline is None else RetryPolicy(deadline=deadline)
-        self._settings = _settings
-        self._head = _head
-        self._lock = threading.Lock()
+        self._policy = _deadline(deadline)
+        self._state = _state(store, self._id)
 
     # --- construction ---------------------------------------------------------------
 
@@ -98,34 +225,82 @@ class PagedList:
         capacity: int | None = None,
         max_item_bytes: int = 1024,
         metadata: Any = None,
+        max_items: int | None = None,
+        max_age: float | None = None,
         deadline: float | None = None,
+        layout: int | None = None,
     ) -> PagedList:
         """Create a list, or return it if it already exists with the same settings.
 
-        ``capacity`` (items per page) defaults to what fits the store's row limit for
-        items of ``max_item_bytes`` with a safety factor of 2; it is stored with the list
-        and never changes. ``metadata`` is any JSON value kept in the summary.
-        Raises ``ListExists`` if the list exists with other settings.
+        ``max_item_bytes`` bounds one item's JSON text. ``capacity`` is the number of
+        items per page: on stores with entry rows (layout 2) a page is a range of
+        positions (what ``iter()`` reads at once, what retention trims at once) and
+        defaults to 100; on stores without (layout 1) a page is one row, and the default
+        is what fits the store's row limit with a safety factor of 2. ``metadata`` is any
+        JSON value kept with the list. ``max_items`` / ``max_age`` (seconds) keep only the
+        newest items, applied lazily by appends (layout 2 only). ``layout`` forces 1 or 2
+        (default: 2 where the store has entry rows). Raises ``ListExists`` if the list
+        exists with other settings.
         """
         validate_list_id(list_id, store.limits.key_bytes)
+        limits = store.limits
+        entries = store.features.entries
+        if layout is None:
+            layout = ent.FORMAT if entries else alg.FORMAT
+        if layout not in (alg.FORMAT, ent.FORMAT) or (layout == ent.FORMAT and not entries):
+            raise ConfigError(
+                f"layout={layout!r}: this store offers "
+                f"{'layouts 1 and 2' if entries else 'layout 1 only (no entry rows)'}"
+            )
         if isinstance(max_item_bytes, bool) or not isinstance(max_item_bytes, int):
             raise ConfigError(f"max_item_bytes must be a positive int, got {max_item_bytes!r}")
         if max_item_bytes < 1:
             raise ConfigError(f"max_item_bytes must be a positive int, got {max_item_bytes!r}")
-        limits = store.limits
         fixed = capacity is not None
-        cap = (
-            check_capacity(limits, max_item_bytes, capacity)
-            if fixed
-            else derive_capacity(limits, max_item_bytes)
-        )
+        if layout == ent.FORMAT:
+            check_entry_size(limits, max_item_bytes)
+            if fixed and (isinstance(capacity, bool) or not isinstance(capacity, int)):
+                raise ConfigError(f"capacity must be a positive int, got {capacity!r}")
+            cap = capacity if capacity is not None else ENTRY_PAGE_CAPACITY
+            if cap < 1:
+                raise ConfigError(f"capacity must be a positive int, got {capacity!r}")
+        else:
+            if max_items is not None or max_age is not None:
+                raise ConfigError(
+                    "max_items and max_age need layout 2 (entry rows), which this store "
+                    "does not offer"
+                )
+            cap = (
+                check_capacity(limits, max_item_bytes, capacity)
+                if fixed
+                else derive_capacity(limits, max_item_bytes)
+            )
+        if max_items is not None and (
+            isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1
+        ):
+            raise ConfigError(f"max_items must be a positive int or None, got {max_items!r}")
+        age_ms = None
+        if max_age is not None:
+            if isinstance(max_age, bool) or not isinstance(max_age, int | float) or not (
+                math.isfinite(max_age) and max_age > 0
+            ):
+                raise ConfigError(f"max_age must be a positive number of seconds, got {max_age!r}")
+            age_ms = int(max_age * 1000)
         meta = None if metadata is None else encode_value(metadata, 2**20)
-        wanted = alg.Settings(cap, max_item_bytes, int(time.time() * 1000), meta)
+        wanted = alg.Settings(
+            cap,
+            max_item_bytes,
+            int(time.time() * 1000),
+            meta,
+            layout=layout,
+            max_items=max_items,
+            max_age_ms=age_ms,
+        )
         handle = cls(store, list_id, deadline=deadline)
         settings, head = handle._run(
             alg.create(list_id, wanted, fixed_capacity=fixed), f"create({list_id!r})"
         )
-        handle._settings, handle._head = settings, head
+        handle._learn(settings, head)
         return handle
 
     @classmethod
@@ -135,24 +310,24 @@ class PagedList:
         handle._load()
         return handle
 
-    def _run(self, step: alg.Step, what: str) -> Any:
-        return run(step, self._store, self._policy, what=what)
+    def _run(self, step: alg.Step, what: str, policy: RetryPolicy | None = None) -> Any:
+        return run(step, self._store, policy or self._policy, what=what)
+
+    def _learn(self, settings: alg.Settings, head: int) -> None:
+        st = self._state
+        with st.lock:
+            st.settings = settings
+        if settings.layout == alg.FORMAT:
+            st.seen(head)
 
     def _load(self) -> alg.Settings:
         settings, head = self._run(alg.open_list(self._id), f"open({self._id!r})")
-        self._settings = settings
-        self._seen(head)
+        self._learn(settings, head)
         return settings
-
-    def _seen(self, head: int) -> None:
-        # The head only grows; a slow reader must not move the cached hint backwards.
-        with self._lock:
-            if head > self._head:
-                self._head = head
 
     @property
     def _cfg(self) -> alg.Settings:
-        return self._settings or self._load()
+        return self._state.settings or self._load()
 
     # --- properties -----------------------------------------------------------------
 
@@ -172,6 +347,12 @@ class PagedList:
         return self._cfg.capacity
 
     @property
+    def layout(self) -> int:
+        """1: one row per page (pagedlist 0.1, stores without entry rows); 2: one row per
+        item, read by ordered range."""
+        return self._cfg.layout
+
+    @property
     def max_item_bytes(self) -> int:
         """Largest item, as UTF-8 bytes of its JSON text."""
         return self._cfg.max_item_bytes
@@ -189,112 +370,343 @@ class PagedList:
 
     # --- writes ---------------------------------------------------------------------
 
-    def _entry(self, value: Any, item_id: str | None, now_ms: int) -> dict[str, Any]:
+    def _entry(self, value: Any, item_id: str | None, ts_ms: int) -> dict[str, Any]:
         text = encode_value(value, self._cfg.max_item_bytes)
         return {
             "id": new_item_id() if item_id is None else validate_item_id(item_id),
-            "ts": now_ms,
+            "ts": ts_ms,
             "v": text,
         }
 
-    def _append(self, entries: list[dict[str, Any]], what: str) -> list[int]:
-        cfg = self._cfg
-        chunk = min(cfg.capacity, self._store.limits.append_entries or cfg.capacity)
-        positions, head = self._run(
-            alg.append(self._id, cfg.capacity, self._head, entries, chunk), what
-        )
-        self._seen(head)
-        return positions
-
-    def append(self, value: Any, *, id: str | None = None) -> int:
+    def append(self, value: Any, *, id: str | None = None, ts: float | None = None) -> int:
         """Append ``value`` (any JSON value) and return its position.
 
-        ``id`` makes the append idempotent: appending an id already on the current page
-        returns the existing item's position and writes nothing. Without one a random id
-        is used. Raises ``InvalidValue`` or ``ItemTooLarge`` before anything is written.
+        With ``id`` the append is idempotent for the life of the list: appending an id the
+        list already holds returns the first commit's position and writes nothing, however
+        much later, after whatever failure. Without one a random id is used (a retry inside
+        this call never duplicates, a new call is a new item). ``ts`` (seconds since the
+        epoch) keeps an imported item's time; the default is now. Raises ``InvalidValue`` or
+        ``ItemTooLarge`` before anything is written.
         """
-        entry = self._entry(value, id, int(time.time() * 1000))
-        return self._append([entry], f"append to {self._id!r}")[0]
+        now = int(time.time() * 1000) if ts is None else _timestamp(ts)
+        entry = self._entry(value, id, now)
+        return self._write([entry], id is not None, f"append to {self._id!r}")[0]
 
-    def extend(self, values: Iterable[Any]) -> list[int]:
-        """Append several values in order; return their positions (ascending).
+    def extend(
+        self,
+        values: Iterable[Any],
+        *,
+        ids: Sequence[str] | None = None,
+        ts: Sequence[float] | None = None,
+    ) -> list[int]:
+        """Append several values in order; return their positions (ascending for new items).
 
-        A batch that fits the head page's free room commits atomically (all or nothing);
-        a longer one is split at page boundaries, each part atomic. Every value is
-        validated first, so an invalid one means nothing is written.
+        Every value is validated first, so an invalid one means nothing is written. A batch
+        the store can take in one atomic call (every store with ``push``; up to its
+        ``claim_entries`` on the others, without ``ids``) commits all or nothing; a longer
+        one, or one with ``ids`` on a store without ``push``, is written in parts, and a
+        failure after a part committed raises ``PartialWrite`` with the committed positions:
+        call again with the same ``ids`` to finish without duplicates. ``ids`` and ``ts``
+        (one per value) work as in :meth:`append`.
         """
-        if isinstance(values, str | bytes | Mapping):
-            raise InvalidValue(
-                f"extend() takes an iterable of values, got a {type(values).__name__}: "
-                "wrap a single value in a list, or use append()"
-            )
+        items = _values(values)
+        if ids is not None:
+            ids = _values(ids)
+            if len(ids) != len(items):
+                raise InvalidArgument(
+                    f"extend() got {len(items)} values and {len(ids)} ids: give one id per value"
+                )
+        if ts is not None:
+            ts = _values(ts)
+            if len(ts) != len(items):
+                raise InvalidArgument(
+                    f"extend() got {len(items)} values and {len(ts)} timestamps: give one "
+                    "per value"
+                )
         now = int(time.time() * 1000)
-        entries = [self._entry(v, None, now) for v in values]
+        entries = [
+            self._entry(
+                v,
+                None if ids is None else ids[i],
+                now if ts is None else _timestamp(ts[i]),
+            )
+            for i, v in enumerate(items)
+        ]
         if not entries:
             return []
-        return self._append(entries, f"extend {self._id!r}")
+        return self._write(entries, ids is not None, f"extend {self._id!r}")
+
+    def _write(self, entries: list[JSONDoc], given_ids: bool, what: str) -> list[int]:
+        cfg = self._cfg
+        push = cfg.layout == ent.FORMAT and self._store.features.push
+        if given_ids and not push:
+            return self._write_once(entries, what)
+        return self._group(entries, what)
+
+    def _chunk(self) -> int:
+        cfg, store = self._cfg, self._store
+        if cfg.layout == ent.FORMAT:
+            if store.features.push:
+                return store.limits.append_entries or MAX_GROUP
+            return max(1, store.features.claim_entries)
+        return min(cfg.capacity, store.limits.append_entries or cfg.capacity)
+
+    def _write_once(self, entries: list[JSONDoc], what: str) -> list[int]:
+        """Caller ids on a store without ``push``: one id record per entry, in order."""
+        cfg, st = self._cfg, self._state
+        out: list[int] = []
+        for entry in entries:
+            try:
+                if cfg.layout == ent.FORMAT:
+                    step = self._fresh_hint(
+                        lambda h, e=entry: ent.append_once(
+                            self._id, h, cfg.start, e, summary_key(self._id)
+                        )
+                    )
+                    pos, hint = self._run(step, what)
+                    st.seen(hint)
+                else:
+                    pos, head = self._run(
+                        alg.append_once(self._id, cfg.capacity, st.head, entry), what
+                    )
+                    st.seen(head)
+            except BaseException as err:
+                if out:
+                    raise ent._partial(self._id, out, len(entries), err) from err
+                raise
+            out.append(pos)
+        return out
+
+    def _fresh_hint(self, make: Callable[[int], alg.Step]) -> alg.Step:
+        """The claim-store step ``make(hint)``, first learning where the list ends when the
+        cached hint is unknown or older than ``HINT_TTL``."""
+        st, start = self._state, self._cfg.start
+        if time.monotonic() - st.hint_at <= HINT_TTL:
+            return make(max(st.head, start))
+
+        def fresh() -> alg.Step:
+            newest = yield from ent.newest_position(self._id, start)
+            hint = start if newest is None else max(start, newest + 1)
+            return (yield from make(hint))
+
+        return fresh()
+
+    def _append_step(self, entries: list[JSONDoc]) -> tuple[alg.Step, Callable[[Any], list[int]]]:
+        """The store step that appends ``entries`` (any ids) and how to read its result."""
+        cfg, st, chunk = self._cfg, self._state, self._chunk()
+        if cfg.layout == ent.FORMAT and self._store.features.push:
+            return ent.append_push(self._id, entries, chunk, cfg.start), lambda r: r
+        if cfg.layout == ent.FORMAT:
+            step = self._fresh_hint(lambda h: ent.append_claim(self._id, h, entries, chunk))
+        else:
+            step = alg.append(self._id, cfg.capacity, st.head, entries, chunk)
+
+        def result(answer: Any) -> list[int]:
+            positions, head = answer
+            st.seen(head)
+            return positions
+
+        return step, result
+
+    def _group(self, entries: list[JSONDoc], what: str) -> list[int]:
+        """Append ``entries`` as one request, coalesced with concurrent appends to this list.
+
+        The first caller to find no append in flight leads: it sends its entries and those
+        of every caller queued meanwhile (up to the store's batch size) in one store call,
+        hands each caller its positions, then passes the lead to the next waiting caller.
+        Each caller's entries stay together and in order; a caller whose deadline passes
+        while waiting gets ``DeadlineExceeded`` (nothing written if its turn never came).
+        """
+        st = self._state
+        req = _Request(entries, time.monotonic() + self._policy.deadline)
+        with st.lock:
+            lead = not st.busy
+            if lead:
+                st.busy = True
+            else:
+                st.queue.append(req)
+        if not lead:
+            self._wait(req)
+            if not req.lead:
+                if req.error is not None:
+                    raise req.error
+                assert req.result is not None
+                return req.result
+        try:
+            self._lead(req, what)
+        finally:
+            with st.lock:
+                following = st.queue.popleft() if st.queue else None
+                if following is None:
+                    st.busy = False
+            if following is not None:
+                following.lead = True
+                following.event.set()
+        if req.error is not None:
+            raise req.error
+        assert req.result is not None
+        return req.result
+
+    def _wait(self, req: _Request) -> None:
+        st = self._state
+        if req.event.wait(max(0.0, req.deadline - time.monotonic())):
+            return
+        with st.lock:
+            if not req.taken and not req.lead and req in st.queue:
+                st.queue.remove(req)
+                raise DeadlineExceeded(
+                    f"append to {self._id!r} waited {self._policy.deadline:g}s behind other "
+                    "appends to this list without its turn coming; nothing was written: retry "
+                    "later, or raise the deadline with deadline=..."
+                )
+        # Taken into a group already (or handed the lead): its outcome is on its way.
+        req.event.wait()
+
+    def _lead(self, mine: _Request, what: str) -> None:
+        st, limit = self._state, self._chunk()
+        group = [mine]
+        size = len(mine.entries)
+        with st.lock:
+            mine.taken = True
+            while st.queue and size + len(st.queue[0].entries) <= limit:
+                req = st.queue.popleft()
+                req.taken = True
+                group.append(req)
+                size += len(req.entries)
+        entries = [e for req in group for e in req.entries]
+        policy = self._policy
+        if len(group) > 1:
+            latest = max(r.deadline for r in group) - time.monotonic()
+            policy = RetryPolicy(deadline=max(latest, 0.001))
+        try:
+            step, result = self._append_step(entries)
+            positions = result(self._run(step, what, policy))
+        except BaseException as err:
+            for req in group:
+                req.error = err
+                if req is not mine:
+                    req.event.set()
+            return
+        at = 0
+        for req in group:
+            req.result = positions[at : at + len(req.entries)]
+            at += len(req.entries)
+            if req is not mine:
+                req.event.set()
 
     # --- reads ----------------------------------------------------------------------
 
     def latest(self, n: int = 20) -> list[Item]:
-        """The newest ``n`` items, newest first (at most two store calls)."""
+        """The newest ``n`` items, newest first (one store call; layout 1: at most two)."""
         if _count(n) == 0:
             return []
+        cfg = self._cfg
+        if cfg.layout == ent.FORMAT:
+            slots = self._run(ent.latest(self._id, cfg.start, n), f"latest({n})")
+            return _items(slots, self._id)
+        # Layout 1 reads at most the pages up to the head, however large n is.
+        st = self._state
         entries, head = self._run(
-            alg.latest(self._id, self._cfg.capacity, self._head, n), f"latest({n})"
+            alg.latest(self._id, cfg.capacity, st.head, n), f"latest({n})"
         )
-        self._seen(head)
-        return _items(entries)
+        st.seen(head)
+        return _items(entries, self._id)
 
     def before(self, position: int, n: int = 20) -> list[Item]:
         """Up to ``n`` items older than ``position``, newest first (one store call).
 
         Use the last item's position of a page as the cursor for the next one.
         """
-        position = _count(position, "position")
-        lo = max(0, position - _count(n))
-        entries = self._run(
-            alg.read_range(self._id, self._cfg.capacity, lo, position), f"before({position})"
-        )
-        return _items(entries[::-1])
+        position, n = _count(position, "position"), _count(n)
+        cfg = self._cfg
+        if n == 0:
+            return []
+        if cfg.layout == ent.FORMAT:
+            slots = self._run(
+                ent.read_before(self._id, cfg.start, position, n), f"before({position})"
+            )
+            return _items(slots, self._id)
+        hi, lo = position, max(0, position - n)
+        if hi - lo > ITER_BATCH_PAGES * cfg.capacity:
+            # A wide range: bound it by what the list holds before naming its pages.
+            hi = min(hi, self.count())
+            lo = max(0, hi - n)
+        entries = self._run(alg.read_range(self._id, cfg.capacity, lo, hi), f"before({position})")
+        return _items(entries[::-1], self._id)
 
     def after(self, position: int, n: int = 20) -> list[Item]:
-        """Up to ``n`` items newer than ``position``, oldest first (one store call).
+        """Up to ``n`` items newer than ``position``, oldest first (one store call for
+        ``n`` up to a few pages).
 
-        ``after(-1, n)`` reads from the start.
+        ``after(-1, n)`` reads from the start. Reads at most what the list holds, however
+        large ``n`` is.
         """
         if isinstance(position, bool) or not isinstance(position, int) or position < -1:
-            raise ValueError(f"position must be an int >= -1, got {position!r}")
-        lo = position + 1
-        entries = self._run(
-            alg.read_range(self._id, self._cfg.capacity, lo, lo + _count(n)),
-            f"after({position})",
-        )
-        return _items(entries)
+            raise InvalidArgument(f"position must be an int >= -1, got {position!r:.60}")
+        n = _count(n)
+        if n == 0:
+            return []
+        cfg = self._cfg
+        if cfg.layout == ent.FORMAT:
+            slots, _ = self._run(
+                ent.read_after(self._id, cfg.start, position, n), f"after({position})"
+            )
+            return _items(slots, self._id)
+        out: list[Item] = []
+        for item in self._iter_pages(position + 1, f"after({position})"):
+            out.append(item)
+            if len(out) == n:
+                break
+        return out
 
     def get(self, position: int) -> Item | None:
-        """The item at ``position``, or ``None`` if there is none yet (one store call)."""
+        """The item at ``position``, or ``None`` if there is none (one store call)."""
         position = _count(position, "position")
-        found = self._run(alg.get(self._id, self._cfg.capacity, position), f"get({position})")
-        return None if found is None else _item(found)
+        cfg = self._cfg
+        if cfg.layout == ent.FORMAT:
+            if position < cfg.start:
+                return None
+            found = self._run(ent.get(self._id, position), f"get({position})")
+        else:
+            found = self._run(alg.get(self._id, cfg.capacity, position), f"get({position})")
+        return None if found is None else _items([found], self._id)[0]
 
     def count(self) -> int:
-        """The number of items (one store call, two if the head moved)."""
-        n, head = self._run(alg.count(self._id, self._cfg.capacity, self._head), "count()")
-        self._seen(head)
-        return n
+        """The number of positions used so far (one store call, two if the head moved)."""
+        cfg = self._cfg
+        if cfg.layout == ent.FORMAT:
+            return int(self._run(ent.count(self._id, cfg.start), "count()"))
+        st = self._state
+        n, head = self._run(alg.count(self._id, cfg.capacity, st.head), "count()")
+        st.seen(head)
+        return int(n)
 
     def iter(self, start: int = 0) -> Iterator[Item]:
         """Iterate forward from ``start`` to the end as seen while iterating.
 
-        Pages are fetched ``ITER_BATCH_PAGES`` at a time, one store call per batch.
+        Items are fetched ``ITER_BATCH_PAGES`` pages at a time, one store call per batch.
         """
         pos = _count(start, "start")
+        cfg = self._cfg
+        if cfg.layout == ent.FORMAT:
+            batch = cfg.capacity * ITER_BATCH_PAGES
+            after = pos - 1
+            while True:
+                slots, more = self._run(
+                    ent.read_after(self._id, cfg.start, after, batch), f"iter({after + 1})"
+                )
+                yield from _items(slots, self._id)
+                if more is None:
+                    return
+                after = more - 1
+        yield from self._iter_pages(pos, f"iter({pos})")
+
+    def _iter_pages(self, pos: int, what: str) -> Iterator[Item]:
         cap = self._cfg.capacity
         while True:
             hi = (pos // cap + ITER_BATCH_PAGES) * cap
-            entries = self._run(alg.read_range(self._id, cap, pos, hi), f"iter({pos})")
-            yield from _items(entries)
+            entries = self._run(alg.read_range(self._id, cap, pos, hi), what)
+            yield from _items(entries, self._id)
             if len(entries) < hi - pos:
                 return
             pos = hi
@@ -304,3 +716,114 @@ class PagedList:
 
     def __repr__(self) -> str:
         return f"PagedList({self._id!r}, store={self._store.describe()})"
+
+    # --- many lists -----------------------------------------------------------------
+
+    @classmethod
+    def latest_many(
+        cls,
+        store: Store,
+        list_ids: Sequence[str],
+        n: int = 20,
+        *,
+        cursor: str | None = None,
+        deadline: float | None = None,
+    ) -> Timeline:
+        """The newest ``n`` items across ``list_ids``, newest first by time (a home timeline).
+
+        One batch read of every list's newest items (plus one read of the summaries of
+        lists this process has not seen yet); pass the returned ``cursor`` to get the next
+        older page. Lists that do not exist are skipped. Each item carries its ``list_id``.
+        """
+        n = _count(n)
+        policy = _deadline(deadline)
+        if isinstance(list_ids, str) or not isinstance(list_ids, Sequence):
+            raise InvalidArgument("list_ids must be a sequence of list ids (not one str)")
+        ids = list(dict.fromkeys(validate_list_id(i, store.limits.key_bytes) for i in list_ids))
+        below = _decode_cursor(cursor, ids) if cursor is not None else None
+        if n == 0 or not ids or (below is not None and not below.below):
+            return Timeline([], None)
+        handles = {lid: cls(store, lid, deadline=deadline) for lid in ids}
+        unknown = [lid for lid, h in handles.items() if h._state.settings is None]
+        if unknown:
+            rows = run(_summaries(unknown), store, policy, what="latest_many")
+            for lid in unknown:
+                if lid in rows:
+                    handles[lid]._learn(*rows[lid])
+        live = {lid: h for lid, h in handles.items() if h._state.settings is not None}
+        layout2 = {lid: h._cfg.start for lid, h in live.items() if h._cfg.layout == ent.FORMAT}
+        if len(layout2) != len(live):
+            return cls._merge_slowly(live, n, below)
+        if below is not None:
+            below = ent.Cursor({k: v for k, v in below.below.items() if k in layout2})
+        chosen, nxt = run(ent.merge_latest(layout2, n, below), store, policy, what="latest_many")
+        items = [_items([slot], lid)[0] for lid, slot in chosen]
+        return Timeline(items, None if nxt is None else _encode_cursor(nxt))
+
+    @classmethod
+    def _merge_slowly(
+        cls, lists: Mapping[str, PagedList], n: int, below: ent.Cursor | None
+    ) -> Timeline:
+        # Layout-1 lists have no range read across lists: read each, then merge the same way.
+        bounds = below.below if below is not None else dict.fromkeys(lists)
+        merged: list[Item] = []
+        for lid, handle in lists.items():
+            if lid not in bounds:
+                continue
+            hi = bounds[lid]
+            merged.extend(handle.latest(n) if hi is None else handle.before(hi, n))
+        merged.sort(key=lambda i: (-i.ts, i.list_id or "", -i.position))
+        page = merged[:n]
+        following: dict[str, int | None] = {}
+        for lid in bounds:
+            if lid not in lists:
+                continue
+            mine = [i.position for i in page if i.list_id == lid]
+            rest = [i for i in merged[n:] if i.list_id == lid]
+            if mine:
+                following[lid] = min(mine)
+            elif rest:
+                following[lid] = bounds[lid]
+        return Timeline(page, _encode_cursor(ent.Cursor(following)) if following else None)
+
+
+def _summaries(list_ids: list[str]) -> alg.Step:
+    from pagedlist.core.ops import GetMany
+
+    rows = yield GetMany(tuple(summary_key(lid) for lid in list_ids))
+    out = {}
+    for lid in list_ids:
+        row = rows.get(summary_key(lid))
+        if row is not None:
+            settings = alg.Settings.from_doc(lid, row.doc)
+            out[lid] = (settings, int(row.doc.get(alg.HEAD, 0)))
+    return out
+
+
+def _encode_cursor(cursor: ent.Cursor) -> str:
+    text = json.dumps(cursor.below, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def _decode_cursor(cursor: object, ids: list[str]) -> ent.Cursor:
+    bad = InvalidArgument(
+        f"cursor {cursor!r:.60} was not returned by latest_many() for these lists: pass the "
+        "cursor of the previous page unchanged, or None for the newest page"
+    )
+    if not isinstance(cursor, str):
+        raise bad
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8")
+        below = json.loads(text)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise bad from None
+    if not isinstance(below, dict) or not set(below) <= set(ids):
+        raise bad
+    for value in below.values():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise bad
+    return ent.Cursor(below)
+
+
+def _missing(list_id: str) -> ListNotFound:
+    return ListNotFound(f"list {list_id!r} does not exist in this store")

@@ -19,27 +19,44 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from pagedlist.core.ops import (
     Append,
     AppendOutcome,
+    Claim,
+    ClaimOutcome,
     Delete,
+    DropEntries,
+    Features,
+    FindId,
     Get,
+    GetEntry,
     GetMany,
     Increment,
+    Insert,
     JSONDoc,
     Limits,
     Operation,
+    Purge,
+    Push,
+    Pushed,
     PutIfAbsent,
     Replace,
+    ReplaceEntry,
     Row,
+    Scan,
+    ScanMany,
+    Slot,
 )
-from pagedlist.errors import ItemTooLarge
+from pagedlist.errors import ItemTooLarge, Unsupported
 
-__all__ = ["Store", "compact_json", "perform", "too_large"]
+__all__ = ["NO_FEATURES", "Store", "compact_json", "perform", "too_large"]
+
+#: What a store that implements only the row operations offers.
+NO_FEATURES = Features()
 
 
 def compact_json(doc: Any) -> str:
@@ -79,6 +96,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def limits(self) -> Limits:
         """The backend's size limits, used to size pages and validate list ids."""
+
+    @property
+    def features(self) -> Features:
+        """What this store offers beyond the row operations (entry rows, tail pushes).
+
+        The default is none: a store that implements only the row operations still runs
+        every list, in layout 1 (page rows).
+        """
+        return NO_FEATURES
 
     @abc.abstractmethod
     def put_if_absent(self, key: str, doc: JSONDoc) -> bool:
@@ -125,6 +151,81 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete(self, key: str) -> None:
         """Remove ``key``; deleting a missing row is not an error."""
+
+    def insert(self, key: str, doc: JSONDoc) -> Row | None:
+        """Create ``key`` with ``doc`` unless it exists; return ``None`` if created, else
+        the existing row.
+
+        The default makes two calls when the row exists (a refused create, then a read);
+        adapters whose backend returns the existing row with the refusal override it.
+        """
+        while True:
+            if self.put_if_absent(key, doc):
+                return None
+            row = self.get(key)
+            if row is not None:
+                return row
+            # Deleted between the two calls: try the create again.
+
+    # --- entry operations (layout 2): only where ``features.entries`` -------------------
+
+    def _unsupported(self, what: str) -> Unsupported:
+        return Unsupported(
+            f"{type(self).__name__} does not implement {what} (its features are "
+            f"{self.features}); lists on it use layout 1"
+        )
+
+    def claim(self, list_id: str, first: int, entries: Sequence[JSONDoc]) -> ClaimOutcome:
+        """Create the entry rows ``first .. first + len(entries) - 1`` of ``list_id``, all or
+        nothing, only if none exists: ``Claimed()``, or ``Taken(position, entry)`` naming
+        the lowest position that already holds an entry (nothing written)."""
+        raise self._unsupported("claim")
+
+    def push(self, list_id: str, entries: Sequence[JSONDoc], floor: int = 0) -> Pushed:
+        """Append at the list's tail in one atomic call; entries whose id the list holds are
+        answered with their position and not written again (``features.push``)."""
+        raise self._unsupported("push")
+
+    def scan(
+        self,
+        list_id: str,
+        lo: int = 0,
+        hi: int | None = None,
+        limit: int = 1,
+        newest_first: bool = False,
+    ) -> tuple[Slot, ...]:
+        """Entry rows with ``lo <= position < hi``, in position order (descending with
+        ``newest_first``), at most ``limit``."""
+        raise self._unsupported("scan")
+
+    def scan_many(self, scans: Sequence[Scan]) -> tuple[tuple[Slot, ...], ...]:
+        """Several scans in one batch; the default runs them one after the other."""
+        return tuple(
+            self.scan(s.list_id, s.lo, s.hi, s.limit, s.newest_first) for s in scans
+        )
+
+    def get_entry(self, list_id: str, position: int) -> Row | None:
+        """The entry row at ``position`` with its version, or ``None``."""
+        raise self._unsupported("get_entry")
+
+    def replace_entry(
+        self, list_id: str, position: int, entry: JSONDoc, version: str
+    ) -> str | None:
+        """Overwrite the entry row at ``position`` if its version is still ``version``;
+        return the new version, or ``None``. Never creates a row."""
+        raise self._unsupported("replace_entry")
+
+    def purge(self, list_id: str, below: int) -> None:
+        """Remove every entry row below position ``below`` (and their ids from the index)."""
+        raise self._unsupported("purge")
+
+    def drop_entries(self, list_id: str) -> None:
+        """Remove every entry row of ``list_id``, its id index and tail counter."""
+        raise self._unsupported("drop_entries")
+
+    def find_id(self, list_id: str, item_id: str) -> int | None:
+        """The position of the entry whose id is ``item_id`` (``features.push``), or ``None``."""
+        raise self._unsupported("find_id")
 
     def row_size(self, key: str, doc: JSONDoc) -> int:
         """The size of a row the way this backend counts it against ``limits.row_bytes``.
@@ -174,4 +275,24 @@ def perform(store: Store, op: Operation) -> Any:
             return store.replace(key, doc, version)
         case Delete(key):
             return store.delete(key)
+        case Insert(key, doc):
+            return store.insert(key, doc)
+        case Claim(list_id, first, entries):
+            return store.claim(list_id, first, entries)
+        case Push(list_id, entries, floor):
+            return store.push(list_id, entries, floor)
+        case Scan(list_id, lo, hi, limit, newest_first):
+            return store.scan(list_id, lo, hi, limit, newest_first)
+        case ScanMany(scans):
+            return store.scan_many(scans)
+        case GetEntry(list_id, position):
+            return store.get_entry(list_id, position)
+        case ReplaceEntry(list_id, position, entry, version):
+            return store.replace_entry(list_id, position, entry, version)
+        case Purge(list_id, below):
+            return store.purge(list_id, below)
+        case DropEntries(list_id):
+            return store.drop_entries(list_id)
+        case FindId(list_id, item_id):
+            return store.find_id(list_id, item_id)
     raise TypeError(f"not a store operation: {op!r}")

@@ -8,6 +8,8 @@ is the UTF-8 length of that text.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import math
 import re
@@ -19,9 +21,11 @@ from pagedlist.errors import InvalidListId, InvalidValue, ItemTooLarge
 __all__ = [
     "ITEM_ID_MAX_BYTES",
     "LIST_ID_ALPHABET",
+    "MAX_DEPTH",
     "SUMMARY_SUFFIX",
     "decode_value",
     "encode_value",
+    "id_record_key",
     "list_id_max_len",
     "new_item_id",
     "page_key",
@@ -36,6 +40,11 @@ SUMMARY_SUFFIX = "s"
 # Page numbers are non-negative int64s: a key needs room for "|" plus 19 digits.
 _PAGE_SUFFIX_MAX = 20
 ITEM_ID_MAX_BYTES = 128
+#: Deepest nesting of lists and objects a value may have. Every reader decodes values with
+#: Python's recursive JSON decoder, which needs a stack frame per level on top of whatever
+#: the reader's own call stack (a web framework, a task runner) already uses: 100 levels
+#: leave room under the default recursion limit of 1000 for any reader.
+MAX_DEPTH = 100
 
 
 def summary_key(list_id: str) -> str:
@@ -46,6 +55,17 @@ def summary_key(list_id: str) -> str:
 def page_key(list_id: str, page: int) -> str:
     """The key of page number ``page`` of a list."""
     return f"{list_id}|{page}"
+
+
+def id_record_key(list_id: str, item_id: str) -> str:
+    """The key of the record of caller id ``item_id`` in a list (exactly-once by id).
+
+    Ids may hold any character, so the key carries 96 bits of their SHA-256 in base64url
+    (``[A-Za-z0-9_-]``, 16 characters): ``"{list_id}|i|"`` plus those fit the room that
+    ``list_id_max_len`` keeps for suffixes. The record stores the id itself too.
+    """
+    digest = hashlib.sha256(item_id.encode("utf-8", "surrogatepass")).digest()[:12]
+    return f"{list_id}|i|{base64.urlsafe_b64encode(digest).decode('ascii')}"
 
 
 def list_id_max_len(key_bytes: int) -> int:
@@ -93,11 +113,16 @@ def validate_item_id(item_id: object) -> str:
     return item_id
 
 
-def _check(value: Any, path: str) -> None:
+def _check(value: Any, path: str, depth: int = 0) -> None:
     # json.dumps alone would quietly turn tuples into lists and int keys into strings,
     # so a value would not come back equal; refuse those instead.
     if value is None or isinstance(value, bool | str | int):
         return
+    if depth >= MAX_DEPTH and isinstance(value, list | dict):
+        raise InvalidValue(
+            f"{path} nests lists/objects more than {MAX_DEPTH} levels deep: every reader "
+            "would need that many stack frames to decode it; flatten the value"
+        )
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidValue(
@@ -106,7 +131,8 @@ def _check(value: Any, path: str) -> None:
         return
     if isinstance(value, list):
         for i, v in enumerate(value):
-            _check(v, f"{path}[{i}]")
+            if not (v is None or isinstance(v, bool | str | int)):
+                _check(v, f"{path}[{i}]", depth + 1)
         return
     if isinstance(value, dict):
         for k, v in value.items():
@@ -115,7 +141,8 @@ def _check(value: Any, path: str) -> None:
                     f"{path} has key {k!r} of type {type(k).__name__}: JSON object keys are "
                     "strings; convert the key with str()"
                 )
-            _check(v, f"{path}[{k!r}]")
+            if not (v is None or isinstance(v, bool | str | int)):
+                _check(v, f"{path}[{k!r}]", depth + 1)
         return
     raise InvalidValue(
         f"{path} is a {type(value).__name__}, which is not JSON: use dict, list, str, int, "

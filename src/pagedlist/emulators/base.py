@@ -6,8 +6,10 @@ server (``install``), which processes to start (``commands``), how to tell it is
 processes on free loopback ports, keeps their output in a log directory, and stops them.
 
 Servers started from the CLI (``pagedlist emulator start``) outlive the command: their
-pids, ports and URL are kept in a state file under the cache directory so that
-``pagedlist emulator stop`` and ``list`` find them.
+owner, pids, ports and URL are kept in a state file under the cache directory so that
+``pagedlist emulator stop`` and ``list`` find them. A server belongs to whoever started it
+(:func:`default_owner`): another owner gets it only by asking (``--reuse``) and can never
+stop it.
 """
 
 from __future__ import annotations
@@ -27,12 +29,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
+    "OWNER_ENV",
     "Emulator",
     "EmulatorError",
     "Running",
     "cache_dir",
+    "default_owner",
+    "find",
+    "forget",
     "free_port",
+    "load_state",
     "port_open",
+    "remember",
     "wait_for",
 ]
 
@@ -224,47 +232,121 @@ class Emulator(abc.ABC):
 
 
 # --- background servers for the CLI ----------------------------------------------------------
+#
+# Several test runs, terminals or users of one account share the state file, so every
+# record names its owner: ``pagedlist emulator start`` hands out only the caller's own
+# server (another owner's only with ``--reuse``) and ``stop`` ends only the caller's own.
+
+#: Environment variable naming the owner of servers started in the background.
+OWNER_ENV = "PAGEDLIST_EMULATOR_OWNER"
+#: Owner given to records written before servers had owners.
+UNKNOWN_OWNER = "unknown"
+
+
+def default_owner() -> str:
+    """Who is starting or stopping a background server: ``$PAGEDLIST_EMULATOR_OWNER``, else
+    the terminal session (every command of one shell, script or ``make`` run shares it; two
+    terminals or two CI jobs do not)."""
+    token = os.environ.get(OWNER_ENV, "").strip()
+    return token or f"session-{os.getsid(0)}"
 
 
 def _state_file() -> Path:
     return cache_dir() / "running.json"
 
 
-def load_state() -> dict[str, dict]:
-    """Servers started by ``pagedlist emulator start`` that are still alive."""
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    """Hold the state file's lock: each read-modify-write sees every other one's result."""
+    import fcntl
+
+    with open(cache_dir() / "running.json.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _read() -> list[dict]:
     try:
         state = json.loads(_state_file().read_text())
     except (OSError, ValueError):
-        return {}
-    return {k: v for k, v in state.items() if all(_alive(p) for p in v.get("pids", []))}
+        return []
+    if isinstance(state, dict) and isinstance(state.get("servers"), list):
+        records = state["servers"]
+    elif isinstance(state, dict):  # the format before owners: {name: record}
+        records = [{**r, "name": k, "owner": UNKNOWN_OWNER} for k, r in state.items()]
+    else:
+        return []
+    return [
+        r
+        for r in records
+        if isinstance(r, dict) and r.get("pids") and all(_alive(p) for p in r["pids"])
+    ]
 
 
-def save_state(state: dict[str, dict]) -> None:
-    """Write the background-server state."""
-    _state_file().write_text(json.dumps(state, indent=2))
+def _write(records: list[dict]) -> None:
+    # Written whole and renamed into place, so a reader never sees half a file.
+    path = _state_file()
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"version": 2, "servers": records}, indent=2))
+    os.replace(tmp, path)
 
 
-def remember(running: Running) -> None:
-    """Record a server started in the background."""
-    state = load_state()
-    state[running.name] = {
+def load_state() -> list[dict]:
+    """Servers started by ``pagedlist emulator start`` that are still alive, every owner's:
+    records with ``name``, ``owner``, ``url``, ``ports``, ``pids`` and ``log_dir``."""
+    with _locked():
+        return _read()
+
+
+def find(name: str, owner: str | None = None) -> dict | None:
+    """The live background server ``name`` of ``owner``; with ``owner=None``, anyone's
+    (the oldest first)."""
+    for record in load_state():
+        if record["name"] == name and (owner is None or record["owner"] == owner):
+            return record
+    return None
+
+
+def remember(running: Running, owner: str) -> dict:
+    """Record a server ``owner`` started in the background; return the record kept.
+
+    If ``owner`` already has a live server of that name (two starts raced), that one is
+    kept and returned: the caller stops the one it just started.
+    """
+    record = {
+        "name": running.name,
+        "owner": owner,
         "url": running.url,
         "ports": running.ports,
         "pids": running.pids,
         "log_dir": str(running.log_dir),
+        "started": time.time(),
     }
-    save_state(state)
+    with _locked():
+        records = _read()
+        for kept in records:
+            if kept["name"] == running.name and kept["owner"] == owner:
+                return kept
+        _write([*records, record])
+    return record
 
 
-def forget(name: str) -> dict | None:
-    """Stop a background server started earlier; return its record, or ``None``."""
-    state = load_state()
-    record = state.pop(name, None)
-    if record is not None:
+def forget(name: str, owner: str) -> dict | None:
+    """Stop ``owner``'s background server ``name``; return its record, or ``None`` if
+    ``owner`` has none (another owner's server of that name is left running)."""
+    with _locked():
+        records = _read()
+        mine = [r for r in records if r["name"] == name and r["owner"] == owner]
+        if not mine:
+            return None
+        _write([r for r in records if r not in mine])
+    for record in mine:
         log_dir = Path(record["log_dir"])
         Running(name, record["url"], record["ports"], log_dir, pids=record["pids"]).stop()
-        save_state(state)
-    return record
+    return mine[0]
 
 
 def python() -> str:

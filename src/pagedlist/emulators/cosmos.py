@@ -115,14 +115,16 @@ class CosmosServerEmulator(Emulator):
             return answer.status == 200
 
     def store_url(self, ports: list[int]) -> str:
-        """``cosmos://127.0.0.1:PORT/pagedlist/rows?tls=false&consistency=any&create=true``.
+        """``cosmos://127.0.0.1:PORT/pagedlist/rows?tls=false&consistency=any&create=true&emulator=vercel``.
 
         ``consistency=any``: the server reports Session consistency, but it is one process
         applying one request at a time, so its reads are linearizable anyway.
+        ``emulator=vercel``: the adapter's workarounds for this server's quirks
+        (``docs/backends/cosmos.md``, "The emulator flag").
         """
         return (
             f"cosmos://127.0.0.1:{ports[0]}/{DATABASE}/{CONTAINER}"
-            "?tls=false&consistency=any&create=true"
+            "?tls=false&consistency=any&create=true&emulator=vercel"
         )
 
 

@@ -26,11 +26,8 @@ import argparse
 import base64
 import json
 import math
-import secrets
 import socket
-import sqlite3
 import sys
-import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -42,17 +39,22 @@ from borneo.nson import FieldValueCreator, Nson, NsonSerializer
 from borneo.serdeutil import SerdeUtil
 
 from pagedlist.emulators import oci_statements as shapes
+from pagedlist.emulators.oci_storage import (
+    ERR,
+    NoSQLError,
+    Tables,
+    check_row,
+    row_bytes,
+)
 
 __all__ = ["Long", "NoSQLError", "OCINoSQLEndpoint", "main"]
 
 DATA_PATH = "/V2/nosql/data"
 KEY_LIMIT = 64
-ROW_LIMIT = 512 * 1024
 QUERY_LIMIT = 10 * 1024
 PROXY_INFO = "proxy=5.4.0 kv=24.1.0 pagedlist-local-endpoint"
 
 OP = SerdeUtil.OP_CODE
-ERR = SerdeUtil.USER_ERROR
 #: QueryOperation codes as the proxy reports them (borneo's PreparedStatement.OPCODE_*).
 QUERY_SELECT, QUERY_UPDATE = 0, 3
 ABSOLUTE = 0
@@ -62,15 +64,6 @@ COLUMNS = ("k", "doc", "sz")
 class Long(int):
     """An int the response encoder must write as an NSON LONG (borneo reads some fields,
     e.g. modification times, only as LONG)."""
-
-
-class NoSQLError(Exception):
-    """A request the proxy refuses: encoded as ``{error_code, exception}``."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 # --- NSON ----------------------------------------------------------------------------------
@@ -142,17 +135,6 @@ def _error(code: int, message: str) -> dict[str, Any]:
 # --- sizes and costs ----------------------------------------------------------------------------
 
 
-def compact(doc: Any) -> str:
-    """How rows are kept and sized: compact JSON text, non-ASCII kept as is."""
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-
-
-def row_bytes(key: str, doc: Any) -> int:
-    """A row's size as this endpoint counts it: key bytes plus the doc's JSON text bytes
-    (the service counts its own binary format, which is close to that)."""
-    return len(key.encode("utf-8")) + len(compact(doc).encode("utf-8"))
-
-
 def _kb(size: int) -> int:
     return max(1, math.ceil(size / 1024))
 
@@ -179,66 +161,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-# --- storage ------------------------------------------------------------------------------------
-
-
-class Tables:
-    """SQLite storage: one connection, one lock, so each request is atomic. Each request
-    is also one ``BEGIN IMMEDIATE`` transaction (waiting up to 30 s for the file), so
-    several endpoint processes may share one ``--db`` file."""
-
-    def __init__(self, path: str = ":memory:") -> None:
-        self.lock = threading.Lock()
-        self.db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        self.db.executescript(
-            """
-            PRAGMA journal_mode=WAL;
-            PRAGMA synchronous=NORMAL;
-            CREATE TABLE IF NOT EXISTS nosql_tables (name TEXT PRIMARY KEY, ddl TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS nosql_rows (
-                tbl TEXT NOT NULL, k TEXT NOT NULL, doc TEXT NOT NULL, sz INTEGER NOT NULL,
-                version BLOB NOT NULL, modified INTEGER NOT NULL, PRIMARY KEY (tbl, k)
-            ) WITHOUT ROWID;
-            """
-        )
-
-    def ddl(self, table: str) -> str | None:
-        found = self.db.execute(
-            "SELECT ddl FROM nosql_tables WHERE name = ? COLLATE NOCASE", (table,)
-        ).fetchone()
-        return None if found is None else found[0]
-
-    def require(self, table: str) -> None:
-        if self.ddl(table) is None:
-            raise NoSQLError(ERR.TABLE_NOT_FOUND, f"Table not found: {table}")
-
-    def create(self, table: str, ddl: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO nosql_tables VALUES (?, ?)", (table, ddl))
-
-    def read(self, table: str, key: str) -> tuple[dict[str, Any], int, bytes, int] | None:
-        found = self.db.execute(
-            "SELECT doc, sz, version, modified FROM nosql_rows WHERE tbl = ? AND k = ?",
-            (table.lower(), key),
-        ).fetchone()
-        return None if found is None else (json.loads(found[0]), found[1], found[2], found[3])
-
-    def write(self, table: str, key: str, doc: Any, sz: int) -> tuple[bytes, int]:
-        # Random versions: a row deleted and re-created never reuses one (no ABA).
-        version = b"PLv1" + secrets.token_bytes(20)
-        modified = int(time.time() * 1000)
-        self.db.execute(
-            "INSERT OR REPLACE INTO nosql_rows VALUES (?, ?, ?, ?, ?, ?)",
-            (table.lower(), key, compact(doc), sz, version, modified),
-        )
-        return version, modified
-
-    def delete(self, table: str, key: str) -> bool:
-        cur = self.db.execute(
-            "DELETE FROM nosql_rows WHERE tbl = ? AND k = ?", (table.lower(), key)
-        )
-        return cur.rowcount > 0
-
-
 # --- the proxy ----------------------------------------------------------------------------------
 
 
@@ -252,16 +174,6 @@ def _check_key(key: Any) -> str:
             f"Primary key of size {size} exceeded the limit of {KEY_LIMIT}",
         )
     return key
-
-
-def _check_row(key: str, doc: Any) -> int:
-    size = row_bytes(key, doc)
-    if size > ROW_LIMIT:
-        raise NoSQLError(
-            ERR.ROW_SIZE_LIMIT_EXCEEDED,
-            f"Row size of {size} exceeded the limit of {ROW_LIMIT}",
-        )
-    return size
 
 
 class OCINoSQLEndpoint:
@@ -387,7 +299,7 @@ class OCINoSQLEndpoint:
         sz = value.get("sz")
         if not isinstance(sz, int) or isinstance(sz, bool):
             raise NoSQLError(ERR.ILLEGAL_ARGUMENT, "column sz must be a LONG")
-        size = _check_row(key, doc)
+        size = check_row(key, doc)
         current = self.tables.read(table, key)
         # A conditional put reads the row it tests (billed like a read of it, the minimum
         # when it is missing); a put that creates a row reads nothing.

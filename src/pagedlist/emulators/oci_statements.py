@@ -13,10 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from pagedlist.emulators.oci_server import Tables
+from pagedlist.emulators.oci_storage import ERR, NoSQLError, Tables, check_row
 
 __all__ = ["SHAPES", "Shape", "match", "match_table_ddl", "normalize"]
 
@@ -81,8 +80,6 @@ Result = tuple[list[dict[str, Any]], int, int]
 
 
 def _append(tables: Tables, table: str, key: str, var: dict[str, Any]) -> Result:
-    from pagedlist.emulators.oci_server import _check_row
-
     found = tables.read(table, key)
     if found is None:
         return [], 1, 0
@@ -100,14 +97,12 @@ def _append(tables: Tables, table: str, key: str, var: dict[str, Any]) -> Result
     ):
         return [], _kb(sz), 0
     doc[var["$f"]] = items + list(var["$e"])
-    size = _check_row(key, doc)
+    size = check_row(key, doc)
     tables.write(table, key, doc, sz + var["$add"] - adjust)
     return [{"n": len(doc[var["$f"]])}], _kb(sz), _kb(size)
 
 
 def _increment(tables: Tables, table: str, key: str, var: dict[str, Any]) -> Result:
-    from pagedlist.emulators.oci_server import ERR, NoSQLError, _check_row
-
     found = tables.read(table, key)
     if found is None:
         return [], 1, 0
@@ -120,7 +115,7 @@ def _increment(tables: Tables, table: str, key: str, var: dict[str, Any]) -> Res
     if not _is_int(current):
         raise NoSQLError(ERR.ILLEGAL_ARGUMENT, f"cannot add to non-numeric value {current!r}")
     doc[var["$f"]] = current + var["$by"]
-    size = _check_row(key, doc)
+    size = check_row(key, doc)
     tables.write(table, key, doc, sz)
     return [{"v": doc[var["$f"]]}], _kb(sz), _kb(size)
 

@@ -1,8 +1,9 @@
-"""Deterministic simulation of concurrent list calls: every interleaving, and injected faults.
+"""A model checker of the core: every interleaving of concurrent list calls, with faults.
 
 Several simulated clients ("actors") each run a program of list calls (create, append,
-extend, latest, scan, count) built from the *real* sans-IO generators of
-:mod:`pagedlist.core.algorithms`, against one :class:`~pagedlist.adapters.memory.MemoryStore`
+append with a caller's id, extend, latest, scan, count) built from the *real* sans-IO
+generators of :mod:`pagedlist.core.algorithms` (layout 1) and :mod:`pagedlist.core.entries`
+(layout 2, by push or by claim), against one :class:`~pagedlist.adapters.memory.MemoryStore`
 through :func:`pagedlist.core.store.perform`. A scheduler decides, at every step, which
 actor's pending store operation runs next, and may inject a fault instead:
 
@@ -19,7 +20,10 @@ actor's pending store operation runs next, and may inject a fault instead:
 
 A *slow call* is a pending operation held while others run; exhaustive exploration covers
 it by construction (every actor can be passed over at every step), random walks model it
-by holding an actor for several steps.
+by holding an actor for several steps. A *caller-level retry* is a program that repeats a
+call with the same caller id (``append_id``), after whatever happened to the first one
+(answered, failed, crashed: then another actor repeats it); the checker demands the id in
+the list at most once, and at the one position every acknowledged call was told.
 
 Two modes:
 
@@ -36,8 +40,13 @@ only be introduced by the step that just ran, and that step depends only on what
 key holds, so de-duplication never hides one. A violation comes back as a
 :class:`Counterexample`: the schedule and the shrunk history.
 
-Run ``python -m pagedlist.conformance.simulation`` for the default exhaustive check and a
-batch of random walks; ``--broken`` runs the talk's unbounded append to show a failure.
+Batch reads that are not snapshots (``split_reads``) are performed one key per step
+(``GetMany``) or one row per step with a cursor (``Scan``: each step reads the next row past
+the cursor that exists at that moment, as an index cursor would).
+
+Run ``python -m pagedlist.simulation`` for the default exhaustive checks of both layouts
+and a batch of random walks; ``--broken`` runs the deliberately broken variants and shows
+that each is caught.
 """
 
 from __future__ import annotations
@@ -48,11 +57,12 @@ import json
 import random
 import sys
 import time
+import types
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pagedlist.adapters.memory import MemoryStore
+from pagedlist.adapters.memory import MemorySnapshot, MemoryStore
 from pagedlist.conformance.history import (
     Event,
     History,
@@ -63,20 +73,28 @@ from pagedlist.conformance.history import (
     shrink,
 )
 from pagedlist.core import algorithms as alg
+from pagedlist.core import entries as ent
 from pagedlist.core.algorithms import HEAD, ITEMS, Step
 from pagedlist.core.ops import (
     Append,
     Appended,
+    Claim,
     Delete,
+    DropEntries,
     Duplicate,
     Get,
     GetMany,
     Increment,
+    Insert,
     JSONDoc,
     Operation,
+    Purge,
+    Push,
     PutIfAbsent,
     Replace,
+    ReplaceEntry,
     Row,
+    Scan,
 )
 from pagedlist.core.store import perform
 from pagedlist.core.values import page_key, summary_key
@@ -95,6 +113,7 @@ __all__ = [
     "minimize",
     "reader",
     "replay",
+    "retrier",
     "shortest",
     "talk_append",
     "walk",
@@ -102,14 +121,30 @@ __all__ = [
 ]
 
 AppendFn = Callable[[str, int, int, Iterable[JSONDoc], int], Step]
-_MUTATING = (Append, Increment, PutIfAbsent, Replace, Delete)
+ClaimFn = Callable[[str, int, Sequence[JSONDoc], int], Step]
+OnceFn = Callable[..., Step]
+_MUTATING = (
+    Append,
+    Increment,
+    PutIfAbsent,
+    Insert,
+    Replace,
+    Delete,
+    Claim,
+    Push,
+    ReplaceEntry,
+    Purge,
+    DropEntries,
+)
 FAULTS = frozenset({"lost", "fail", "crash"})
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One list call in an actor's program: ``kind`` is create, append, extend, latest,
-    scan or count; ``ids`` are the item ids an append/extend writes; ``n`` for latest."""
+    """One list call in an actor's program: ``kind`` is create, append, append_id (an
+    append with the caller's own id: exactly once for the list's life, retried by
+    repeating the call), extend, latest, scan or count; ``ids`` are the item ids an
+    append/extend writes; ``n`` for latest."""
 
     kind: str
     ids: tuple[str, ...] = ()
@@ -119,6 +154,13 @@ class Call:
 def appender(name: str, appends: int, *, create: bool = True) -> tuple[Call, ...]:
     """A program that (optionally) creates the list, then appends ``name0``, ``name1``..."""
     calls = [Call("append", (f"{name}{i}",)) for i in range(appends)]
+    return (Call("create"), *calls) if create else tuple(calls)
+
+
+def retrier(item_id: str, tries: int = 2, *, create: bool = False) -> tuple[Call, ...]:
+    """A program that appends with the caller id ``item_id``, then repeats that call
+    ``tries - 1`` times (a client retrying after a timeout, a redelivered message)."""
+    calls = [Call("append_id", (item_id,)) for _ in range(tries)]
     return (Call("create"), *calls) if create else tuple(calls)
 
 
@@ -141,7 +183,18 @@ class Scenario:
     """Perform a batch read one key per step, as backends whose batch reads are not a
     snapshot (DynamoDB, Cosmos DB) may."""
     append: AppendFn = alg.append
-    """The append algorithm under test (swap in :func:`talk_append` to see a failure)."""
+    """Layout 1's append algorithm under test (swap in :func:`talk_append` to see a failure)."""
+    layout: int = 1
+    """1: page rows (``core.algorithms``); 2: entry rows (``core.entries``)."""
+    push: bool = False
+    """Layout 2: the store resolves the tail (``Push``); else callers claim positions."""
+    claim: ClaimFn = ent.append_claim
+    """Layout 2's claim append under test."""
+    once: OnceFn | None = None
+    """The append-with-a-caller-id algorithm under test (default: the real one of the
+    scenario's layout)."""
+    store: Callable[..., MemoryStore] = MemoryStore
+    """Builds the store (a subclass may break a primitive on purpose)."""
     chunk: int | None = None
     """Most entries per store append (the facade uses the adapter's
     ``limits.append_entries``); ``None``: the capacity."""
@@ -152,6 +205,8 @@ class Scenario:
     def __post_init__(self) -> None:
         if not self.fault_kinds <= FAULTS:
             raise ValueError(f"fault kinds must be among {sorted(FAULTS)}")
+        if self.layout not in (1, 2):
+            raise ValueError("layout must be 1 or 2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,26 +262,58 @@ class Counterexample:
 # --- canonical, hashable state ---------------------------------------------------------------
 
 
-def _default(value: Any) -> Any:
-    # What json.dumps cannot encode on its own, in a generator's locals.
-    if isinstance(value, Row):
-        # Versions are left out: only Replace reads them, and no algorithm yields one
-        # (checked in _State._set_pending), so states differing only in versions behave alike.
-        return {"R": value.doc}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return [type(value).__name__, *(getattr(value, f.name) for f in dataclasses.fields(value))]
-    if isinstance(value, range):
-        return ["range", value.start, value.stop, value.step]
-    if callable(value):
-        # Local helper functions (``span`` in latest) behave as the locals they close over,
-        # which are hashed anyway.
-        return ["fn", getattr(value, "__qualname__", "?")]
-    return ["?", repr(value)]
+class _Canon:
+    """Canonical text of a state: versions renamed in order of first appearance (only
+    their equality matters: a version is never reused), generators by their frames."""
+
+    def __init__(self, known: dict[str, int]) -> None:
+        self.known = known
+
+    def version(self, version: str) -> Any:
+        return self.known.get(version, "stale")
+
+    def default(self, value: Any) -> Any:
+        if isinstance(value, Row):
+            return {"R": value.doc, "v": self.version(value.version)}
+        if isinstance(value, types.GeneratorType):
+            frame = value.gi_frame
+            if frame is None:
+                return ["gen-done", value.gi_code.co_qualname]
+            return ["gen", value.gi_code.co_qualname, frame.f_lasti, dict(frame.f_locals)]
+        if isinstance(value, Replace | ReplaceEntry):
+            fields = [getattr(value, f.name) for f in dataclasses.fields(value)]
+            return [type(value).__name__, *fields[:-1], self.version(value.version)]
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            fields = (getattr(value, f.name) for f in dataclasses.fields(value))
+            return [type(value).__name__, *fields]
+        if isinstance(value, range):
+            return ["range", value.start, value.stop, value.step]
+        if isinstance(value, set | frozenset):
+            return ["set", *sorted(map(repr, value))]
+        if callable(value):
+            # Local helper functions behave as the locals they close over, which are hashed
+            # anyway.
+            return ["fn", getattr(value, "__qualname__", "?")]
+        return ["?", repr(value)]
+
+    def text(self, value: Any) -> str:
+        """C-speed ``json.dumps`` (tuples read as lists)."""
+        return json.dumps(value, default=self.default, separators=(",", ":"), check_circular=False)
 
 
-def _canon(value: Any) -> str:
-    """A canonical text of ``value`` (C-speed ``json.dumps``; tuples read as lists)."""
-    return json.dumps(value, default=_default, separators=(",", ":"), check_circular=False)
+def _store_picture(snap: MemorySnapshot) -> tuple[Any, dict[str, int]]:
+    """The store's contents in a canonical order, and the version renaming they imply."""
+    known: dict[str, int] = {}
+
+    def name(version: int) -> int:
+        return known.setdefault(str(version), len(known))
+
+    rows = [(k, v[0], name(v[1])) for k, v in sorted(snap.rows.items())]
+    entries = [
+        (lid, [(p, lst.rows[p][0], name(lst.rows[p][1])) for p in lst.order], lst.tail)
+        for lid, lst in sorted(snap.entries.items())
+    ]
+    return [rows, entries], known
 
 
 @dataclass
@@ -241,8 +328,8 @@ class _Actor:
     transcript: list[Any] = field(default_factory=list)
     start: float = 0.0
     bound: int = -1
-    partial: dict[str, Row] | None = None
-    remaining: tuple[str, ...] = ()
+    partial: Any = None
+    remaining: tuple[Any, ...] = ()
 
     @property
     def done(self) -> bool:
@@ -252,21 +339,21 @@ class _Actor:
     def busy(self) -> bool:
         return self.gen is not None
 
-    def key(self) -> Any:
+    def key(self, canon: _Canon) -> Any:
         if self.done:
             return ("done", self.pc, self.dead)
         if self.gen is None:
             return ("idle", self.pc, self.head)
         frame = self.gen.gi_frame
-        where = (frame.f_lasti, _canon(dict(frame.f_locals))) if frame is not None else None
+        where = (frame.f_lasti, canon.text(dict(frame.f_locals))) if frame is not None else None
         return (
             self.pc,
             self.head,
             self.bound,
             self.call_head,
             where,
-            _canon([self.pending, self.partial]),
-            self.remaining,
+            canon.text([self.pending, self.partial]),
+            canon.text(list(self.remaining)),
         )
 
 
@@ -275,7 +362,7 @@ class _State:
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
-        self.store = MemoryStore()
+        self.store = scenario.store(push=scenario.push)
         self.actors = [_Actor(p) for p in scenario.programs]
         self.events: list[Event] = []
         self.now = 0
@@ -283,17 +370,15 @@ class _State:
         self.max_acked = -1
         if scenario.precreate:
             gen = alg.create(scenario.list_id, self._settings(), fixed_capacity=True)
-            answer = None
             try:
                 op = next(gen)
                 while True:
-                    answer = perform(self.store, op)
-                    op = gen.send(answer)
+                    op = gen.send(perform(self.store, op))
             except StopIteration:
                 pass
 
     def _settings(self) -> alg.Settings:
-        return alg.Settings(self.scenario.capacity, 1024, 0, None)
+        return alg.Settings(self.scenario.capacity, 1024, 0, None, layout=self.scenario.layout)
 
     # --- copying ---------------------------------------------------------------------------
 
@@ -301,20 +386,17 @@ class _State:
         """An independent copy; generators are rebuilt by replaying their transcripts."""
         other = object.__new__(_State)
         other.scenario = self.scenario
-        other.store = MemoryStore()
-        with self.store._lock:
-            rows = dict(self.store._rows)
-        # Documents are never mutated in place by MemoryStore (it stores fresh copies), so
-        # sharing them between the copies is safe.
-        other.store._rows = rows
-        other.store._versions = iter(range(next(self.store._versions) + 1, 1 << 62))
+        other.store = self.scenario.store(push=self.scenario.push)
+        other.store.restore(self.store.snapshot())
         other.events = list(self.events)
         other.now, other.faults, other.max_acked = self.now, self.faults, self.max_acked
         other.actors = []
         for a in self.actors:
             b = dataclasses.replace(a, transcript=list(a.transcript))
-            if a.partial is not None:
+            if isinstance(a.partial, dict):
                 b.partial = dict(a.partial)
+            elif isinstance(a.partial, list):
+                b.partial = list(a.partial)
             if a.gen is not None:
                 b.gen = other._make(a.program[a.pc], a.call_head)
                 next(b.gen)
@@ -324,29 +406,49 @@ class _State:
         return other
 
     def key(self) -> Any:
-        """What determines the future: rows (without versions), faults left, actors."""
-        with self.store._lock:
-            rows = _canon(sorted((k, v[0]) for k, v in self.store._rows.items()))
-        return (rows, self.faults, self.max_acked, tuple(a.key() for a in self.actors))
+        """What determines the future: rows and entries (versions renamed), faults, actors."""
+        picture, known = _store_picture(self.store.snapshot())
+        canon = _Canon(known)
+        return (
+            canon.text(picture),
+            self.faults,
+            self.max_acked,
+            tuple(a.key(canon) for a in self.actors),
+        )
 
     # --- calls -----------------------------------------------------------------------------
 
     def _make(self, call: Call, head: int) -> Step:
         sc = self.scenario
         lid, cap = sc.list_id, sc.capacity
+        entries = [{"id": i, "ts": 0, "v": f'"{i}"'} for i in call.ids]
+        total = sum(len(c.ids) for p in sc.programs for c in p)
         match call.kind:
             case "create":
                 return alg.create(lid, self._settings(), fixed_capacity=True)
-            case "append" | "extend":
-                entries = [{"id": i, "ts": 0, "v": f'"{i}"'} for i in call.ids]
+            case "append" | "extend" if sc.layout == 1:
                 return sc.append(lid, cap, head, entries, min(cap, sc.chunk or cap))
-            case "latest":
+            case "append_id" if sc.layout == 1:
+                return _pair((sc.once or alg.append_once)(lid, cap, head, entries[0]))
+            case "latest" if sc.layout == 1:
                 return alg.latest(lid, cap, head, call.n)
-            case "scan":
-                total = sum(len(c.ids) for p in sc.programs for c in p)
+            case "scan" if sc.layout == 1:
                 return alg.read_range(lid, cap, 0, max(total, 1) + cap)
-            case "count":
+            case "count" if sc.layout == 1:
                 return alg.count(lid, cap, head)
+            case "append" | "extend" | "append_id" if sc.push:
+                return _with_head(ent.append_push(lid, entries, sc.chunk or 100), head)
+            case "append" | "extend":
+                return sc.claim(lid, head, entries, sc.chunk or 100)
+            case "append_id":
+                once = sc.once or ent.append_once
+                return _pair(once(lid, head, 0, entries[0], summary_key(lid)))
+            case "latest":
+                return _with_head(ent.latest(lid, 0, call.n), head)
+            case "scan":
+                return _with_head(_first(ent.read_after(lid, 0, -1, max(total, 1) + cap)), head)
+            case "count":
+                return _with_head(ent.count(lid, 0), head)
         raise ValueError(f"unknown call kind {call.kind!r}")
 
     def _first_op(self, actor: _Actor) -> Operation:
@@ -399,11 +501,36 @@ class _State:
                 return self._check()
             answer: Any = a.partial
             a.partial = None
+        elif isinstance(op, Scan) and self.scenario.split_reads:
+            answer = self._scan_step(a, op)
+            if answer is None:
+                return self._check()
         else:
             answer = perform(self.store, op)
         if choice.action == "lost":
             return self._check()
         return self._send(a, answer)
+
+    def _scan_step(self, a: _Actor, op: Scan) -> tuple[Any, ...] | None:
+        """One row of a scan that is not a snapshot: the next row past the cursor that
+        exists now (as an index cursor moves), or the answer once the scan is over."""
+        if a.partial is None:
+            a.partial, a.remaining = [], (None,)
+        cursor = a.remaining[0]
+        rows: list[Any] = a.partial
+        if op.newest_first:
+            hi = op.hi if cursor is None else cursor
+            found = self.store.scan(op.list_id, op.lo, hi, 1, True)
+        else:
+            lo = op.lo if cursor is None else cursor + 1
+            found = self.store.scan(op.list_id, lo, op.hi, 1, False)
+        if found:
+            rows.append(found[0])
+            a.remaining = (found[0][0],)
+        if found and len(rows) < op.limit:
+            return None
+        a.partial, a.remaining = None, ()
+        return tuple(rows)
 
     def _start(self, a: _Actor) -> None:
         a.call_head = a.head
@@ -411,12 +538,7 @@ class _State:
         a.transcript = []
         a.start = 2 * self.now
         a.bound = self.max_acked
-        self._set_pending(a, next(a.gen))
-
-    def _set_pending(self, a: _Actor, op: Operation) -> None:
-        if isinstance(op, Replace):
-            raise NotImplementedError("state hashing ignores row versions; Replace needs them")
-        a.pending = op
+        a.pending = next(a.gen)
 
     def _send(self, a: _Actor, answer: Any) -> Violation | None:
         assert a.gen is not None
@@ -431,7 +553,7 @@ class _State:
         except PagedListError as err:
             self._finish(a, error=repr(err))
             return self._check()
-        self._set_pending(a, op)
+        a.pending = op
         return self._check()
 
     def _complete(self, a: _Actor, value: Any) -> Violation | None:
@@ -443,8 +565,8 @@ class _State:
         match call.kind:
             case "create":
                 event = dataclasses.replace(base, result=())
-                head = value[1]
-            case "append" | "extend":
+                head = value[1] if self.scenario.layout == 1 else 0
+            case "append" | "extend" | "append_id":
                 positions, head = value
                 event = dataclasses.replace(base, positions=tuple(positions))
                 self.max_acked = max(self.max_acked, *positions)
@@ -452,7 +574,8 @@ class _State:
                 entries, head = value
                 event = dataclasses.replace(base, result=tuple((p, e["id"]) for p, e in entries))
             case "scan":
-                event = dataclasses.replace(base, result=tuple((p, e["id"]) for p, e in value))
+                entries, head = value if self.scenario.layout == 2 else (value, head)
+                event = dataclasses.replace(base, result=tuple((p, e["id"]) for p, e in entries))
             case _:
                 n, head = value
                 event = dataclasses.replace(base, result=((n, ""),))
@@ -484,15 +607,19 @@ class _State:
     # --- checking --------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """The list's pages right now."""
+        """The list's pages (layout 1) or entry rows (layout 2) right now."""
         sc = self.scenario
-        with self.store._lock:
-            rows = dict(self.store._rows)
-        summary = rows.get(summary_key(sc.list_id))
+        snap = self.store.snapshot()
+        summary = snap.rows.get(summary_key(sc.list_id))
+        if sc.layout == 2:
+            lst = snap.entries.get(sc.list_id)
+            entries = {} if lst is None else {p: lst.rows[p][0]["id"] for p in lst.order}
+            start = int(summary[0].get("start", 0)) if summary else 0
+            return Snapshot(sc.capacity, 0, {}, entries, start)
         head = int(summary[0].get(HEAD, 0)) if summary else 0
         pages = {}
         prefix = f"{sc.list_id}|"
-        for key, (doc, _, _) in rows.items():
+        for key, (doc, _, _) in snap.rows.items():
             suffix = key[len(prefix) :]
             if key.startswith(prefix) and suffix.isdigit():
                 pages[int(suffix)] = tuple(e["id"] for e in doc.get(ITEMS, []))
@@ -517,6 +644,23 @@ class _State:
     def _check(self) -> Violation | None:
         found = check(self.history())
         return found[0] if found else None
+
+
+def _with_head(step: Step, head: int) -> Step:
+    """``step``'s result paired with an unchanged hint (calls that learn none)."""
+    return (yield from step), head
+
+
+def _pair(step: Step) -> Step:
+    """``(position, hint)`` as ``([position], hint)``."""
+    position, head = yield from step
+    return [position], head
+
+
+def _first(step: Step) -> Step:
+    """The slots of a ``read_after`` result."""
+    slots, _ = yield from step
+    return slots
 
 
 # --- exhaustive exploration ------------------------------------------------------------------

@@ -1,0 +1,25 @@
+"""``ConformanceSuite``: every clause family composed into one mixin.
+
+Import it as ``from pagedlist.conformance import ConformanceSuite``; it needs pytest and
+hypothesis (``pip install 'pagedlist[conformance]'``).
+"""
+
+from __future__ import annotations
+
+from pagedlist.conformance.entry_clauses import AbstractEntryTests
+from pagedlist.conformance.fidelity_clauses import AbstractFidelityTests
+from pagedlist.conformance.history_clauses import AbstractHistoryTests
+from pagedlist.conformance.list_clauses import AbstractListTests
+from pagedlist.conformance.store_clauses import AbstractStoreTests
+
+__all__ = ["ConformanceSuite"]
+
+
+class ConformanceSuite(
+    AbstractStoreTests,
+    AbstractEntryTests,
+    AbstractListTests,
+    AbstractHistoryTests,
+    AbstractFidelityTests,
+):
+    """Every clause of ``docs/contract.md``: compose with a ``StoreFixtures`` subclass."""

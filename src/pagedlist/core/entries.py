@@ -1,0 +1,406 @@
+"""Layout 2, sans-IO: one row per position, read by ordered range ("entry rows").
+
+Each function here is a generator like those of :mod:`pagedlist.core.algorithms`: it
+yields operations from :mod:`pagedlist.core.ops`, receives the store's answers and returns
+its result, with no I/O of its own.
+
+A list of layout 2 keeps its summary row (``"{id}|s"``, format 2: settings and the retained
+start) and one *entry row* per position in a collection of its own. There is no head
+pointer and no page row: positions are dense because a position is only ever written when
+every position below it is already taken.
+
+Two ways to append, chosen by the store's :class:`~pagedlist.core.ops.Features`:
+
+* **push** (``features.push``: memory, SQLite, PostgreSQL, Redis): the store resolves the
+  tail itself, in the same atomic call that writes the entries (a transaction, a script),
+  and keeps an index of the list's ids. One call per append, whatever the contention; a
+  repeated push finds its ids and answers their first positions, so every id (given or
+  generated) commits at most once for as long as its item is retained.
+* **claim** (DynamoDB, Cosmos DB, OCI NoSQL): the caller names the positions. A caller's
+  *hint* is a position such that every position below it is known to be taken; it claims
+  ``hint .. hint+k-1`` with an all-or-nothing conditional create. ``Taken`` means another
+  writer got there first: the caller reads the newest position (one range read) and claims
+  the next one. A repeated claim whose first attempt committed finds its own first entry.
+
+Exactly-once by a caller's id on claim stores (``append(v, id=X)``) adds a per-id record
+``"{id}|i|<digest>"`` = ``{"id": X, "p": target}``, created *before* the entry with a
+conditional create. The record names the only position where ``X`` may ever be claimed;
+it moves (compare-and-swap) only after that position was seen taken by another id, which
+is permanent. A caller that died anywhere leaves either no record (nothing was written)
+or a record whose target either holds ``X`` (committed) or is free or taken by another (not
+committed): the next call with ``X`` finishes the job from there.
+
+Why the invariants hold (``docs/architecture.md`` has the long form):
+
+1. *dense positions*: a position is created only when all below it are taken (hints only
+   grow over taken positions; a push takes the store's tail), and rows are never removed
+   except below the retained start;
+2. *exactly once at the told position*: a claim is a conditional create, a push checks the
+   id index in its own atomic call; every repetition of the same operation recognises its
+   own commit; ids with a record can only land on the record's target;
+3. *real-time order*: an append that starts after another returned either holds a hint
+   past it or reads the newest position, which includes it (strongly consistent reads);
+4. *reads*: entry rows are immutable once taken except for edits and deletes in place, so
+   a descending range read is always gap-free below its first row; an ascending one keeps
+   only the run that starts where it was asked to and stops at its first gap.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pagedlist.core.ops import (
+    Claim,
+    Claimed,
+    Get,
+    GetEntry,
+    Insert,
+    JSONDoc,
+    Operation,
+    Push,
+    Pushed,
+    Replace,
+    Scan,
+    ScanMany,
+    Slot,
+    Taken,
+)
+from pagedlist.core.values import id_record_key
+from pagedlist.errors import ContractViolation, PartialWrite, StoreError
+
+__all__ = [
+    "FORMAT",
+    "Cursor",
+    "append_claim",
+    "append_once",
+    "append_push",
+    "count",
+    "get",
+    "is_live",
+    "latest",
+    "merge_latest",
+    "newest_position",
+    "read_after",
+    "read_before",
+]
+
+#: The summary format number of layout 2.
+FORMAT = 2
+
+Step = Generator[Operation, Any, Any]
+
+
+def is_live(entry: JSONDoc) -> bool:
+    """Whether an entry row holds an item (not a tombstone)."""
+    return "d" not in entry
+
+
+def _contract(list_id: str, what: str, clause: str) -> ContractViolation:
+    return ContractViolation(f"list {list_id!r}: {what}: the adapter broke clause {clause}")
+
+
+def _check_scan(list_id: str, scan: Scan, slots: Any) -> tuple[Slot, ...]:
+    """The answer to ``scan`` after the checks every adapter must pass (clause E4)."""
+    if not isinstance(slots, tuple):
+        raise _contract(list_id, f"scan answered {type(slots).__name__}, not a tuple", "E4")
+    if len(slots) > scan.limit:
+        raise _contract(list_id, f"scan returned {len(slots)} rows, limit {scan.limit}", "E4")
+    last = None
+    for pos, _entry in slots:
+        if pos < scan.lo or (scan.hi is not None and pos >= scan.hi):
+            raise _contract(
+                list_id, f"scan of [{scan.lo}, {scan.hi}) returned position {pos}", "E4"
+            )
+        if last is not None and (pos >= last if scan.newest_first else pos <= last):
+            raise _contract(list_id, "scan returned positions out of order", "E4")
+        last = pos
+    return slots
+
+
+def _run(slots: tuple[Slot, ...], newest_first: bool) -> tuple[Slot, ...]:
+    """The leading gap-free run of ``slots`` (consecutive positions)."""
+    step = -1 if newest_first else 1
+    for i in range(1, len(slots)):
+        if slots[i][0] != slots[0][0] + i * step:
+            return slots[:i]
+    return slots
+
+
+def newest_position(list_id: str, lo: int = 0) -> Step:
+    """The newest taken position at or above ``lo``, or ``None``: one range read."""
+    scan = Scan(list_id, lo, None, 1, True)
+    slots = _check_scan(list_id, scan, (yield scan))
+    return slots[0][0] if slots else None
+
+
+# --- appends -------------------------------------------------------------------------------
+
+
+def append_push(list_id: str, entries: Sequence[JSONDoc], chunk: int, floor: int = 0) -> Step:
+    """Append through ``Push``: the store resolves the tail. Returns the positions.
+
+    At most ``chunk`` entries go in one push; each push is atomic, so a batch of up to
+    ``chunk`` entries commits all or nothing. A failure after an earlier chunk committed
+    raises ``PartialWrite`` naming the committed positions.
+    """
+    positions: list[int] = []
+    for start in range(0, len(entries), chunk):
+        batch = tuple(entries[start : start + chunk])
+        try:
+            answer = yield Push(list_id, batch, floor)
+        except StoreError as err:
+            if positions:
+                raise _partial(list_id, positions, len(entries), err) from err
+            raise
+        if not isinstance(answer, Pushed) or len(answer.positions) != len(batch):
+            raise _contract(list_id, f"push of {len(batch)} answered {answer!r}", "E2")
+        if len(set(answer.positions)) != len(batch) or min(answer.positions) < 0:
+            raise _contract(list_id, f"push answered positions {answer.positions}", "E2")
+        positions.extend(answer.positions)
+    return positions
+
+
+def _partial(list_id: str, positions: list[int], total: int, err: Exception) -> PartialWrite:
+    return PartialWrite(
+        f"extend of {list_id!r} committed {len(positions)} of {total} items (positions "
+        f"{positions[0]}..{positions[-1]}) and then failed: {err}. Call extend() again with "
+        "the same ids to write the rest without duplicating these",
+        tuple(positions),
+    )
+
+
+def append_claim(list_id: str, hint: int, entries: Sequence[JSONDoc], chunk: int) -> Step:
+    """Append by claiming positions from ``hint`` on. Returns ``(positions, hint)``.
+
+    Steady state is one call per ``chunk`` entries. A position taken by another writer
+    costs a range read of the newest position and a new claim past it.
+    """
+    positions: list[int] = []
+    pos = hint
+    done = 0
+    while done < len(entries):
+        batch = tuple(entries[done : done + chunk])
+        try:
+            answer = yield Claim(list_id, pos, batch)
+            if isinstance(answer, Taken):
+                if answer.position != pos:
+                    raise _contract(
+                        list_id,
+                        f"claim from {pos} reported position {answer.position} taken while "
+                        f"{pos} was free (positions below a taken one are always taken)",
+                        "E1",
+                    )
+                if answer.entry.get("id") != batch[0]["id"]:
+                    # Another writer's item: find the newest position and go past it.
+                    newest = yield from newest_position(list_id, pos)
+                    pos = (pos if newest is None else newest) + 1
+                    continue
+                # Our own claim, committed by an attempt whose answer was lost.
+            elif not isinstance(answer, Claimed):
+                raise _contract(list_id, f"claim answered {answer!r}", "E1")
+        except StoreError as err:
+            if positions:
+                raise _partial(list_id, positions, len(entries), err) from err
+            raise
+        positions.extend(range(pos, pos + len(batch)))
+        pos += len(batch)
+        done += len(batch)
+    return positions, pos
+
+
+def append_once(list_id: str, hint: int, start: int, entry: JSONDoc, summary: str) -> Step:
+    """Append ``entry`` whose id is the caller's, at most once for the list's lifetime
+    (claim stores). Returns ``(position, hint)``.
+
+    ``start`` is the retained start the caller knows, ``summary`` the summary row's key
+    (re-read when an old record's target might lie below a newer start).
+    """
+    item_id = entry["id"]
+    rkey = id_record_key(list_id, item_id)
+    found = yield Insert(rkey, {"id": item_id, "p": hint})
+    if found is None:
+        target = hint
+    else:
+        # A record from an earlier call with this id (committed, half done, or a caller
+        # still at work). Its target may be old: positions below the retained start are
+        # never claimed again and the records of items trimmed there are removed, so a
+        # target below the current start was never this id's. Read the start afresh.
+        _own_record(list_id, rkey, found.doc, item_id)
+        target = int(found.doc["p"])
+        row = yield Get(summary)
+        current = max(start, int(row.doc.get("start", 0)) if row is not None else 0)
+        if target < current:
+            target = yield from _move(list_id, rkey, item_id, target, current)
+    while True:
+        answer = yield Claim(list_id, target, (entry,))
+        if isinstance(answer, Claimed):
+            return target, max(hint, target + 1)
+        if not isinstance(answer, Taken) or answer.position != target:
+            raise _contract(list_id, f"claim of {target} answered {answer!r}", "E1")
+        if answer.entry.get("id") == item_id:
+            return target, max(hint, target + 1)
+        target = yield from _move(list_id, rkey, item_id, target, target + 1)
+
+
+def _own_record(list_id: str, key: str, doc: JSONDoc, item_id: str) -> None:
+    if doc.get("id") != item_id or not isinstance(doc.get("p"), int):
+        raise ContractViolation(
+            f"id record {key!r} of list {list_id!r} holds {doc!r:.120}, not the record of "
+            f"id {item_id!r}: a digest collision or a row written by something else"
+        )
+
+
+def _move(list_id: str, rkey: str, item_id: str, target: int, floor: int) -> Step:
+    """Point the record of ``item_id`` past ``target`` (seen taken by another id, or below
+    the retained start). Returns the new target, or the one a concurrent mover set."""
+    while True:
+        row = yield Get(rkey)
+        if row is None:
+            raise ContractViolation(
+                f"id record {rkey!r} of list {list_id!r} vanished while its item was being "
+                "appended: was the list dropped meanwhile?"
+            )
+        _own_record(list_id, rkey, row.doc, item_id)
+        if int(row.doc["p"]) != target:
+            # Someone else (a retry of the same id) moved it already: follow.
+            return int(row.doc["p"])
+        newest = yield from newest_position(list_id, floor)
+        new = max(floor, (newest + 1) if newest is not None else floor)
+        done = yield Replace(rkey, {"id": item_id, "p": new}, row.version)
+        if done is not None:
+            return new
+        # Changed under us, or our own earlier attempt committed and lost its answer:
+        # either way the re-read at the top says what the record names now.
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def latest(list_id: str, start: int, n: int, *, below: int | None = None) -> Step:
+    """Up to ``n`` live entries, newest first, below ``below`` (``None``: from the tail).
+    Returns ``list[Slot]``. Reads further past tombstones until ``n`` are found."""
+    out: list[Slot] = []
+    hi = below
+    while len(out) < n and (hi is None or hi > start):
+        scan = Scan(list_id, start, hi, n - len(out), True)
+        slots = _run(_check_scan(list_id, scan, (yield scan)), True)
+        out.extend(s for s in slots if is_live(s[1]))
+        if len(slots) < scan.limit:
+            break
+        hi = slots[-1][0]
+    return out
+
+
+def read_before(list_id: str, start: int, position: int, n: int) -> Step:
+    """Up to ``n`` live entries older than ``position``, newest first."""
+    return (yield from latest(list_id, start, n, below=position))
+
+
+def read_after(list_id: str, start: int, position: int, n: int) -> Step:
+    """Up to ``n`` live entries newer than ``position``, oldest first, as a gap-free run.
+
+    Returns ``(slots, more)``: ``more`` is the position to continue from when ``n`` rows
+    were read and more may follow, ``None`` once the run ended (the tail, or a position not
+    yet written).
+    """
+    out: list[Slot] = []
+    lo = max(position + 1, start)
+    while True:
+        scan = Scan(list_id, lo, None, n, False)
+        slots = _check_scan(list_id, scan, (yield scan))
+        if slots and slots[0][0] != lo:
+            # A later row without row lo: lo was trimmed away (below a newer start), or this
+            # read overtook writers (lo written after the read passed it). A taken position
+            # stays taken, so a point read of lo tells which.
+            row = yield GetEntry(list_id, lo)
+            if row is not None:
+                continue
+        run = _run(slots, False)
+        out.extend(s for s in run if is_live(s[1]))
+        if len(run) < len(slots) or len(slots) < scan.limit:
+            return out, None
+        lo = run[-1][0] + 1
+        if len(out) >= n:
+            return out, lo
+
+
+def get(list_id: str, position: int) -> Step:
+    """The live entry at ``position`` as a slot, or ``None``: one read."""
+    row = yield GetEntry(list_id, position)
+    if row is None or not is_live(row.doc):
+        return None
+    return position, row.doc
+
+
+def count(list_id: str, start: int) -> Step:
+    """Positions used so far (tombstones and trimmed items included): one range read."""
+    newest = yield from newest_position(list_id, 0)
+    return start if newest is None else max(newest + 1, start)
+
+
+# --- many lists at once --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where each list of a merged read stands: ``below[list_id]`` is the position its
+    next items must be older than (``None``: from the tail); exhausted lists are absent."""
+
+    below: dict[str, int | None]
+
+
+def merge_latest(starts: dict[str, int], n: int, cursor: Cursor | None = None) -> Step:
+    """The newest ``n`` live entries across lists, merged newest first by timestamp.
+
+    Each list is read newest first in position order, and the lists are merged by the
+    timestamp of their next entry (a k-way merge), so paging on with the returned cursor
+    never repeats or skips an entry. One ``ScanMany`` reads every list's newest ``n`` below
+    its cursor; a list whose live rows run out during the merge is read further. Returns
+    ``(items, cursor)``: ``items`` is a list of ``(list_id, slot)``; ``cursor`` is ``None``
+    once every list is exhausted.
+    """
+    below = dict(cursor.below) if cursor is not None else dict.fromkeys(starts)
+    buffers: dict[str, list[Slot]] = {lid: [] for lid in below}
+    scanned = dict(below)
+    exhausted: set[str] = set()
+
+    def fill(lists: list[str]) -> Step:
+        scans = tuple(Scan(lid, starts.get(lid, 0), scanned[lid], n, True) for lid in lists)
+        answers = yield ScanMany(scans)
+        if not isinstance(answers, tuple) or len(answers) != len(scans):
+            raise ContractViolation(f"scan_many of {len(scans)} scans answered {answers!r:.80}")
+        for scan, slots in zip(scans, answers, strict=True):
+            run = _run(_check_scan(scan.list_id, scan, slots), True)
+            buffers[scan.list_id].extend(s for s in run if is_live(s[1]))
+            if len(run) < scan.limit or run[-1][0] <= scan.lo:
+                exhausted.add(scan.list_id)
+            else:
+                scanned[scan.list_id] = run[-1][0]
+
+    if below:
+        yield from fill(list(below))
+    heap = [(-buf[0][1]["ts"], lid, 0) for lid, buf in buffers.items() if buf]
+    heapq.heapify(heap)
+    chosen: list[tuple[str, Slot]] = []
+    last: dict[str, int] = {}
+    while heap and len(chosen) < n:
+        _, lid, i = heapq.heappop(heap)
+        chosen.append((lid, buffers[lid][i]))
+        last[lid] = i
+        if i + 1 == len(buffers[lid]) and lid not in exhausted:
+            # Its live rows ran out before the merge did: read further, then go on.
+            yield from fill([lid])
+        if i + 1 < len(buffers[lid]):
+            heapq.heappush(heap, (-buffers[lid][i + 1][1]["ts"], lid, i + 1))
+    following: dict[str, int | None] = {}
+    for lid in below:
+        buf = buffers[lid]
+        if lid in last:
+            if last[lid] + 1 < len(buf) or lid not in exhausted:
+                following[lid] = buf[last[lid]][0]
+        elif buf or lid not in exhausted:
+            following[lid] = below[lid]
+    return chosen, (Cursor(following) if following else None)
