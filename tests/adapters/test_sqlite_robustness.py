@@ -24,7 +24,13 @@ import pytest
 
 from pagedlist import PagedList, open_store
 from pagedlist.adapters.sqlite import SQLiteStore
-from pagedlist.errors import ConfigError, StoreError, StoreUnavailable, Throttled
+from pagedlist.errors import (
+    ConfigError,
+    StoreError,
+    StoreUnavailable,
+    Throttled,
+    UsageError,
+)
 
 # --- failed transactions ------------------------------------------------------------------
 
@@ -522,3 +528,17 @@ def test_paths_the_os_or_sqlite_refuse_are_config_errors(tmp_path, url, says):
 def test_the_constructor_refuses_a_busy_timeout_sqlite_would_misread(tmp_path, timeout):
     with pytest.raises(ConfigError, match="finite number of seconds"):
         SQLiteStore(str(tmp_path / "x.db"), timeout=timeout)
+
+
+def test_a_store_used_after_close(tmp_path):
+    memory = open_store("sqlite://")
+    memory.put_if_absent("a", {"n": 1})
+    memory.close()
+    # The in-memory database went with its one connection: a clear UsageError, not the
+    # sqlite3 module's bare ProgrammingError.
+    with pytest.raises(UsageError, match=r"is closed \(ProgrammingError.*open_store"):
+        memory.get("a")
+    file = open_store(f"sqlite:///{tmp_path / 'closed.db'}")
+    file.put_if_absent("a", {"n": 1})
+    file.close()
+    assert file.get("a").doc == {"n": 1}  # a file store opens a new connection

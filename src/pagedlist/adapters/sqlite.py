@@ -39,7 +39,9 @@ long, no such directory) is a ``ConfigError`` naming it.
 - ``SQLITE_CORRUPT`` (restore or ``.recover`` the file), ``SQLITE_FULL`` (free disk space),
   ``SQLITE_IOERR`` (a write's outcome is unknown), ``SQLITE_NOMEM`` and every other code:
   ``StoreError``, which is not retryable: the driver raises it at once instead of spending
-  the deadline on a disk that stays full.
+  the deadline on a disk that stays full;
+- the ``sqlite3`` module's own ``ProgrammingError`` (no result code: a connection already
+  closed): ``UsageError``.
 
 **Fork.** Connections are never shared across ``fork``: each is tagged with the id of the
 process that opened it, and a child opens its own on its first call. The parent's
@@ -65,13 +67,20 @@ from pagedlist.adapters._toolkit import (
     ErrorTable,
     Rule,
     UrlOptions,
+    class_keys,
     not_a_list,
     not_an_integer,
 )
 from pagedlist.core.capabilities import Capabilities
 from pagedlist.core.ops import Appended, AppendOutcome, Duplicate, Full, JSONDoc, Limits, Row
 from pagedlist.core.store import Store, compact_json, too_large
-from pagedlist.errors import ConfigError, PagedListError, StoreError, Throttled
+from pagedlist.errors import (
+    ConfigError,
+    PagedListError,
+    StoreError,
+    Throttled,
+    UsageError,
+)
 
 __all__ = ["SQLiteStore"]
 
@@ -120,6 +129,9 @@ def _codes(err: BaseException) -> Iterator[Hashable]:
     if isinstance(code, int):
         yield code
         yield code & 0xFF
+    else:
+        # Raised by the sqlite3 module itself, not by SQLite (a closed connection).
+        yield from class_keys(err)
 
 
 _RULES: dict[Hashable, Rule] = {
@@ -166,6 +178,14 @@ _RULES: dict[Hashable, Rule] = {
         "{where}: SQLite ran out of memory ({code}: {detail}): free memory, then retry",
     ),
 }
+# The adapter's statements are fixed, so the module's own ProgrammingError means one
+# thing: a connection already closed (an in-memory store used after close(), or
+# close() called while another thread was in a call).
+_RULES[sqlite3.ProgrammingError] = Rule(
+    UsageError,
+    "{where} is closed ({code}: {detail}): open a new store with open_store(URL), and "
+    "call close() only once no thread uses the store any more",
+)
 _OTHER = Rule(
     StoreError,
     "{where}: SQLite error {code}: {detail}; not a transient failure, so it is not "
@@ -362,13 +382,13 @@ class SQLiteStore(Store):
             yield from self._run_tx(self._conn(), write)
 
     def _run_tx(self, db: sqlite3.Connection, write: bool) -> Iterator[sqlite3.Connection]:
-        if db.in_transaction:
-            # Left open by a rollback that was itself interrupted (KeyboardInterrupt):
-            # never build a new call on top of it.
-            self._rollback(db)
-            if not self._memory:
-                db = self._conn()
         try:
+            if db.in_transaction:
+                # Left open by a rollback that was itself interrupted (KeyboardInterrupt):
+                # never build a new call on top of it.
+                self._rollback(db)
+                if not self._memory:
+                    db = self._conn()
             db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         except sqlite3.Error as err:
             # Nothing began; the connection is as it was.
