@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Local servers the tests start; each is fetched into ~/.cache/pagedlist by its launcher.
-EMULATORS ?= redis redis-cluster dynamodb cosmos oci-nosql
+EMULATORS ?= redis redis-cluster dynamodb cosmos oci-nosql postgres
 PORT   ?= 8000
 
 .PHONY: demo test install install-test system-deps lint clean

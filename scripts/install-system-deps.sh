@@ -8,6 +8,11 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v redis-cli >/dev/null || need+=(redis-tools)
 command -v java >/dev/null || need+=(default-jre-headless)
 command -v npm >/dev/null || need+=(npm)
+# PostgreSQL's server binaries (initdb, postgres, pg_isready) for the throw-away servers the
+# tests start themselves; Debian's package also sets up a cluster of its own on port 5432,
+# which pagedlist never uses.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null \
+  || need+=(postgresql)
 # Headless Chromium for the feed application's browser tests (Playwright drives it).
 command -v chromium >/dev/null || need+=(chromium)
 

@@ -187,13 +187,17 @@ def test_missing_list_advises_the_create_command(tmp_path):
 
 
 def test_impossible_capacity_advises_options_that_exist(tmp_path):
+    from pagedlist.core.sizing import entry_bytes, max_item_bytes_for
+
     url = f"sqlite:///{tmp_path / 'a.db'}"
+    limits = open_store(url).limits
+    best = (limits.row_bytes - limits.row_overhead) // entry_bytes(limits, 1024)
     out = _advice(run("create", "--store", url, "feed", "--capacity", "100000"))
     assert "--capacity 100000 with --max-item-bytes 1024" in out
-    assert "use --capacity 64 or less (or omit --capacity to derive one)" in out
+    assert f"use --capacity {best} or less (or omit --capacity to derive one)" in out
     assert "<= 0" not in out and "--max-item-bytes 0" not in out
     out = _advice(run("create", "--store", url, "feed", "--max-item-bytes", str(10**9)))
-    assert "use --max-item-bytes 34010 or less" in out
+    assert f"use --max-item-bytes {max_item_bytes_for(limits, 2)} or less" in out
 
 
 def test_other_settings_and_large_items_advise_options(tmp_path):

@@ -62,7 +62,7 @@ class FakeClock:
 def test_lost_answer_append_commits_once():
     """An append whose answer is lost is retried on the same page and found as Duplicate."""
     inner = MemoryStore()
-    plist = PagedList.create(inner, "l", capacity=3)
+    plist = PagedList.create(inner, "l", capacity=3, layout=1)
     plist.extend(["a", "b"])
     flaky = Flaky(inner, "append", DeadlineExceeded("answer lost"), fail=2, commit=True)
     again = PagedList.open(flaky, "l")
@@ -74,7 +74,7 @@ def test_lost_answer_append_commits_once():
 def test_failed_before_commit_is_retried():
     """A call that failed before reaching the store is simply retried."""
     inner = MemoryStore()
-    PagedList.create(inner, "l", capacity=3)
+    PagedList.create(inner, "l", capacity=3, layout=1)
     flaky = Flaky(inner, "append", StoreUnavailable("refused"), fail=3, commit=False)
     assert PagedList.open(flaky, "l").append("x") == 0
     assert PagedList.open(inner, "l").count() == 1
@@ -84,7 +84,7 @@ def test_lost_answer_across_page_roll_still_once():
     """A lost answer on the increment that rolls the head is harmless: it is a
     compare-and-increment, so the retry sees the moved head and goes on."""
     inner = MemoryStore()
-    plist = PagedList.create(inner, "l", capacity=2)
+    plist = PagedList.create(inner, "l", capacity=2, layout=1)
     plist.extend(["a", "b"])
     flaky = Flaky(inner, "increment", DeadlineExceeded("answer lost"), fail=1, commit=True)
     assert PagedList.open(flaky, "l").append("c") == 2
@@ -139,7 +139,7 @@ def test_unavailable_store_fails_within_deadline():
 def test_non_retryable_errors_are_not_retried():
     """ItemTooLarge from the store is raised at once."""
     store = Flaky(MemoryStore(), "append", ItemTooLarge("row too big"), fail=5, commit=False)
-    plist = PagedList.create(store, "l", capacity=3)
+    plist = PagedList.create(store, "l", capacity=3, layout=1)
     with pytest.raises(ItemTooLarge):
         plist.append("x")
     assert store.fail == 4  # one attempt, no retry
@@ -170,7 +170,7 @@ class Lying(MemoryStore):
 
 def test_broken_adapter_is_reported_as_contract_violation():
     """A store answer the contract forbids raises ContractViolation naming the clause."""
-    plist = PagedList.create(Lying(), "l", capacity=2)
+    plist = PagedList.create(Lying(), "l", capacity=2, layout=1)
     with pytest.raises(ContractViolation, match="A1"):
         plist.append("x")
 
@@ -186,7 +186,7 @@ def test_a_late_answer_is_still_delivered():
             return super().append(*args, **kwargs)
 
     store = Slow()
-    PagedList.create(store, "l", capacity=3)
+    PagedList.create(store, "l", capacity=3, layout=1)
 
     def step():
         from pagedlist.core import algorithms as alg
@@ -195,3 +195,80 @@ def test_a_late_answer_is_still_delivered():
 
     positions, _ = run(step(), store, RetryPolicy(deadline=5), clock=clock, sleep=clock.sleep)
     assert positions == [0]
+
+
+# --- layout 2 and the calls that are not safe to repeat ------------------------------------
+
+
+@pytest.mark.parametrize("push", [True, False], ids=["push", "claim"])
+def test_layout_two_lost_answers_commit_once(push):
+    """Layout 2: a push or claim whose answer is lost twice is repeated and finds its own
+    commit; the item is in the list once."""
+    inner = MemoryStore(push=push)
+    plist = PagedList.create(inner, "l")
+    plist.extend(["a", "b"])
+    method = "push" if push else "claim"
+    flaky = Flaky(inner, method, DeadlineExceeded("answer lost"), fail=2, commit=True)
+    assert PagedList.open(flaky, "l").append("c") == 2
+    assert [i.value for i in plist.iter()] == ["a", "b", "c"]
+    assert flaky.calls[method] == 3
+
+
+@pytest.mark.parametrize("push", [True, False], ids=["push", "claim"])
+def test_layout_two_refused_calls_are_retried(push):
+    inner = MemoryStore(push=push)
+    PagedList.create(inner, "l")
+    method = "push" if push else "claim"
+    flaky = Flaky(inner, method, StoreUnavailable("refused"), fail=3, commit=False)
+    assert PagedList.open(flaky, "l").append("x") == 0
+    assert flaky.fail == 0 and flaky.calls[method] == 1  # three refusals, then one real call
+    assert PagedList.open(inner, "l").count() == 1
+
+
+def test_unconditional_increment_is_never_repeated_after_an_ambiguous_failure():
+    """An Increment without expect whose answer was lost is not sent again (it would count
+    twice): the driver raises DeadlineExceeded, outcome unknown, after one attempt; one
+    refused before it ran is retried."""
+    from pagedlist.core.ops import Increment
+
+    inner = MemoryStore()
+
+    def bump():
+        return (yield Increment("k", "n", 1))
+
+    lost = Flaky(inner, "increment", DeadlineExceeded("answer lost"), fail=1, commit=True)
+    with pytest.raises(DeadlineExceeded, match="outcome is unknown"):
+        run(bump(), lost)
+    assert inner.get("k").doc["n"] == 1 and lost.calls["increment"] == 1
+    refused = Flaky(inner, "increment", Throttled("slow down"), fail=2, commit=False)
+    assert run(bump(), refused) == 2
+    assert inner.get("k").doc["n"] == 2
+
+
+def test_an_outer_deadline_bounds_the_operation():
+    """A deadline already active around an operation (a web request's) is honoured when it
+    is the earlier one: retries stop there."""
+    import time
+
+    from pagedlist.core import deadline
+
+    store = Flaky(MemoryStore(), "get", StoreUnavailable("down"), fail=10**6, commit=False)
+
+    def step():
+        return (yield Get("k"))
+
+    began = time.monotonic()
+    with deadline.active(began + 0.3), pytest.raises(StoreUnavailable, match="gave up"):
+        run(step(), store, RetryPolicy(deadline=30))
+    assert time.monotonic() - began < 1.5
+
+
+def test_retry_after_as_an_int_is_honoured():
+    clock = FakeClock()
+    store = Flaky(MemoryStore(), "get", Throttled("429", retry_after=1), fail=1, commit=False)
+
+    def step():
+        return (yield Get("k"))
+
+    assert run(step(), store, RetryPolicy(deadline=5), clock=clock, sleep=clock.sleep) is None
+    assert clock.sleeps == [1.0]

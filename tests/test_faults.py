@@ -76,7 +76,7 @@ def test_bad_probabilities_are_refused():
     with pytest.raises(ValueError, match="must not exceed 1"):
         FaultyStore(MemoryStore(), lost=0.6, unavailable=0.6)
     with pytest.raises(ValueError, match="unknown operations"):
-        FaultyStore(MemoryStore(), ops={"scan"})
+        FaultyStore(MemoryStore(), ops={"frobnicate"})  # "scan" is an operation now
 
 
 def test_driver_turns_faults_into_exactly_once_appends(inner):
@@ -94,14 +94,17 @@ def test_driver_turns_faults_into_exactly_once_appends(inner):
     assert "with faults (seed 3" in faulty.describe()
 
 
-def test_dedup_is_per_page_so_a_late_retry_after_a_roll_over_duplicates():
-    """Documented limit (docs/guarantees.md): an id is de-duplicated within the page the
-    call targets. A caller that gave up and retries the same id after the page filled gets
-    a second copy. If this starts failing, the guarantee got stronger: update the docs."""
-    plist = PagedList.create(MemoryStore(), "per-page", capacity=2)
+@pytest.mark.parametrize("layout,push", [(1, True), (2, True), (2, False)])
+def test_a_late_retry_of_an_id_after_page_rolls_returns_the_first_commit(layout, push):
+    """Exactly-once by caller id for the list's life (docs/guarantees.md), which pagedlist
+    0.1 did only within a page: a caller retrying the same id after pages filled and the
+    head moved gets the first commit's position, and the list holds the id once."""
+    plist = PagedList.create(MemoryStore(push=push), "per-page", capacity=2, layout=layout)
     assert plist.append("x", id="same") == 0
     assert plist.append("x", id="same") == 0  # same page: idempotent
     plist.append("y")  # page 0 is full
     plist.append("z")  # page 1
-    assert plist.append("x", id="same") == 3  # another page: a duplicate
-    assert [i.id for i in plist.iter()].count("same") == 2
+    for i in range(10):
+        plist.append(i)
+    assert plist.append("x", id="same") == 0  # pages later: still the first commit
+    assert [i.id for i in plist.iter()].count("same") == 1

@@ -21,7 +21,7 @@ from pagedlist.adapters._toolkit import (
 from pagedlist.adapters.memory import MemoryStore
 from pagedlist.core.capabilities import Capabilities, capabilities_of
 from pagedlist.core.counting import CountingStore
-from pagedlist.core.ops import Appended
+from pagedlist.core.ops import Appended, Claimed, Scan
 from pagedlist.core.store import Store
 from pagedlist.core.wrapper import CALLS, StoreWrapper
 from pagedlist.errors import (
@@ -255,7 +255,11 @@ class Recording(StoreWrapper):
 
 def test_calls_are_every_store_call_of_the_protocol():
     protocol = {"put_if_absent", "replace", "get", "get_many", "append", "increment", "delete"}
-    assert protocol == CALLS
+    entries = {
+        "insert", "claim", "push", "scan", "scan_many", "get_entry", "replace_entry",
+        "purge", "drop_entries", "find_id",
+    }  # fmt: skip
+    assert protocol | entries == CALLS
     assert not StoreWrapper.__abstractmethods__
 
 
@@ -269,8 +273,21 @@ def test_every_store_call_goes_through_the_one_hook():
     assert store.append("k|2", "items", [{"id": "x", "ts": 1, "v": "1"}], 5) == Appended(1)
     assert store.increment("k|3", "n", 2) == 2
     store.delete("k|3")
+    assert store.insert("k|4", {"a": 1}) is None
+    entry = {"id": "e", "ts": 1, "v": "1"}
+    assert store.claim("l", 0, [entry]) == Claimed()
+    assert store.push("m", [entry]).positions == (0,)
+    assert store.scan("l", 0, None, 5) == ((0, entry),)
+    assert store.scan_many([Scan("m", 0, None, 5)]) == (((0, entry),),)
+    row = store.get_entry("l", 0)
+    assert store.replace_entry("l", 0, entry, row.version) is not None
+    assert store.find_id("m", "e") == 0
+    store.purge("l", 1)
+    store.drop_entries("m")
     assert store.seen == [
-        "put_if_absent", "get", "replace", "get_many", "append", "increment", "delete"
+        "put_if_absent", "get", "replace", "get_many", "append", "increment", "delete",
+        "insert", "claim", "push", "scan", "scan_many", "get_entry", "replace_entry",
+        "find_id", "purge", "drop_entries",
     ]  # fmt: skip
     assert set(store.seen) == CALLS
     # Not round trips: straight through, no hook.
@@ -279,7 +296,7 @@ def test_every_store_call_goes_through_the_one_hook():
     assert store.describe() == inner.describe() and store.stats() == inner.stats()
     assert len(store.seen) == len(CALLS)
     # An adapter's own extras are reached through the wrapper.
-    assert store.keys() == ["k|1", "k|2"]
+    assert store.keys() == ["k|1", "k|2", "k|4"]
     with pytest.raises(AttributeError):
         store.no_such_thing  # noqa: B018
 

@@ -81,7 +81,11 @@ ERRORS = ErrorTable(
 
 
 class ExampleCapabilities(Capabilities):
-    """Every capability on: threads and processes share one SQLite file."""
+    """Threads and processes share one SQLite file; there is no network connection, so
+    the clauses that cut one (W1) do not apply."""
+
+    network = False
+    reason = {"network": "the example keeps its rows in a local SQLite file: no connection"}
 
 
 # --- the store ---------------------------------------------------------------------------------

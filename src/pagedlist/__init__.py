@@ -12,7 +12,7 @@ Importing pagedlist loads no backend SDK; ``open_store`` imports the adapter a U
 
 from pagedlist.adapters import open_store
 from pagedlist.core.ops import Limits, Row
-from pagedlist.core.pagedlist import Item, PagedList
+from pagedlist.core.pagedlist import Item, PagedList, Timeline
 from pagedlist.core.store import Store
 from pagedlist.errors import (
     ConfigError,
@@ -50,6 +50,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "Throttled",
+    "Timeline",
     "UsageError",
     "__version__",
     "open_store",

@@ -64,6 +64,16 @@ ADAPTERS: dict[str, AdapterInfo] = {
     "oci-nosql+http": AdapterInfo(
         "pagedlist.adapters.oci:OCINoSQLStore", "oci", "oci-nosql+http://HOST:PORT/TABLE"
     ),
+    "postgresql": AdapterInfo(
+        "pagedlist.adapters.postgres:PostgresStore",
+        "postgres",
+        "postgresql://[user@]host[:port]/database[?table=NAME&sslmode=MODE]",
+    ),
+    "postgres": AdapterInfo(
+        "pagedlist.adapters.postgres:PostgresStore",
+        "postgres",
+        "postgres://[user@]host[:port]/database[?table=NAME&sslmode=MODE]",
+    ),
 }
 
 
@@ -122,7 +132,8 @@ def open_store(url: str | None = None) -> Store:
 
     Accepted forms: ``memory://``, ``sqlite:///path.db``, ``redis://host:port``,
     ``redis+cluster://host:port,...``, ``dynamodb://TABLE?region=...``,
-    ``cosmos://HOST:PORT/DB/CONTAINER``, ``oci-nosql://TABLE?...``. Raises ``ConfigError``
+    ``cosmos://HOST:PORT/DB/CONTAINER``, ``oci-nosql://TABLE?...``,
+    ``postgresql://user@host:port/database``. Raises ``ConfigError``
     for an unknown scheme or a malformed URL, naming the accepted forms.
     """
     if url is None:

@@ -31,7 +31,8 @@ def _ints(text: str) -> tuple[int, ...]:
 @contextlib.contextmanager
 def _target(target: str) -> Iterator[tuple[str, str, str, dict[str, str]]]:
     """``(url, name, note, versions)`` for a store URL, or for a local server started by name
-    (``redis``, ``redis-cluster``, ``dynamodb``, ``cosmos``, ``oci-nosql``) and stopped after."""
+    (``redis``, ``redis-cluster``, ``dynamodb``, ``cosmos``, ``oci-nosql``, ``postgres``) and
+    stopped after."""
     if "://" in target:
         yield target, target.split("://", 1)[0].lower(), "", {}
         return
@@ -319,7 +320,7 @@ def bench(
 
     TARGET is a store URL (memory://, sqlite:///bench.db, redis://127.0.0.1:6379, ...) or
     the name of a local server to start for the run and stop after (redis, redis-cluster,
-    dynamodb, cosmos, oci-nosql). Writes NAME.json, NAME.md and plots into --out.
+    dynamodb, cosmos, oci-nosql, postgres). Writes NAME.json, NAME.md and plots into --out.
     The benchmark writes lists named bench-<run>-*: point it at a scratch table.
     """
     from pagedlist.bench.report import write_outputs

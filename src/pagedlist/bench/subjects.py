@@ -121,14 +121,27 @@ class PagedListSubject(Subject):
 
     name = kind = "pagedlist"
 
-    def __init__(self, store: TimedStore, *, capacity: int | None, max_item_bytes: int) -> None:
+    def __init__(
+        self,
+        store: TimedStore,
+        *,
+        capacity: int | None,
+        max_item_bytes: int,
+        layout: int | None = 1,
+    ) -> None:
         self.store = store
+        # The raw and raw-page subjects mirror layout 1's rows, so the subject defaults to
+        # it; layout=None measures the store's default layout.
+        self.layout = layout
         self.capacity_wanted = capacity
         self.max_item_bytes = max_item_bytes
         self._handles = threading.local()
         self._capacity: dict[str, int] = {}
         self._sizes: dict[str, int] = {}
         self._sizes_lock = threading.Lock()
+        # position -> the harness's entry id of each acknowledged append, per list: pagedlist
+        # draws its own ids (the cheap path), read_ids maps them back.
+        self._acked: dict[str, dict[int, str]] = {}
 
     def _grow(self, list_id: str, by: int) -> None:
         with self._sizes_lock:
@@ -145,7 +158,11 @@ class PagedListSubject(Subject):
     def create(self, list_id: str) -> None:
         """``PagedList.create``."""
         handle = PagedList.create(
-            self.store, list_id, capacity=self.capacity_wanted, max_item_bytes=self.max_item_bytes
+            self.store,
+            list_id,
+            capacity=self.capacity_wanted,
+            max_item_bytes=self.max_item_bytes,
+            layout=self.layout,
         )
         self._capacity[list_id] = handle.capacity
         self._sizes.setdefault(list_id, 0)
@@ -183,8 +200,11 @@ class PagedListSubject(Subject):
         self._grow(list_id, len(entries))
 
     def append(self, list_id: str, entry: Entry) -> None:
-        """``PagedList.append`` with the entry's id (so read-back can be checked)."""
-        self.handle(list_id).append(json.loads(entry.value), id=entry.id)
+        """``PagedList.append`` with an id pagedlist draws (the default, cheap path); the
+        position it returns is remembered so read-back can be checked."""
+        position = self.handle(list_id).append(json.loads(entry.value))
+        with self._sizes_lock:
+            self._acked.setdefault(list_id, {})[position] = entry.id
         self._grow(list_id, 1)
 
     def latest(self, list_id: str, n: int) -> int:
@@ -199,8 +219,13 @@ class PagedListSubject(Subject):
         return len(items), nxt
 
     def read_ids(self, list_id: str) -> list[str]:
-        """Iterate the whole list."""
-        return [item.id for item in PagedList.open(self.store, list_id).iter()]
+        """Iterate the whole list; items are named by the harness id of the append that was
+        told their position, so a second copy of one append (same pagedlist id) shows up
+        as a duplicate and a missing one as lost."""
+        items = list(PagedList.open(self.store, list_id).iter())
+        acked = self._acked.get(list_id, {})
+        names = {i.id: acked[i.position] for i in items if i.position in acked}
+        return [names.get(i.id, i.id) for i in items]
 
     def versions(self) -> dict[str, str]:
         """The pagedlist version."""

@@ -1,14 +1,21 @@
-"""The synchronous driver: runs an algorithm generator against a store.
+"""The drivers: run an algorithm generator against a store, sync (:func:`run`) or asyncio
+(:func:`run_async`), with one retry policy.
 
-Retry policy lives here and only here. A transient store error (``StoreError`` with
-``retryable``) makes the driver repeat *the same operation* after an exponential backoff
-with full jitter, until the operation's overall deadline; then the last error is raised,
-annotated with the attempt count. Repeating the same operation is what makes retries
-safe: an append goes back to the page it first tried, where the store's de-duplication
-finds an earlier commit whose answer was lost.
+Retry policy lives here and only here (:class:`Attempts`). A transient store error
+(``StoreError`` with ``retryable``) makes the driver repeat *the same operation* after an
+exponential backoff with full jitter, until the operation's overall deadline (the earlier
+of its own and any deadline already active around it, :mod:`pagedlist.core.deadline`);
+then the last error is raised, annotated with the attempt count. Repeating the same
+operation is what makes retries safe: an append goes back to the page or position it first
+tried, where the store's de-duplication finds an earlier commit whose answer was lost; a
+conditional create or replace repeated after it committed answers "exists" / "changed",
+and every algorithm re-reads on those answers. The one call that is never repeated after a
+failure that may have run is an ``Increment`` without ``expect`` (it would count twice):
+that raises ``DeadlineExceeded`` ("outcome unknown") at once.
 
 Non-retryable errors, and the last transient one, are thrown into the generator so its
-frames show in the traceback; the algorithms do not catch them.
+frames show in the traceback; the algorithms do not catch them (except to report a partly
+committed ``extend`` as ``PartialWrite``).
 
 The core must stay dependency-free, which is why this is a dozen lines of backoff rather
 than a retry library.
@@ -16,18 +23,23 @@ than a retry library.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pagedlist.core import deadline as _deadline
 from pagedlist.core.algorithms import Step
+from pagedlist.core.ops import Increment, Operation
 from pagedlist.core.store import Store, perform
 from pagedlist.errors import DeadlineExceeded, StoreError, Throttled
 
-__all__ = ["DEFAULT_POLICY", "RetryPolicy", "run"]
+if TYPE_CHECKING:
+    from pagedlist.core.astore import AsyncStore
+
+__all__ = ["DEFAULT_POLICY", "Attempts", "RetryPolicy", "run", "run_async"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +62,68 @@ class RetryPolicy:
 DEFAULT_POLICY = RetryPolicy()
 
 
+def _repeatable(op: Operation) -> bool:
+    """Whether repeating ``op`` after it may have run gives a correct answer (see the
+    module docstring): everything but an unconditional increment."""
+    return not (isinstance(op, Increment) and op.expect is None)
+
+
+class Attempts:
+    """The retry decisions of one operation, shared by the sync and async drivers."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        what: str,
+        clock: Callable[[], float],
+        rng: random.Random | None,
+    ) -> None:
+        self.policy, self.what, self.clock, self.rng = policy, what, clock, rng
+        self.deadline = clock() + policy.deadline
+        outer = _deadline.deadline() if clock is time.monotonic else None
+        if outer is not None and outer < self.deadline:
+            self.deadline = outer
+        self.sent = 0
+        self.attempt = 0
+
+    def before(self) -> DeadlineExceeded | None:
+        """Before sending an operation: the error to throw if the deadline has passed.
+
+        Checked before sending, never after an answer: an answer that arrives late is
+        still delivered, so a committed write is not reported as failed for being slow.
+        """
+        self.sent += 1
+        self.attempt = 0
+        if self.sent > 1 and self.clock() > self.deadline:
+            return DeadlineExceeded(
+                f"{self.what} did not finish within its {self.policy.deadline:g}s deadline "
+                "(heavy contention on one list, or a slow store): retry later, or raise the "
+                "deadline with deadline=..."
+            )
+        return None
+
+    def after(self, err: StoreError, op: Operation) -> float | StoreError:
+        """After ``op`` failed with ``err``: the delay before repeating it, or the error to
+        throw into the algorithm."""
+        if not err.retryable:
+            return err
+        if err.may_have_run and not _repeatable(op):
+            unknown = DeadlineExceeded(
+                f"{self.what}: {op.__class__.__name__} on {getattr(op, 'key', '?')!r} failed "
+                f"in a way that may have left it applied ({err}); it is not safe to repeat, "
+                "so its outcome is unknown: read the row to find out"
+            )
+            unknown.__cause__ = err
+            return unknown
+        self.attempt += 1
+        delay = self.policy.backoff(self.attempt, self.rng)
+        if isinstance(err, Throttled) and err.retry_after:
+            delay = max(delay, float(err.retry_after))
+        if self.clock() + delay > self.deadline:
+            return _gave_up(err, self.attempt, self.policy, self.what)
+        return delay
+
+
 def run(
     step: Step,
     store: Store,
@@ -61,57 +135,74 @@ def run(
     what: str = "operation",
 ) -> Any:
     """Drive ``step`` to completion against ``store`` and return its result."""
-    deadline = clock() + policy.deadline
-    with _deadline.active(deadline if clock is time.monotonic else None):
-        return _drive(step, store, policy, deadline, clock, sleep, rng, what)
-
-
-def _drive(
-    step: Step,
-    store: Store,
-    policy: RetryPolicy,
-    deadline: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-    rng: random.Random | None,
-    what: str,
-) -> Any:
-    try:
-        op = next(step)
-        first = True
-        while True:
-            # Checked before sending a new operation, never after one has answered: an
-            # answer that arrives late is still delivered, so a committed write is not
-            # reported as failed just for being slow.
-            if not first and clock() > deadline:
-                step.throw(
-                    DeadlineExceeded(
-                        f"{what} did not finish within its {policy.deadline:g}s deadline "
-                        "(heavy contention on one list, or a slow store): retry later, or "
-                        "raise the deadline with deadline=..."
-                    )
-                )
-            first = False
-            attempt = 0
+    tries = Attempts(policy, what, clock, rng)
+    with _deadline.active(tries.deadline if clock is time.monotonic else None):
+        try:
+            op = next(step)
             while True:
-                try:
-                    answer = perform(store, op)
-                    break
-                except StoreError as err:
-                    if not err.retryable:
-                        step.throw(err)
-                        raise AssertionError("algorithms do not handle store errors") from err
-                    attempt += 1
-                    delay = policy.backoff(attempt, rng)
-                    if isinstance(err, Throttled) and err.retry_after:
-                        delay = max(delay, err.retry_after)
-                    if clock() + delay > deadline:
-                        step.throw(_gave_up(err, attempt, policy, what))
-                        raise AssertionError("algorithms do not handle store errors") from err
-                    sleep(delay)
-            op = step.send(answer)
-    except StopIteration as stop:
-        return stop.value
+                late = tries.before()
+                if late is not None:
+                    op = step.throw(late)
+                    continue
+                while True:
+                    try:
+                        answer = perform(store, op)
+                        break
+                    except StoreError as err:
+                        decision = tries.after(err, op)
+                        if not isinstance(decision, float):
+                            step.throw(decision)
+                            raise AssertionError("algorithms do not handle store errors") from err
+                        sleep(decision)
+                op = step.send(answer)
+        except StopIteration as stop:
+            return stop.value
+
+
+async def run_async(
+    step: Step,
+    store: AsyncStore,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    rng: random.Random | None = None,
+    what: str = "operation",
+) -> Any:
+    """Drive ``step`` to completion against the asyncio ``store``: :func:`run`'s twin, the
+    same generators and the same :class:`Attempts`, with ``await`` for every store call
+    and every backoff.
+
+    Cancellation-safe: a task cancelled while a call is in flight stops there; the call
+    either ran or not, exactly like a lost answer, and the algorithms' de-duplication
+    makes a later call with the same id find it.
+    """
+    from pagedlist.core.astore import perform_async
+
+    tries = Attempts(policy, what, clock, rng)
+    with _deadline.active(tries.deadline if clock is time.monotonic else None):
+        try:
+            op = next(step)
+            while True:
+                late = tries.before()
+                if late is not None:
+                    op = step.throw(late)
+                    continue
+                while True:
+                    try:
+                        answer = await perform_async(store, op)
+                        break
+                    except StoreError as err:
+                        decision = tries.after(err, op)
+                        if not isinstance(decision, float):
+                            step.throw(decision)
+                            raise AssertionError("algorithms do not handle store errors") from err
+                        await sleep(decision)
+                op = step.send(answer)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            step.close()
 
 
 def _gave_up(err: StoreError, attempts: int, policy: RetryPolicy, what: str) -> StoreError:

@@ -346,10 +346,17 @@ def count(list_id: str, start: int) -> Step:
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    """Where each list of a merged read stands: ``below[list_id]`` is the position its
-    next items must be older than (``None``: from the tail); exhausted lists are absent."""
+    """Where a merged read stands: ``below[list_id]`` is the position that list's next
+    items must be older than (``None``: from its tail; 0: exhausted), and ``last`` the merge
+    key ``(ts, list_id, position)`` of the last item handed out. A list absent from
+    ``below`` (added to the set since) is read from its tail, its items after ``last``."""
 
     below: dict[str, int | None]
+    last: tuple[int, str, int] | None = None
+
+
+def _key(list_id: str, slot: Slot) -> tuple[int, str, int]:
+    return (slot[1]["ts"], list_id, slot[0])
 
 
 def merge_latest(starts: dict[str, int], n: int, cursor: Cursor | None = None) -> Step:
@@ -362,45 +369,70 @@ def merge_latest(starts: dict[str, int], n: int, cursor: Cursor | None = None) -
     ``(items, cursor)``: ``items`` is a list of ``(list_id, slot)``; ``cursor`` is ``None``
     once every list is exhausted.
     """
-    below = dict(cursor.below) if cursor is not None else dict.fromkeys(starts)
+    last = cursor.last if cursor is not None else None
+    below: dict[str, int | None] = {}
+    for lid in starts:
+        known = cursor is not None and lid in cursor.below
+        below[lid] = cursor.below[lid] if known else None  # type: ignore[union-attr]
+    fresh = {lid for lid in starts if cursor is not None and lid not in cursor.below}
     buffers: dict[str, list[Slot]] = {lid: [] for lid in below}
     scanned = dict(below)
-    exhausted: set[str] = set()
+    exhausted = {lid for lid, hi in below.items() if hi is not None and hi <= starts[lid]}
 
     def fill(lists: list[str]) -> Step:
-        scans = tuple(Scan(lid, starts.get(lid, 0), scanned[lid], n, True) for lid in lists)
+        todo = [lid for lid in lists if lid not in exhausted]
+        if not todo:
+            return
+        scans = tuple(Scan(lid, starts[lid], scanned[lid], n, True) for lid in todo)
         answers = yield ScanMany(scans)
         if not isinstance(answers, tuple) or len(answers) != len(scans):
             raise ContractViolation(f"scan_many of {len(scans)} scans answered {answers!r:.80}")
         for scan, slots in zip(scans, answers, strict=True):
-            run = _run(_check_scan(scan.list_id, scan, slots), True)
-            buffers[scan.list_id].extend(s for s in run if is_live(s[1]))
+            lid = scan.list_id
+            run = _run(_check_scan(lid, scan, slots), True)
+            live = [s for s in run if is_live(s[1])]
+            if lid in fresh and last is not None:
+                live = [s for s in live if _key(lid, s) < last]
+            buffers[lid].extend(live)
             if len(run) < scan.limit or run[-1][0] <= scan.lo:
-                exhausted.add(scan.list_id)
+                exhausted.add(lid)
             else:
-                scanned[scan.list_id] = run[-1][0]
+                scanned[lid] = run[-1][0]
 
-    if below:
-        yield from fill(list(below))
-    heap = [(-buf[0][1]["ts"], lid, 0) for lid, buf in buffers.items() if buf]
+    yield from fill(list(below))
+    # A max-heap on the merge key (ts, list_id, position) through heapq's min-heap; the
+    # list ids' rank among these lists orders them as their strings would.
+    rank = {lid: r for r, lid in enumerate(sorted(below))}
+
+    def order(lid: str, slot: Slot) -> tuple[int, int, int]:
+        return (-slot[1]["ts"], -rank[lid], -slot[0])
+
+    heap = [(order(lid, buf[0]), lid, 0) for lid, buf in buffers.items() if buf]
     heapq.heapify(heap)
     chosen: list[tuple[str, Slot]] = []
-    last: dict[str, int] = {}
+    taken: dict[str, int] = {}
     while heap and len(chosen) < n:
         _, lid, i = heapq.heappop(heap)
         chosen.append((lid, buffers[lid][i]))
-        last[lid] = i
+        taken[lid] = i
         if i + 1 == len(buffers[lid]) and lid not in exhausted:
             # Its live rows ran out before the merge did: read further, then go on.
             yield from fill([lid])
         if i + 1 < len(buffers[lid]):
-            heapq.heappush(heap, (-buffers[lid][i + 1][1]["ts"], lid, i + 1))
+            heapq.heappush(heap, (order(lid, buffers[lid][i + 1]), lid, i + 1))
     following: dict[str, int | None] = {}
+    done = 0
     for lid in below:
         buf = buffers[lid]
-        if lid in last:
-            if last[lid] + 1 < len(buf) or lid not in exhausted:
-                following[lid] = buf[last[lid]][0]
+        if lid in taken:
+            rest = taken[lid] + 1 < len(buf) or lid not in exhausted
+            following[lid] = buf[taken[lid]][0] if rest else done
         elif buf or lid not in exhausted:
             following[lid] = below[lid]
-    return chosen, (Cursor(following) if following else None)
+        else:
+            following[lid] = done
+    if all(v == done for v in following.values()):
+        return chosen, None
+    mark = _key(*chosen[-1]) if chosen else last
+    return chosen, Cursor(following, mark)
+

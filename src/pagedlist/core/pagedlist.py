@@ -17,7 +17,7 @@ from typing import Any
 from pagedlist.core import algorithms as alg
 from pagedlist.core import entries as ent
 from pagedlist.core.driver import DEFAULT_POLICY, RetryPolicy, run
-from pagedlist.core.ops import JSONDoc, Slot
+from pagedlist.core.ops import GetMany, JSONDoc, Slot
 from pagedlist.core.sizing import (
     ENTRY_PAGE_CAPACITY,
     check_capacity,
@@ -38,7 +38,8 @@ from pagedlist.errors import (
     DeadlineExceeded,
     InvalidArgument,
     InvalidValue,
-    ListNotFound,
+    StoreError,
+    Unsupported,
 )
 
 __all__ = ["Item", "PagedList", "Timeline"]
@@ -153,6 +154,10 @@ class _Request:
         self.lead = False
         self.taken = False
 
+    def wake(self) -> None:
+        """Tell the waiting caller its outcome (or its lead) is ready."""
+        self.event.set()
+
 
 class _ListState:
     """What every handle of one list in one process shares: its settings, the newest
@@ -197,52 +202,50 @@ def _forget(store: Store, list_id: str) -> None:
             lists.pop(list_id, None)
 
 
-class PagedList:
-    """An ever-growing ordered list stored on a key-value store.
+class _Plans:
+    """What ``PagedList`` and ``AsyncPagedList`` share: every list operation as one
+    sans-IO generator (settings loaded on first use, then the algorithm), so the sync and
+    the asyncio class only differ in how they run it."""
 
-    Get one with :meth:`create` or :meth:`open`; ``PagedList(store, list_id)`` builds a
-    handle without any store call and reads the summary on first use. Handles are cheap
-    and thread-safe; all handles of one list on one store object share what they learn
-    (settings, where the list ends) and coalesce concurrent appends into one store call.
+    _store: Any
+    _id: str
+    _policy: RetryPolicy
+    _state: _ListState
 
-    ``deadline`` bounds each operation, retries included (seconds, default 10).
-    """
-
-    def __init__(self, store: Store, list_id: str, *, deadline: float | None = None) -> None:
+    def _init(self, store: Any, list_id: str, deadline: object) -> None:
         self._store = store
         self._id = validate_list_id(list_id, store.limits.key_bytes)
         self._policy = _deadline(deadline)
         self._state = _state(store, self._id)
 
-    # --- construction ---------------------------------------------------------------
+    # --- settings ----------------------------------------------------------------------
 
-    @classmethod
-    def create(
-        cls,
-        store: Store,
-        list_id: str,
+    def _learn(self, settings: alg.Settings, head: int) -> None:
+        st = self._state
+        with st.lock:
+            st.settings = settings
+        if settings.layout == alg.FORMAT:
+            st.seen(head)
+
+    def _p_settings(self) -> alg.Step:
+        settings = self._state.settings
+        if settings is None:
+            settings, head = yield from alg.open_list(self._id)
+            self._learn(settings, head)
+        return settings
+
+    @staticmethod
+    def _wanted(
+        store: Any,
         *,
-        capacity: int | None = None,
-        max_item_bytes: int = 1024,
-        metadata: Any = None,
-        max_items: int | None = None,
-        max_age: float | None = None,
-        deadline: float | None = None,
-        layout: int | None = None,
-    ) -> PagedList:
-        """Create a list, or return it if it already exists with the same settings.
-
-        ``max_item_bytes`` bounds one item's JSON text. ``capacity`` is the number of
-        items per page: on stores with entry rows (layout 2) a page is a range of
-        positions (what ``iter()`` reads at once, what retention trims at once) and
-        defaults to 100; on stores without (layout 1) a page is one row, and the default
-        is what fits the store's row limit with a safety factor of 2. ``metadata`` is any
-        JSON value kept with the list. ``max_items`` / ``max_age`` (seconds) keep only the
-        newest items, applied lazily by appends (layout 2 only). ``layout`` forces 1 or 2
-        (default: 2 where the store has entry rows). Raises ``ListExists`` if the list
-        exists with other settings.
-        """
-        validate_list_id(list_id, store.limits.key_bytes)
+        capacity: int | None,
+        max_item_bytes: int,
+        metadata: Any,
+        max_items: int | None,
+        max_age: float | None,
+        layout: int | None,
+    ) -> tuple[alg.Settings, bool]:
+        """The settings ``create`` asks for, validated (no store call)."""
         limits = store.limits
         entries = store.features.entries
         if layout is None:
@@ -281,8 +284,10 @@ class PagedList:
             raise ConfigError(f"max_items must be a positive int or None, got {max_items!r}")
         age_ms = None
         if max_age is not None:
-            if isinstance(max_age, bool) or not isinstance(max_age, int | float) or not (
-                math.isfinite(max_age) and max_age > 0
+            if (
+                isinstance(max_age, bool)
+                or not isinstance(max_age, int | float)
+                or not (math.isfinite(max_age) and max_age > 0)
             ):
                 raise ConfigError(f"max_age must be a positive number of seconds, got {max_age!r}")
             age_ms = int(max_age * 1000)
@@ -296,38 +301,186 @@ class PagedList:
             max_items=max_items,
             max_age_ms=age_ms,
         )
-        handle = cls(store, list_id, deadline=deadline)
-        settings, head = handle._run(
-            alg.create(list_id, wanted, fixed_capacity=fixed), f"create({list_id!r})"
-        )
-        handle._learn(settings, head)
-        return handle
+        return wanted, fixed
 
-    @classmethod
-    def open(cls, store: Store, list_id: str, *, deadline: float | None = None) -> PagedList:
-        """Open an existing list (one store call). Raises ``ListNotFound``."""
-        handle = cls(store, list_id, deadline=deadline)
-        handle._load()
-        return handle
-
-    def _run(self, step: alg.Step, what: str, policy: RetryPolicy | None = None) -> Any:
-        return run(step, self._store, policy or self._policy, what=what)
-
-    def _learn(self, settings: alg.Settings, head: int) -> None:
-        st = self._state
-        with st.lock:
-            st.settings = settings
-        if settings.layout == alg.FORMAT:
-            st.seen(head)
-
-    def _load(self) -> alg.Settings:
-        settings, head = self._run(alg.open_list(self._id), f"open({self._id!r})")
+    def _p_create(self, wanted: alg.Settings, fixed: bool) -> alg.Step:
+        settings, head = yield from alg.create(self._id, wanted, fixed_capacity=fixed)
         self._learn(settings, head)
         return settings
 
-    @property
-    def _cfg(self) -> alg.Settings:
-        return self._state.settings or self._load()
+    # --- writes ------------------------------------------------------------------------
+
+    def _entries(
+        self,
+        cfg: alg.Settings,
+        values: list[Any],
+        ids: list[str] | None,
+        ts: list[Any] | None,
+    ) -> list[JSONDoc]:
+        now = int(time.time() * 1000)
+        out = []
+        for i, value in enumerate(values):
+            text = encode_value(value, cfg.max_item_bytes)
+            item_id = None if ids is None else ids[i]
+            out.append(
+                {
+                    "id": new_item_id() if item_id is None else validate_item_id(item_id),
+                    "ts": now if ts is None or ts[i] is None else _timestamp(ts[i]),
+                    "v": text,
+                }
+            )
+        return out
+
+    @staticmethod
+    def _extend_args(
+        values: Iterable[Any], ids: Sequence[str] | None, ts: Sequence[float] | None
+    ) -> tuple[list[Any], list[str] | None, list[Any] | None]:
+        items = _values(values)
+        id_list = None
+        if ids is not None:
+            id_list = _values(ids)
+            if len(id_list) != len(items):
+                raise InvalidArgument(
+                    f"extend() got {len(items)} values and {len(id_list)} ids: give one id per "
+                    "value"
+                )
+        ts_list = None
+        if ts is not None:
+            ts_list = _values(ts)
+            if len(ts_list) != len(items):
+                raise InvalidArgument(
+                    f"extend() got {len(items)} values and {len(ts_list)} timestamps: give one "
+                    "per value"
+                )
+        return items, id_list, ts_list
+
+    def _once_path(self, cfg: alg.Settings, given_ids: bool) -> bool:
+        """Whether caller ids need their records (every store without ``push``)."""
+        return given_ids and not (cfg.layout == ent.FORMAT and self._store.features.push)
+
+    def _chunk(self, cfg: alg.Settings) -> int:
+        store = self._store
+        if cfg.layout == ent.FORMAT:
+            if store.features.push:
+                return store.limits.append_entries or MAX_GROUP
+            return max(1, store.features.claim_entries)
+        return min(cfg.capacity, store.limits.append_entries or cfg.capacity)
+
+    def _hinted(self, cfg: alg.Settings, make: Callable[[int], alg.Step]) -> alg.Step:
+        """The claim-store step ``make(hint)``, first learning where the list ends when the
+        cached hint is unknown or older than ``HINT_TTL``."""
+        st, start = self._state, cfg.start
+        if time.monotonic() - st.hint_at <= HINT_TTL:
+            return (yield from make(max(st.head, start)))
+        newest = yield from ent.newest_position(self._id, start)
+        hint = start if newest is None else max(start, newest + 1)
+        return (yield from make(hint))
+
+    def _p_append(self, cfg: alg.Settings, entries: list[JSONDoc]) -> alg.Step:
+        """Append ``entries`` (generated ids, or any ids on a push store): positions."""
+        st, chunk = self._state, self._chunk(cfg)
+        if cfg.layout == ent.FORMAT and self._store.features.push:
+            return (yield from ent.append_push(self._id, entries, chunk, cfg.start))
+        if cfg.layout == ent.FORMAT:
+            positions, hint = yield from self._hinted(
+                cfg, lambda h: ent.append_claim(self._id, h, entries, chunk)
+            )
+        else:
+            positions, hint = yield from alg.append(self._id, cfg.capacity, st.head, entries, chunk)
+        st.seen(hint)
+        return positions
+
+    def _p_write_once(self, cfg: alg.Settings, entries: list[JSONDoc]) -> alg.Step:
+        """Caller ids on a store without ``push``: one id record per entry, in order."""
+        st = self._state
+        out: list[int] = []
+        for entry in entries:
+            try:
+                if cfg.layout == ent.FORMAT:
+                    pos, hint = yield from self._hinted(
+                        cfg,
+                        lambda h, e=entry: ent.append_once(
+                            self._id, h, cfg.start, e, summary_key(self._id)
+                        ),
+                    )
+                else:
+                    pos, hint = yield from alg.append_once(self._id, cfg.capacity, st.head, entry)
+            except StoreError as err:
+                if out:
+                    raise ent._partial(self._id, out, len(entries), err) from err
+                raise
+            st.seen(hint)
+            out.append(pos)
+        return out
+
+    # --- reads -------------------------------------------------------------------------
+
+    def _p_latest(self, n: int) -> alg.Step:
+        cfg = yield from self._p_settings()
+        if cfg.layout == ent.FORMAT:
+            return _items((yield from ent.latest(self._id, cfg.start, n)), self._id)
+        # Layout 1 reads at most the pages up to the head, however large n is.
+        st = self._state
+        entries, head = yield from alg.latest(self._id, cfg.capacity, st.head, n)
+        st.seen(head)
+        return _items(entries, self._id)
+
+    def _p_before(self, position: int, n: int) -> alg.Step:
+        cfg = yield from self._p_settings()
+        if cfg.layout == ent.FORMAT:
+            return _items((yield from ent.read_before(self._id, cfg.start, position, n)), self._id)
+        hi, lo = position, max(0, position - n)
+        if hi - lo > ITER_BATCH_PAGES * cfg.capacity:
+            # A wide range: bound it by what the list holds before naming its pages.
+            hi = min(hi, (yield from self._p_count()))
+            lo = max(0, hi - n)
+        entries = yield from alg.read_range(self._id, cfg.capacity, lo, hi)
+        return _items(entries[::-1], self._id)
+
+    def _p_batch(self, position: int, n: int) -> alg.Step:
+        """Up to ``n`` live items after ``position``, oldest first, and where to go on
+        (``None`` at the end): what ``after`` and ``iter`` read per store call."""
+        cfg = yield from self._p_settings()
+        if cfg.layout == ent.FORMAT:
+            slots, more = yield from ent.read_after(self._id, cfg.start, position, n)
+            return _items(slots, self._id), None if more is None else more - 1
+        cap = cfg.capacity
+        lo = position + 1
+        hi = (lo // cap + ITER_BATCH_PAGES) * cap
+        entries = yield from alg.read_range(self._id, cap, lo, hi)
+        items = _items(entries, self._id)[:n]
+        if len(entries) < hi - lo:
+            return items, None if len(items) == len(entries) else items[-1].position
+        return items, items[-1].position if items else None
+
+    def _p_after(self, position: int, n: int) -> alg.Step:
+        out: list[Item] = []
+        while len(out) < n:
+            items, more = yield from self._p_batch(position, n - len(out))
+            out.extend(items)
+            if more is None:
+                break
+            position = more
+        return out
+
+    def _p_get(self, position: int) -> alg.Step:
+        cfg = yield from self._p_settings()
+        if cfg.layout == ent.FORMAT:
+            if position < cfg.start:
+                return None
+            found = yield from ent.get(self._id, position)
+        else:
+            found = yield from alg.get(self._id, cfg.capacity, position)
+        return None if found is None else _items([found], self._id)[0]
+
+    def _p_count(self) -> alg.Step:
+        cfg = yield from self._p_settings()
+        if cfg.layout == ent.FORMAT:
+            return int((yield from ent.count(self._id, cfg.start)))
+        st = self._state
+        n, head = yield from alg.count(self._id, cfg.capacity, st.head)
+        st.seen(head)
+        return int(n)
 
     # --- properties -----------------------------------------------------------------
 
@@ -337,9 +490,95 @@ class PagedList:
         return self._id
 
     @property
-    def store(self) -> Store:
+    def store(self) -> Any:
         """The store this list lives in."""
         return self._store
+
+    def _loaded(self) -> alg.Settings:
+        settings = self._state.settings
+        if settings is None:
+            raise Unsupported(
+                f"the settings of list {self._id!r} are not loaded yet: use "
+                "await AsyncPagedList.open(...) (or create) before reading them"
+            )
+        return settings
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._id!r}, store={self._store.describe()})"
+
+
+class PagedList(_Plans):
+    """An ever-growing ordered list stored on a key-value store.
+
+    Get one with :meth:`create` or :meth:`open`; ``PagedList(store, list_id)`` builds a
+    handle without any store call and reads the summary on first use. Handles are cheap
+    and thread-safe; all handles of one list on one store object share what they learn
+    (settings, where the list ends) and coalesce concurrent appends into one store call.
+
+    ``deadline`` bounds each operation, retries included (seconds, default 10).
+    """
+
+    def __init__(self, store: Store, list_id: str, *, deadline: float | None = None) -> None:
+        self._init(store, list_id, deadline)
+
+    def _run(self, step: alg.Step, what: str, policy: RetryPolicy | None = None) -> Any:
+        return run(step, self._store, policy or self._policy, what=what)
+
+    # --- construction ---------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        store: Store,
+        list_id: str,
+        *,
+        capacity: int | None = None,
+        max_item_bytes: int = 1024,
+        metadata: Any = None,
+        max_items: int | None = None,
+        max_age: float | None = None,
+        deadline: float | None = None,
+        layout: int | None = None,
+    ) -> PagedList:
+        """Create a list, or return it if it already exists with the same settings.
+
+        ``max_item_bytes`` bounds one item's JSON text. ``capacity`` is the number of
+        items per page: on stores with entry rows (layout 2) a page is a range of
+        positions (what ``iter()`` reads at once, what retention trims at once) and
+        defaults to 100; on stores without (layout 1) a page is one row, and the default
+        is what fits the store's row limit with a safety factor of 2. ``metadata`` is any
+        JSON value kept with the list. ``max_items`` / ``max_age`` (seconds) keep only the
+        newest items, applied lazily by appends (layout 2 only). ``layout`` forces 1 or 2
+        (default: 2 where the store has entry rows). Raises ``ListExists`` if the list
+        exists with other settings.
+        """
+        validate_list_id(list_id, store.limits.key_bytes)
+        wanted, fixed = cls._wanted(
+            store,
+            capacity=capacity,
+            max_item_bytes=max_item_bytes,
+            metadata=metadata,
+            max_items=max_items,
+            max_age=max_age,
+            layout=layout,
+        )
+        handle = cls(store, list_id, deadline=deadline)
+        handle._run(handle._p_create(wanted, fixed), f"create({list_id!r})")
+        return handle
+
+    @classmethod
+    def open(cls, store: Store, list_id: str, *, deadline: float | None = None) -> PagedList:
+        """Open an existing list (one store call). Raises ``ListNotFound``."""
+        handle = cls(store, list_id, deadline=deadline)
+        handle._state.settings = None
+        handle._run(handle._p_settings(), f"open({list_id!r})")
+        return handle
+
+    @property
+    def _cfg(self) -> alg.Settings:
+        return self._state.settings or self._run(self._p_settings(), f"open({self._id!r})")
+
+    # --- properties -----------------------------------------------------------------
 
     @property
     def capacity(self) -> int:
@@ -370,27 +609,18 @@ class PagedList:
 
     # --- writes ---------------------------------------------------------------------
 
-    def _entry(self, value: Any, item_id: str | None, ts_ms: int) -> dict[str, Any]:
-        text = encode_value(value, self._cfg.max_item_bytes)
-        return {
-            "id": new_item_id() if item_id is None else validate_item_id(item_id),
-            "ts": ts_ms,
-            "v": text,
-        }
-
     def append(self, value: Any, *, id: str | None = None, ts: float | None = None) -> int:
         """Append ``value`` (any JSON value) and return its position.
 
-        With ``id`` the append is idempotent for the life of the list: appending an id the
-        list already holds returns the first commit's position and writes nothing, however
-        much later, after whatever failure. Without one a random id is used (a retry inside
-        this call never duplicates, a new call is a new item). ``ts`` (seconds since the
-        epoch) keeps an imported item's time; the default is now. Raises ``InvalidValue`` or
-        ``ItemTooLarge`` before anything is written.
+        With ``id`` the append is idempotent for as long as the item is retained: appending
+        an id the list already holds returns the first commit's position and writes
+        nothing, however much later, after whatever failure. Without one a random id is
+        used (a retry inside this call never duplicates; a new call is a new item). ``ts``
+        (seconds since the epoch) keeps an imported item's time; the default is now.
+        Raises ``InvalidValue`` or ``ItemTooLarge`` before anything is written.
         """
-        now = int(time.time() * 1000) if ts is None else _timestamp(ts)
-        entry = self._entry(value, id, now)
-        return self._write([entry], id is not None, f"append to {self._id!r}")[0]
+        entries = self._entries(self._cfg, [value], None if id is None else [id], [ts])
+        return self._write(entries, id is not None, f"append to {self._id!r}")[0]
 
     def extend(
         self,
@@ -402,111 +632,25 @@ class PagedList:
         """Append several values in order; return their positions (ascending for new items).
 
         Every value is validated first, so an invalid one means nothing is written. A batch
-        the store can take in one atomic call (every store with ``push``; up to its
-        ``claim_entries`` on the others, without ``ids``) commits all or nothing; a longer
-        one, or one with ``ids`` on a store without ``push``, is written in parts, and a
-        failure after a part committed raises ``PartialWrite`` with the committed positions:
-        call again with the same ``ids`` to finish without duplicates. ``ids`` and ``ts``
-        (one per value) work as in :meth:`append`.
+        the store can take in one atomic call (any size on stores with ``push``: memory,
+        SQLite, PostgreSQL, Redis; up to ``claim_entries`` without ``ids`` on the others)
+        commits all or nothing; a longer one, or one with ``ids`` on a store without
+        ``push``, is written in parts, and a failure after a part committed raises
+        ``PartialWrite`` with the committed positions: call again with the same ``ids`` to
+        finish without duplicates. ``ids`` and ``ts`` (one per value) work as in
+        :meth:`append`.
         """
-        items = _values(values)
-        if ids is not None:
-            ids = _values(ids)
-            if len(ids) != len(items):
-                raise InvalidArgument(
-                    f"extend() got {len(items)} values and {len(ids)} ids: give one id per value"
-                )
-        if ts is not None:
-            ts = _values(ts)
-            if len(ts) != len(items):
-                raise InvalidArgument(
-                    f"extend() got {len(items)} values and {len(ts)} timestamps: give one "
-                    "per value"
-                )
-        now = int(time.time() * 1000)
-        entries = [
-            self._entry(
-                v,
-                None if ids is None else ids[i],
-                now if ts is None else _timestamp(ts[i]),
-            )
-            for i, v in enumerate(items)
-        ]
+        items, ids_, ts_ = self._extend_args(values, ids, ts)
+        entries = self._entries(self._cfg, items, ids_, ts_)
         if not entries:
             return []
-        return self._write(entries, ids is not None, f"extend {self._id!r}")
+        return self._write(entries, ids_ is not None, f"extend {self._id!r}")
 
     def _write(self, entries: list[JSONDoc], given_ids: bool, what: str) -> list[int]:
         cfg = self._cfg
-        push = cfg.layout == ent.FORMAT and self._store.features.push
-        if given_ids and not push:
-            return self._write_once(entries, what)
+        if self._once_path(cfg, given_ids):
+            return self._run(self._p_write_once(cfg, entries), what)
         return self._group(entries, what)
-
-    def _chunk(self) -> int:
-        cfg, store = self._cfg, self._store
-        if cfg.layout == ent.FORMAT:
-            if store.features.push:
-                return store.limits.append_entries or MAX_GROUP
-            return max(1, store.features.claim_entries)
-        return min(cfg.capacity, store.limits.append_entries or cfg.capacity)
-
-    def _write_once(self, entries: list[JSONDoc], what: str) -> list[int]:
-        """Caller ids on a store without ``push``: one id record per entry, in order."""
-        cfg, st = self._cfg, self._state
-        out: list[int] = []
-        for entry in entries:
-            try:
-                if cfg.layout == ent.FORMAT:
-                    step = self._fresh_hint(
-                        lambda h, e=entry: ent.append_once(
-                            self._id, h, cfg.start, e, summary_key(self._id)
-                        )
-                    )
-                    pos, hint = self._run(step, what)
-                    st.seen(hint)
-                else:
-                    pos, head = self._run(
-                        alg.append_once(self._id, cfg.capacity, st.head, entry), what
-                    )
-                    st.seen(head)
-            except BaseException as err:
-                if out:
-                    raise ent._partial(self._id, out, len(entries), err) from err
-                raise
-            out.append(pos)
-        return out
-
-    def _fresh_hint(self, make: Callable[[int], alg.Step]) -> alg.Step:
-        """The claim-store step ``make(hint)``, first learning where the list ends when the
-        cached hint is unknown or older than ``HINT_TTL``."""
-        st, start = self._state, self._cfg.start
-        if time.monotonic() - st.hint_at <= HINT_TTL:
-            return make(max(st.head, start))
-
-        def fresh() -> alg.Step:
-            newest = yield from ent.newest_position(self._id, start)
-            hint = start if newest is None else max(start, newest + 1)
-            return (yield from make(hint))
-
-        return fresh()
-
-    def _append_step(self, entries: list[JSONDoc]) -> tuple[alg.Step, Callable[[Any], list[int]]]:
-        """The store step that appends ``entries`` (any ids) and how to read its result."""
-        cfg, st, chunk = self._cfg, self._state, self._chunk()
-        if cfg.layout == ent.FORMAT and self._store.features.push:
-            return ent.append_push(self._id, entries, chunk, cfg.start), lambda r: r
-        if cfg.layout == ent.FORMAT:
-            step = self._fresh_hint(lambda h: ent.append_claim(self._id, h, entries, chunk))
-        else:
-            step = alg.append(self._id, cfg.capacity, st.head, entries, chunk)
-
-        def result(answer: Any) -> list[int]:
-            positions, head = answer
-            st.seen(head)
-            return positions
-
-        return step, result
 
     def _group(self, entries: list[JSONDoc], what: str) -> list[int]:
         """Append ``entries`` as one request, coalesced with concurrent appends to this list.
@@ -554,45 +698,21 @@ class PagedList:
         with st.lock:
             if not req.taken and not req.lead and req in st.queue:
                 st.queue.remove(req)
-                raise DeadlineExceeded(
-                    f"append to {self._id!r} waited {self._policy.deadline:g}s behind other "
-                    "appends to this list without its turn coming; nothing was written: retry "
-                    "later, or raise the deadline with deadline=..."
-                )
+                raise _waited_too_long(self._id, self._policy)
         # Taken into a group already (or handed the lead): its outcome is on its way.
         req.event.wait()
 
     def _lead(self, mine: _Request, what: str) -> None:
-        st, limit = self._state, self._chunk()
-        group = [mine]
-        size = len(mine.entries)
-        with st.lock:
-            mine.taken = True
-            while st.queue and size + len(st.queue[0].entries) <= limit:
-                req = st.queue.popleft()
-                req.taken = True
-                group.append(req)
-                size += len(req.entries)
+        st = self._state
+        cfg = self._cfg
+        group = _take_group(st, mine, self._chunk(cfg))
         entries = [e for req in group for e in req.entries]
-        policy = self._policy
-        if len(group) > 1:
-            latest = max(r.deadline for r in group) - time.monotonic()
-            policy = RetryPolicy(deadline=max(latest, 0.001))
         try:
-            step, result = self._append_step(entries)
-            positions = result(self._run(step, what, policy))
+            positions = self._run(self._p_append(cfg, entries), what, _group_policy(group, self))
         except BaseException as err:
-            for req in group:
-                req.error = err
-                if req is not mine:
-                    req.event.set()
+            _fail_group(group, mine, err)
             return
-        at = 0
-        for req in group:
-            req.result = positions[at : at + len(req.entries)]
-            at += len(req.entries)
-            if req is not mine:
-                req.event.set()
+        _hand_out(group, mine, positions)
 
     # --- reads ----------------------------------------------------------------------
 
@@ -600,17 +720,7 @@ class PagedList:
         """The newest ``n`` items, newest first (one store call; layout 1: at most two)."""
         if _count(n) == 0:
             return []
-        cfg = self._cfg
-        if cfg.layout == ent.FORMAT:
-            slots = self._run(ent.latest(self._id, cfg.start, n), f"latest({n})")
-            return _items(slots, self._id)
-        # Layout 1 reads at most the pages up to the head, however large n is.
-        st = self._state
-        entries, head = self._run(
-            alg.latest(self._id, cfg.capacity, st.head, n), f"latest({n})"
-        )
-        st.seen(head)
-        return _items(entries, self._id)
+        return self._run(self._p_latest(n), f"latest({n})")
 
     def before(self, position: int, n: int = 20) -> list[Item]:
         """Up to ``n`` items older than ``position``, newest first (one store call).
@@ -618,104 +728,42 @@ class PagedList:
         Use the last item's position of a page as the cursor for the next one.
         """
         position, n = _count(position, "position"), _count(n)
-        cfg = self._cfg
         if n == 0:
             return []
-        if cfg.layout == ent.FORMAT:
-            slots = self._run(
-                ent.read_before(self._id, cfg.start, position, n), f"before({position})"
-            )
-            return _items(slots, self._id)
-        hi, lo = position, max(0, position - n)
-        if hi - lo > ITER_BATCH_PAGES * cfg.capacity:
-            # A wide range: bound it by what the list holds before naming its pages.
-            hi = min(hi, self.count())
-            lo = max(0, hi - n)
-        entries = self._run(alg.read_range(self._id, cfg.capacity, lo, hi), f"before({position})")
-        return _items(entries[::-1], self._id)
+        return self._run(self._p_before(position, n), f"before({position})")
 
     def after(self, position: int, n: int = 20) -> list[Item]:
-        """Up to ``n`` items newer than ``position``, oldest first (one store call for
-        ``n`` up to a few pages).
-
-        ``after(-1, n)`` reads from the start. Reads at most what the list holds, however
-        large ``n`` is.
-        """
-        if isinstance(position, bool) or not isinstance(position, int) or position < -1:
-            raise InvalidArgument(f"position must be an int >= -1, got {position!r:.60}")
-        n = _count(n)
+        """Up to ``n`` items newer than ``position``, oldest first (one store call for a
+        few pages' worth). ``after(-1, n)`` reads from the start. Reads at most what the
+        list holds, however large ``n`` is."""
+        position, n = _after_args(position, n)
         if n == 0:
             return []
-        cfg = self._cfg
-        if cfg.layout == ent.FORMAT:
-            slots, _ = self._run(
-                ent.read_after(self._id, cfg.start, position, n), f"after({position})"
-            )
-            return _items(slots, self._id)
-        out: list[Item] = []
-        for item in self._iter_pages(position + 1, f"after({position})"):
-            out.append(item)
-            if len(out) == n:
-                break
-        return out
+        return self._run(self._p_after(position, n), f"after({position})")
 
     def get(self, position: int) -> Item | None:
         """The item at ``position``, or ``None`` if there is none (one store call)."""
         position = _count(position, "position")
-        cfg = self._cfg
-        if cfg.layout == ent.FORMAT:
-            if position < cfg.start:
-                return None
-            found = self._run(ent.get(self._id, position), f"get({position})")
-        else:
-            found = self._run(alg.get(self._id, cfg.capacity, position), f"get({position})")
-        return None if found is None else _items([found], self._id)[0]
+        return self._run(self._p_get(position), f"get({position})")
 
     def count(self) -> int:
-        """The number of positions used so far (one store call, two if the head moved)."""
-        cfg = self._cfg
-        if cfg.layout == ent.FORMAT:
-            return int(self._run(ent.count(self._id, cfg.start), "count()"))
-        st = self._state
-        n, head = self._run(alg.count(self._id, cfg.capacity, st.head), "count()")
-        st.seen(head)
-        return int(n)
+        """The number of positions used so far (one store call; layout 1: at most two)."""
+        return self._run(self._p_count(), "count()")
 
     def iter(self, start: int = 0) -> Iterator[Item]:
-        """Iterate forward from ``start`` to the end as seen while iterating.
-
-        Items are fetched ``ITER_BATCH_PAGES`` pages at a time, one store call per batch.
-        """
-        pos = _count(start, "start")
-        cfg = self._cfg
-        if cfg.layout == ent.FORMAT:
-            batch = cfg.capacity * ITER_BATCH_PAGES
-            after = pos - 1
-            while True:
-                slots, more = self._run(
-                    ent.read_after(self._id, cfg.start, after, batch), f"iter({after + 1})"
-                )
-                yield from _items(slots, self._id)
-                if more is None:
-                    return
-                after = more - 1
-        yield from self._iter_pages(pos, f"iter({pos})")
-
-    def _iter_pages(self, pos: int, what: str) -> Iterator[Item]:
-        cap = self._cfg.capacity
+        """Iterate forward from ``start`` to the end as seen while iterating, one store
+        call per ``ITER_BATCH_PAGES`` pages."""
+        position = _count(start, "start") - 1
+        batch = self._cfg.capacity * ITER_BATCH_PAGES
         while True:
-            hi = (pos // cap + ITER_BATCH_PAGES) * cap
-            entries = self._run(alg.read_range(self._id, cap, pos, hi), what)
-            yield from _items(entries, self._id)
-            if len(entries) < hi - pos:
+            items, more = self._run(self._p_batch(position, batch), f"iter({position + 1})")
+            yield from items
+            if more is None:
                 return
-            pos = hi
+            position = more
 
     def __iter__(self) -> Iterator[Item]:
         return self.iter()
-
-    def __repr__(self) -> str:
-        return f"PagedList({self._id!r}, store={self._store.describe()})"
 
     # --- many lists -----------------------------------------------------------------
 
@@ -731,99 +779,176 @@ class PagedList:
     ) -> Timeline:
         """The newest ``n`` items across ``list_ids``, newest first by time (a home timeline).
 
-        One batch read of every list's newest items (plus one read of the summaries of
-        lists this process has not seen yet); pass the returned ``cursor`` to get the next
-        older page. Lists that do not exist are skipped. Each item carries its ``list_id``.
+        One batch read of every list's newest items (plus, once per process, one read of
+        the summaries of lists it has not seen); pass the returned ``cursor`` to get the
+        next older page (lists added to ``list_ids`` since join in at the right time).
+        Lists that do not exist read as empty. Each item carries its ``list_id``.
         """
-        n = _count(n)
-        policy = _deadline(deadline)
+        plan = _ManyPlan(store, list_ids, n, cursor, deadline, cls)
+        return run(plan.step(), store, plan.policy, what="latest_many")
+
+
+def _waited_too_long(list_id: str, policy: RetryPolicy) -> DeadlineExceeded:
+    return DeadlineExceeded(
+        f"append to {list_id!r} waited {policy.deadline:g}s behind other appends to this list "
+        "without its turn coming; nothing was written: retry later, or raise the deadline "
+        "with deadline=..."
+    )
+
+
+def _take_group(st: _ListState, mine: Any, limit: int) -> list[Any]:
+    """The leader's request plus the queued ones that fit ``limit`` entries, in order."""
+    group = [mine]
+    size = len(mine.entries)
+    with st.lock:
+        mine.taken = True
+        while st.queue and size + len(st.queue[0].entries) <= limit:
+            req = st.queue.popleft()
+            req.taken = True
+            group.append(req)
+            size += len(req.entries)
+    return group
+
+
+def _group_policy(group: list[Any], handle: _Plans) -> RetryPolicy:
+    if len(group) == 1:
+        return handle._policy
+    latest = max(r.deadline for r in group) - time.monotonic()
+    return RetryPolicy(deadline=max(latest, 0.001))
+
+
+def _fail_group(group: list[Any], mine: Any, err: BaseException) -> None:
+    for req in group:
+        req.error = err
+        if req is not mine:
+            req.wake()
+
+
+def _hand_out(group: list[Any], mine: Any, positions: list[int]) -> None:
+    at = 0
+    for req in group:
+        req.result = positions[at : at + len(req.entries)]
+        at += len(req.entries)
+        if req is not mine:
+            req.wake()
+
+
+def _after_args(position: object, n: object) -> tuple[int, int]:
+    if isinstance(position, bool) or not isinstance(position, int) or position < -1:
+        raise InvalidArgument(f"position must be an int >= -1, got {position!r:.60}")
+    return position, _count(n)
+
+
+class _ManyPlan:
+    """``latest_many`` as one step, shared by the sync and asyncio classes."""
+
+    def __init__(
+        self,
+        store: Any,
+        list_ids: Sequence[str],
+        n: int,
+        cursor: str | None,
+        deadline: float | None,
+        cls: type,
+    ) -> None:
+        self.n = _count(n)
+        self.policy = _deadline(deadline)
         if isinstance(list_ids, str) or not isinstance(list_ids, Sequence):
             raise InvalidArgument("list_ids must be a sequence of list ids (not one str)")
-        ids = list(dict.fromkeys(validate_list_id(i, store.limits.key_bytes) for i in list_ids))
-        below = _decode_cursor(cursor, ids) if cursor is not None else None
-        if n == 0 or not ids or (below is not None and not below.below):
+        ids = [validate_list_id(i, store.limits.key_bytes) for i in list_ids]
+        self.ids = list(dict.fromkeys(ids))
+        self.cursor = None if cursor is None else _decode_cursor(cursor)
+        self.handles = {lid: cls(store, lid, deadline=deadline) for lid in self.ids}
+
+    def step(self) -> alg.Step:
+        if self.n == 0 or not self.ids:
             return Timeline([], None)
-        handles = {lid: cls(store, lid, deadline=deadline) for lid in ids}
-        unknown = [lid for lid, h in handles.items() if h._state.settings is None]
+        unknown = [lid for lid, h in self.handles.items() if h._state.settings is None]
         if unknown:
-            rows = run(_summaries(unknown), store, policy, what="latest_many")
-            for lid in unknown:
-                if lid in rows:
-                    handles[lid]._learn(*rows[lid])
-        live = {lid: h for lid, h in handles.items() if h._state.settings is not None}
-        layout2 = {lid: h._cfg.start for lid, h in live.items() if h._cfg.layout == ent.FORMAT}
-        if len(layout2) != len(live):
-            return cls._merge_slowly(live, n, below)
-        if below is not None:
-            below = ent.Cursor({k: v for k, v in below.below.items() if k in layout2})
-        chosen, nxt = run(ent.merge_latest(layout2, n, below), store, policy, what="latest_many")
+            rows = yield from _summaries(unknown)
+            for lid, (settings, head) in rows.items():
+                self.handles[lid]._learn(settings, head)
+        live = {lid: h for lid, h in self.handles.items() if h._state.settings is not None}
+        cfgs = {lid: h._state.settings for lid, h in live.items()}
+        if any(c.layout != ent.FORMAT for c in cfgs.values()):
+            return (yield from self._slowly(live))
+        starts = {lid: c.start for lid, c in cfgs.items()}
+        chosen, nxt = yield from ent.merge_latest(starts, self.n, self.cursor)
         items = [_items([slot], lid)[0] for lid, slot in chosen]
         return Timeline(items, None if nxt is None else _encode_cursor(nxt))
 
-    @classmethod
-    def _merge_slowly(
-        cls, lists: Mapping[str, PagedList], n: int, below: ent.Cursor | None
-    ) -> Timeline:
-        # Layout-1 lists have no range read across lists: read each, then merge the same way.
-        bounds = below.below if below is not None else dict.fromkeys(lists)
+    def _slowly(self, lists: Mapping[str, Any]) -> alg.Step:
+        # Layout-1 lists have no range read by position: read each, then merge the same way.
+        below = self.cursor.below if self.cursor is not None else {}
+        last = self.cursor.last if self.cursor is not None else None
         merged: list[Item] = []
         for lid, handle in lists.items():
-            if lid not in bounds:
+            hi = below.get(lid)
+            if hi == 0:
                 continue
-            hi = bounds[lid]
-            merged.extend(handle.latest(n) if hi is None else handle.before(hi, n))
-        merged.sort(key=lambda i: (-i.ts, i.list_id or "", -i.position))
-        page = merged[:n]
+            read = handle._p_latest(self.n) if hi is None else handle._p_before(hi, self.n)
+            got = yield from read
+            if self.cursor is not None and lid not in below and last is not None:
+                got = [i for i in got if (int(i.ts * 1000), lid, i.position) < last]
+            merged.extend(got)
+        merged.sort(key=lambda i: (round(i.ts * 1000), i.list_id or "", i.position), reverse=True)
+        page = merged[: self.n]
         following: dict[str, int | None] = {}
-        for lid in bounds:
-            if lid not in lists:
-                continue
+        for lid in lists:
             mine = [i.position for i in page if i.list_id == lid]
-            rest = [i for i in merged[n:] if i.list_id == lid]
+            rest = any(i.list_id == lid for i in merged[self.n :])
             if mine:
                 following[lid] = min(mine)
             elif rest:
-                following[lid] = bounds[lid]
-        return Timeline(page, _encode_cursor(ent.Cursor(following)) if following else None)
+                following[lid] = below.get(lid)
+            else:
+                following[lid] = 0
+        if not page or all(v == 0 for v in following.values()):
+            return Timeline(page, None)
+        tail = page[-1]
+        mark = (round(tail.ts * 1000), tail.list_id or "", tail.position)
+        return Timeline(page, _encode_cursor(ent.Cursor(following, mark)))
 
 
 def _summaries(list_ids: list[str]) -> alg.Step:
-    from pagedlist.core.ops import GetMany
-
     rows = yield GetMany(tuple(summary_key(lid) for lid in list_ids))
     out = {}
     for lid in list_ids:
         row = rows.get(summary_key(lid))
         if row is not None:
-            settings = alg.Settings.from_doc(lid, row.doc)
-            out[lid] = (settings, int(row.doc.get(alg.HEAD, 0)))
+            out[lid] = (alg.Settings.from_doc(lid, row.doc), int(row.doc.get(alg.HEAD, 0)))
     return out
 
 
 def _encode_cursor(cursor: ent.Cursor) -> str:
-    text = json.dumps(cursor.below, separators=(",", ":"), sort_keys=True)
+    doc = {"b": cursor.below, "l": list(cursor.last) if cursor.last else None}
+    text = json.dumps(doc, separators=(",", ":"), sort_keys=True)
     return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
 
 
-def _decode_cursor(cursor: object, ids: list[str]) -> ent.Cursor:
+def _decode_cursor(cursor: object) -> ent.Cursor:
     bad = InvalidArgument(
-        f"cursor {cursor!r:.60} was not returned by latest_many() for these lists: pass the "
-        "cursor of the previous page unchanged, or None for the newest page"
+        f"cursor {cursor!r:.60} was not returned by latest_many(): pass the cursor of the "
+        "previous page unchanged, or None for the newest page"
     )
     if not isinstance(cursor, str):
         raise bad
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8")
-        below = json.loads(text)
+        doc = json.loads(text)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise bad from None
-    if not isinstance(below, dict) or not set(below) <= set(ids):
+    if not isinstance(doc, dict) or not isinstance(doc.get("b"), dict):
         raise bad
+    below, last = doc["b"], doc.get("l")
     for value in below.values():
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise bad
-    return ent.Cursor(below)
-
-
-def _missing(list_id: str) -> ListNotFound:
-    return ListNotFound(f"list {list_id!r} does not exist in this store")
+    if last is not None:
+        ok = isinstance(last, list) and len(last) == 3
+        if not ok or not isinstance(last[1], str) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in (last[0], last[2])
+        ):
+            raise bad
+        last = (last[0], last[1], last[2])
+    return ent.Cursor(below, last)

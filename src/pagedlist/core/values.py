@@ -120,8 +120,8 @@ def _check(value: Any, path: str, depth: int = 0) -> None:
         return
     if depth >= MAX_DEPTH and isinstance(value, list | dict):
         raise InvalidValue(
-            f"{path} nests lists/objects more than {MAX_DEPTH} levels deep: every reader "
-            "would need that many stack frames to decode it; flatten the value"
+            f"value is nested more than {MAX_DEPTH} levels deep (at {path[:60]}...): every "
+            "reader would need that many stack frames to decode it; flatten the value"
         )
     if isinstance(value, float):
         if not math.isfinite(value):

@@ -21,6 +21,7 @@ EMULATORS: dict[str, str] = {
     "dynamodb": "pagedlist.emulators.dynamodb:DynamoDBLocalEmulator",
     "cosmos": "pagedlist.emulators.cosmos:CosmosServerEmulator",
     "oci-nosql": "pagedlist.emulators.oci:OCINoSQLEmulator",
+    "postgres": "pagedlist.emulators.postgres:PostgresEmulator",
 }
 
 

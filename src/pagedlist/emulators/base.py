@@ -18,6 +18,7 @@ import abc
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -101,17 +102,26 @@ class Running:
     procs: list[subprocess.Popen] = field(default_factory=list)
     pids: list[int] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    #: Directories of throw-away data removed once the processes are gone.
+    discard: list[Path] = field(default_factory=list)
+    #: The signal that asks the servers to stop (PostgreSQL: SIGINT, a fast shutdown).
+    stop_signal: int = signal.SIGTERM
 
     def stop(self) -> None:
-        """Terminate the processes (SIGTERM, then SIGKILL after 5 s)."""
+        """Terminate the processes (``stop_signal``, then SIGKILL after 5 s), then remove
+        the ``discard`` directories."""
         pids = [p.pid for p in self.procs] or self.pids
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGTERM)
+                os.killpg(pid, self.stop_signal)
         end = time.monotonic() + 5
         for proc in self.procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, end - time.monotonic()))
+        # Servers started by another process (``pagedlist emulator start``) are not our
+        # children: give them the same 5 s to finish before SIGKILL.
+        while not self.procs and time.monotonic() < end and any(_alive(p) for p in pids):
+            time.sleep(0.05)
         for pid in pids:
             if _alive(pid):
                 with contextlib.suppress(ProcessLookupError):
@@ -119,6 +129,9 @@ class Running:
         for proc in self.procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
+        if not any(_alive(pid) for pid in pids):
+            for path in self.discard:
+                shutil.rmtree(path, ignore_errors=True)
 
     def logs(self, limit: int = 4000) -> str:
         """The tail of every log file, for failure reports."""
@@ -142,6 +155,10 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
+    # A zombie (exited, not yet reaped by its parent) still answers kill(0).
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
     return True
 
 
@@ -324,6 +341,8 @@ def remember(running: Running, owner: str) -> dict:
         "pids": running.pids,
         "log_dir": str(running.log_dir),
         "started": time.time(),
+        "discard": [str(p) for p in running.discard],
+        "stop_signal": int(running.stop_signal),
     }
     with _locked():
         records = _read()
@@ -345,7 +364,15 @@ def forget(name: str, owner: str) -> dict | None:
         _write([r for r in records if r not in mine])
     for record in mine:
         log_dir = Path(record["log_dir"])
-        Running(name, record["url"], record["ports"], log_dir, pids=record["pids"]).stop()
+        Running(
+            name,
+            record["url"],
+            record["ports"],
+            log_dir,
+            pids=record["pids"],
+            discard=[Path(p) for p in record.get("discard", [])],
+            stop_signal=record.get("stop_signal", signal.SIGTERM),
+        ).stop()
     return mine[0]
 
 

@@ -9,7 +9,9 @@ backend's own documentation suggests for a feed:
 * Redis: ``LPUSH``/``LRANGE``, and Streams ``XADD``/``XREVRANGE``;
 * DynamoDB: one item per entry under the feed's partition key with a sort key,
   ``Query(ScanIndexForward=False, Limit=n)``;
-* Cosmos DB: one document per entry in the feed's partition, ``ORDER BY`` queries.
+* Cosmos DB: one document per entry in the feed's partition, ``ORDER BY`` queries;
+* PostgreSQL: a table of entries with ``(list, seq)`` as primary key,
+  ``ORDER BY seq DESC LIMIT n``.
 
 OCI NoSQL has no native design here yet: the textbook one (a row per entry, primary key
 ``(feed, seq)``, ``ORDER BY seq DESC LIMIT n``) needs DDL and queries the local endpoint
@@ -36,6 +38,8 @@ NATIVE_MODULES: dict[str, str] = {
     "redis+cluster": "pagedlist.bench.native.redis",
     "dynamodb": "pagedlist.bench.native.dynamodb",
     "cosmos": "pagedlist.bench.native.cosmos",
+    "postgresql": "pagedlist.bench.native.postgres",
+    "postgres": "pagedlist.bench.native.postgres",
 }
 
 
