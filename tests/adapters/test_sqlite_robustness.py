@@ -26,6 +26,7 @@ from pagedlist import PagedList, open_store
 from pagedlist.adapters.sqlite import SQLiteStore
 from pagedlist.errors import (
     ConfigError,
+    DeadlineExceeded,
     StoreError,
     StoreUnavailable,
     Throttled,
@@ -158,11 +159,12 @@ def test_threads_with_a_tiny_busy_timeout_on_a_rollback_journal_keep_working():
 # --- many processes, one file, a tiny busy timeout ----------------------------------------
 
 
-def _process_hammer(url, list_id, worker, rounds, start, done, turn, out):
-    """One process: appends with ids through PagedList and bare increments, then (after
-    every process is done) one more of each on the same store, thread and connection."""
+def _process_hammer(url, list_id, worker, rounds, start, done, final, turn, out):
+    """One process: appends with ids through PagedList and bare increments, then (once
+    every process is done and the contention stopped) one more of each, one process at a
+    time, on the same store, thread and connection."""
     try:
-        start.wait()
+        start.wait(240)
         store = open_store(url)  # all processes at once, on a file possibly still new
         plist = PagedList.open(store, list_id)
         appends, increments, errors = [], 0, Counter()
@@ -170,7 +172,7 @@ def _process_hammer(url, list_id, worker, rounds, start, done, turn, out):
             item_id = f"w{worker}-{j}"
             try:
                 appends.append((item_id, plist.append({"w": worker, "j": j}, id=item_id)))
-            except StoreError as err:  # ran out of deadline under contention: outcome unknown
+            except (Throttled, DeadlineExceeded) as err:  # out of deadline: outcome unknown
                 errors[type(err).__name__] += 1
             for _ in range(3):  # bare store calls: no driver retries them
                 try:
@@ -178,7 +180,9 @@ def _process_hammer(url, list_id, worker, rounds, start, done, turn, out):
                     increments += 1
                 except Throttled:
                     errors["Throttled"] += 1
-        done.wait()
+        done.wait(240)
+        if not final.wait(240):
+            raise TimeoutError("the parent never released the final calls")
         with turn:
             item_id = f"w{worker}-final"
             appends.append((item_id, plist.append("final", id=item_id)))
@@ -212,18 +216,22 @@ def _hold_write_lock_now_and_then(path: str, stop: threading.Event) -> None:
 def test_eight_processes_with_a_tiny_busy_timeout_all_keep_working(tmp_path, journal):
     path = tmp_path / "hammer.db"
     if journal == "wal":
-        url, rounds = f"sqlite:///{path}?timeout=0.001", 100
+        url, rounds = f"sqlite:///{path}?timeout=0.001", 60
         check_path = str(path)
     else:
-        url, rounds = f"sqlite:///file:{path}%3Fvfs=unix-dotfile?timeout=0.001", 50
+        url, rounds = f"sqlite:///file:{path}%3Fvfs=unix-dotfile?timeout=0.001", 10
         check_path = f"file:{path}?vfs=unix-dotfile"
     processes = 8
     ctx = multiprocessing.get_context("spawn")
-    start, done, turn, out = ctx.Barrier(processes), ctx.Barrier(processes), ctx.Lock(), ctx.Queue()
+    start, done = ctx.Barrier(processes), ctx.Barrier(processes + 1)
+    final, turn, out = ctx.Event(), ctx.Lock(), ctx.Queue()
     # Created by one process; the others open it at the same instant, with 1 ms to wait.
     PagedList.create(open_store(url.replace("0.001", "5")), "hammer", capacity=5)
     procs = [
-        ctx.Process(target=_process_hammer, args=(url, "hammer", w, rounds, start, done, turn, out))
+        ctx.Process(
+            target=_process_hammer,
+            args=(url, "hammer", w, rounds, start, done, final, turn, out),
+        )
         for w in range(processes)
     ]
     for p in procs:
@@ -234,16 +242,25 @@ def test_eight_processes_with_a_tiny_busy_timeout_all_keep_working(tmp_path, jou
     blocker = threading.Thread(target=_hold_write_lock_now_and_then, args=(check_path, stop))
     blocker.start()
     try:
-        results = [out.get(timeout=280) for _ in procs]
+        try:
+            done.wait(240)  # every process finished hammering
+        finally:
+            stop.set()
+            blocker.join()
+        final.set()  # no contention left: each final call must succeed at the first try
+        results = [out.get(timeout=120) for _ in procs]
+        for p in procs:
+            p.join(timeout=30)
     finally:
-        stop.set()
-        blocker.join()
-    for p in procs:
-        p.join(timeout=30)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
     failed = {w: err for w, _, _, _, err in results if err}
     assert not failed, failed  # every process opened, hammered and made its final calls
     assert all(p.exitcode == 0 for p in procs)
-    assert sum(sum(e.values()) for _, _, _, e, _ in results) > 0, "no contention happened"
+    contention = sum((Counter(e) for _, _, _, e, _ in results), Counter())
+    print(f"{journal}: {processes} processes x {rounds} rounds, refused: {dict(contention)}")
+    assert sum(contention.values()) > 0, "no contention happened"
 
     store = open_store(url.replace("0.001", "5"))
     assert store.journal_mode == ("wal" if journal == "wal" else "delete")
