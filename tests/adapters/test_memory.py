@@ -4,10 +4,12 @@ import pytest
 
 from pagedlist.conformance import (
     AbstractHistoryTests,
+    AbstractLifecycleTests,
     AbstractListTests,
     ConformanceSuite,
     StoreFixtures,
 )
+from pagedlist.conformance.blocking import AsyncAdapterFixtures
 from pagedlist.conformance.fixtures import LayoutOneFixtures
 
 
@@ -36,6 +38,14 @@ class TestMemoryClaims(ConformanceSuite, ClaimFixtures):
 
 
 class TestMemoryLayoutOne(
-    AbstractListTests, AbstractHistoryTests, LayoutOneFixtures, MemoryFixtures
+    AbstractListTests,
+    AbstractLifecycleTests,
+    AbstractHistoryTests,
+    LayoutOneFixtures,
+    MemoryFixtures,
 ):
     """The list and history clauses on MemoryStore in layout 1 (page rows)."""
+
+
+class TestMemoryAsyncAdapter(ConformanceSuite, AsyncAdapterFixtures, MemoryFixtures):
+    """Every clause on the asyncio memory adapter, through a blocking bridge."""

@@ -10,28 +10,52 @@ from __future__ import annotations
 import importlib
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pagedlist.adapters._toolkit import redact
 from pagedlist.core.store import Store
+
+if TYPE_CHECKING:
+    from pagedlist.core.astore import AsyncStore
 from pagedlist.errors import ConfigError
 
-__all__ = ["ADAPTERS", "ENV_VAR", "AdapterInfo", "adapter_for", "open_store", "redact", "scheme_of"]
+__all__ = [
+    "ADAPTERS",
+    "ENV_VAR",
+    "AdapterInfo",
+    "adapter_for",
+    "open_async_store",
+    "open_store",
+    "redact",
+    "scheme_of",
+]
 
 ENV_VAR = "PAGEDLIST_STORE"
 
 
 @dataclass(frozen=True, slots=True)
 class AdapterInfo:
-    """Where an adapter lives, which extra installs its SDK, and its URL form."""
+    """Where an adapter lives, which extra installs its SDK, and its URL form.
+
+    ``async_target`` names the scheme's asyncio adapter (an ``AsyncStore`` subclass with an
+    async ``from_url``); without one, ``open_async_store`` serves the sync adapter through
+    a bounded thread pool (``ThreadedAsyncStore``).
+    """
 
     target: str
     extra: str | None
     form: str
+    async_target: str | None = None
 
 
 ADAPTERS: dict[str, AdapterInfo] = {
-    "memory": AdapterInfo("pagedlist.adapters.memory:MemoryStore", None, "memory://"),
+    "memory": AdapterInfo(
+        "pagedlist.adapters.memory:MemoryStore",
+        None,
+        "memory://[?push=false]",
+        "pagedlist.adapters.memory:AsyncMemoryStore",
+    ),
     "sqlite": AdapterInfo(
         "pagedlist.adapters.sqlite:SQLiteStore", None, "sqlite:///path/to/file.db"
     ),
@@ -144,3 +168,44 @@ def open_store(url: str | None = None) -> Store:
                 f"sqlite:///feed.db, or export {ENV_VAR}. Accepted forms:\n{accepted_forms()}"
             )
     return adapter_for(url).from_url(url)
+
+
+def _store_url(url: str | None) -> str:
+    if url is None:
+        url = os.environ.get(ENV_VAR)
+        if not url:
+            raise ConfigError(
+                f"no store URL given and ${ENV_VAR} is not set: pass a URL, e.g. "
+                f"sqlite:///feed.db, or export {ENV_VAR}. Accepted forms:\n{accepted_forms()}"
+            )
+    return url
+
+
+async def open_async_store(url: str | None = None) -> AsyncStore:
+    """Open, for asyncio, the store a URL names (``$PAGEDLIST_STORE`` without one).
+
+    Schemes with a native asyncio adapter (``redis.asyncio``, ``azure.cosmos.aio``,
+    ``aiobotocore``, psycopg's async pool) use it; the others (SQLite, OCI NoSQL) run the
+    sync adapter in a bounded pool of threads, so no call blocks the event loop. Use it as
+    ``async with await open_async_store(url) as store: ...``.
+    """
+    import asyncio
+
+    from pagedlist.core.astore import ThreadedAsyncStore
+
+    url = _store_url(url)
+    scheme = scheme_of(url)
+    info = ADAPTERS[scheme]
+    if info.async_target is None:
+        return ThreadedAsyncStore(await asyncio.to_thread(open_store, url))
+    module_name, _, class_name = info.async_target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        if info.extra is None or module_name in str(err.name or ""):
+            raise
+        raise ConfigError(
+            f"the asyncio {scheme}:// adapter needs {err.name!r}, which is not installed: "
+            f"pip install 'pagedlist[{info.extra}]'"
+        ) from None
+    return await getattr(module, class_name).from_url(url)

@@ -52,7 +52,7 @@ from pagedlist.core.ops import (
 from pagedlist.core.store import NO_FEATURES, Store, compact_json
 from pagedlist.errors import Unsupported
 
-__all__ = ["AsyncStore", "ThreadedAsyncStore", "perform_async"]
+__all__ = ["AsyncStore", "InlineAsyncStore", "ThreadedAsyncStore", "perform_async"]
 
 T = TypeVar("T")
 
@@ -341,6 +341,34 @@ class ThreadedAsyncStore(AsyncStore):
         return f"{self.sync.describe()} (async through {self._pool._max_workers} threads)"
 
 
+class InlineAsyncStore(ThreadedAsyncStore):
+    """An :class:`AsyncStore` over a sync store whose calls never wait on I/O (the
+    in-memory store): each call runs inline on the event loop, no thread.
+
+    Each call still lets the loop run other tasks just before and just after it, as a
+    network call would, so tasks interleave (and can be cancelled) between the calls of an
+    operation, and after a call took effect but before its caller saw the answer.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.sync = store
+        self.scheme = store.scheme
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        await asyncio.sleep(0)
+        answer = fn(*args)
+        await asyncio.sleep(0)
+        return answer
+
+    async def aclose(self) -> None:
+        """Close the sync store."""
+        self.sync.close()
+
+    def describe(self) -> str:
+        """The sync store's description."""
+        return self.sync.describe()
+
+
 async def perform_async(store: AsyncStore, op: Operation) -> Any:
     """Carry out one protocol operation on ``store`` and return its answer."""
     match op:
@@ -379,12 +407,3 @@ async def perform_async(store: AsyncStore, op: Operation) -> Any:
         case FindId(list_id, item_id):
             return await store.find_id(list_id, item_id)
     raise TypeError(f"not a store operation: {op!r}")
-
-
-def blocking(store: AsyncStore) -> Store:
-    """A sync :class:`Store` over ``store`` (each call run on a private event loop in a
-    thread of its own): how the conformance suite runs every store clause against an async
-    adapter."""
-    from pagedlist.core.blocking import BlockingStore
-
-    return BlockingStore(store)
