@@ -147,7 +147,8 @@ def test_threads_with_a_tiny_busy_timeout_on_a_rollback_journal_keep_working():
     """8 threads, 1 ms busy timeout, a rollback journal (see _memdb): COMMITs time out
     busy all the time. Before the fix a connection stayed in its failed transaction
     holding the write lock, so its thread failed for good ("cannot start a transaction
-    within a transaction") and every other writer timed out behind it."""
+    within a transaction") and every other writer timed out behind it (seen with the old
+    adapter forced past its directory check, which also refused every file: URI)."""
     store = SQLiteStore(_memdb("threads"), timeout=0.001)
     acked, errors, finals = _thread_hammer(store, threads=8, rounds=150)
     assert set(errors) <= {"Throttled"}, errors
@@ -494,8 +495,8 @@ def _in_private_tmpfs(tmp_path, script: str) -> dict:
 
 def test_a_full_disk_is_a_store_error_and_the_connection_recovers(tmp_path):
     """A file system filled to the last byte: write() fails with ENOSPC, as on any full
-    disk. Before the fix the ROLLBACK after SQLite's own automatic rollback failed and
-    its "no transaction is active" replaced the real cause, as a retryable error."""
+    disk. Before the fix it was a retryable StoreUnavailable ("SQLite error: database or
+    disk is full"): the driver spent the operation's whole deadline retrying."""
     result = _in_private_tmpfs(tmp_path, _FULL_DISK)
     kind, retryable, message = result["error"]
     assert (kind, retryable) == ("StoreError", False)  # not retried until the deadline
