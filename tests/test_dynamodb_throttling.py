@@ -79,6 +79,18 @@ def store(servers):
         yield opened
 
 
+def _loser(lost: list[int]) -> Callable:
+    """An ``after-call`` hook that loses the first answer (a read timeout after the
+    request committed on the server), noting its HTTP status in ``lost``."""
+
+    def lose_first_answer(http_response, **_: object) -> None:
+        if not lost:
+            lost.append(http_response.status_code)
+            raise ReadTimeoutError(endpoint_url="http://dynamodb-local (injected)")
+
+    return lose_first_answer
+
+
 def _inject(store, operation: str, injector: Injector) -> Injector:
     store.client.meta.events.register(f"before-send.dynamodb.{operation}", injector)
     return injector
@@ -120,13 +132,8 @@ def test_lost_answer_after_commit_appends_once(store):
         store, f"lost-{uuid.uuid4().hex[:12]}", capacity=10, deadline=30, layout=1
     )
     plist.count()
-    lost = []
-
-    def lose_first_answer(http_response, **_: object) -> None:
-        if not lost:
-            lost.append(http_response.status_code)
-            raise ReadTimeoutError(endpoint_url="http://dynamodb-local (injected)")
-
+    lost: list[int] = []
+    lose_first_answer = _loser(lost)
     store.client.meta.events.register("after-call.dynamodb.UpdateItem", lose_first_answer)
     position = plist.append("once", id="lost-answer")
     assert lost == [200], "the first append should have committed before its answer was lost"
@@ -182,13 +189,8 @@ def test_layout_two_lost_answer_after_commit_appends_once(store):
     own entry at that position (Taken with its own id): one item, at the told position."""
     plist = PagedList.create(store, f"lost2-{uuid.uuid4().hex[:12]}", deadline=30)
     plist.append("first")
-    lost = []
-
-    def lose_first_answer(http_response, **_: object) -> None:
-        if not lost:
-            lost.append(http_response.status_code)
-            raise ReadTimeoutError(endpoint_url="http://dynamodb-local (injected)")
-
+    lost: list[int] = []
+    lose_first_answer = _loser(lost)
     store.client.meta.events.register("after-call.dynamodb.PutItem", lose_first_answer)
     try:
         position = plist.append("once")

@@ -1238,17 +1238,14 @@ class _Plans:
         row = yield from self._p_get_entry(list_id, position)
         return None if row is None else Taken(position, row.doc)
 
-    def _p_scan(
-        self,
-        list_id: str,
-        lo: int = 0,
-        hi: int | None = None,
-        limit: int = 1,
-        newest_first: bool = False,
-    ) -> Plan[tuple[Slot, ...]]:
+    def _p_scan(self, *args: Any, **kwargs: Any) -> Plan[tuple[Slot, ...]]:
         """One ``Query`` of the list's item collection (``ScanIndexForward``, ``Limit``,
         ``ConsistentRead``, the entry's attributes only); a further page only when DynamoDB
-        stopped at its 1 MB page before ``limit`` rows."""
+        stopped at its 1 MB page before ``limit`` rows. Arguments as :class:`Scan`'s."""
+        return (yield from self._p_query(Scan(*args, **kwargs)))
+
+    def _p_query(self, scan: Scan) -> Plan[tuple[Slot, ...]]:
+        list_id, lo, hi, limit = scan.list_id, scan.lo, scan.hi, scan.limit
         self._need_entries("scan")
         if hi is not None and hi <= lo:
             return ()
@@ -1264,7 +1261,7 @@ class _Plans:
             "ExpressionAttributeNames": {"#k": _KEY, **_ENTRY_NAMES},
             "ExpressionAttributeValues": values,
             "ProjectionExpression": _ENTRY_PROJECTION,
-            "ScanIndexForward": not newest_first,
+            "ScanIndexForward": not scan.newest_first,
             "ConsistentRead": True,
         }
         out: list[Slot] = []
@@ -1283,7 +1280,7 @@ class _Plans:
     def _p_scan_many(self, scans: Sequence[Scan]) -> Plan[tuple[tuple[Slot, ...], ...]]:
         """Every scan's ``Query`` at the same time: one round trip of wall time (DynamoDB
         has no multi-partition range read in one request)."""
-        plans = tuple(self._p_scan(s.list_id, s.lo, s.hi, s.limit, s.newest_first) for s in scans)
+        plans = tuple(self._p_query(scan) for scan in scans)
         if not plans:
             return ()
         return tuple((yield _Parallel(plans)))
