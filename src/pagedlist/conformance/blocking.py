@@ -129,6 +129,11 @@ class AsyncAdapterFixtures:
     scheme's asyncio adapter (``open_async_store``) behind a :class:`BlockingStore`."""
 
     @pytest.fixture
+    def bridged(self) -> bool:
+        """Yes: every client is the asyncio adapter behind a blocking bridge."""
+        return True
+
+    @pytest.fixture
     def make_store(
         self, store_url: str, capabilities: Capabilities, layout: int | None
     ) -> Iterator[Callable[[], Store]]:

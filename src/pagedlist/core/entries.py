@@ -156,9 +156,14 @@ def append_push(list_id: str, entries: Sequence[JSONDoc], chunk: int, floor: int
                 raise _partial(list_id, positions, len(entries), err) from err
             raise
         if not isinstance(answer, Pushed) or len(answer.positions) != len(batch):
-            raise _contract(list_id, f"push of {len(batch)} answered {answer!r}", "E2")
-        if len(set(answer.positions)) != len(batch) or min(answer.positions) < 0:
-            raise _contract(list_id, f"push answered positions {answer.positions}", "E2")
+            raise _contract(list_id, f"push of {len(batch)} answered {answer!r}", "E12")
+        where: dict[str, int] = {}
+        for entry, pos in zip(batch, answer.positions, strict=True):
+            # One id, one position (a group may carry one id twice); distinct ids, distinct.
+            if where.setdefault(entry["id"], pos) != pos or pos < 0:
+                raise _contract(list_id, f"push answered positions {answer.positions}", "E12")
+        if len(set(where.values())) != len(where):
+            raise _contract(list_id, f"push answered positions {answer.positions}", "E12")
         positions.extend(answer.positions)
     return positions
 
