@@ -118,6 +118,8 @@ def test_create_flag_creates_the_table(url, scratch_tables):
         "dynamodb://tbl?region=us-east-1&colour=red",
         "dynamodb://key:secret@tbl?region=us-east-1",
         "dynamodb://tbl?region=us-east-1&create=perhaps",
+        "dynamodb://tbl?region=us-east-1&claim_entries=11",  # over what one transaction takes
+        "dynamodb://tbl?region=us-east-1&claim_entries=0",
     ],
 )
 def test_bad_urls_are_config_errors(bad):
@@ -484,3 +486,19 @@ def test_append_bills_one_write_unit_and_latest_what_a_native_query_bills(store)
     assert after["calls"] - before["calls"] == 1
     ours = after["read_units"] - before["read_units"]
     assert ours <= native_units, (ours, native_units)
+
+
+def test_claim_entries_option_trades_throughput_for_single_write_units(url):
+    """``claim_entries=1``: every claim is one PutItem of 1 WCU (no transaction, which
+    DynamoDB bills twice); the core then writes an extend item by item."""
+    from pagedlist import PagedList
+
+    with open_store(url.replace("create=true", "create=true&claim_entries=1")) as one:
+        assert one.features.claim_entries == 1
+        plist = PagedList.create(one, f"ce-{uuid.uuid4().hex[:10]}")
+        plist.append("warm")
+        before = one.stats()
+        assert plist.extend(["a", "b", "c"]) == [1, 2, 3]
+        after = one.stats()
+        assert after["calls"] - before["calls"] == 3
+        assert after["write_units"] - before["write_units"] == 3.0

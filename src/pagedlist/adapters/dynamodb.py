@@ -179,8 +179,11 @@ _RETRY_REASONS = frozenset(
     {"TransactionConflict", "ProvisionedThroughputExceeded", "ThrottlingError"}
 )
 _UNAVAILABLE_CODES = frozenset({"InternalServerError", "ServiceUnavailable", "InternalFailure"})
-_OPTIONS = ("region", "endpoint", "create", "connect_timeout", "read_timeout")
-_FORM = "dynamodb://TABLE?region=REGION[&endpoint=http://host:port][&create=true]"
+_OPTIONS = ("region", "endpoint", "create", "connect_timeout", "read_timeout", "claim_entries")
+_FORM = (
+    "dynamodb://TABLE?region=REGION[&endpoint=http://host:port][&create=true]"
+    "[&claim_entries=1..10]"
+)
 _DUMMY_KEY = "pagedlistlocal"  # DynamoDB Local wants letters and digits only
 _CCF = "ConditionalCheckFailedException"
 
@@ -543,7 +546,18 @@ def _parse_url(url: str) -> dict[str, Any]:
         "create": options.flag("create"),
         "connect_timeout": options.number("connect_timeout", 3.0),
         "read_timeout": options.number("read_timeout", 5.0),
+        "claim_entries": _claim_entries(options),
     }
+
+
+def _claim_entries(options: UrlOptions) -> int:
+    value = options.whole("claim_entries", CLAIM_ENTRIES)
+    if value > CLAIM_ENTRIES:
+        raise options.error(
+            f"claim_entries={value} is over {CLAIM_ENTRIES}, the most one TransactWriteItems "
+            "takes whatever the items' sizes (4 MB in all)"
+        )
+    return value
 
 
 def _routed(url: str, route: Callable[[str, int], tuple[str, int]]) -> dict[str, Any]:
@@ -602,8 +616,11 @@ class _Plans:
     _stats: dict[str, float]
     scheme = "dynamodb"
 
-    def _settings(self, table: str, region: str | None, endpoint: str | None) -> None:
+    def _settings(
+        self, table: str, region: str | None, endpoint: str | None, claim_entries: int
+    ) -> None:
         self._table = table
+        self._claim_entries = claim_entries
         self._endpoint = endpoint
         region = region or ("us-east-1" if endpoint else None)
         if not region:
@@ -652,11 +669,12 @@ class _Plans:
 
     @property
     def features(self) -> Features:
-        """Entry rows by claim (``CLAIM_ENTRIES`` per claim) on a table with the ``sk`` sort
-        key; none on a table of pagedlist 0.1 (partition key only: layout 1)."""
+        """Entry rows by claim on a table with the ``sk`` sort key (``claim_entries`` per
+        claim: 10, or the URL's ``claim_entries``); none on a table of pagedlist 0.1
+        (partition key only: layout 1)."""
         if not self._sort:
             return NO_FEATURES
-        return Features(entries=True, push=False, claim_entries=CLAIM_ENTRIES)
+        return Features(entries=True, push=False, claim_entries=self._claim_entries)
 
     def row_size(self, key: str, doc: JSONDoc) -> int:
         """The stored item's size by DynamoDB's rules, internal attributes included."""
@@ -1173,11 +1191,11 @@ class _Plans:
         puts, all or nothing, each refusal returning its occupant too."""
         self._need_entries("claim")
         batch = list(entries)
-        if len(batch) > CLAIM_ENTRIES:
+        if len(batch) > self._claim_entries:
             raise UsageError(
-                f"claim of {len(batch)} entries in list {list_id!r}: DynamoDB takes at most "
-                f"{CLAIM_ENTRIES} per claim (features.claim_entries); nothing was written: "
-                "split the batch"
+                f"claim of {len(batch)} entries in list {list_id!r}: this store takes at most "
+                f"{self._claim_entries} per claim (features.claim_entries); nothing was "
+                "written: split the batch"
             )
         items = [self._checked_entry(list_id, first + i, e) for i, e in enumerate(batch)]
         names = {"#k": _KEY}
@@ -1486,10 +1504,11 @@ class DynamoDBStore(_Plans, Store):
         create: bool = False,
         connect_timeout: float = 3.0,
         read_timeout: float = 5.0,
+        claim_entries: int = CLAIM_ENTRIES,
         _check: bool = True,
     ) -> None:
         session = boto3.session.Session()
-        self._settings(table, region or session.region_name, endpoint)
+        self._settings(table, region or session.region_name, endpoint, claim_entries)
         args = self._client_args(
             session.get_credentials() is not None, Config, (connect_timeout, read_timeout)
         )
@@ -1586,6 +1605,7 @@ class AsyncDynamoDBStore(_Plans, AsyncStore):
         endpoint: str | None = None,
         connect_timeout: float = 3.0,
         read_timeout: float = 5.0,
+        claim_entries: int = CLAIM_ENTRIES,
     ) -> None:
         try:
             from aiobotocore.session import get_session
@@ -1595,7 +1615,8 @@ class AsyncDynamoDBStore(_Plans, AsyncStore):
                 "pip install 'pagedlist[dynamodb]'"
             ) from None
         self._session = get_session()
-        self._settings(table, region or self._session.get_config_variable("region"), endpoint)
+        region = region or self._session.get_config_variable("region")
+        self._settings(table, region, endpoint, claim_entries)
         self._timeouts = (connect_timeout, read_timeout)
         self._stack = contextlib.AsyncExitStack()
         self.client: Any = None
