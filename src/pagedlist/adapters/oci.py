@@ -990,10 +990,11 @@ class OCINoSQLStore(Store):
                 f"position {position} of list {list_id!r} is outside the LONG range OCI NoSQL "
                 "keys take; nothing was written"
             )
-        size = self._entry_size(list_id, entry)
+        text = compact_json(entry)
+        size = self._entry_size(list_id, text)
         if size > ROW_BYTES:
             raise too_large(f"{list_id}|e{position}", size, ROW_BYTES)
-        return {"l": list_id, "p": position, "e": compact_json(entry)}
+        return {"l": list_id, "p": position, "e": text}
 
     @staticmethod
     def _entry_key_too_long(list_id: str) -> bool:
@@ -1002,10 +1003,9 @@ class OCINoSQLStore(Store):
         return len(list_id.encode("utf-8")) + LONG_BYTES > KEY_BYTES
 
     @staticmethod
-    def _entry_size(list_id: str, entry: JSONDoc) -> int:
+    def _entry_size(list_id: str, text: str) -> int:
         """An entry row as the adapter counts it against the 512 KB limit: the list id, 8
-        bytes for the position, the column's name and the entry's compact JSON text."""
-        text = compact_json(entry)
+        bytes for the position, the column's name and the entry's compact JSON ``text``."""
         return len(list_id.encode("utf-8")) + LONG_BYTES + 1 + len(text.encode("utf-8"))
 
     @staticmethod
@@ -1046,7 +1046,7 @@ class OCINoSQLStore(Store):
             if result.get_version() is not None:
                 return Claimed()
             return self._taken(list_id, first, result.get_existing_value())
-        size = sum(self._entry_size(list_id, e) for e in batch)
+        size = sum(self._entry_size(list_id, row["e"]) for row in rows)
         if size > BATCH_REQUEST_BYTES:
             raise ItemTooLarge(
                 f"a claim of {len(batch)} entries of list {list_id!r} is {size} bytes, over "
