@@ -81,6 +81,8 @@ ADAPTERS: dict[str, AdapterInfo] = {
         "cosmos",
         "cosmos://HOST:PORT/DATABASE/CONTAINER[?create=true&tls=false]",
     ),
+    # No async_target: borneo has no asyncio client, so open_async_store serves OCI NoSQL
+    # through a bounded thread pool (ThreadedAsyncStore), tested as TestOCINoSQLAsync.
     "oci-nosql": AdapterInfo(
         "pagedlist.adapters.oci:OCINoSQLStore",
         "oci",
