@@ -305,3 +305,45 @@ def test_open_async_store_serves_oci_through_a_bounded_thread_pool(servers):
         server.server_close()
     assert ticks >= 3
     assert f"async through {DEFAULT_THREADS} threads" in described
+
+
+# --- the bench's native design (on the endpoint, and on Oracle's container with -m oracle) --
+
+
+def _native_design_round_trip(url: str) -> dict:
+    """The native design's DDL, puts with a drawn seq and its three queries, read back."""
+    import uuid
+
+    from pagedlist.bench.native import native_subjects
+    from pagedlist.bench.subjects import make_entry
+
+    with open_store(url) as store:
+        (subject,) = native_subjects(url, store)
+        feed = f"nat-{uuid.uuid4().hex[:8]}"
+        entries = [make_entry(50) for _ in range(5)]
+        subject.populate(feed, entries[:3])
+        for entry in entries[3:]:
+            subject.append(feed, entry)
+        assert subject.latest(feed, 2) == 2
+        count, cursor = subject.before(feed, None, 2)
+        assert count == 2 and cursor is not None
+        count, cursor = subject.before(feed, cursor, 2)
+        assert count == 2
+        count, cursor = subject.before(feed, cursor, 2)
+        assert count == 1 and cursor is None
+        assert subject.read_ids(feed) == [e.id for e in entries]
+        return dict(subject.units())
+
+
+def test_native_design_runs_on_the_endpoint(servers):
+    """The endpoint runs the native design the bench compares layout 2 with, and bills it
+    by the same rules: a plain put writes its row and reads nothing."""
+    units = _native_design_round_trip(servers.get("oci-nosql").url)
+    assert units["write_units"] == 5.0  # five puts of rows under 1 KB
+    assert units["read_units"] > 0
+
+
+@pytest.mark.oracle
+def test_native_design_runs_on_oracles_container(oracle_url):
+    """The same statements on Oracle's engine (opt-in: ``pytest -m oracle``)."""
+    _native_design_round_trip(oracle_url)
