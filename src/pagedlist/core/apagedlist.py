@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pagedlist.core import algorithms as alg
 from pagedlist.core import lifecycle as life
@@ -41,6 +41,8 @@ from pagedlist.core.pagedlist import (
 from pagedlist.core.values import decode_value, validate_item_id, validate_list_id
 
 __all__ = ["AsyncPagedList"]
+
+T = TypeVar("T")
 
 
 class _AsyncRequest:
@@ -75,14 +77,17 @@ class AsyncPagedList(_Plans):
     def __init__(self, store: AsyncStore, list_id: str, *, deadline: float | None = None) -> None:
         self._init(store, list_id, deadline)
 
-    async def _run(self, step: alg.Step, what: str, policy: RetryPolicy | None = None) -> Any:
+    async def _run(self, step: alg.Plan[T], what: str, policy: RetryPolicy | None = None) -> T:
         if not observe.active():
             return await run_async(step, self._store, policy or self._policy, what=what)
         with observe.operation(what, self._id):
             return await run_async(step, self._store, policy or self._policy, what=what)
 
     async def _cfg(self) -> alg.Settings:
-        return self._state.settings or await self._run(self._p_settings(), f"open({self._id!r})")
+        settings = self._state.settings
+        if settings is not None:
+            return settings
+        return await self._run(self._p_settings(), f"open({self._id!r})")
 
     # --- construction ---------------------------------------------------------------
 
@@ -193,7 +198,7 @@ class AsyncPagedList(_Plans):
             if lead:
                 st.busy = True
             else:
-                st.queue.append(req)  # type: ignore[arg-type]
+                st.queue.append(req)
         if not lead:
             await self._wait(req)
             if not req.lead:
@@ -237,7 +242,7 @@ class AsyncPagedList(_Plans):
         except asyncio.CancelledError:
             with st.lock:
                 if not req.taken and not req.lead and req in st.queue:
-                    st.queue.remove(req)  # type: ignore[arg-type]
+                    st.queue.remove(req)
                     raise  # never sent: nothing written
             if req.lead:
                 self._pass_lead()  # handed the lead while being cancelled: pass it on
@@ -245,7 +250,7 @@ class AsyncPagedList(_Plans):
         except TimeoutError:
             with st.lock:
                 if not req.taken and not req.lead and req in st.queue:
-                    st.queue.remove(req)  # type: ignore[arg-type]
+                    st.queue.remove(req)
                     raise _waited_too_long(self._id, self._policy) from None
         await req.future
 
