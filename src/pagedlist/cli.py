@@ -4,8 +4,9 @@ Every list command takes a store URL (``--store`` or ``$PAGEDLIST_STORE``); ``de
 to ``sqlite:///pagedlist-demo.db``. The data commands (``copy``, ``export``, ``import``,
 ``delete``, ``drop``) take their URLs as arguments, as ``copy SRC_URL DST_URL`` must; their
 work is done by :mod:`pagedlist.mobility`, and bad input to them (no such list, a
-destination holding another list, a malformed line) exits 2. Commands owned by larger modules (``serve``, ``bench``) are
-imported only when invoked, so ``pagedlist --help`` stays fast and needs no web stack.
+destination holding another list, a malformed line) exits 2. Commands owned by larger
+modules (``serve``, ``bench``) are imported only when invoked, so ``pagedlist --help`` stays
+fast and needs no web stack.
 
 Exit status: 0 on success; 1 when the store or the list refused (the message says why and
 what to do); 2 for a mistake on the command line (a one-line message, never a traceback).
@@ -601,7 +602,7 @@ else:
 
         from pagedlist import mobility
 
-        out = io.TextIOWrapper(click.get_binary_stream("stdout"), encoding="utf-8", newline="\n")
+        out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n")
         try:
             with _moving(), open_store(url) as store, _Bars() as bars:
                 mobility.export_list(
@@ -633,7 +634,7 @@ else:
             moved = mobility.import_list(
                 store,
                 list_id,
-                _utf8_lines(click.get_binary_stream("stdin")),
+                _utf8_lines(sys.stdin.buffer),
                 progress=bars.task(f"import {list_id}"),
                 id_records=id_records,  # type: ignore[arg-type]
                 deadline=deadline,
@@ -669,6 +670,16 @@ else:
             try:
                 plist = PagedList.open(store, list_id, deadline=deadline)
             except ListNotFound:
+                from pagedlist.mobility import drop_leftovers
+
+                # A killed copy or import writes no summary: its rows are found this way.
+                removed = drop_leftovers(store, list_id, deadline=deadline)
+                if removed:
+                    click.echo(
+                        f"no list {list_id!r}: removed the {removed} entries an unfinished "
+                        "copy or import had left"
+                    )
+                    return
                 raise BadInput(
                     f"list {list_id!r} does not exist in {store.describe()}: nothing to drop "
                     "(check the list id and the URL)"

@@ -54,6 +54,8 @@ from pagedlist.core.ops import (
     Appended,
     Claim,
     Claimed,
+    Delete,
+    DropEntries,
     Duplicate,
     Get,
     GetEntry,
@@ -96,6 +98,7 @@ __all__ = [
     "Transfer",
     "Verification",
     "copy_list",
+    "drop_leftovers",
     "export_list",
     "import_list",
     "verify_list",
@@ -1265,3 +1268,50 @@ def import_list(
         writer.side.id, dest.layout, cfg.start, end, written, checked, writer.records,
         dest.capacity,
     )
+
+
+# --- what an unfinished copy leaves ---------------------------------------------------------
+
+#: Page rows read per batch while looking for the pages of an unfinished layout-1 copy.
+_PAGE_PROBE = 256
+
+
+def drop_leftovers(store: Store, list_id: str, *, deadline: float | None = None) -> int:
+    """Remove the rows an unfinished copy or import of ``list_id`` left in ``store`` (entry
+    rows or page rows, and their id records) where no list of that id exists: a copy writes
+    the summary last, so a killed one leaves rows but no list. Returns how many entries were
+    removed. Raises ``ListExists`` if the list exists (drop it with ``PagedList.drop``)."""
+    side = _Side(store, list_id, _policy(deadline))
+    if side.load() is not None:
+        raise ListExists(
+            f"list {side.id!r} exists in {store.describe()}: drop it with PagedList.drop "
+            f"(`pagedlist drop URL {side.id}`)"
+        )
+    removed = 0
+    if store.features.entries:
+        lo = 0
+        while True:
+            slots = side.run(_one(Scan(side.id, lo, None, READ_BATCH, False)), "read rows")
+            for _, entry in slots:
+                if "x" in entry:
+                    side.run(_one(Delete(id_record_key(side.id, entry["id"]))), "drop a record")
+            removed += len(slots)
+            if len(slots) < READ_BATCH:
+                break
+            lo = slots[-1][0] + 1
+        side.run(_one(DropEntries(side.id)), "drop rows")
+    # Page rows (layout 1) have no range read: probe them in batches; pages written in
+    # parallel leave gaps of a few pages at most, far less than a probe batch.
+    first = 0
+    while True:
+        keys = tuple(alg.page_key(side.id, n) for n in range(first, first + _PAGE_PROBE))
+        rows = side.run(_one(GetMany(keys)), "read pages")
+        if not rows:
+            return removed
+        for key, row in rows.items():
+            for entry in row.doc.get(alg.ITEMS, []):
+                if "x" in entry:
+                    side.run(_one(Delete(id_record_key(side.id, entry["id"]))), "drop a record")
+                removed += 1
+            side.run(_one(Delete(key)), "drop a page")
+        first += _PAGE_PROBE
