@@ -624,11 +624,13 @@ def test_copy_10000_items_killed_and_resumed(servers, big_source, tmp_path, back
     back_url = f"sqlite:///{tmp_path / 'back.db'}"
     back = run_cli("copy", url, back_url, "--list", list_id)
     assert back.exit_code == 0 and "identical on both sides" in back.output, back.output
-    # Both copies were verified item by item by the command; the test checks again, itself,
-    # through the public API (once on the backend: reading it costs the most).
+    # Both copies were verified item by item by the command. The test checks again itself,
+    # through the public API, on the copy of the copy: whatever the backend got wrong would
+    # have come back with it (reading the backend once more would only cost time).
     with open_store(src_url) as src, open_store(url) as dst, open_store(back_url) as home:
-        assert items(src, list_id) == items(dst, list_id)
         same_list(src, home, list_id)
+        a, b = PagedList.open(src, list_id), PagedList.open(dst, list_id)
+        assert (a.count(), a.first(), a.latest(5)) == (b.count(), b.first(), b.latest(5))
         assert PagedList.open(dst, list_id).find(f"c-{BIG - 50}").position == BIG - 50
         assert PagedList.open(home, list_id).find(f"c-{BIG - 50}").position == BIG - 50
     print(f"{backend}: killed at {point}/{total}, round trip {time.monotonic() - started:.1f}s")

@@ -577,9 +577,10 @@ class _Writer:
         for n, part in pages.items():
             row = have.get(keys[n])
             items = [] if row is None else list(row.doc.get(alg.ITEMS, []))
+            wanted = dict(part)
             for i, entry in enumerate(items):
                 pos = n * cap + i
-                want = dict(part).get(pos)
+                want = wanted.get(pos)
                 if want is None:
                     continue
                 if _canon(entry) != _canon(want):
