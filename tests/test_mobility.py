@@ -19,6 +19,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -231,12 +232,14 @@ class DiesAfter(StoreWrapper):
         super().__init__(store)
         self.left = n
         self.writes = 0
+        self.lock = threading.Lock()
 
     def _call(self, name, fn, *args, **kwargs):
         if name in WRITES:
-            if self.left is not None and self.writes >= self.left:
-                raise Crash(name)
-            self.writes += 1
+            with self.lock:
+                if self.left is not None and self.writes >= self.left:
+                    raise Crash(name)
+                self.writes += 1
         return fn(*args, **kwargs)
 
 
@@ -305,6 +308,20 @@ def test_rows_of_an_abandoned_copy_are_dropped(make):
     same_list(src, dst, "feed")
     with pytest.raises(ListExists, match=r"PagedList\.drop"):
         mobility.drop_leftovers(dst, "feed")
+
+
+def test_pagedlist_drop_removes_what_a_killed_copy_left(tmp_path):
+    src = MemoryStore(push=False)
+    PagedList.create(src, "feed", capacity=8).extend(list(range(100)))
+    url = f"sqlite:///{tmp_path / 'half.db'}"
+    with open_store(url) as dst, pytest.raises(Crash):
+        mobility.copy_list(src, DiesAfter(dst, 5), "feed")
+    result = run_cli("drop", url, "feed", "--yes")
+    assert result.exit_code == 0 and "removed the 40 entries" in result.output, result.output
+    with open_store(url) as dst:
+        assert dst.get_many([f"feed|{n}" for n in range(20)]) == {}
+    gone = run_cli("drop", url, "feed", "--yes")
+    assert gone.exit_code == 2 and "nothing to drop" in gone.output
 
 
 def test_lost_answers_do_not_duplicate(monkeypatch):

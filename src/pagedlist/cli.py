@@ -659,13 +659,24 @@ else:
             else:
                 click.echo(f"position {position} of {list_id!r} was deleted already")
 
+    #: ``drop`` removes every row of a list in one operation: its default deadline is long.
+    DROP_DEADLINE = 600.0
+
     @main.command()
     @click.argument("url")
     @click.argument("list_id", metavar="LIST")
     @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-    @deadline_option
-    def drop(url: str, list_id: str, yes: bool, deadline: float | None) -> None:
-        """Remove LIST and every row of it from URL (asks first, unless --yes)."""
+    @click.option(
+        "--deadline",
+        type=click.FloatRange(min=0, min_open=True, max=3600),
+        default=DROP_DEADLINE,
+        show_default=True,
+        metavar="SECONDS",
+        help="Time the drop may take, retries included (it removes every row of the list).",
+    )
+    def drop(url: str, list_id: str, yes: bool, deadline: float) -> None:
+        """Remove LIST and every row of it from URL (asks first, unless --yes). Rows that an
+        interrupted copy or import left without a list are removed too."""
         with _moving(), open_store(url) as store:
             try:
                 plist = PagedList.open(store, list_id, deadline=deadline)

@@ -117,8 +117,9 @@ EXPORT_FORMAT = 1
 READ_BATCH = 1000
 #: Entries per push on stores with ``push`` (their pushes take any number atomically).
 PUSH_BATCH = 500
-#: Id records are independent rows: written this many at a time.
-RECORD_WORKERS = 8
+#: Writes at named positions (claims, page rows) and id records are independent: this
+#: many are in flight at once while a new list is built.
+WORKERS = 8
 #: Mismatches a verification describes (it counts them all).
 MAX_PROBLEMS = 20
 #: Lines an import checks or writes per batch.
@@ -317,7 +318,7 @@ class _Writer:
     stays a valid list throughout.
     """
 
-    def __init__(self, side: _Side, id_records: IdRecords, workers: int = RECORD_WORKERS) -> None:
+    def __init__(self, side: _Side, id_records: IdRecords, workers: int = WORKERS) -> None:
         if id_records not in ("auto", "marked", "all"):
             raise InvalidArgument(
                 f"id_records must be 'auto', 'marked' or 'all', got {id_records!r:.40}"
