@@ -600,10 +600,10 @@ def cli(*args: str) -> subprocess.Popen:
 
 
 def kill_half_way(proc: subprocess.Popen, label: str, seed: int) -> tuple[int, int]:
-    """SIGKILL ``proc`` once its progress passes a random point between 20% and 80%.
+    """SIGKILL ``proc`` once its progress passes a random point between 20% and 60%.
     Returns ``(point, total)``; fails the test if the process ended before."""
     rng = random.Random(seed)
-    fraction = rng.uniform(0.2, 0.8)
+    fraction = rng.uniform(0.2, 0.6)
     assert proc.stderr is not None
     for line in proc.stderr:
         if not line.startswith(f"{label}: "):
