@@ -925,16 +925,55 @@ DEFAULT_EXHAUSTIVE = Scenario(
 )
 
 
+def layouts(faults: int) -> list[tuple[str, Scenario]]:
+    """The default exhaustive scenarios: each layout and append path, with ``faults``."""
+    three = (appender("a", 2), appender("b", 2), appender("c", 2))
+    ids = (retrier("x", 2), appender("b", 2, create=False))
+    life = (
+        appender("a", 2, create=False),
+        (Call("delete", n=0), Call("edit", n=1)),
+        (Call("trim", n=1), Call("latest", n=2), Call("scan")),
+    )
+    out = [("layout 1: 3x2 appends", Scenario(programs=three, capacity=2, faults=faults))]
+    for push in (False, True):
+        name = "push" if push else "claim"
+        out += [
+            (
+                f"layout 2 ({name}): 3x2 appends",
+                Scenario(programs=three, capacity=2, faults=faults, layout=2, push=push),
+            ),
+            (
+                f"layout 2 ({name}): a caller id retried across page rolls",
+                Scenario(programs=ids, capacity=1, faults=max(faults, 1), layout=2, push=push),
+            ),
+            (
+                f"layout 2 ({name}): delete, edit, trim racing appends and reads",
+                Scenario(
+                    programs=life, capacity=2, faults=faults, layout=2, push=push,
+                    split_reads=True,
+                ),
+            ),
+        ]  # fmt: skip
+    out.append(
+        (
+            "layout 1: a caller id retried across page rolls",
+            Scenario(programs=ids, capacity=1, faults=max(faults, 1)),
+        )
+    )
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m pagedlist.conformance.simulation [--broken] [--faults N] [--walks N]``."""
+    """``python -m pagedlist.simulation [--broken] [--faults N] [--walks N] [--seed S]``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--broken", action="store_true", help="use the talk's unbounded append")
+    parser.add_argument(
+        "--broken", action="store_true", help="run the naive unbounded append: must be caught"
+    )
     parser.add_argument("--faults", type=int, default=0, help="fault budget per execution")
     parser.add_argument("--walks", type=int, default=200, help="random walks to run")
     parser.add_argument("--seed", type=int, default=None, help="replay one random walk")
     args = parser.parse_args(argv)
     append = talk_append if args.broken else alg.append
-    scenario = dataclasses.replace(DEFAULT_EXHAUSTIVE, faults=args.faults, append=append)
     big = Scenario(
         programs=(*(appender(f"w{i}", 4) for i in range(5)), reader(4), reader(4)),
         capacity=3,
@@ -947,18 +986,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(" ".join(map(str, result.schedule)))
         print(result.counterexample.report() if result.counterexample else "invariants hold")
         return 1 if result.counterexample else 0
-    result_x = explore(scenario)
-    print(result_x)
-    if result_x.counterexample is not None:
+    if args.broken:
+        scenario = dataclasses.replace(DEFAULT_EXHAUSTIVE, faults=args.faults, append=append)
+        result_x = explore(scenario)
+        print(result_x)
+        if result_x.counterexample is None:
+            print("the broken append was NOT caught: the checker is not working")
+            return 1
         small = minimize(scenario)
         print(f"smallest scenario: {sum(map(len, small.programs))} calls")
         print((explore(small).counterexample or result_x.counterexample).report())
+        return 0
+    failed = False
+    for name, scenario in layouts(args.faults):
+        result_x = explore(scenario)
+        print(f"{name}: {result_x}")
+        if result_x.counterexample is not None:
+            print(result_x.counterexample.report())
+            failed = True
+    if failed:
         return 1
-    failing = walks(big, range(args.walks))
-    if failing is not None and failing.counterexample is not None:
-        print(failing.counterexample.report())
-        return 1
-    print(f"{args.walks} random walks (seeds 0..{args.walks - 1}): all invariants hold")
+    for layout, push in ((1, False), (2, False), (2, True)):
+        scenario = dataclasses.replace(big, layout=layout, push=push)
+        failing = walks(scenario, range(args.walks))
+        if failing is not None and failing.counterexample is not None:
+            print(failing.counterexample.report())
+            return 1
+    print(f"{args.walks} random walks per layout (seeds 0..{args.walks - 1}): all invariants hold")
     return 0
 
 

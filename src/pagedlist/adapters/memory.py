@@ -49,6 +49,7 @@ MEMORY_ROW_BYTES = 400 * 1024
 
 
 _SCALARS = frozenset({str, int, bool, float, type(None)})
+_LIMITS = Limits(row_bytes=MEMORY_ROW_BYTES, key_bytes=1024, value_expansion=6)
 
 
 def _clone(value: Any) -> Any:
@@ -138,7 +139,7 @@ class MemoryStore(Store):
     def limits(self) -> Limits:
         """No real limits; rows are capped like DynamoDB's for portable sizing. Rows are
         counted as compact JSON text, in which an id's control characters are escaped."""
-        return Limits(row_bytes=MEMORY_ROW_BYTES, key_bytes=1024, value_expansion=6)
+        return _LIMITS
 
     @property
     def features(self) -> Features:
@@ -342,7 +343,7 @@ class MemoryStore(Store):
                 picked = order[max(a, b - limit) : b][::-1]
             else:
                 picked = order[a : min(b, a + limit)]
-            return tuple((pos, rows[pos][0]) for pos in picked)
+            return tuple([(pos, rows[pos][0]) for pos in picked])
 
     def get_entry(self, list_id: str, position: int) -> Row | None:
         """The entry row at ``position`` and its version."""

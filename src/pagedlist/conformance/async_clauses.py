@@ -97,18 +97,30 @@ class AsyncRecorder:
         return history
 
 
+def _waiting_for_a_cpu() -> float:
+    """Seconds this thread has spent runnable but waiting for a CPU (Linux schedstat), or
+    0.0 where the kernel does not say."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as stat:
+            return int(stat.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 async def loop_stall(busy: Callable[[], Awaitable[Any]], *, tick: float = 0.001) -> float:
     """The longest time, in seconds, the event loop failed to wake a 1 ms heartbeat while
-    ``busy()`` ran."""
+    ``busy()`` ran, less the time the loop's thread only waited for a CPU (other processes
+    of a busy machine): what remains is the loop running a callback or blocked in one."""
     worst = 0.0
     done = asyncio.Event()
 
     async def heartbeat() -> None:
         nonlocal worst
         while not done.is_set():
-            before = time.perf_counter()
+            before, queued = time.perf_counter(), _waiting_for_a_cpu()
             await asyncio.sleep(tick)
-            worst = max(worst, time.perf_counter() - before - tick)
+            late = time.perf_counter() - before - tick
+            worst = max(worst, late - (_waiting_for_a_cpu() - queued))
 
     beat = asyncio.ensure_future(heartbeat())
     try:
@@ -314,8 +326,9 @@ class AbstractAsyncListTests:
 
     @clause("Y8")
     def test_async_event_loop_never_stalls(self, store_url, list_id):
-        """Y8: while 100 tasks append, the event loop's longest stall stays under 10 ms (the
-        best of five runs, so another process's load cannot decide it)."""
+        """Y8: while 100 tasks append, the event loop's longest stall stays under 10 ms: it
+        never blocks on the store (time the machine gave other processes does not count;
+        the best of five runs)."""
 
         async def body(store: AsyncStore) -> float:
             plist = await AsyncPagedList.create(store, list_id)

@@ -13,7 +13,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pagedlist.core import algorithms as alg
 from pagedlist.core import entries as ent
@@ -63,11 +63,14 @@ CATALOG = "pagedlist.catalog"
 SETTINGS_TTL = 30.0
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(NamedTuple):
     """One list item: its dense ``position`` (0 is the oldest), ``id``, append time ``ts``
     (seconds since the epoch, millisecond precision) and ``value``; ``edited`` is the time
-    of the last ``replace`` (or ``None``) and ``list_id`` the list it belongs to."""
+    of the last ``replace`` (or ``None``) and ``list_id`` the list it belongs to.
+
+    Immutable, compared by value; a named tuple, because reads build many of them and a
+    tuple is the cheapest immutable record Python has.
+    """
 
     position: int
     id: str
@@ -92,8 +95,10 @@ def _items(entries: Sequence[Slot], list_id: str) -> list[Item]:
     if not entries:
         return []
     values = json.loads("[" + ",".join([e["v"] for _, e in entries]) + "]")
+    # tuple.__new__ builds the named tuple without its Python-level __new__.
+    new, cls = tuple.__new__, Item
     return [
-        Item(pos, e["id"], e["ts"] / 1000, v, e["e"] / 1000 if "e" in e else None, list_id)
+        new(cls, (pos, e["id"], e["ts"] / 1000, v, e["e"] / 1000 if "e" in e else None, list_id))
         for (pos, e), v in zip(entries, values, strict=True)
     ]
 
@@ -158,7 +163,8 @@ class _Request:
     def __init__(self, entries: list[JSONDoc], deadline: float) -> None:
         self.entries = entries
         self.deadline = deadline
-        self.event = threading.Event()
+        # Only a caller that has to wait needs an event; a leader never does.
+        self.event: threading.Event | None = None
         self.result: list[int] | None = None
         self.error: BaseException | None = None
         self.lead = False
@@ -166,6 +172,7 @@ class _Request:
 
     def wake(self) -> None:
         """Tell the waiting caller its outcome (or its lead) is ready."""
+        assert self.event is not None
         self.event.set()
 
 
@@ -188,6 +195,9 @@ class _ListState:
         ``SETTINGS_TTL``."""
         self.checked_retention = -1
         """The newest position for which retention (max_items/max_age) was last checked."""
+        self.chunk = 0
+        self.chunk_for: alg.Settings | None = None
+        """The batch size of appends, and the settings it was worked out for."""
 
     def seen(self, head: int) -> None:
         with self.lock:
@@ -439,6 +449,13 @@ class _Plans:
         return given_ids and not (cfg.layout == ent.FORMAT and self._store.features.push)
 
     def _chunk(self, cfg: alg.Settings) -> int:
+        st = self._state
+        if st.chunk_for is cfg:
+            return st.chunk
+        st.chunk, st.chunk_for = self._chunk_of(cfg), cfg
+        return st.chunk
+
+    def _chunk_of(self, cfg: alg.Settings) -> int:
         store = self._store
         if cfg.layout == ent.FORMAT:
             if store.features.push:
@@ -693,7 +710,7 @@ class PagedList(_Plans):
         self._init(store, list_id, deadline)
 
     def _run(self, step: alg.Step, what: str, policy: RetryPolicy | None = None) -> Any:
-        if not observe.active():
+        if not observe._observers:
             return run(step, self._store, policy or self._policy, what=what)
         with observe.operation(what, self._id):
             return run(step, self._store, policy or self._policy, what=what)
@@ -842,6 +859,7 @@ class PagedList(_Plans):
             if lead:
                 st.busy = True
             else:
+                req.event = threading.Event()
                 st.queue.append(req)
         if not lead:
             self._wait(req)
@@ -859,7 +877,7 @@ class PagedList(_Plans):
                     st.busy = False
             if following is not None:
                 following.lead = True
-                following.event.set()
+                following.wake()
         if req.error is not None:
             raise req.error
         assert req.result is not None
@@ -867,6 +885,7 @@ class PagedList(_Plans):
 
     def _wait(self, req: _Request) -> None:
         st = self._state
+        assert req.event is not None
         if req.event.wait(max(0.0, req.deadline - time.monotonic())):
             return
         with st.lock:
