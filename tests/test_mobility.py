@@ -388,6 +388,20 @@ def test_rows_of_another_list_without_a_summary_are_refused():
         mobility.copy_list(src, dst, "feed")
 
 
+def test_longer_pages_of_another_list_are_refused():
+    """Layout 1: leftover pages holding more than the source (another list's) are refused,
+    not taken into the copy."""
+    src, other = MemoryStore(), MemoryStore()
+    PagedList.create(src, "feed", capacity=10).extend(list(range(25)))
+    mobility.copy_list(src, other, "feed")
+    PagedList.open(other, "feed").extend([25, 26, 27])  # the same items, and three more
+    dst = LayoutOneStore(MemoryStore())
+    mobility.copy_list(other, dst, "feed")
+    dst.inner.delete("feed|s")  # as if its copy had been killed before the summary
+    with pytest.raises(ListExists, match="not a copy"):
+        mobility.copy_list(src, dst, "feed")
+
+
 def test_other_settings_are_a_different_list():
     src, dst = MemoryStore(), MemoryStore()
     lifecycle_list(src, "feed", 40)

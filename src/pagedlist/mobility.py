@@ -457,7 +457,7 @@ class _Writer:
             f"drop it first (`pagedlist drop URL {self.side.id}`) or use another destination"
         )
 
-    def _mismatch(self, pos: int, there: JSONDoc | None, want: JSONDoc) -> ListExists:
+    def _mismatch(self, pos: int, there: JSONDoc | None, want: JSONDoc | None) -> ListExists:
         return ListExists(
             self._conflict(f"at {_describe(pos, there)}, the source has {_describe(pos, want)}")
         )
@@ -582,9 +582,9 @@ class _Writer:
             for i, entry in enumerate(items):
                 pos = n * cap + i
                 want = wanted.get(pos)
-                if want is None:
-                    continue
-                if _canon(entry) != _canon(want):
+                if want is None or _canon(entry) != _canon(want):
+                    # Pages are read whole, so a row at a position the source does not
+                    # have here is past the source's end: another list's.
                     raise self._mismatch(pos, entry, want)
                 checked += 1
             rest = [(p, e) for p, e in part if p >= n * cap + len(items)]
@@ -707,7 +707,7 @@ def _read_some(list_id: str, lo: int, hi: int) -> alg.Step:
     return out
 
 
-Mismatch = Callable[[int, "JSONDoc | None", JSONDoc], ListExists]
+Mismatch = Callable[[int, "JSONDoc | None", "JSONDoc | None"], ListExists]
 
 
 def _claim_exact(list_id: str, rows: Sequence[Slot], mismatch: Mismatch) -> alg.Step:
