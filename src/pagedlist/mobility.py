@@ -447,8 +447,7 @@ class _Writer:
                     raise ListExists(self._conflict("; ".join(differs)))
             self.live = True
         # Idempotent, so a rerun lists it if an earlier run died right before.
-        handle = PagedList(side.store, side.id, deadline=side.policy.deadline)
-        handle._run(handle._p_register(), f"register {side.id!r}")
+        PagedList.register(side.store, side.id, deadline=side.policy.deadline)
 
     def _conflict(self, why: str) -> str:
         return (

@@ -23,11 +23,13 @@ from pagedlist.core.driver import RetryPolicy, run_async
 from pagedlist.core.ops import JSONDoc
 from pagedlist.core.pagedlist import (
     CATALOG,
+    DROP_TIMEOUT,
     ITER_BATCH_PAGES,
     Item,
     Timeline,
     _after_args,
     _count,
+    _deadline,
     _fail_group,
     _forget,
     _group_policy,
@@ -39,6 +41,7 @@ from pagedlist.core.pagedlist import (
     _waited_too_long,
 )
 from pagedlist.core.values import decode_value, validate_item_id, validate_list_id
+from pagedlist.errors import DeadlineExceeded
 
 __all__ = ["AsyncPagedList"]
 
@@ -326,15 +329,36 @@ class AsyncPagedList(_Plans):
 
     @classmethod
     async def drop(
-        cls, store: AsyncStore, list_id: str, *, deadline: float | None = None
+        cls,
+        store: AsyncStore,
+        list_id: str,
+        *,
+        deadline: float | None = None,
+        timeout: float = DROP_TIMEOUT,
     ) -> bool:
         """Remove a whole list, all its rows; see :meth:`PagedList.drop`."""
         handle = cls(store, list_id, deadline=deadline)
-        step = life.drop(handle._id, entries=store.features.entries)
-        existed = await handle._run(step, f"drop({list_id!r})")
+        give_up = time.monotonic() + timeout
+        while True:
+            try:
+                step = life.drop(handle._id, entries=store.features.entries)
+                existed = await handle._run(step, f"drop({list_id!r})")
+                break
+            except DeadlineExceeded:
+                if time.monotonic() > give_up:
+                    raise
         _forget(store, handle._id)
         await handle._run(handle._p_unregister(), f"drop({list_id!r})")
         return bool(existed)
+
+    @classmethod
+    async def register(
+        cls, store: AsyncStore, list_id: str, *, deadline: float | None = None
+    ) -> None:
+        """List ``list_id`` in the store's catalogue; see :meth:`PagedList.register`."""
+        handle = cls(store, _not_reserved(validate_list_id(list_id, store.limits.key_bytes)))
+        handle._policy = _deadline(deadline)
+        await handle._run(handle._p_register(), f"register({list_id!r})")
 
     @classmethod
     async def lists(cls, store: AsyncStore, *, deadline: float | None = None) -> list[str]:

@@ -59,6 +59,8 @@ ITER_BATCH_PAGES = 8
 HINT_TTL = 30.0
 #: Most entries one group of coalesced appends sends in one store call.
 MAX_GROUP = 500
+#: How long ``drop`` keeps going, in rounds of one deadline each, before it gives up.
+DROP_TIMEOUT = 600.0
 #: The list that catalogues the lists of a store (``PagedList.lists``); a reserved id.
 CATALOG = "pagedlist.catalog"
 #: Layout 2: settings older than this are re-read before a read or an append that needs
@@ -985,15 +987,36 @@ class PagedList(_Plans):
         return self._run(self._p_first(), "first()")
 
     @classmethod
-    def drop(cls, store: Store, list_id: str, *, deadline: float | None = None) -> bool:
+    def drop(
+        cls,
+        store: Store,
+        list_id: str,
+        *,
+        deadline: float | None = None,
+        timeout: float = DROP_TIMEOUT,
+    ) -> bool:
         """Remove a whole list, all its rows; idempotent (``False`` if there was none).
-        Handles of it in this process forget it."""
+
+        A large list takes many store calls: the removal runs in rounds, each with its own
+        ``deadline``, for up to ``timeout`` seconds in all; it is resumable (the summary
+        goes last), so a drop that stopped half way is finished by the next. Handles of the
+        list in this process forget it.
+        """
         handle = cls(store, list_id, deadline=deadline)
-        step = life.drop(handle._id, entries=store.features.entries)
-        existed = handle._run(step, f"drop({list_id!r})")
+        step = functools.partial(life.drop, handle._id, entries=store.features.entries)
+        existed = _rounds(lambda: handle._run(step(), f"drop({list_id!r})"), timeout)
         _forget(store, handle._id)
         handle._run(handle._p_unregister(), f"drop({list_id!r})")
         return bool(existed)
+
+    @classmethod
+    def register(cls, store: Store, list_id: str, *, deadline: float | None = None) -> None:
+        """List ``list_id`` in the store's catalogue (``PagedList.lists``): idempotent.
+        ``create`` does it for the lists it makes; tools that write a list's rows
+        themselves (a copy, an import) call this."""
+        handle = cls(store, _not_reserved(validate_list_id(list_id, store.limits.key_bytes)))
+        handle._policy = _deadline(deadline)
+        handle._run(handle._p_register(), f"register({list_id!r})")
 
     @classmethod
     def lists(cls, store: Store, *, deadline: float | None = None) -> list[str]:
@@ -1046,6 +1069,18 @@ def _append_once(
     list_id: str, start: int, entry: JSONDoc, summary: str, hint: int
 ) -> alg.Plan[tuple[int, int]]:
     return ent.append_once(list_id, hint, start, entry, summary)
+
+
+def _rounds(once: Callable[[], T], timeout: float) -> T:
+    """``once()`` again after each ``DeadlineExceeded`` until it finishes or ``timeout``
+    seconds have passed: for idempotent, resumable work larger than one deadline."""
+    give_up = time.monotonic() + timeout
+    while True:
+        try:
+            return once()
+        except DeadlineExceeded:
+            if time.monotonic() > give_up:
+                raise
 
 
 def _nothing() -> alg.Plan[None]:
