@@ -25,6 +25,7 @@ __all__ = [
     "ENV_VAR",
     "AdapterInfo",
     "adapter_for",
+    "async_adapter_for",
     "open_async_store",
     "open_store",
     "redact",
@@ -60,15 +61,22 @@ ADAPTERS: dict[str, AdapterInfo] = {
         "pagedlist.adapters.sqlite:SQLiteStore", None, "sqlite:///path/to/file.db"
     ),
     "redis": AdapterInfo(
-        "pagedlist.adapters.redis:RedisStore", "redis", "redis://[:password@]host:port[/db]"
+        "pagedlist.adapters.redis:RedisStore",
+        "redis",
+        "redis://[:password@]host:port[/db]",
+        "pagedlist.adapters.redis:AsyncRedisStore",
     ),
     "rediss": AdapterInfo(
-        "pagedlist.adapters.redis:RedisStore", "redis", "rediss://[:password@]host:port[/db]"
+        "pagedlist.adapters.redis:RedisStore",
+        "redis",
+        "rediss://[:password@]host:port[/db]",
+        "pagedlist.adapters.redis:AsyncRedisStore",
     ),
     "redis+cluster": AdapterInfo(
         "pagedlist.adapters.redis:RedisStore",
         "redis",
-        "redis+cluster://[:password@]host:port[,host:port...][?ssl=true]"
+        "redis+cluster://[:password@]host:port[,host:port...][?ssl=true]",
+        "pagedlist.adapters.redis:AsyncRedisStore",
     ),
     "dynamodb": AdapterInfo(
         "pagedlist.adapters.dynamodb:DynamoDBStore",
@@ -194,10 +202,19 @@ async def open_async_store(url: str | None = None) -> AsyncStore:
     from pagedlist.core.astore import ThreadedAsyncStore
 
     url = _store_url(url)
+    target = async_adapter_for(url)
+    if target is None:
+        return ThreadedAsyncStore(await asyncio.to_thread(open_store, url))
+    return await target.from_url(url)
+
+
+def async_adapter_for(url: str) -> type[AsyncStore] | None:
+    """The native asyncio adapter class that serves ``url`` (its module imported on first
+    use), or ``None`` where the scheme has none and the sync adapter runs in threads."""
     scheme = scheme_of(url)
     info = ADAPTERS[scheme]
     if info.async_target is None:
-        return ThreadedAsyncStore(await asyncio.to_thread(open_store, url))
+        return None
     module_name, _, class_name = info.async_target.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -208,4 +225,4 @@ async def open_async_store(url: str | None = None) -> AsyncStore:
             f"the asyncio {scheme}:// adapter needs {err.name!r}, which is not installed: "
             f"pip install 'pagedlist[{info.extra}]'"
         ) from None
-    return await getattr(module, class_name).from_url(url)
+    return getattr(module, class_name)

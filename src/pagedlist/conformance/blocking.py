@@ -45,6 +45,29 @@ class BlockingStore(Store):
         self.inner: AsyncStore = self._wait(opened())
         self.scheme = self.inner.scheme
 
+    @classmethod
+    def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> BlockingStore:
+        """The scheme's asyncio adapter opened with its ``through(url, route)`` (clause W1's
+        fault proxy); a scheme served by threads routes its sync adapter's ``through``."""
+        from pagedlist.adapters import adapter_for, async_adapter_for
+        from pagedlist.core.astore import ThreadedAsyncStore
+
+        native = async_adapter_for(url)
+        adapter: type = native if native is not None else adapter_for(url)
+        through = getattr(adapter, "through", None)
+        if through is None:
+            raise NotImplementedError(
+                f"{adapter.__name__} has no through(url, route) classmethod, so the fault "
+                "proxy cannot reach its connections: add one (see RedisStore.through)"
+            )
+        if native is not None:
+            return cls(lambda: through(url, route))
+
+        async def threaded() -> AsyncStore:
+            return ThreadedAsyncStore(await asyncio.to_thread(through, url, route))
+
+        return cls(threaded)
+
     def _wait(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
