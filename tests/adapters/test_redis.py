@@ -29,8 +29,9 @@ from pagedlist.conformance import (
     ConformanceSuite,
     StoreFixtures,
 )
-from pagedlist.conformance.blocking import AsyncAdapterFixtures
+from pagedlist.conformance.blocking import AsyncAdapterFixtures, BlockingStore
 from pagedlist.conformance.fixtures import LayoutOneFixtures
+from pagedlist.conformance.proxy import FaultProxies
 from pagedlist.core.ops import Claimed, Pushed, Scan, Taken
 from pagedlist.emulators.base import EmulatorError, free_port, wait_for
 from pagedlist.emulators.redis import (
@@ -484,6 +485,29 @@ def test_cluster_keeps_a_list_in_one_slot(servers):
         assert [[e["id"] for _, e in rows] for rows in got] == [
             [f"{lid}-2", f"{lid}-1"] for lid in lists
         ]
+
+
+@pytest.mark.parametrize("server", ["redis", "redis-cluster"])
+@pytest.mark.parametrize("flavor", ["blocking", "asyncio"])
+def test_a_push_whose_answer_is_lost_lands_once(servers, server, flavor, lid):
+    """Clause W1 for push: redis-py sends the script once; the push whose answer the proxy
+    cut committed once, and sending it again (the driver's retry) finds its id and
+    answers the position of that first commit."""
+    url = servers.get(server).url
+    opener = RedisStore.through if flavor == "blocking" else BlockingStore.through
+    with open_store(url) as direct, FaultProxies() as proxies:
+        proxied = opener(url, proxies.route)
+        try:
+            # Connections, the slot map and the script on this list's node exist first.
+            assert proxied.push(lid, [{"id": "first", "ts": 1, "v": "1"}]) == Pushed((0,))
+            proxies.lose_answers(1)
+            with pytest.raises((StoreUnavailable, DeadlineExceeded)):
+                proxied.push(lid, [{"id": "once", "ts": 2, "v": "2"}])
+            assert proxies.lost == 1
+            assert proxied.push(lid, [{"id": "once", "ts": 2, "v": "2"}]) == Pushed((1,))
+        finally:
+            proxied.close()
+        assert [e["id"] for _, e in direct.scan(lid, 0, None, 10)] == ["first", "once"]
 
 
 # --- the asyncio adapter -------------------------------------------------------------
