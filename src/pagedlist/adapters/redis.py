@@ -53,7 +53,7 @@ import dataclasses
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import unquote
@@ -683,16 +683,6 @@ def _scan_command(scan: Scan) -> tuple[Any, ...]:
 # --- requests and plans ------------------------------------------------------------------
 
 
-class _Eval(NamedTuple):
-    """One script run: ``EVALSHA`` (loaded first if the server lacks it)."""
-
-    script: _Lua
-    keys: tuple[str, ...]
-    args: list[Any]
-    op: str
-    key: str
-
-
 class _Command(NamedTuple):
     """One command."""
 
@@ -709,7 +699,41 @@ class _Batch(NamedTuple):
     key: str
 
 
-_Request = _Eval | _Command | _Batch
+_Request = _Command | _Batch
+
+
+class _NoScript:
+    """The reply to an ``EVALSHA`` of a script the server does not have (it ran nothing)."""
+
+
+_NOSCRIPT = _NoScript()
+
+
+class _Now:
+    """An awaitable whose value is already there: a blocking reply, so that the blocking
+    and the asyncio store run one driver loop (:meth:`_Base._drive`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self.value
+        yield  # a generator that returns at once
+
+
+def _evalsha(script: _Lua, keys: tuple[str, ...], args: list[Any], op: str, key: str) -> Plan[Any]:
+    """Run ``script`` (``EVALSHA``); a server that lacks it (restarted, a new Cluster node)
+    refuses it unrun, so it is loaded and run once more."""
+    command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+    reply = yield _Command(command, op, key)
+    if reply is _NOSCRIPT:
+        yield _Command(("SCRIPT LOAD", script.text), op, key)
+        reply = yield _Command(command, op, key)
+    return reply
+
+
 Plan = Generator[_Request, Any, T]
 """A call's plan: yields requests, receives their replies, returns the call's answer."""
 
@@ -738,13 +762,13 @@ class _Plans:
         flat, size = _encode_row(key, doc, new_version())
         if size > REDIS_ROW_BYTES:
             raise too_large(key, size, REDIS_ROW_BYTES)
-        return bool((yield _Eval(_PUT, (key,), flat, "put_if_absent", key)))
+        return bool((yield from _evalsha(_PUT, (key,), flat, "put_if_absent", key)))
 
     def _insert(self, key: str, doc: JSONDoc) -> Plan[Row | None]:
         flat, size = _encode_row(key, doc, new_version())
         if size > REDIS_ROW_BYTES:
             raise too_large(key, size, REDIS_ROW_BYTES)
-        found = yield _Eval(_INSERT, (key,), flat, "insert", key)
+        found = yield from _evalsha(_INSERT, (key,), flat, "insert", key)
         return None if found is None else _decode_row(_pairs(found))
 
     def _replace(self, key: str, doc: JSONDoc, version: str) -> Plan[str | None]:
@@ -752,7 +776,7 @@ class _Plans:
         flat, size = _encode_row(key, doc, new)
         if size > REDIS_ROW_BYTES:
             raise too_large(key, size, REDIS_ROW_BYTES)
-        done = yield _Eval(_REPLACE, (key,), [version, *flat], "replace", key)
+        done = yield from _evalsha(_REPLACE, (key,), [version, *flat], "replace", key)
         return new if done else None
 
     def _get(self, key: str) -> Plan[Row | None]:
@@ -795,7 +819,7 @@ class _Plans:
             *ids,
             *texts,
         ]
-        answer = yield _Eval(_APPEND, (key,), args, "append", key)
+        answer = yield from _evalsha(_APPEND, (key,), args, "append", key)
         match answer:
             case ["ok", length]:
                 return Appended(int(length))
@@ -820,7 +844,7 @@ class _Plans:
             str(len(_utf8(compact_json(field)))),
             str(REDIS_ROW_BYTES),
         ]
-        answer = yield _Eval(_INCREMENT, (key,), args, f"increment({field!r})", key)
+        answer = yield from _evalsha(_INCREMENT, (key,), args, f"increment({field!r})", key)
         match answer:
             case ["ok", text]:
                 return int(text)
@@ -849,7 +873,7 @@ class _Plans:
         ids = [e["id"] for e in entries]
         members = [_sized(list_id, _member(e, f"{token}{j:x}")) for j, e in enumerate(entries)]
         args = [floor, len(ids), *ids, *members]
-        answer = yield _Eval(_PUSH, entry_keys(list_id), args, "push", list_id)
+        answer = yield from _evalsha(_PUSH, entry_keys(list_id), args, "push", list_id)
         return Pushed(tuple(answer))
 
     def _claim(self, list_id: str, first: int, entries: Sequence[JSONDoc]) -> Plan[ClaimOutcome]:
@@ -860,7 +884,7 @@ class _Plans:
         ]
         e_key, _x_key, t_key = entry_keys(list_id)
         args = [first, len(members), *members]
-        taken = yield _Eval(_CLAIM, (e_key, t_key), args, "claim", list_id)
+        taken = yield from _evalsha(_CLAIM, (e_key, t_key), args, "claim", list_id)
         if taken is None:
             return Claimed()
         position, entry = _slots([taken])[0]
@@ -893,14 +917,14 @@ class _Plans:
         member = _sized(list_id, f"{position}\x1f{_member(entry, new)}")
         key = entry_keys(list_id)[0]
         args = [position, version, member]
-        done = yield _Eval(_REPLACE_ENTRY, (key,), args, "replace_entry", key)
+        done = yield from _evalsha(_REPLACE_ENTRY, (key,), args, "replace_entry", key)
         return new if done else None
 
     def _purge(self, list_id: str, below: int) -> Plan[None]:
         e_key, x_key, _t_key = entry_keys(list_id)
         while True:
             args = [below, _PURGE_BATCH]
-            removed = yield _Eval(_PURGE, (e_key, x_key), args, "purge", list_id)
+            removed = yield from _evalsha(_PURGE, (e_key, x_key), args, "purge", list_id)
             if removed < _PURGE_BATCH:
                 return
 
@@ -1000,6 +1024,7 @@ def _routed(target: RedisTarget, route: Callable[[str, int], tuple[str, int]]) -
     return dataclasses.replace(target, nodes=[route(h, p) for h, p in target.nodes])
 
 
+_FAULTS = (rex.RedisError, rex.RedisClusterException, UnicodeEncodeError)
 _LIMITS = Limits(row_bytes=REDIS_ROW_BYTES, key_bytes=REDIS_KEY_BYTES, value_expansion=6)
 _FEATURES = Features(entries=True, push=True, claim_entries=_CLAIM_ENTRIES)
 
@@ -1008,16 +1033,63 @@ class _Base(_Plans):
     """What the blocking and the asyncio store share besides the plans."""
 
     scheme = "redis"
+    _flavor: _Flavor
 
-    def __init__(self, target: RedisTarget) -> None:
+    def __init__(
+        self,
+        target: RedisTarget,
+        *,
+        _remap: Callable[[str, int], tuple[str, int]] | None = None,
+    ) -> None:
         self._target = target
         self._where = target.describe()
         self._calls = 0
         self._calls_lock = threading.Lock()
+        try:
+            # A blocking Cluster client learns the slot map here (the asyncio one when
+            # opened): an unreachable cluster fails now.
+            self._client: Any = _client(self._flavor, target, _remap)
+        except _FAULTS as err:
+            raise self._failed(_Command((), "connecting", ""), err) from err
+
+    def _issue(self, req: _Command | _Batch) -> Any:
+        """Send ``req`` on the client: the reply (blocking) or an awaitable of it (asyncio).
+
+        A script runs as an ``EVALSHA`` command; its plan loads it on ``NOSCRIPT``
+        (:func:`_evalsha`).
+        """
+        self._count()
+        if type(req) is _Command:
+            return self._client.execute_command(*req.args)
+        pipe = self._client.pipeline(transaction=False)
+        for command in req.commands:
+            pipe.execute_command(*command)
+        return pipe.execute()
 
     def _count(self) -> None:
         with self._calls_lock:
             self._calls += 1
+
+    def _reply(self, req: _Command | _Batch) -> Awaitable[Any]:
+        raise NotImplementedError
+
+    async def _drive(self, plan: Plan[T]) -> T:
+        """The one driver loop of both stores: send each request the plan yields, give it
+        the reply (``_NOSCRIPT`` for a script the server lacks), map failures to
+        pagedlist errors. The blocking store's replies are already there (:class:`_Now`),
+        so for it this coroutine never suspends."""
+        reply = None
+        while True:
+            try:
+                req = plan.send(reply)
+            except StopIteration as done:
+                return done.value
+            try:
+                reply = await self._reply(req)
+            except rex.NoScriptError:
+                reply = _NOSCRIPT
+            except _FAULTS as err:
+                raise self._failed(req, err) from err
 
     def _failed(self, req: _Request, err: BaseException) -> Exception:
         """The pagedlist error for a request that raised ``err``, chained to it."""
@@ -1044,9 +1116,6 @@ class _Base(_Plans):
     def describe(self) -> str:
         """The URL without its password, e.g. ``redis://:***@127.0.0.1:6379/0``."""
         return self._target.describe()
-
-
-_FAULTS = (rex.RedisError, rex.RedisClusterException, UnicodeEncodeError)
 
 
 class RedisStore(_Base, Store):
@@ -1078,51 +1147,20 @@ class RedisStore(_Base, Store):
             store.ping()
             return f"nothing to provision for Redis; {store.describe()} answers"
 
-    def __init__(
-        self,
-        target: RedisTarget,
-        *,
-        _remap: Callable[[str, int], tuple[str, int]] | None = None,
-    ) -> None:
-        super().__init__(target)
-        try:
-            # A Cluster client learns the slot map here: an unreachable cluster fails now.
-            self._client: Any = _client(_BLOCKING, target, _remap)
-        except _FAULTS as err:
-            raise self._failed(_Command((), "connecting", ""), err) from err
+    _flavor = _BLOCKING
 
-    def _send(self, req: _Request) -> Any:
-        self._count()
-        client = self._client
-        try:
-            if type(req) is _Command:
-                return client.execute_command(*req.args)
-            if type(req) is _Eval:
-                try:
-                    return client.execute_command(
-                        "EVALSHA", req.script.sha, len(req.keys), *req.keys, *req.args
-                    )
-                except rex.NoScriptError:
-                    # Refused unrun (a restarted or new node): load it, then run it once.
-                    client.script_load(req.script.text)
-                    return client.execute_command(
-                        "EVALSHA", req.script.sha, len(req.keys), *req.keys, *req.args
-                    )
-            pipe = client.pipeline(transaction=False)
-            for command in req.commands:
-                pipe.execute_command(*command)
-            return pipe.execute()
-        except _FAULTS as err:
-            raise self._failed(req, err) from err
+    def _reply(self, req: _Command | _Batch) -> Awaitable[Any]:
+        return _Now(self._issue(req))
 
     def _run(self, plan: Plan[T]) -> T:
-        """Carry out a plan: send each request it yields, hand it the reply."""
+        """Carry out a plan with :meth:`_Base._drive`, which never waits here: every reply
+        is already there, so the coroutine ends on its first step."""
+        step = self._drive(plan)
         try:
-            req = next(plan)
-            while True:
-                req = plan.send(self._send(req))
+            step.send(None)
         except StopIteration as done:
             return done.value
+        raise ContractViolation("the blocking Redis store's driver waited on something")
 
     def ping(self) -> None:
         """Check that the server (every Cluster master) answers."""
@@ -1248,47 +1286,14 @@ class AsyncRedisStore(_Base, AsyncStore):
                 raise store._failed(req, err) from err
         return store
 
-    def __init__(
-        self,
-        target: RedisTarget,
-        *,
-        _remap: Callable[[str, int], tuple[str, int]] | None = None,
-    ) -> None:
-        super().__init__(target)
-        self._client: Any = _client(_ASYNCIO, target, _remap)
+    _flavor = _ASYNCIO
 
-    async def _send(self, req: _Request) -> Any:
-        self._count()
-        client = self._client
-        try:
-            if type(req) is _Command:
-                return await client.execute_command(*req.args)
-            if type(req) is _Eval:
-                try:
-                    return await client.execute_command(
-                        "EVALSHA", req.script.sha, len(req.keys), *req.keys, *req.args
-                    )
-                except rex.NoScriptError:
-                    # Refused unrun (a restarted or new node): load it, then run it once.
-                    await client.script_load(req.script.text)
-                    return await client.execute_command(
-                        "EVALSHA", req.script.sha, len(req.keys), *req.keys, *req.args
-                    )
-            pipe = client.pipeline(transaction=False)
-            for command in req.commands:
-                pipe.execute_command(*command)
-            return await pipe.execute()
-        except _FAULTS as err:
-            raise self._failed(req, err) from err
+    def _reply(self, req: _Command | _Batch) -> Awaitable[Any]:
+        return self._issue(req)
 
     async def _run(self, plan: Plan[T]) -> T:
-        """Carry out a plan: send each request it yields, hand it the reply."""
-        try:
-            req = next(plan)
-            while True:
-                req = plan.send(await self._send(req))
-        except StopIteration as done:
-            return done.value
+        """Carry out a plan with :meth:`_Base._drive`, awaiting each reply."""
+        return await self._drive(plan)
 
     async def ping(self) -> None:
         """Check that the server (every Cluster master) answers."""
