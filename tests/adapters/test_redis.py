@@ -386,10 +386,10 @@ def test_an_entry_row_over_the_limit_counts_bytes(store, lid):
 
 def test_append_and_latest_cost_one_command_whatever_the_length(store, lid):
     """An append is one EVALSHA whose inner commands do not grow with the list; latest(50)
-    is one native ZRANGE (no script), on a list of 1 item as on one of 2,000."""
+    is one native ZREVRANGEBYSCORE (no script), on a list of 1 item as on one of 2,000."""
     plist = PagedList.create(store, lid)
     assert plist.layout == 2
-    names = ("evalsha", "hsetnx", "zadd", "get", "set", "hget", "zrange")
+    names = ("evalsha", "hsetnx", "zadd", "get", "set", "hget", "zrevrangebyscore")
 
     def append_cost() -> dict[str, int]:
         before = _commands(store, *names)
@@ -406,7 +406,7 @@ def test_append_and_latest_cost_one_command_whatever_the_length(store, lid):
     first = append_cost()
     assert first == {"evalsha": 1, "hsetnx": 1, "zadd": 1, "get": 1, "set": 1}
     small = latest_cost()
-    assert small == {"zrange": 1}
+    assert small == {"zrevrangebyscore": 1}
     for start in range(0, 2000, 500):
         plist.extend(list(range(start, start + 500)))
     assert append_cost() == first

@@ -33,8 +33,9 @@ control character, so never ␟) and is kept as is, the id comes last (it may ho
 character), and a read turns members into entries with one ``str.split`` each — no JSON
 is decoded or re-escaped. An entry of another shape than the core's is kept as its JSON
 text (flag ``J``), so every entry comes back exactly. Reads are native commands
-(``ZRANGE ... BYSCORE [REV] LIMIT``: one round trip, no script); ``push`` and ``claim``
-are scripts that resolve the tail, check the id index and write in one ``EVALSHA``.
+(``ZREVRANGEBYSCORE``/``ZRANGEBYSCORE ... LIMIT``: one round trip, no script); ``push``
+and ``claim`` are scripts that resolve the tail, check the id index and write in one
+``EVALSHA``.
 
 Every write is a Lua script (atomic on the server, no client-side read-modify-write). The
 scripts never decode JSON (Lua's cjson turns ``[]`` into ``{}`` and rounds integers above
@@ -298,7 +299,7 @@ return out
 _CLAIM = _lua("""
 local first = tonumber(ARGV[1])
 local k = tonumber(ARGV[2])
-local taken = redis.call('ZRANGE', KEYS[1], first, first + k - 1, 'BYSCORE', 'LIMIT', 0, 1)
+local taken = redis.call('ZRANGEBYSCORE', KEYS[1], first, first + k - 1, 'LIMIT', 0, 1)
 if taken[1] then return taken[1] end
 for j = 1, k do redis.call('ZADD', KEYS[1], first + j - 1, ARGV[2 + j]) end
 local tail = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -308,7 +309,7 @@ return false
 
 # KEYS: e. ARGV: position, expected version, new member. 1 if replaced, else 0.
 _REPLACE_ENTRY = _lua("""
-local cur = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[1], 'BYSCORE')[1]
+local cur = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1])[1]
 if not cur then return 0 end
 local a = string.find(cur, '\\31', 1, true)
 local b = string.find(cur, '\\31', a + 1, true)
@@ -322,7 +323,7 @@ return 1
 # their ids from the index (an id is unindexed only where the index names this very
 # position); answers how many rows it removed.
 _PURGE = _lua("""
-local rows = redis.call('ZRANGE', KEYS[1], '-inf', '(' .. ARGV[1], 'BYSCORE', 'LIMIT', 0,
+local rows = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0,
   tonumber(ARGV[2]))
 local last
 for _, m in ipairs(rows) do
@@ -672,12 +673,14 @@ def _entry_row(member: str) -> Row:
 
 
 def _scan_command(scan: Scan) -> tuple[Any, ...]:
-    """The one ``ZRANGE`` that answers ``scan``."""
+    """The one command that answers ``scan``. ``ZRANGE ... BYSCORE`` would do the same
+    from Redis 6.2 on; these two also run on the 4.x to 6.0 servers still offered as
+    managed services."""
     key = "{" + scan.list_id + "}|e"
     top = "+inf" if scan.hi is None else f"({scan.hi}"
     if scan.newest_first:
-        return ("ZRANGE", key, top, scan.lo, "BYSCORE", "REV", "LIMIT", 0, scan.limit)
-    return ("ZRANGE", key, scan.lo, top, "BYSCORE", "LIMIT", 0, scan.limit)
+        return ("ZREVRANGEBYSCORE", key, top, scan.lo, "LIMIT", 0, scan.limit)
+    return ("ZRANGEBYSCORE", key, scan.lo, top, "LIMIT", 0, scan.limit)
 
 
 # --- requests and plans ------------------------------------------------------------------
@@ -907,7 +910,7 @@ class _Plans:
 
     def _get_entry(self, list_id: str, position: int) -> Plan[Row | None]:
         key = entry_keys(list_id)[0]
-        found = yield _Command(("ZRANGE", key, position, position, "BYSCORE"), "get_entry", key)
+        found = yield _Command(("ZRANGEBYSCORE", key, position, position), "get_entry", key)
         return _entry_row(found[0]) if found else None
 
     def _replace_entry(
@@ -1221,15 +1224,15 @@ class RedisStore(_Base, Store):
         limit: int = 1,
         newest_first: bool = False,
     ) -> tuple[Slot, ...]:
-        """One ``ZRANGE ... BYSCORE [REV] LIMIT 0 limit``."""
+        """One ``ZREVRANGEBYSCORE`` (newest first) or ``ZRANGEBYSCORE``, ``LIMIT 0 limit``."""
         return self._run(self._scan(list_id, lo, hi, limit, newest_first))
 
     def scan_many(self, scans: Sequence[Scan]) -> tuple[tuple[Slot, ...], ...]:
-        """The ``ZRANGE``s in one pipeline (Cluster: one batch per master, sent at once)."""
+        """The range reads in one pipeline (Cluster: one batch per master, sent at once)."""
         return self._run(self._scan_many(scans))
 
     def get_entry(self, list_id: str, position: int) -> Row | None:
-        """One ``ZRANGE`` of the position; the version is part of the member."""
+        """One ``ZRANGEBYSCORE`` of the position; the version is part of the member."""
         return self._run(self._get_entry(list_id, position))
 
     def replace_entry(
