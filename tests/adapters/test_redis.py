@@ -389,7 +389,7 @@ def test_append_and_latest_cost_one_command_whatever_the_length(store, lid):
     is one native ZREVRANGEBYSCORE (no script), on a list of 1 item as on one of 2,000."""
     plist = PagedList.create(store, lid)
     assert plist.layout == 2
-    names = ("evalsha", "hsetnx", "zadd", "get", "set", "hget", "zrevrangebyscore")
+    names = ("evalsha", "hmget", "zadd", "hset", "hget", "zrevrangebyscore")
 
     def append_cost() -> dict[str, int]:
         before = _commands(store, *names)
@@ -404,13 +404,36 @@ def test_append_and_latest_cost_one_command_whatever_the_length(store, lid):
 
     plist.append("warm")  # loads the script on a fresh server (NOSCRIPT, then a load)
     first = append_cost()
-    assert first == {"evalsha": 1, "hsetnx": 1, "zadd": 1, "get": 1, "set": 1}
+    assert first == {"evalsha": 1, "hmget": 1, "zadd": 1, "hset": 1}
     small = latest_cost()
     assert small == {"zrevrangebyscore": 1}
     for start in range(0, 2000, 500):
         plist.extend(list(range(start, start + 500)))
     assert append_cost() == first
     assert latest_cost() == small
+
+
+def test_a_push_of_many_entries_is_a_few_commands(store, lid):
+    """The index lookup of every id and the tail is one HMGET, the rows one ZADD and the
+    new ids with the tail one HSET (per 200 arguments): a coalesced group of appends
+    costs the server a few commands, not a few per entry."""
+    store.push(lid, [{"id": "warm", "ts": 0, "v": "0"}])
+    names = ("evalsha", "hmget", "zadd", "hset", "hsetnx", "hget")
+    before = _commands(store, *names)
+    batch = [{"id": f"b{i}", "ts": i, "v": "1"} for i in range(90)] + [
+        {"id": "warm", "ts": 0, "v": "0"}
+    ]
+    assert store.push(lid, batch) == Pushed((*range(1, 91), 0))
+    assert _delta(before, _commands(store, *names)) == {
+        "evalsha": 1,
+        "hmget": 1,
+        "zadd": 1,
+        "hset": 1,
+    }
+    big = [{"id": f"c{i}", "ts": i, "v": "1"} for i in range(450)]
+    assert store.push(lid, big) == Pushed(tuple(range(91, 541)))
+    assert [p for p, _ in store.scan(lid, 0, None, 1000)] == list(range(541))
+    assert store.find_id(lid, "c449") == 540 and store.find_id(lid, "b0") == 1
 
 
 def test_purge_works_in_bounded_batches(store, lid):
@@ -426,7 +449,7 @@ def test_purge_works_in_bounded_batches(store, lid):
     assert _delta(before, _commands(store, "evalsha")) == {"evalsha": 3}
     assert [p for p, _ in store.scan(lid, 0, None, 10)] == list(range(1200, 1210))
     assert store.find_id(lid, "i1199") is None and store.find_id(lid, "i1200") == 1200
-    assert store._client.hlen(entry_keys(lid)[1]) == 34
+    assert store._client.hlen(entry_keys(lid)[1]) == 34 + 1  # the ids left, and the tail
     assert store.push(lid, [{"id": "i0", "ts": 0, "v": "1"}]) == Pushed((1234,))
     store.purge(lid, 1200)
     assert store.scan(lid, 0, None, 1)[0][0] == 1200

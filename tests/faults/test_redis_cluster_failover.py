@@ -49,17 +49,18 @@ def _check_entry_rows(store: RedisStore, list_id: str) -> None:
     """Storage-level "no partial item": every entry row has its id in the index at its
     position and the index names no other row, positions are dense from 0, and the tail
     is past the last one."""
-    rows_key, ids_key, tail_key = entry_keys(list_id)
+    rows_key, index_key = entry_keys(list_id)
     members = store._client.zrange(rows_key, 0, -1, withscores=True)
     positions = [int(score) for _, score in members]
     assert positions == list(range(len(members))), positions
-    ids = store._client.hgetall(ids_key)
+    index = store._client.hgetall(index_key)
+    tail = index.pop("t")
     for member, score in members:
         prefix, *_, item_id = member.split("\x1f", 6)
         assert int(prefix) == int(score), member
-        assert ids.get(item_id) == prefix, (item_id, ids.get(item_id), prefix)
-    assert len(ids) == len(members), (len(ids), len(members))
-    assert int(store._client.get(tail_key)) == len(members)
+        assert index.get("=" + item_id) == prefix, (item_id, index.get("=" + item_id), prefix)
+    assert len(index) == len(members), (len(index), len(members))
+    assert int(tail) == len(members)
 
 
 @pytest.mark.timeout(240)

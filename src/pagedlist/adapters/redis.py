@@ -20,13 +20,13 @@ Cluster. Hash fields::
     K:e:I         entry I (0-based) of list K: its compact JSON text
     K:i:ID        index of the entry of list K whose "id" is ID (the last one, if several)
 
-**Entry rows** (layout 2): three keys per list, all hash-tagged ``{LIST}`` so they share
+**Entry rows** (layout 2): two keys per list, both hash-tagged ``{LIST}`` so they share
 one Cluster slot and one script can touch them together::
 
     {LIST}|e      sorted set: one member per position, score = position, member =
                   "POS␟VERSION␟TS␟EDITED␟FLAGS␟VALUE␟ID" (␟ = \\x1f)
-    {LIST}|x      hash: entry id -> position (the list-wide id index of ``push``)
-    {LIST}|t      string: the next position ``push`` takes (never decreases)
+    {LIST}|x      hash: "=ID" -> position for every id (the list-wide id index of
+                  ``push``), and "t" -> the next position ``push`` takes (never decreases)
 
 A member is the entry as text, not JSON: the value is already JSON text (which holds no
 control character, so never ␟) and is kept as is, the id comes last (it may hold any
@@ -266,46 +266,85 @@ redis.call('HSET', key, 'z', size, 'v', ARGV[4])
 return {'ok', text}
 """)
 
-# --- entry scripts (layout 2): KEYS are one list's {LIST}|e, |x, |t (one Cluster slot) ---
+# --- entry scripts (layout 2): KEYS are one list's {LIST}|e and {LIST}|x (one slot) ----
 #
-# Positions are Lua numbers (doubles): exact up to 2**53, and written with '%d' (member
+# The index hash {LIST}|x holds "=" .. id -> position for every id, and the tail under
+# "t": one HMGET reads the tail and looks every id of a push up at once, and one HSET
+# writes the new ids and the tail, so a push runs three commands whatever its size (a
+# command run from Lua costs about as much as a small command sent by a client).
+# Positions are Lua numbers (doubles): exact up to 2**53, written with '%d' (member
 # prefixes) or Redis's own '%.17g' conversion (scores, index values), both exact there.
 
-# KEYS: e, x, t. ARGV: floor, k, k ids, k members without their "POS␟" prefix. Each entry
-# whose id the index lacks takes the tail (HSETNX claims the id and the position in one
-# step); a known id answers its position. The tail is then stored, raised to the floor.
-_PUSH = _lua("""
-local tail = tonumber(redis.call('GET', KEYS[3]) or '0')
+_BATCHED = """
+local function batched(cmd, key, list)
+  local out = {}
+  for i = 1, #list, 200 do
+    local part = redis.call(cmd, key, unpack(list, i, math.min(i + 199, #list)))
+    if type(part) == 'table' then
+      for _, v in ipairs(part) do out[#out + 1] = v end
+    end
+  end
+  return out
+end
+"""
+
+# KEYS: e, x. ARGV: floor, k, k index fields ("=" .. id), k members without their "POS␟"
+# prefix. An entry whose id the index (or this batch) holds answers that position; the
+# others take the tail, raised to the floor, in order. Answers the k positions.
+_PUSH = _lua(
+    _BATCHED
+    + """
+local k = tonumber(ARGV[2])
+local fields = {'t'}
+for j = 1, k do fields[j + 1] = ARGV[2 + j] end
+local got = batched('HMGET', KEYS[2], fields)
+local tail = tonumber(got[1] or '0')
 local floor = tonumber(ARGV[1])
 if floor > tail then tail = floor end
-local k = tonumber(ARGV[2])
-local out = {}
+local out, rows, index, fresh = {}, {}, {}, {}
 for j = 1, k do
-  local id = ARGV[2 + j]
-  if redis.call('HSETNX', KEYS[2], id, tail) == 1 then
-    redis.call('ZADD', KEYS[1], tail, string.format('%d', tail) .. '\\31' .. ARGV[2 + k + j])
-    out[j] = tail
+  local field = ARGV[2 + j]
+  local at = got[j + 1] and tonumber(got[j + 1]) or fresh[field]
+  if not at then
+    at = tail
+    fresh[field] = tail
+    local n = #rows
+    rows[n + 1] = tail
+    rows[n + 2] = string.format('%d', tail) .. '\\31' .. ARGV[2 + k + j]
+    index[n + 1] = field
+    index[n + 2] = tail
     tail = tail + 1
-  else
-    out[j] = tonumber(redis.call('HGET', KEYS[2], id))
   end
+  out[j] = at
 end
-redis.call('SET', KEYS[3], tail)
+if #rows > 0 then batched('ZADD', KEYS[1], rows) end
+index[#index + 1] = 't'
+index[#index + 1] = tail
+batched('HSET', KEYS[2], index)
 return out
-""")
+"""
+)
 
-# KEYS: e, t. ARGV: first, k, k whole members. The lowest taken member of the range, or
+# KEYS: e, x. ARGV: first, k, k whole members. The lowest taken member of the range, or
 # nil once all k are written (and the tail raised past them, so a push never reuses one).
-_CLAIM = _lua("""
+_CLAIM = _lua(
+    _BATCHED
+    + """
 local first = tonumber(ARGV[1])
 local k = tonumber(ARGV[2])
 local taken = redis.call('ZRANGEBYSCORE', KEYS[1], first, first + k - 1, 'LIMIT', 0, 1)
 if taken[1] then return taken[1] end
-for j = 1, k do redis.call('ZADD', KEYS[1], first + j - 1, ARGV[2 + j]) end
-local tail = tonumber(redis.call('GET', KEYS[2]) or '0')
-if first + k > tail then redis.call('SET', KEYS[2], first + k) end
+local rows = {}
+for j = 1, k do
+  rows[2 * j - 1] = first + j - 1
+  rows[2 * j] = ARGV[2 + j]
+end
+batched('ZADD', KEYS[1], rows)
+local tail = tonumber(redis.call('HGET', KEYS[2], 't') or '0')
+if first + k > tail then redis.call('HSET', KEYS[2], 't', first + k) end
 return false
-""")
+"""
+)
 
 # KEYS: e. ARGV: position, expected version, new member. 1 if replaced, else 0.
 _REPLACE_ENTRY = _lua("""
@@ -322,20 +361,29 @@ return 1
 # KEYS: e, x. ARGV: below, batch. Removes the lowest `batch` entry rows below `below` and
 # their ids from the index (an id is unindexed only where the index names this very
 # position); answers how many rows it removed.
-_PURGE = _lua("""
+_PURGE = _lua(
+    _BATCHED
+    + """
 local rows = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0,
   tonumber(ARGV[2]))
-local last
-for _, m in ipairs(rows) do
+if #rows == 0 then return 0 end
+local fields, positions = {}, {}
+for i, m in ipairs(rows) do
   local at = string.find(m, '\\31', 1, true)
-  last = string.sub(m, 1, at - 1)
+  positions[i] = string.sub(m, 1, at - 1)
   for _ = 1, 5 do at = string.find(m, '\\31', at + 1, true) end
-  local id = string.sub(m, at + 1)
-  if redis.call('HGET', KEYS[2], id) == last then redis.call('HDEL', KEYS[2], id) end
+  fields[i] = '=' .. string.sub(m, at + 1)
 end
-if last then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', last) end
+local got = batched('HMGET', KEYS[2], fields)
+local gone = {}
+for i = 1, #rows do
+  if got[i] == positions[i] then gone[#gone + 1] = fields[i] end
+end
+if #gone > 0 then batched('HDEL', KEYS[2], gone) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', positions[#rows])
 return #rows
-""")
+"""
+)
 
 
 def _utf8(text: str) -> bytes:
@@ -570,14 +618,20 @@ _KNOWN = frozenset(("id", "ts", "v", "d", "e", "x"))
 _SURELY_FITS = REDIS_ROW_BYTES // 4
 
 
-def entry_keys(list_id: str) -> tuple[str, str, str]:
-    """The keys of a list's entry rows, id index and tail: ``{LIST}|e``, ``|x``, ``|t``.
+def entry_keys(list_id: str) -> tuple[str, str]:
+    """The keys of a list's entry rows and of its id index (which holds the tail too):
+    ``{LIST}|e`` and ``{LIST}|x``.
 
-    The hash tag ``{LIST}`` puts all three in one Cluster slot. List ids never contain a
+    The hash tag ``{LIST}`` puts both in one Cluster slot. List ids never contain a
     brace, and row keys never start with one, so these never meet a row key.
     """
     tag = "{" + list_id + "}|"
-    return tag + "e", tag + "x", tag + "t"
+    return tag + "e", tag + "x"
+
+
+def _id_field(item_id: str) -> str:
+    """An id's field in the index hash: ``=ID`` (the tail is field ``t``)."""
+    return "=" + item_id
 
 
 def _member(entry: JSONDoc, version: str) -> str:
@@ -654,13 +708,14 @@ def _rare_entry(ts: str, e: str, flags: str, v: str, ident: str) -> JSONDoc:
 
 def _slots(members: Sequence[str]) -> tuple[Slot, ...]:
     """Members as ``(position, entry)``: one split each, no JSON on the common path."""
-    out = []
+    out: list[Slot] = []
+    add = out.append
     for member in members:
         pos, _version, ts, e, flags, v, ident = member.split(_SEP, 6)
         if e or flags:
-            out.append((int(pos), _rare_entry(ts, e, flags, v, ident)))
+            add((int(pos), _rare_entry(ts, e, flags, v, ident)))
         else:
-            out.append((int(pos), {"id": ident, "ts": int(ts), "v": v}))
+            add((int(pos), {"id": ident, "ts": int(ts), "v": v}))
     return tuple(out)
 
 
@@ -873,7 +928,7 @@ class _Plans:
 
     def _push(self, list_id: str, entries: Sequence[JSONDoc], floor: int) -> Plan[Pushed]:
         token = new_version()
-        ids = [e["id"] for e in entries]
+        ids = [_id_field(e["id"]) for e in entries]
         members = [_sized(list_id, _member(e, f"{token}{j:x}")) for j, e in enumerate(entries)]
         args = [floor, len(ids), *ids, *members]
         answer = yield from _evalsha(_PUSH, entry_keys(list_id), args, "push", list_id)
@@ -885,9 +940,8 @@ class _Plans:
             _sized(list_id, f"{first + j}\x1f{_member(e, f'{token}{j:x}')}")
             for j, e in enumerate(entries)
         ]
-        e_key, _x_key, t_key = entry_keys(list_id)
         args = [first, len(members), *members]
-        taken = yield from _evalsha(_CLAIM, (e_key, t_key), args, "claim", list_id)
+        taken = yield from _evalsha(_CLAIM, entry_keys(list_id), args, "claim", list_id)
         if taken is None:
             return Claimed()
         position, entry = _slots([taken])[0]
@@ -924,20 +978,20 @@ class _Plans:
         return new if done else None
 
     def _purge(self, list_id: str, below: int) -> Plan[None]:
-        e_key, x_key, _t_key = entry_keys(list_id)
+        keys = entry_keys(list_id)
         while True:
             args = [below, _PURGE_BATCH]
-            removed = yield from _evalsha(_PURGE, (e_key, x_key), args, "purge", list_id)
+            removed = yield from _evalsha(_PURGE, keys, args, "purge", list_id)
             if removed < _PURGE_BATCH:
                 return
 
     def _drop_entries(self, list_id: str) -> Plan[None]:
-        # UNLINK frees a large set in a background thread: the server is not held for it.
+        # UNLINK frees a large key in a background thread: the server is not held for it.
         yield _Command(("UNLINK", *entry_keys(list_id)), "drop_entries", list_id)
 
     def _find_id(self, list_id: str, item_id: str) -> Plan[int | None]:
         key = entry_keys(list_id)[1]
-        found = yield _Command(("HGET", key, item_id), "find_id", key)
+        found = yield _Command(("HGET", key, _id_field(item_id)), "find_id", key)
         return None if found is None else int(found)
 
 
