@@ -25,7 +25,6 @@ __all__ = [
     "ENV_VAR",
     "AdapterInfo",
     "adapter_for",
-    "async_adapter_for",
     "open_async_store",
     "open_store",
     "redact",
@@ -82,6 +81,7 @@ ADAPTERS: dict[str, AdapterInfo] = {
         "pagedlist.adapters.dynamodb:DynamoDBStore",
         "dynamodb",
         "dynamodb://TABLE?region=REGION[&endpoint=http://host:port][&create=true]",
+        "pagedlist.adapters.dynamodb:AsyncDynamoDBStore",
     ),
     "cosmos": AdapterInfo(
         "pagedlist.adapters.cosmos:CosmosStore",
@@ -202,19 +202,10 @@ async def open_async_store(url: str | None = None) -> AsyncStore:
     from pagedlist.core.astore import ThreadedAsyncStore
 
     url = _store_url(url)
-    target = async_adapter_for(url)
-    if target is None:
-        return ThreadedAsyncStore(await asyncio.to_thread(open_store, url))
-    return await target.from_url(url)
-
-
-def async_adapter_for(url: str) -> type[AsyncStore] | None:
-    """The native asyncio adapter class that serves ``url`` (its module imported on first
-    use), or ``None`` where the scheme has none and the sync adapter runs in threads."""
     scheme = scheme_of(url)
     info = ADAPTERS[scheme]
     if info.async_target is None:
-        return None
+        return ThreadedAsyncStore(await asyncio.to_thread(open_store, url))
     module_name, _, class_name = info.async_target.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -225,4 +216,4 @@ def async_adapter_for(url: str) -> type[AsyncStore] | None:
             f"the asyncio {scheme}:// adapter needs {err.name!r}, which is not installed: "
             f"pip install 'pagedlist[{info.extra}]'"
         ) from None
-    return getattr(module, class_name)
+    return await getattr(module, class_name).from_url(url)

@@ -13,18 +13,20 @@ Compose :class:`AsyncAdapterFixtures` before a fixtures class to run the suite t
 from __future__ import annotations
 
 import asyncio
+import importlib
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from typing import Any, TypeVar
 
 import pytest
 
-from pagedlist.adapters import open_async_store
-from pagedlist.core.astore import AsyncStore
+from pagedlist.adapters import ADAPTERS, adapter_for, open_async_store, scheme_of
+from pagedlist.core.astore import AsyncStore, ThreadedAsyncStore
 from pagedlist.core.capabilities import Capabilities
 from pagedlist.core.ops import Features, JSONDoc, Limits
 from pagedlist.core.store import Store
 from pagedlist.core.wrapper import CALLS
+from pagedlist.errors import ContractViolation
 
 __all__ = ["AsyncAdapterFixtures", "BlockingStore"]
 
@@ -47,26 +49,28 @@ class BlockingStore(Store):
 
     @classmethod
     def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> BlockingStore:
-        """The scheme's asyncio adapter opened with its ``through(url, route)`` (clause W1's
-        fault proxy); a scheme served by threads routes its sync adapter's ``through``."""
-        from pagedlist.adapters import adapter_for, async_adapter_for
-        from pagedlist.core.astore import ThreadedAsyncStore
+        """The scheme's asyncio adapter opened through the fault proxy (clause W1): its own
+        ``through(url, route)`` coroutine, or, for a scheme served by threads, the sync
+        adapter's ``through`` in a :class:`ThreadedAsyncStore`."""
+        info = ADAPTERS[scheme_of(url)]
+        if info.async_target is None:
+            hook = getattr(adapter_for(url), "through", None)
+            if hook is None:
+                raise ContractViolation(f"{adapter_for(url).__name__} has no through(url, route)")
 
-        native = async_adapter_for(url)
-        adapter: type = native if native is not None else adapter_for(url)
-        through = getattr(adapter, "through", None)
-        if through is None:
-            raise NotImplementedError(
-                f"{adapter.__name__} has no through(url, route) classmethod, so the fault "
-                "proxy cannot reach its connections: add one (see RedisStore.through)"
+            async def threaded() -> AsyncStore:
+                return ThreadedAsyncStore(await asyncio.to_thread(hook, url, route))
+
+            return cls(threaded)
+        module, _, name = info.async_target.partition(":")
+        target = getattr(importlib.import_module(module), name)
+        ahook = getattr(target, "through", None)
+        if ahook is None:
+            raise ContractViolation(
+                f"{target.__name__} has no through(url, route) coroutine, so the fault proxy "
+                "cannot reach its connections"
             )
-        if native is not None:
-            return cls(lambda: through(url, route))
-
-        async def threaded() -> AsyncStore:
-            return ThreadedAsyncStore(await asyncio.to_thread(through, url, route))
-
-        return cls(threaded)
+        return cls(lambda: ahook(url, route))
 
     def _wait(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
@@ -123,6 +127,11 @@ BlockingStore.__abstractmethods__ = frozenset()
 class AsyncAdapterFixtures:
     """Mix in before a ``StoreFixtures`` subclass: every client the suite opens is the
     scheme's asyncio adapter (``open_async_store``) behind a :class:`BlockingStore`."""
+
+    @pytest.fixture
+    def bridged(self) -> bool:
+        """Yes: every client is the asyncio adapter behind a blocking bridge."""
+        return True
 
     @pytest.fixture
     def make_store(
