@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -32,6 +33,7 @@ from pagedlist.conformance import (
 from pagedlist.conformance.blocking import AsyncAdapterFixtures, BlockingStore
 from pagedlist.conformance.fixtures import LayoutOneFixtures
 from pagedlist.conformance.proxy import FaultProxies
+from pagedlist.core.deadline import active
 from pagedlist.core.ops import Claimed, Pushed, Scan, Taken
 from pagedlist.emulators.base import EmulatorError, free_port, wait_for
 from pagedlist.emulators.redis import (
@@ -453,6 +455,18 @@ def test_purge_works_in_bounded_batches(store, lid):
     assert store.push(lid, [{"id": "i0", "ts": 0, "v": "1"}]) == Pushed((1234,))
     store.purge(lid, 1200)
     assert store.scan(lid, 0, None, 1)[0][0] == 1200
+
+
+def test_purge_stops_between_batches_at_the_deadline(store, lid):
+    """A purge past the operation's deadline stops after a whole batch (core.deadline);
+    the next purge finishes the job."""
+    for start in range(0, 1200, 400):
+        store.push(lid, [{"id": f"i{n}", "ts": n, "v": "1"} for n in range(start, start + 400)])
+    with active(time.monotonic()), pytest.raises(DeadlineExceeded, match="deadline"):
+        store.purge(lid, 1100)
+    assert store.scan(lid, 0, None, 1)[0][0] == 500
+    store.purge(lid, 1100)
+    assert store.scan(lid, 0, None, 1)[0][0] == 1100
 
 
 def test_lists_written_by_0_1_are_read_and_appended(store, lid):

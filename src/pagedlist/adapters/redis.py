@@ -79,6 +79,7 @@ from pagedlist.adapters._toolkit import (
     not_an_integer,
 )
 from pagedlist.core.astore import AsyncStore
+from pagedlist.core.deadline import remaining
 from pagedlist.core.ops import (
     Appended,
     AppendOutcome,
@@ -984,6 +985,15 @@ class _Plans:
             removed = yield from _evalsha(_PURGE, keys, args, "purge", list_id)
             if removed < _PURGE_BATCH:
                 return
+            left = remaining()
+            if left is not None and left <= 0:
+                # Each batch is complete on its own: what is purged stays purged, and
+                # purging again (the driver's retry, or the next trim) goes on from here.
+                raise DeadlineExceeded(
+                    f"purge of list {list_id!r} below {below} reached the operation's "
+                    f"deadline after a batch of {_PURGE_BATCH} rows; the rest is purged "
+                    "by the next call"
+                )
 
     def _drop_entries(self, list_id: str) -> Plan[None]:
         # UNLINK frees a large key in a background thread: the server is not held for it.
