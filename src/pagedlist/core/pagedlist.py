@@ -858,35 +858,48 @@ class PagedList(_Plans):
         while waiting gets ``DeadlineExceeded`` (nothing written if its turn never came).
         """
         st = self._state
-        req = _Request(entries, time.monotonic() + self._policy.deadline)
         with st.lock:
             lead = not st.busy
             if lead:
                 st.busy = True
             else:
+                req = _Request(entries, time.monotonic() + self._policy.deadline)
                 req.event = threading.Event()
                 st.queue.append(req)
-        if not lead:
-            self._wait(req)
-            if not req.lead:
-                if req.error is not None:
-                    raise req.error
-                assert req.result is not None
-                return req.result
+        if lead:
+            # Nobody was waiting when this call started (the usual case): it is a group of
+            # one and needs none of the group bookkeeping; callers who arrive meanwhile
+            # wait for the lead, which goes to the first of them.
+            try:
+                cfg = self._cfg
+                return self._run(self._p_append(cfg, entries), what)
+            finally:
+                self._pass_lead()
+        self._wait(req)
+        if not req.lead:
+            if req.error is not None:
+                raise req.error
+            assert req.result is not None
+            return req.result
+        # Handed the lead: send this caller's entries and those queued behind them.
         try:
             self._lead(req, what)
         finally:
-            with st.lock:
-                following = st.queue.popleft() if st.queue else None
-                if following is None:
-                    st.busy = False
-            if following is not None:
-                following.lead = True
-                following.wake()
+            self._pass_lead()
         if req.error is not None:
             raise req.error
         assert req.result is not None
         return req.result
+
+    def _pass_lead(self) -> None:
+        st = self._state
+        with st.lock:
+            following = st.queue.popleft() if st.queue else None
+            if following is None:
+                st.busy = False
+        if following is not None:
+            following.lead = True
+            following.wake()
 
     def _wait(self, req: _Request) -> None:
         st = self._state
