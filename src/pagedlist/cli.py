@@ -378,8 +378,16 @@ else:
         "-k", "select", default=None, metavar="EXPR", help="Only tests matching this pytest -k."
     )
     @click.option("-x", "exitfirst", is_flag=True, help="Stop at the first failure.")
+    @click.option(
+        "--api",
+        type=click.Choice(["both", "sync", "async"]),
+        default="both",
+        show_default=True,
+        help="Run the clauses through the sync adapter, the asyncio adapter, or both "
+        "(one column each).",
+    )
     def conformance(
-        url: str, clauses: tuple[str, ...], select: str | None, exitfirst: bool
+        url: str, clauses: tuple[str, ...], select: str | None, exitfirst: bool, api: str
     ) -> None:
         """Run the conformance suite against URL and print a clause table.
 
@@ -397,7 +405,7 @@ else:
         sys.exit(
             run_suite(
                 url, select=select, clauses=set(clauses) or None, exitfirst=exitfirst,
-                echo=click.echo,
+                api=api, echo=click.echo,
             )
         )
 
