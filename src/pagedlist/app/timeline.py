@@ -1,6 +1,6 @@
 """The home timeline's one read: the newest items of many lists, merged, with a cursor.
 
-:func:`home_page` is :meth:`pagedlist.PagedList.latest_many` (one batch read of every
+:func:`home_page` is :meth:`pagedlist.AsyncPagedList.latest_many` (one batch read of every
 followed list per page) with the app's own cursor error: callers only read
 ``Timeline.items`` (newest first by ``Item.ts``, each with ``list_id``) and pass
 ``Timeline.cursor`` back, unread.
@@ -8,7 +8,7 @@ followed list per page) with the app's own cursor error: callers only read
 
 from __future__ import annotations
 
-from pagedlist import Item, PagedList, Store, Timeline
+from pagedlist import AsyncPagedList, AsyncStore, Item, Timeline
 from pagedlist.errors import InvalidArgument, UsageError
 
 __all__ = ["InvalidCursor", "Timeline", "TimelineItem", "home_page"]
@@ -21,8 +21,8 @@ class InvalidCursor(UsageError, ValueError):
     """A timeline cursor that no :func:`home_page` call made (edited or truncated)."""
 
 
-def home_page(
-    store: Store,
+async def home_page(
+    store: AsyncStore,
     list_ids: list[str],
     n: int = 20,
     cursor: str | None = None,
@@ -36,7 +36,9 @@ def home_page(
     ``deadline`` bounds the whole read (the page's read deadline).
     """
     try:
-        return PagedList.latest_many(store, list_ids, n, cursor=cursor, deadline=deadline)
+        return await AsyncPagedList.latest_many(
+            store, list_ids, n, cursor=cursor, deadline=deadline
+        )
     except InvalidArgument as err:
         if cursor is None:
             raise
