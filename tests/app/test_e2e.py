@@ -38,7 +38,7 @@ def test_feed_flow_in_browser(browser, live_server, store_url, request) -> None:
     server = live_server(store_url, page_size=3, poll_ms=300)
     # Someone else's posts, so the feed has pages to go back through.
     for i in range(5):
-        server.feed.add_post("ana", f"Earlier post number {i}")
+        server.call(server.feed.add_post("ana", f"Earlier post number {i}"))
 
     shots = ARTIFACTS / kind
     shots.mkdir(parents=True, exist_ok=True)
@@ -61,7 +61,7 @@ def test_feed_flow_in_browser(browser, live_server, store_url, request) -> None:
         page.fill("#post-text", "   ")
         page.click("#new-post button[type=submit]")
         assert "Write something first" in page.inner_text("#new-post .error")
-        assert server.feed.post_count() == 5
+        assert server.call(server.feed.post_count()) == 5
 
         # A post with markup: shown as text, never run.
         hostile = "<b>bold?</b> <script>window.pwned = 1</script> hello from carol"
@@ -133,8 +133,8 @@ def test_feed_flow_in_browser(browser, live_server, store_url, request) -> None:
         page.goto(f"{base}/")
         notice = page.locator("#new-posts")
         assert notice.is_hidden()
-        server.feed.add_post("ana", "Fresh news while you were reading")
-        server.feed.add_post("ana", "And more fresh news")
+        server.call(server.feed.add_post("ana", "Fresh news while you were reading"))
+        server.call(server.feed.add_post("ana", "And more fresh news"))
         notice.wait_for(state="visible")
         # The poll may land between the two posts; the next one must count both.
         page.wait_for_function(
@@ -191,8 +191,8 @@ def _follow(page, base: str, name: str) -> None:
 def test_social_flow_in_browser(browser, live_server, store_url, axe_source, request) -> None:
     kind = request.node.callspec.params["store_url"]
     server = live_server(store_url, page_size=3)
-    server.feed.create_user("zoe", "!")
-    server.feed.add_post("zoe", "Nobody follows zoe: never on a home timeline")
+    server.call(server.feed.create_user("zoe", "!"))
+    server.call(server.feed.add_post("zoe", "Nobody follows zoe: never on a home timeline"))
     shots = ARTIFACTS / kind
     shots.mkdir(parents=True, exist_ok=True)
     base = server.url

@@ -367,6 +367,94 @@ def test_signin_page_signin_and_signout(app) -> None:
     assert r.status_code == 303 and _do(app.state.feed.session_user(sid)) is None
 
 
+def test_edit_and_delete_forms_for_the_author_only(app) -> None:
+    feed = app.state.feed
+    carol = _signed_in(app, "carol")
+    dave = _signed_in(app, "dave")
+    post = _do(feed.add_post("carol", "carol's post"))
+    comment = _do(feed.add_reply(post.id, "carol", "carol's comment"))
+    params = {"item_id": post.id}
+    # The controls show on the author's own items only.
+    html = _run(pages.feed_page, _request(app, session=carol)).body.decode()
+    assert f'action="/items/{post.id}/edit"' in html and 'name="back" value="/"' in html
+    html = _run(pages.feed_page, _request(app, session=dave)).body.decode()
+    assert "/edit" not in html and "/delete" not in html
+    html = _run(pages.item_page, _request(app, path_params=params, session=carol)).body
+    assert f'action="/items/{comment.id}/delete"'.encode() in html
+
+    form = {"csrf": carol["csrf"], "text": "carol's better post", "back": "/"}
+    edit = _request(app, "POST", session=carol, form=form, path_params=params)
+    r = _run(pages.edit_item, edit)
+    assert r.status_code == 303 and r.headers["location"] == f"/#p-{post.id}"
+    html = _run(pages.feed_page, _request(app)).body.decode()
+    assert "carol&#39;s better post" in html and 'class="edited"' in html
+
+    # Someone else's: 403, and nothing changed; a bad back page goes to the feed.
+    form = {"csrf": dave["csrf"], "text": "dave was here", "back": "https://evil.example/"}
+    with pytest.raises(HTTPException) as err:
+        _run(pages.edit_item, _request(app, "POST", session=dave, form=form, path_params=params))
+    assert err.value.status_code == 403
+    with pytest.raises(HTTPException) as err:
+        form = {"csrf": dave["csrf"]}
+        _run(pages.delete_item, _request(app, "POST", session=dave, form=form, path_params=params))
+    assert err.value.status_code == 403
+    assert _do(feed.entry(post.id)).text == "carol's better post"
+
+    # A comment edited from its thread: back there, focused on it.
+    back = f"/items/{post.id}"
+    form = {"csrf": carol["csrf"], "text": "carol's second thoughts", "back": back}
+    request = _request(app, "POST", session=carol, form=form, path_params={"item_id": comment.id})
+    r = _run(pages.edit_item, request)
+    assert r.headers["location"] == f"{back}?focus={comment.id}#c-{comment.id}"
+
+    # Deleting the post from its own page: it has a comment, so it stays as [deleted].
+    form = {"csrf": carol["csrf"], "back": back}
+    r = _run(pages.delete_item, _request(app, "POST", session=carol, form=form, path_params=params))
+    assert r.headers["location"] == back
+    html = _run(pages.item_page, _request(app, path_params=params)).body.decode()
+    assert "[deleted]" in html and "carol&#39;s better post" not in html
+    assert "carol&#39;s second thoughts" in html
+    # The comment, without replies, goes; from its own page, back to its parent.
+    form = {"csrf": carol["csrf"], "back": f"/items/{comment.id}"}
+    request = _request(app, "POST", session=carol, form=form, path_params={"item_id": comment.id})
+    assert _run(pages.delete_item, request).headers["location"] == back
+    assert _do(feed.replies(post.id, -1, 5)).items == []
+    with pytest.raises(HTTPException) as err:
+        _run(pages.item_page, _request(app, path_params={"item_id": comment.id}))
+    assert err.value.status_code == 404
+
+    anon = {"csrf": carol["csrf"]}
+    form = {"csrf": carol["csrf"], "text": "x"}
+    request = _request(app, "POST", session=anon, form=form, path_params=params)
+    assert _run(pages.edit_item, request).headers["location"] == "/signin"
+
+
+def test_no_edit_controls_where_the_store_cannot_change_items(monkeypatch) -> None:
+    import pagedlist.app.server as server
+    from pagedlist import PagedList
+    from pagedlist.adapters.memory import AsyncMemoryStore, MemoryStore
+    from pagedlist.app.feed import FEED_ID
+
+    # A store whose feed list was made in layout 1 (page rows), before the app opens it.
+    store = MemoryStore()
+    PagedList.create(store, FEED_ID, max_item_bytes=8192, layout=1)
+
+    async def open_it(url: str) -> AsyncMemoryStore:
+        return AsyncMemoryStore(store)
+
+    monkeypatch.setattr(server, "open_async_store", open_it)
+    app = _started()
+    session = _signed_in(app, "carol")
+    post = _do(app.state.feed.add_post("carol", "fixed"))
+    html = _run(pages.feed_page, _request(app, session=session)).body.decode()
+    assert "fixed" in html and "/edit" not in html and "/delete" not in html
+    form = {"csrf": session["csrf"], "text": "changed"}
+    request = _request(app, "POST", session=session, form=form, path_params={"item_id": post.id})
+    with pytest.raises(HTTPException) as err:
+        _run(pages.edit_item, request)
+    assert err.value.status_code == 409 and "layout 1" in str(err.value.detail)
+
+
 # --- the JSON API -----------------------------------------------------------------------
 
 
@@ -447,6 +535,55 @@ def test_api_user_posts_follow_unfollow_and_home(app) -> None:
     assert _run(api.home, _request(app)).status_code == 401
     bad = _run(api.home, _request(app, session=session, query={"cursor": "!!"}))
     assert bad.status_code == 400
+
+
+def test_api_edit_and_delete(app) -> None:
+    feed = app.state.feed
+    session, headers = _api_session(app, "carol")
+    other, other_headers = _api_session(app, "dave")
+    post = _do(feed.add_post("carol", "draft"))
+    reply = _do(feed.add_reply(post.id, "dave", "a reply"))
+    params = {"item_id": post.id}
+
+    def call(handler: Any, method: str, s: dict[str, Any], h: dict[str, str], **kw: Any) -> Any:
+        return _run(handler, _request(app, method, session=s, headers=h, **kw))
+
+    r = call(
+        api.edit_item, "PATCH", session, headers, path_params=params, json_body={"text": "final"}
+    )
+    assert r.status_code == 200
+    body = _body(r)
+    assert body["text"] == "final" and body["edited"] >= body["ts"] and body["replies"] == 1
+    assert _body(_run(api.item, _request(app, path_params=params)))["edited"] == body["edited"]
+    r = call(
+        api.edit_item, "PATCH", other, other_headers, path_params=params, json_body={"text": "x"}
+    )
+    assert r.status_code == 403
+    r = call(api.edit_item, "PATCH", session, headers, path_params=params, json_body={"text": ""})
+    assert r.status_code == 400
+    r = call(api.delete_item, "DELETE", other, other_headers, path_params=params)
+    assert r.status_code == 403
+    with pytest.raises(HTTPException) as err:  # no CSRF header
+        call(api.delete_item, "DELETE", session, {}, path_params=params)
+    assert err.value.status_code == 403
+
+    # With a reply, the post stays, deleted: no author, no text, its reply kept.
+    assert call(api.delete_item, "DELETE", session, headers, path_params=params).status_code == 204
+    item = _body(_run(api.item, _request(app, path_params=params)))
+    assert (item["deleted"], item["author"], item["text"], item["replies"]) == (True, None, "", 1)
+    page = _body(_run(api.feed, _request(app)))
+    assert page["count"] == 1 and page["items"][0]["deleted"] is True
+    r = call(api.edit_item, "PATCH", session, headers, path_params=params, json_body={"text": "y"})
+    assert r.status_code == 404
+    # The reply, without replies, goes for good.
+    reply_params = {"item_id": reply.id}
+    r = call(api.delete_item, "DELETE", other, other_headers, path_params=reply_params)
+    assert r.status_code == 204
+    assert _run(api.item, _request(app, path_params=reply_params)).status_code == 404
+    r = call(api.delete_item, "DELETE", other, other_headers, path_params=reply_params)
+    assert r.status_code == 404
+    replies = _body(_run(api.replies, _request(app, path_params=params)))
+    assert replies == {"count": 0, "items": [], "next_after": None}
 
 
 def test_api_signup_lists_every_problem_and_409_only_for_a_taken_name(app) -> None:

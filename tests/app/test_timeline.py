@@ -98,6 +98,27 @@ def test_a_list_added_between_pages_shows_only_older_items() -> None:
     assert rest.cursor is None
 
 
+def test_an_item_appended_between_pages_never_comes_back_newer() -> None:
+    # b shows nothing on the first page (its one item is the oldest); then b gets a new
+    # item. Paging older, the walk must never go back to newer items.
+    store = MemoryStore()
+    a = PagedList.create(store, "a")
+    b = PagedList.create(store, "b")
+    b.append("old", id="b0", ts=1000.0)
+    for k in range(4):
+        a.append(k, id=f"a{k}", ts=1001.0 + k)
+    first = _page(store, ["a", "b"], 2)
+    assert [i.id for i in first.items] == ["a3", "a2"]
+    b.append("newer than the first page", id="b1", ts=2000.0)
+    rest = []
+    cursor = first.cursor
+    while cursor is not None:
+        page = _page(store, ["a", "b"], 2, cursor)
+        rest += page.items
+        cursor = page.cursor
+    assert [i.id for i in rest] == ["a1", "a0", "b0"]
+
+
 @pytest.mark.parametrize(
     "cursor",
     [

@@ -91,6 +91,12 @@ READ_DEADLINE = 2.0
 GONE_KEEP = 1000
 #: The layout whose items can be edited and deleted (one row per item).
 EDITABLE_LAYOUT = 2
+#: Lists one process creates at once. ``create`` registers each new list in the store's
+#: catalogue with an append of its own, not coalesced with concurrent ones: on stores
+#: whose appends claim positions (DynamoDB, Cosmos DB, OCI NoSQL) creates made at once
+#: contend for the catalogue's tail (100 at once on DynamoDB Local ran past their 10 s
+#: deadline; one at a time took 14 ms each), so the app makes them one at a time.
+CREATE_CONCURRENCY = 1
 
 _USER_KEY = "|app.user|{}"
 _SESSION_KEY = "|app.session|{}"
@@ -284,6 +290,21 @@ def entry_from_item(item: Item) -> Entry:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _ListInfo:
+    """What never changes about a list, taken as its handle is opened: a handle's
+    properties read state it shares with every handle of that list, which a concurrent
+    ``open`` of the same list clears for a moment."""
+
+    layout: int
+    metadata: Any
+    created: float
+
+    @classmethod
+    def of(cls, handle: AsyncPagedList) -> _ListInfo:
+        return cls(handle.layout, handle.metadata, handle.created)
+
+
 def _gone_size(doc: dict[str, Any] | None) -> int:
     if doc is None:
         return 0
@@ -310,13 +331,30 @@ class Feed:
         self.store = store
         # One event loop uses a Feed: no lock, since nothing awaits between a lookup
         # and its update.
-        self._handles: OrderedDict[tuple[str, bool], AsyncPagedList] = OrderedDict()
+        self._handles: OrderedDict[tuple[str, bool], tuple[AsyncPagedList, _ListInfo]] = (
+            OrderedDict()
+        )
         self._max_handles = handles
         self.read_deadline = read_deadline
         self.write_deadline = write_deadline
         self.feed = AsyncPagedList(store, FEED_ID, deadline=write_deadline)
         self._feed_reader = AsyncPagedList(store, FEED_ID, deadline=read_deadline)
         self._digest_key = b""
+        self._feed_info = _ListInfo(EDITABLE_LAYOUT, None, 0.0)
+        self._creating: asyncio.Semaphore | None = None
+
+    async def _create(self, list_id: str, metadata: Any = None) -> AsyncPagedList:
+        """Create list ``list_id`` for writing (see :data:`CREATE_CONCURRENCY`)."""
+        if self._creating is None:  # made in the loop that uses it
+            self._creating = asyncio.Semaphore(CREATE_CONCURRENCY)
+        async with self._creating:
+            return await AsyncPagedList.create(
+                self.store,
+                list_id,
+                max_item_bytes=MAX_ITEM_BYTES,
+                metadata=metadata,
+                deadline=self.write_deadline,
+            )
 
     @classmethod
     async def open(
@@ -334,6 +372,7 @@ class Feed:
         feed.feed = await AsyncPagedList.create(
             store, FEED_ID, max_item_bytes=MAX_ITEM_BYTES, deadline=write_deadline
         )
+        feed._feed_info = _ListInfo.of(feed.feed)
         feed._digest_key = hashlib.sha256((await feed.secret()).encode()).digest()
         return feed
 
@@ -341,7 +380,7 @@ class Feed:
     def editable(self) -> bool:
         """Whether items can be edited and deleted here: the feed's list is in layout 2
         (stores without entry rows keep every list in layout 1)."""
-        return self.feed.layout == EDITABLE_LAYOUT
+        return self._feed_info.layout == EDITABLE_LAYOUT
 
     def _digest(self, text: str) -> str:
         """A keyed digest of an item's first text, kept with its reply list so that the
@@ -352,71 +391,79 @@ class Feed:
 
     # --- lists ------------------------------------------------------------------------
 
-    def _cached(self, key: tuple[str, bool]) -> AsyncPagedList | None:
-        handle = self._handles.get(key)
-        if handle is not None:
+    def _cached(self, key: tuple[str, bool]) -> tuple[AsyncPagedList, _ListInfo] | None:
+        found = self._handles.get(key)
+        if found is not None:
             self._handles.move_to_end(key)
-        return handle
+        return found
 
     def _keep(self, key: tuple[str, bool], handle: AsyncPagedList) -> AsyncPagedList:
-        self._handles[key] = handle
+        # Right after its open or create, with no await in between: its settings are in.
+        self._handles[key] = (handle, _ListInfo.of(handle))
         while len(self._handles) > self._max_handles:
             self._handles.popitem(last=False)
         return handle
 
     async def _thread(self, item_id: str, *, write: bool = False) -> AsyncPagedList:
         """An open handle on ``item_id``'s reply list (cached: settings never change)."""
+        return (await self._thread_info(item_id, write=write))[0]
+
+    async def _thread_info(
+        self, item_id: str, *, write: bool = False
+    ) -> tuple[AsyncPagedList, _ListInfo]:
         key = (thread_id(item_id), write)
-        handle = self._cached(key)
-        if handle is not None:
-            return handle
+        found = self._cached(key)
+        if found is not None:
+            return found
         deadline = self.write_deadline if write else self.read_deadline
         try:
             handle = await AsyncPagedList.open(self.store, key[0], deadline=deadline)
         except (ListNotFound, InvalidListId):
             raise NotFound(f"no item {item_id}") from None
-        return self._keep(key, handle)
+        self._keep(key, handle)
+        return self._handles[key]
 
     async def _author_list(self, name: str, *, write: bool = False) -> AsyncPagedList:
         """A handle on ``name``'s list of posts; writers create it on first use."""
         key = (author_list_id(check_username(name)), write)
-        handle = self._cached(key)
-        if handle is not None:
-            return handle
+        found = self._cached(key)
+        if found is not None:
+            return found[0]
         if write:
-            handle = await AsyncPagedList.create(
-                self.store, key[0], max_item_bytes=MAX_ITEM_BYTES, deadline=self.write_deadline
-            )
-        else:
-            # No store call yet: a user who never posted has no list, read as empty.
-            handle = AsyncPagedList(self.store, key[0], deadline=self.read_deadline)
-        return self._keep(key, handle)
+            return self._keep(key, await self._create(key[0]))
+        # No store call: a user who never posted has no list, read as empty. Not cached
+        # (its settings are not loaded); a handle costs nothing to make.
+        return AsyncPagedList(self.store, key[0], deadline=self.read_deadline)
 
-    async def _parent_list(self, parent: str | None, *, write: bool = False) -> AsyncPagedList:
-        """The list an item with parent ``parent`` sits in (the feed for a post)."""
+    async def _parent_list(
+        self, parent: str | None, *, write: bool = False
+    ) -> tuple[AsyncPagedList, int]:
+        """The list an item with parent ``parent`` sits in (the feed for a post), and
+        that list's layout."""
         if parent is None:
-            return self.feed if write else self._feed_reader
-        return await self._thread(parent, write=write)
+            return (self.feed if write else self._feed_reader), self._feed_info.layout
+        handle, info = await self._thread_info(parent, write=write)
+        return handle, info.layout
 
     async def entry(self, item_id: str) -> Entry:
         """Post or comment ``item_id`` as it is now (edited or not), found by id alone:
         its reply list's metadata names its parent's list, where ``find`` reads it.
         Raises :class:`NotFound` for an unknown or deleted item."""
-        thread = await self._thread(check_item_id(item_id))
-        meta = thread.metadata
+        _, info = await self._thread_info(check_item_id(item_id))
+        meta = info.metadata
         if not isinstance(meta, dict) or "depth" not in meta:
             raise NotFound(f"no item {item_id}")
-        plist = await self._parent_list(meta.get("parent"))
+        plist, layout = await self._parent_list(meta.get("parent"))
         found = await plist.find(item_id)
         if found is not None:
             return entry_from_item(found)
-        if "text" in meta and plist.layout != EDITABLE_LAYOUT:
+        if "text" in meta and layout != EDITABLE_LAYOUT:
             # Written before items could change, on a list where they still cannot: its
             # metadata holds its text, as it was then and is now.
             return Entry(
                 id=item_id,
                 position=-1,
-                ts=thread.created,
+                ts=info.created,
                 author=str(meta["author"]),
                 text=str(meta["text"]),
                 parent=meta["parent"],
@@ -527,13 +574,7 @@ class Feed:
         meta["digest"] = self._digest(value["text"])
         try:
             # The reply list first: once the item is visible, its replies can be added.
-            await AsyncPagedList.create(
-                self.store,
-                thread_id(item_id),
-                max_item_bytes=MAX_ITEM_BYTES,
-                metadata=meta,
-                deadline=self.write_deadline,
-            )
+            await self._create(thread_id(item_id), meta)
         except ListExists:
             raise Conflict(f"item id {item_id} is already used by another item") from None
         try:
@@ -591,8 +632,8 @@ class Feed:
         entry = await self.entry(item_id)
         if entry.author != user:
             raise NotAllowed("Only its author can change this.")
-        plist = await self._parent_list(entry.parent, write=True)
-        if plist.layout != EDITABLE_LAYOUT or entry.position < 0:
+        plist, layout = await self._parent_list(entry.parent, write=True)
+        if layout != EDITABLE_LAYOUT or entry.position < 0:
             raise NotEditable(
                 "This store keeps its lists in layout 1 (page rows), where items cannot be "
                 "edited or deleted; a store with entry rows (layout 2) can."
