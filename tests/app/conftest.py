@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import threading
 import time
@@ -23,8 +24,10 @@ from pagedlist.emulators.base import cache_dir, free_port
 
 T = TypeVar("T")
 CHROMIUM = "/usr/bin/chromium"
-#: axe-core, the accessibility checker the browser tests inject into each page (npm).
-AXE_VERSION = "4.14.1"
+#: axe-core, the accessibility checker the browser tests inject into each page (npm),
+#: installed by ``make install-test`` (scripts/install-axe.sh, which names the version).
+AXE_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "install-axe.sh"
+AXE_VERSION = re.search(r"^AXE_VERSION=(\S+)$", AXE_SCRIPT.read_text(), re.M)[1]  # type: ignore[index]
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -145,7 +148,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def axe_source() -> str:
     """The source of axe-core (``axe.min.js``), installed from npm into the pagedlist cache
-    on first use, like the emulators' servers."""
+    by ``make install-test``, or here on first use."""
     prefix = cache_dir() / "npm" / f"axe-core-{AXE_VERSION}"
     script = prefix / "node_modules" / "axe-core" / "axe.min.js"
     if not script.exists():
