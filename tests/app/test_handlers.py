@@ -655,3 +655,94 @@ def test_metrics_count_requests_by_route_and_status(app) -> None:
         'pagedlist_app_requests_total{method="GET",route="/items/{item_id:item_id}",status="404"}'
         " 1.0" in text
     )
+
+
+# --- the event loop ---------------------------------------------------------------------
+
+
+def _serve_on(monkeypatch, store: Any, config: AppConfig | None = None) -> Starlette:
+    """The whole app (middleware included) on ``store``, an ``AsyncStore``."""
+    import pagedlist.app.server as server
+
+    async def open_it(url: str) -> Any:
+        return store
+
+    monkeypatch.setattr(server, "open_async_store", open_it)
+    return create_app("memory://", config)
+
+
+def test_every_store_call_runs_on_the_event_loop(monkeypatch) -> None:
+    import threading
+
+    import httpx
+
+    from pagedlist.adapters.memory import AsyncMemoryStore, MemoryStore
+    from pagedlist.core.wrapper import StoreWrapper
+
+    threads: set[str] = set()
+
+    class Recording(StoreWrapper):
+        def _call(self, name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+            threads.add(threading.current_thread().name)
+            return fn(*args, **kwargs)
+
+    # The memory store's calls run inline wherever they are awaited: a handler that put
+    # them in a thread pool would show that pool's threads here.
+    app = _serve_on(monkeypatch, AsyncMemoryStore(Recording(MemoryStore())))
+
+    async def walk() -> str:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+            await http.post("/api/users", json={"username": "bob", "password": "long enough"})
+            r = await http.post("/api/users", json={"username": "ana", "password": "long enough"})
+            h = {"X-CSRF-Token": r.json()["csrf"]}  # signed in as ana from here on
+            post = (await http.post("/api/posts", json={"text": "hi"}, headers=h)).json()
+            path = f"/api/items/{post['id']}"
+            await http.post(f"{path}/replies", json={"text": "re"}, headers=h)
+            await http.patch(path, json={"text": "hi again"}, headers=h)
+            await http.post("/api/users/bob/follow", headers=h)
+            for page in ["/", "/home", "/u/ana", f"/items/{post['id']}", "/api/home", path]:
+                assert (await http.get(page)).status_code == 200, page
+            assert (await http.delete(path, headers=h)).status_code == 204
+            assert (await http.get("/healthz")).status_code == 200
+        return threading.current_thread().name
+
+    loop_thread = asyncio.run(walk())
+    assert threads == {loop_thread}
+
+
+def test_a_store_that_never_answers_gives_the_503_page_within_the_read_deadline(
+    monkeypatch,
+) -> None:
+    import httpx
+
+    from pagedlist.adapters.memory import AsyncMemoryStore, MemoryStore
+    from pagedlist.core.awrapper import AsyncStoreWrapper
+
+    hang = False
+
+    class Silent(AsyncStoreWrapper):
+        async def _call(self, name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+            if hang:
+                await asyncio.sleep(3600)  # an adapter that ignores the operation deadline
+            return await fn(*args, **kwargs)
+
+    app = _serve_on(
+        monkeypatch, Silent(AsyncMemoryStore(MemoryStore())), AppConfig(read_deadline=0.5)
+    )
+
+    async def visit() -> tuple[httpx.Response, httpx.Response, float]:
+        nonlocal hang
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+            assert (await http.get("/")).status_code == 200
+            hang = True
+            start = time.monotonic()
+            page, api_page = await http.get("/"), await http.get("/api/feed")
+            return page, api_page, time.monotonic() - start
+
+    page, api_page, took = asyncio.run(visit())
+    assert page.status_code == 503 and "<h1>503</h1>" in page.text
+    assert page.headers["retry-after"] == "5"
+    assert api_page.status_code == 503 and "unavailable" in api_page.json()["error"]
+    assert took < 3, f"two 503s took {took:.1f} s with a 0.5 s read deadline"
