@@ -119,9 +119,13 @@ def test_serve_seed_after_demo_adds_nothing(tmp_path):
 def test_conformance_command_on_sqlite(tmp_path):
     url = f"sqlite:///{tmp_path / 'conf.db'}"
     args = ["conformance", url, "--clause", "S1", "--clause", "a3", "--clause", "P1"]
-    result = CliRunner().invoke(main, args)
+    result = CliRunner().invoke(main, [*args, "--api", "sync"])
     assert result.exit_code == 0, result.output
     assert "A3      passed" in result.output and "3 passed, 0 failed" in result.output
+    both = CliRunner().invoke(main, args)  # the default: the sync and the asyncio adapter
+    assert both.exit_code == 0, both.output
+    assert "clause  sync     async" in both.output and "A3      passed   passed" in both.output
+    assert "6 passed, 0 failed, 0 skipped" in both.output and "(sync and async)" in both.output
 
 
 def test_conformance_unreachable_is_not_run(tmp_path):
@@ -294,11 +298,14 @@ def test_every_option_has_help_text():
 
 def test_conformance_table_fits_80_columns(tmp_path):
     url = f"sqlite:///{tmp_path / 'conf.db'}"
-    result = CliRunner().invoke(main, ["conformance", url, "--clause", "F2", "--clause", "P3"])
-    assert result.exit_code == 0, result.output
-    table = result.output.split("pagedlist conformance: ", 1)[1]
-    assert "non_json_values_are_refused_before_writing[float0]" in table
-    assert max(len(line) for line in table.splitlines()) <= 80, table
+    for api in ("sync", "both"):
+        args = ["conformance", url, "--clause", "F2", "--clause", "P3", "--api", api]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        table = result.output.split("pagedlist conformance: ", 1)[1]
+        if api == "sync":
+            assert "non_json_values_are_refused_before_writing[float0]" in table
+        assert max(len(line) for line in table.splitlines()) <= 80, table
 
 
 def test_conformance_table_wraps_long_reasons_and_names():
