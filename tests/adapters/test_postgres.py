@@ -17,6 +17,10 @@ from pagedlist import PagedList
 from pagedlist.adapters import open_store
 from pagedlist.adapters.postgres import POSTGRES_ROW_BYTES, PostgresStore, parse_url
 from pagedlist.conformance import ConformanceSuite, StoreFixtures
+from pagedlist.conformance.blocking import AsyncAdapterFixtures
+from pagedlist.conformance.fixtures import LayoutOneFixtures
+from pagedlist.conformance.history_clauses import AbstractHistoryTests
+from pagedlist.conformance.list_clauses import AbstractListTests
 from pagedlist.conformance.store_clauses import race
 from pagedlist.core.deadline import active
 from pagedlist.core.ops import Appended, Duplicate
@@ -39,7 +43,18 @@ class PostgresFixtures(StoreFixtures):
 
 
 class TestPostgres(ConformanceSuite, PostgresFixtures):
-    """Every clause on one local PostgreSQL server (Debian's binaries)."""
+    """Every clause on one local PostgreSQL server (Debian's binaries): lists in layout 2
+    (entry rows, push), the store's default."""
+
+
+class TestPostgresLayoutOne(
+    AbstractListTests, AbstractHistoryTests, LayoutOneFixtures, PostgresFixtures
+):
+    """The list clauses again on layout 1 (page rows), as lists written by 0.1 are."""
+
+
+class TestPostgresAsync(ConformanceSuite, AsyncAdapterFixtures, PostgresFixtures):
+    """Every clause through the asyncio adapter (``AsyncPostgresStore``)."""
 
 
 # --- URLs ------------------------------------------------------------------------------
@@ -244,13 +259,21 @@ def test_fields_of_the_wrong_type_are_refused(own, key):
 def test_the_table_is_created_once_and_provision_reports_it(own, admin):
     table = f"t_{uuid.uuid4().hex[:10]}"
     url = f"{own.url}?table=public.{table}"
-    assert PostgresStore.provision(url) == f"created table public.{table}"
-    assert PostgresStore.provision(url) == f"table public.{table} already exists"
+    tables = f"public.{table}, public.{table}_entries and public.{table}_tails"
+    assert PostgresStore.provision(url) == f"created tables {tables}"
+    assert PostgresStore.provision(url) == f"tables {tables} already exist"
     with open_store(url) as store:
         store.put_if_absent("k|0", {"v": 1})
         assert "table=public." + table in store.describe()
         assert "PostgreSQL 1" in store.describe()
+        assert "layout 1 only" not in store.describe()
+        assert store.features.entries and store.features.push
     assert admin.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 1
+    # A table of pagedlist 0.1 (the rows table alone) gets its entry tables added.
+    admin.execute(f"DROP TABLE {table}_entries, {table}_tails")
+    assert PostgresStore.provision(url) == (
+        f"created public.{table}_entries, public.{table}_tails; public.{table} already existed"
+    )
 
 
 def test_racing_opens_create_the_table_once(own):
