@@ -1135,7 +1135,21 @@ def _bound(n: int) -> int:
 
 
 def _slots(rows: Iterable[tuple]) -> tuple[Slot, ...]:
-    return tuple((pos, _entry(i, ts, v, rest)) for pos, i, ts, v, rest in rows)
+    out = []
+    for pos, item_id, ts, v, rest in rows:
+        # The core's own entry {"id", "ts", "v"}, with nothing escaped: built inline (a
+        # scan of 50 rows spends more on calls than on anything else).
+        if (
+            rest is None
+            and ts is not None
+            and v is not None
+            and _ESC not in v
+            and _ESC not in item_id
+        ):
+            out.append((pos, {"id": item_id, "ts": ts, "v": v}))
+        else:
+            out.append((pos, _entry(item_id, ts, v, rest)))
+    return tuple(out)
 
 
 def _contended(what: str, list_id: str) -> Throttled:
@@ -1202,6 +1216,17 @@ class _Plans:
             table=self._target.table_name(),
             tables=self._target.tables(),
         )
+
+    def _failure(self, what: str, budget: float, err: Exception) -> tuple[PagedListError, bool]:
+        """The error a failed call raises, and whether the pool's idle connections are
+        likely dead too (a restart, a failover): then they are all replaced at once rather
+        than each handed to a retry (``pool.check()`` would test each with a round trip,
+        which a silent server never answers)."""
+        if isinstance(err, psycopg_pool.PoolTimeout):
+            return _no_connection(what, self._where(), budget, self._target.pool), False
+        if isinstance(err, psycopg_pool.PoolClosed):
+            return _closed(what), False
+        return self._translate(what, err), _connection_broken(err)
 
     def describe(self) -> str:
         """The target (never a password), the server's version, and layout 2's tables."""
@@ -1419,14 +1444,14 @@ class _Plans:
         }
         rows = yield Query("scan_many", "scan_many", params, ALL)
         found: list[list[Slot]] = [[] for _ in scans]
-        for ord_, pos, item_id, ts, v, rest in rows:
-            found[ord_ - 1].append((pos, _entry(item_id, ts, v, rest)))
+        for ord_, *columns in rows:
+            found[ord_ - 1].append(columns)
         out = []
-        for scan, slots in zip(scans, found, strict=True):
+        for scan, columns in zip(scans, found, strict=True):
             # One statement's rows carry no order across its subqueries: put each in its
             # scan's (nearly always a no-op on what the index returned).
-            slots.sort(key=_position, reverse=scan.newest_first)
-            out.append(tuple(slots))
+            columns.sort(key=_position, reverse=scan.newest_first)
+            out.append(_slots(columns))
         return tuple(out)
 
     def _p_get_entry(self, list_id: str, position: int) -> Plan[Row | None]:
@@ -1467,8 +1492,8 @@ class _Plans:
         return None if row is None else row[0]
 
 
-def _position(slot: Slot) -> int:
-    return slot[0]
+def _position(row: Sequence[Any]) -> int:
+    return row[0]
 
 
 def _pushed(list_id: str, row: tuple, cols: Sequence[Columns]) -> list[int] | None:
@@ -1533,6 +1558,21 @@ def _routed(url: str, route: Callable[[str, int], tuple[str, int]]) -> Target:
     return dataclasses.replace(target, host=host, port=port)
 
 
+def _pool_options(target: Target, flavour: str, configure: Callable[..., Any]) -> dict[str, Any]:
+    """The pool's settings, for either adapter: autocommit connections (every call is its
+    own transaction), at most ``?pool=`` of them, opened by the caller."""
+    return {
+        "conninfo": target.conninfo(),
+        "kwargs": {"autocommit": True},
+        "min_size": 1,
+        "max_size": target.pool,
+        "num_workers": 1,
+        "open": False,
+        "name": f"pagedlist-{flavour}{target.table_name()}",
+        "configure": configure,
+    }
+
+
 def _configure(conn: psycopg.Connection) -> None:
     conn.execute(_SESSION)
 
@@ -1568,16 +1608,7 @@ class PostgresStore(_Plans, Store):
 
     def __init__(self, target: Target) -> None:
         self._setup(target, _open(target))
-        self._pool = psycopg_pool.ConnectionPool(
-            target.conninfo(),
-            kwargs={"autocommit": True},
-            min_size=1,
-            max_size=target.pool,
-            num_workers=1,
-            open=False,
-            name=f"pagedlist-{target.table_name()}",
-            configure=_configure,
-        )
+        self._pool = psycopg_pool.ConnectionPool(**_pool_options(target, "", _configure))
         self._pool.open(wait=False)
 
     # --- sending a query -----------------------------------------------------------------
@@ -1621,18 +1652,12 @@ class PostgresStore(_Plans, Store):
                 if fired[0]:
                     conn.close()  # the answer came, but the socket is cut: discard it
                 return answer
-        except psycopg_pool.PoolTimeout as err:
-            raise _no_connection(what, self._where(), budget, self._target.pool) from err
-        except psycopg_pool.PoolClosed as err:
-            raise _closed(what) from err
-        except psycopg.Error as err:
-            if _connection_broken(err):
-                # The other idle connections are likely dead too (a restart, a failover):
-                # replace them all now rather than hand each to a retry. (pool.check()
-                # would test each with a round trip, which a silent server never answers.)
+        except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as err:
+            failure, broken = self._failure(what, budget, err)
+            if broken:
                 with contextlib.suppress(Exception):
                     self._pool.drain()
-            raise self._translate(what, err) from err
+            raise failure from err
 
     @contextlib.contextmanager
     def _connection(self, budget: float) -> Iterator[psycopg.Connection]:
@@ -1769,14 +1794,7 @@ class AsyncPostgresStore(_Plans, AsyncStore):
     def __init__(self, target: Target, opened: _Opened) -> None:
         self._setup(target, opened)
         self._pool = psycopg_pool.AsyncConnectionPool(
-            target.conninfo(),
-            kwargs={"autocommit": True},
-            min_size=1,
-            max_size=target.pool,
-            num_workers=1,
-            open=False,
-            name=f"pagedlist-async-{target.table_name()}",
-            configure=_aconfigure,
+            **_pool_options(target, "async-", _aconfigure)
         )
 
     # --- sending a query -----------------------------------------------------------------
@@ -1819,15 +1837,12 @@ class AsyncPostgresStore(_Plans, AsyncStore):
                 if fired[0]:
                     await conn.close()
                 return answer
-        except psycopg_pool.PoolTimeout as err:
-            raise _no_connection(what, self._where(), budget, self._target.pool) from err
-        except psycopg_pool.PoolClosed as err:
-            raise _closed(what) from err
-        except psycopg.Error as err:
-            if _connection_broken(err):
+        except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as err:
+            failure, broken = self._failure(what, budget, err)
+            if broken:
                 with contextlib.suppress(Exception):
                     await self._pool.drain()
-            raise self._translate(what, err) from err
+            raise failure from err
 
     @contextlib.asynccontextmanager
     async def _connection(self, budget: float) -> AsyncIterator[psycopg.AsyncConnection]:
