@@ -9,7 +9,9 @@ layout, 2), ``pagedlist:layout1`` (page rows in the ``jsonb`` table, pagedlist 0
 layout) and ``native:postgres-table`` (``bench/native/postgres.py``). Workloads: one
 writer appending, N writers appending to one list (threads of one process, so
 pagedlist's group commit applies), ``latest(50)`` and ``before(pos, 50)``. Then, on a quiet
-server, the write-ahead log each design writes per append (one writer, 200-byte values):
+server, the single-writer operations once more with the subjects taking turns call by
+call (robust to a shared machine's load bursts, which the block-wise workloads are not),
+and the write-ahead log each design writes per append (one writer, 200-byte values):
 PostgreSQL bills no request units, and WAL is what replication, backups and Aurora's
 I/O bill grow with.
 """
@@ -17,13 +19,13 @@ I/O bill grow with.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
+import time
 import uuid
-from collections.abc import Iterator
 
 import psycopg
+from pg_server import server
 
 from pagedlist.adapters import open_store
 from pagedlist.bench.counting import TimedStore
@@ -37,17 +39,6 @@ class LayoutOneSubject(PagedListSubject):
 
     name = "pagedlist:layout1"
     kind = "pagedlist-layout1"
-
-
-@contextlib.contextmanager
-def _server(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    from pagedlist.emulators.postgres import PostgresEmulator
-
-    with PostgresEmulator().start() as running:
-        yield running.url
 
 
 def _wal_per_append(url: str, subjects: dict[str, object], count: int) -> dict[str, float]:
@@ -74,6 +65,48 @@ def _wal_per_append(url: str, subjects: dict[str, object], count: int) -> dict[s
                     ).fetchone()[0]
                 )
     return {name: total[name] / count for name in subjects}
+
+
+def _interleaved(subjects: list, ops: int, n: int = 50) -> None:
+    """The single-writer operations again, the subjects taking turns op by op: on a
+    machine shared with other load, a burst of it then falls on every subject alike (the
+    workloads above run each subject's share as a block)."""
+    lists = {}
+    for k, subject in enumerate(subjects):
+        list_id = f"turns-{uuid.uuid4().hex[:6]}-{k}"
+        subject.create(list_id)
+        subject.prepare_thread([list_id])
+        subject.populate(list_id, [make_entry(200) for _ in range(300)])
+        lists[subject.name] = list_id
+    cursors: dict[str, object] = dict.fromkeys(lists)
+
+    pages: dict[str, int] = dict.fromkeys(lists, 0)
+
+    def before(subject: object, list_id: str) -> None:
+        got, cursors[subject.name] = subject.before(list_id, cursors[subject.name], n)
+        if got != n:
+            raise AssertionError(f"{subject.name}: before() read {got} items, not {n}")
+        pages[subject.name] += 1
+        if pages[subject.name] == 300 // n - 1:  # near the start: from the newest again
+            cursors[subject.name], pages[subject.name] = None, 0
+
+    ops_by_name = {
+        "append": lambda s, lid: s.append(lid, make_entry(200)),
+        f"latest({n})": lambda s, lid: s.latest(lid, n),
+        f"before(pos, {n})": before,
+    }
+    print(f"\ninterleaved: median of {ops} calls each, the subjects taking turns call by call")
+    for label, op in ops_by_name.items():
+        times: dict[str, list[float]] = {s.name: [] for s in subjects}
+        for _ in range(ops):
+            for subject in subjects:
+                started = time.perf_counter()
+                op(subject, lists[subject.name])
+                times[subject.name].append(time.perf_counter() - started)
+        medians = {k: sorted(v)[len(v) // 2] * 1e3 for k, v in times.items()}
+        native = medians[subjects[-1].name]
+        for name, median in medians.items():
+            print(f"  {label:16} {name:22} p50 {median:7.3f} ms  ({median / native:.2f}x native)")
 
 
 def _report(results: list) -> None:
@@ -105,7 +138,7 @@ def main() -> None:
     parser.add_argument("--wal-appends", type=int, default=200)
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
-    with _server(args.url) as url:
+    with server(args.url) as url:
         store = TimedStore(open_store(url))
         layout2 = PagedListSubject(store, capacity=None, max_item_bytes=1024, layout=None)
         layout1 = LayoutOneSubject(store, capacity=None, max_item_bytes=1024, layout=1)
@@ -118,6 +151,7 @@ def main() -> None:
         try:
             results = run_workloads(cfg, [layout2, layout1, native])
             _report(results)
+            _interleaved([layout2, layout1, native], args.ops // 3)
             wal = _wal_per_append(
                 url, {s.name: s for s in (layout2, layout1, native)}, args.wal_appends
             )

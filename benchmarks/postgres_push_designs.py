@@ -6,9 +6,8 @@ statement on one server (the adapter's choice is the first of each group).
 Without a URL it starts a throw-away server and stops it afterwards. Each design gets
 tables of its own (``design_*``, dropped first); statements run as the adapter runs them
 (psycopg, autocommit, prepared, ``plan_cache_mode = force_generic_plan``). Reported: the
-median latency of ``--ops`` calls, in ``--rounds`` blocks that alternate between designs
-(the best block's median: the machine's other load only ever adds), and the WAL each
-append writes.
+median latency of ``--ops`` x ``--rounds`` calls, the designs taking turns call by call (so
+the machine's other load falls on all of them alike), and the WAL each append writes.
 
 Appends (one entry, 200-byte value):
 
@@ -25,6 +24,10 @@ Appends (one entry, 200-byte value):
 * ``native``: ``bench/native/postgres.py``'s ``INSERT ... ON CONFLICT (list, item_id) DO
   NOTHING`` into ``(list, seq)``.
 
+Then the adapter's own push statements (of 1 and of 10 entries) under PostgreSQL's
+default ``plan_cache_mode = auto`` and under ``force_generic_plan``, which the adapter's
+sessions use.
+
 Reads (``latest(50)``, rows turned into entry dicts as the adapter returns them): typed
 columns, one JSON text column per row, one ``json_agg`` of typed columns, and the native
 four columns (tuples only: the native subject builds no entries).
@@ -33,13 +36,13 @@ four columns (tuples only: the native subject builds no entries).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import psycopg
+from pg_server import server
 
 X = "pg_current_xact_id()::text::bigint"
 
@@ -110,40 +113,25 @@ def _params(list_id: str) -> dict:
     return {"l": list_id, "id": item, "ts": ts, "v": v, "entry": entry}
 
 
-def _best_median(
-    conn: psycopg.Connection, designs: dict[str, Callable[[], object]], ops: int, rounds: int
-) -> dict[str, float]:
-    best = dict.fromkeys(designs, float("inf"))
-    for _ in range(rounds):
+def _medians(designs: dict[str, Callable[[], object]], ops: int, rounds: int) -> dict[str, float]:
+    """Each design's median latency (µs) over ``ops * rounds`` calls, the designs taking
+    turns call by call, so a change in the machine's other load falls on all of them."""
+    times: dict[str, list[float]] = {name: [] for name in designs}
+    for _ in range(ops * rounds):
         for name, call in designs.items():
-            times = []
-            for _ in range(ops):
-                started = time.perf_counter()
-                call()
-                times.append(time.perf_counter() - started)
-            times.sort()
-            best[name] = min(best[name], times[len(times) // 2] * 1e6)
-    return best
-
-
-@contextlib.contextmanager
-def _server(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    from pagedlist.emulators.postgres import PostgresEmulator
-
-    with PostgresEmulator().start() as running:
-        yield running.url
+            started = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - started)
+    return {name: sorted(t)[len(t) // 2] * 1e6 for name, t in times.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("url", nargs="?")
     parser.add_argument("--ops", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    with _server(args.url) as url, psycopg.connect(url, autocommit=True) as conn:
+    with server(args.url) as url, psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET plan_cache_mode = force_generic_plan")
         _tables(conn, "design_counter")
         _tables(conn, "design_optimistic")
@@ -166,7 +154,7 @@ def main() -> None:
         for each in appends.values():  # prepared, generic plans chosen
             for _ in range(20):
                 each()
-        latency = _best_median(conn, appends, args.ops, args.rounds)
+        latency = _medians(appends, args.ops, args.rounds)
         wal: dict[str, float] = {}
         for name, each in appends.items():
             before = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
@@ -178,10 +166,44 @@ def main() -> None:
                 ).fetchone()[0]
                 / args.ops
             )
-        print(f"append, one entry: best median of {args.rounds} blocks of {args.ops}")
+        print(f"append, one entry: median of {args.ops * args.rounds} calls each, interleaved")
         for name in statements:
             ratio = latency[name] / latency["native"]
             print(f"  {name:32} {latency[name]:6.0f} us ({ratio:4.2f}x)  WAL {wal[name]:5.0f} B")
+
+        # The adapter's own push statements on the counter design's tables, planned the
+        # way PostgreSQL does by default (a custom plan per call when it cannot cost a
+        # generic one as cheaply) and the way the adapter's sessions do.
+        from pagedlist.adapters import postgres as adapter
+
+        def real(name: str) -> str:
+            text = {"push_one": adapter._PUSH_ONE, "push": adapter._PUSH}[name]
+            return text.replace("{e}", "design_counter_e").replace("{tails}", "design_counter_t")
+
+        def push(k: int, session: psycopg.Connection) -> Callable[[], object]:
+            def run() -> object:
+                ids = [uuid.uuid4().hex for _ in range(k)]
+                if k == 1:
+                    one = {"list": lid, "floor": 0, "id": ids[0], "ts": 1, "v": "x" * 200}
+                    return session.execute(real("push_one"), {**one, "rest": None}).fetchone()
+                many = {"list": lid, "floor": 0, "ids": ids, "ts": [1] * k, "vs": ["x" * 200] * k}
+                return session.execute(real("push"), {**many, "rests": [None] * k}).fetchone()
+
+            return run
+
+        plans = {}
+        with psycopg.connect(url, autocommit=True) as default:
+            calls = {}
+            for mode, session in (("auto", default), ("force_generic_plan", conn)):
+                for k in (1, 10):
+                    calls[f"push of {k}, {mode}"] = push(k, session)
+            for each in calls.values():
+                for _ in range(20):
+                    each()
+            plans = _medians(calls, args.ops // 2, args.rounds)
+        print("the adapter's push, by plan_cache_mode")
+        for name, took in plans.items():
+            print(f"  {name:32} {took:6.0f} us")
 
         def latest(query: str, build: Callable[[list], list]) -> Callable[[], object]:
             def run() -> object:
@@ -223,7 +245,7 @@ def main() -> None:
         for each in reads.values():
             for _ in range(20):
                 each()
-        latency = _best_median(conn, reads, args.ops, args.rounds)
+        latency = _medians(reads, args.ops, args.rounds)
         print("latest(50), rows to entries")
         for name in reads:
             ratio = latency[name] / latency["native"]

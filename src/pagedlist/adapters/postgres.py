@@ -82,7 +82,6 @@ import socket
 import threading
 import time
 from collections.abc import (
-    AsyncIterator,
     Callable,
     Generator,
     Iterable,
@@ -451,11 +450,16 @@ def _columns(list_id: str, entry: JSONDoc) -> Columns:
         else:
             v = None
         rest = compact_json(extra)
-    size = ENTRY_ROW_FIXED + _utf8_len(list_id) + _utf8_len(item_id)
-    if v is not None:
-        size += _utf8_len(v)
-    if rest is not None:
-        size += _utf8_len(rest)
+    try:
+        size = ENTRY_ROW_FIXED + len(list_id.encode()) + len(item_id.encode())
+        if v is not None:
+            size += len(v.encode())
+        if rest is not None:
+            size += len(rest.encode())
+    except UnicodeEncodeError as err:
+        raise InvalidValue(
+            f"an entry holds text that is not valid Unicode (a lone surrogate?): {err}"
+        ) from None
     if size > POSTGRES_ROW_BYTES:
         raise too_large(f"{list_id}|e", size, POSTGRES_ROW_BYTES)
     return _stored(item_id), ts, None if v is None else _stored(v), rest
@@ -1380,20 +1384,28 @@ class _Plans:
         self._need_entries("push")
         # An id repeated in the batch is written once, as its first entry, and answered
         # that one position.
-        index: dict[str, int] = {}
-        cols: list[Columns] = []
-        where: list[int] = []
-        for entry in entries:
-            columns = _columns(list_id, entry)
-            at = index.get(columns[0])
-            if at is None:
-                at = index[columns[0]] = len(cols)
-                cols.append(columns)
-            where.append(at)
+        if len(entries) == 1:
+            cols, where = [_columns(list_id, entries[0])], [0]
+        else:
+            index: dict[str, int] = {}
+            cols, where = [], []
+            for entry in entries:
+                columns = _columns(list_id, entry)
+                at = index.get(columns[0])
+                if at is None:
+                    at = index[columns[0]] = len(cols)
+                    cols.append(columns)
+                where.append(at)
         if len(cols) == 1:
             item_id, ts, v, rest = cols[0]
-            params: dict[str, Any] = {"list": list_id, "id": item_id, "ts": ts, "v": v}
-            params.update(rest=rest, floor=floor)
+            params: dict[str, Any] = {
+                "list": list_id,
+                "id": item_id,
+                "ts": ts,
+                "v": v,
+                "rest": rest,
+                "floor": floor,
+            }
             query = Query("push", "push_one", params)
         else:
             params = {"list": list_id, "floor": floor}
@@ -1630,28 +1642,12 @@ class PostgresStore(_Plans, Store):
         every psycopg error onto pagedlist's."""
         what = query.what
         budget = _budget(what, self._target.timeout)
-        start = time.monotonic()
         try:
-            with self._connection(budget) as conn:
-                budget -= time.monotonic() - start
-                # Armed before the first byte is sent: setting statement_timeout is a
-                # round trip too, and a silent server would hold it as long as any other.
-                token, fired = _WATCHDOG.arm(conn, time.monotonic() + budget + _GRACE)
-                try:
-                    ms = _timeout_to_set(conn, budget)
-                    if ms is not None:
-                        conn.execute(_SET_TIMEOUT, [f"{ms}ms"])
-                        conn._pagedlist_timeout_ms = ms  # type: ignore[attr-defined]
-                    answer = _fetch(conn.execute(self._sql[query.name], query.params), query.rows)
-                except psycopg.Error as err:
-                    _WATCHDOG.disarm(token)
-                    if fired[0]:
-                        raise _cut_off(what, self._where(), budget + _GRACE) from err
-                    raise
-                _WATCHDOG.disarm(token)
-                if fired[0]:
-                    conn.close()  # the answer came, but the socket is cut: discard it
-                return answer
+            conn, left = self._take(budget)
+            try:
+                return self._run_on(conn, query, left)
+            finally:
+                self._pool.putconn(conn)
         except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as err:
             failure, broken = self._failure(what, budget, err)
             if broken:
@@ -1659,23 +1655,39 @@ class PostgresStore(_Plans, Store):
                     self._pool.drain()
             raise failure from err
 
-    @contextlib.contextmanager
-    def _connection(self, budget: float) -> Iterator[psycopg.Connection]:
-        """A pooled connection that is not known dead. An idle connection whose socket is
-        readable was closed by the server (a restart, an idle timeout, a terminated
-        session: nothing else is sent to an idle client that never LISTENs), so it is
-        dropped before anything is sent on it, and another one taken."""
+    def _take(self, budget: float) -> tuple[psycopg.Connection, float]:
+        """A pooled connection that is not known dead, and the seconds left. An idle
+        connection whose socket is readable was closed by the server (a restart, an idle
+        timeout, a terminated session: nothing else is sent to an idle client that never
+        LISTENs), so it is dropped before anything is sent on it, and another one taken."""
         end = time.monotonic() + budget
         for _ in range(self._target.pool + 1):
             conn = self._pool.getconn(timeout=max(0.001, end - time.monotonic()))
-            try:
-                if not _readable(conn):
-                    yield conn
-                    return
-                conn.close()
-            finally:
-                self._pool.putconn(conn)
+            if not _readable(conn):
+                return conn, end - time.monotonic()
+            conn.close()
+            self._pool.putconn(conn)
         raise _all_closed(self._where())
+
+    def _run_on(self, conn: psycopg.Connection, query: Query, budget: float) -> Any:
+        # Armed before the first byte is sent: setting statement_timeout is a round trip
+        # too, and a silent server would hold it as long as any other.
+        token, fired = _WATCHDOG.arm(conn, time.monotonic() + budget + _GRACE)
+        try:
+            ms = _timeout_to_set(conn, budget)
+            if ms is not None:
+                conn.execute(_SET_TIMEOUT, [f"{ms}ms"])
+                conn._pagedlist_timeout_ms = ms  # type: ignore[attr-defined]
+            answer = _fetch(conn.execute(self._sql[query.name], query.params), query.rows)
+        except psycopg.Error as err:
+            _WATCHDOG.disarm(token)
+            if fired[0]:
+                raise _cut_off(query.what, self._where(), budget + _GRACE) from err
+            raise
+        _WATCHDOG.disarm(token)
+        if fired[0]:
+            conn.close()  # the answer came, but the socket is cut: discard it
+        return answer
 
     # --- rows ------------------------------------------------------------------------------
 
@@ -1815,28 +1827,12 @@ class AsyncPostgresStore(_Plans, AsyncStore):
         """:meth:`PostgresStore._send` on the event loop."""
         what = query.what
         budget = _budget(what, self._target.timeout)
-        start = time.monotonic()
         try:
-            async with self._connection(budget) as conn:
-                budget -= time.monotonic() - start
-                fired = [False]
-                timer = asyncio.get_running_loop().call_later(budget + _GRACE, _fire, conn, fired)
-                try:
-                    ms = _timeout_to_set(conn, budget)
-                    if ms is not None:
-                        await conn.execute(_SET_TIMEOUT, [f"{ms}ms"])
-                        conn._pagedlist_timeout_ms = ms  # type: ignore[attr-defined]
-                    cursor = await conn.execute(self._sql[query.name], query.params)
-                    answer = await _afetch(cursor, query.rows)
-                except psycopg.Error as err:
-                    if fired[0]:
-                        raise _cut_off(what, self._where(), budget + _GRACE) from err
-                    raise
-                finally:
-                    timer.cancel()
-                if fired[0]:
-                    await conn.close()
-                return answer
+            conn, left = await self._take(budget)
+            try:
+                return await self._run_on(conn, query, left)
+            finally:
+                await self._pool.putconn(conn)
         except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as err:
             failure, broken = self._failure(what, budget, err)
             if broken:
@@ -1844,20 +1840,37 @@ class AsyncPostgresStore(_Plans, AsyncStore):
                     await self._pool.drain()
             raise failure from err
 
-    @contextlib.asynccontextmanager
-    async def _connection(self, budget: float) -> AsyncIterator[psycopg.AsyncConnection]:
-        """:meth:`PostgresStore._connection` on the event loop."""
+    async def _take(self, budget: float) -> tuple[psycopg.AsyncConnection, float]:
+        """:meth:`PostgresStore._take` on the event loop."""
         end = time.monotonic() + budget
         for _ in range(self._target.pool + 1):
             conn = await self._pool.getconn(timeout=max(0.001, end - time.monotonic()))
-            try:
-                if not _readable(conn):
-                    yield conn
-                    return
-                await conn.close()
-            finally:
-                await self._pool.putconn(conn)
+            if not _readable(conn):
+                return conn, end - time.monotonic()
+            await conn.close()
+            await self._pool.putconn(conn)
         raise _all_closed(self._where())
+
+    async def _run_on(self, conn: psycopg.AsyncConnection, query: Query, budget: float) -> Any:
+        # The watchdog of the event loop: a timer that cuts the connection off.
+        fired = [False]
+        timer = asyncio.get_running_loop().call_later(budget + _GRACE, _fire, conn, fired)
+        try:
+            ms = _timeout_to_set(conn, budget)
+            if ms is not None:
+                await conn.execute(_SET_TIMEOUT, [f"{ms}ms"])
+                conn._pagedlist_timeout_ms = ms  # type: ignore[attr-defined]
+            cursor = await conn.execute(self._sql[query.name], query.params)
+            answer = await _afetch(cursor, query.rows)
+        except psycopg.Error as err:
+            if fired[0]:
+                raise _cut_off(query.what, self._where(), budget + _GRACE) from err
+            raise
+        finally:
+            timer.cancel()
+        if fired[0]:
+            await conn.close()
+        return answer
 
     # --- rows ------------------------------------------------------------------------------
 
