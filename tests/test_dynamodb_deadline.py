@@ -56,7 +56,7 @@ def test_no_request_for_unprocessed_keys_after_the_deadline(big_rows):
     # How long one round takes here: the deadline cannot cut a request already sent.
     started = time.monotonic()
     store.client.batch_get_item(
-        RequestItems={store.table: {"Keys": [{"pk": {"S": k}} for k in keys]}}
+        RequestItems={store.table: {"Keys": [store._key(k) for k in keys]}}
     )
     one_round = time.monotonic() - started
     before = _calls(store)

@@ -79,13 +79,27 @@ def store(servers):
         yield opened
 
 
+def _loser(lost: list[int]) -> Callable:
+    """An ``after-call`` hook that loses the first answer (a read timeout after the
+    request committed on the server), noting its HTTP status in ``lost``."""
+
+    def lose_first_answer(http_response, **_: object) -> None:
+        if not lost:
+            lost.append(http_response.status_code)
+            raise ReadTimeoutError(endpoint_url="http://dynamodb-local (injected)")
+
+    return lose_first_answer
+
+
 def _inject(store, operation: str, injector: Injector) -> Injector:
     store.client.meta.events.register(f"before-send.dynamodb.{operation}", injector)
     return injector
 
 
 def test_persistent_throttling_retries_then_raises_throttled(store):
-    plist = PagedList.create(store, f"thr-{uuid.uuid4().hex[:12]}", capacity=10, deadline=1.5)
+    plist = PagedList.create(
+        store, f"thr-{uuid.uuid4().hex[:12]}", capacity=10, deadline=1.5, layout=1
+    )
     plist.count()  # summary cached: the append below is one UpdateItem per attempt
     hook = _inject(store, "UpdateItem", Injector(_throttle, times=None))
     before = store.stats()["throttled"]
@@ -98,7 +112,9 @@ def test_persistent_throttling_retries_then_raises_throttled(store):
 
 
 def test_transient_throttling_then_success_appends_once(store):
-    plist = PagedList.create(store, f"thr-{uuid.uuid4().hex[:12]}", capacity=10, deadline=30)
+    plist = PagedList.create(
+        store, f"thr-{uuid.uuid4().hex[:12]}", capacity=10, deadline=30, layout=1
+    )
     plist.count()
     hook = _inject(store, "UpdateItem", Injector(_throttle, times=3))
     position = plist.append({"hello": "world"}, id="only-once")
@@ -112,15 +128,12 @@ def test_transient_throttling_then_success_appends_once(store):
 def test_lost_answer_after_commit_appends_once(store):
     """The append commits, its answer is lost (read timeout), the driver retries the same
     append and DynamoDB's duplicate check finds the earlier commit."""
-    plist = PagedList.create(store, f"lost-{uuid.uuid4().hex[:12]}", capacity=10, deadline=30)
+    plist = PagedList.create(
+        store, f"lost-{uuid.uuid4().hex[:12]}", capacity=10, deadline=30, layout=1
+    )
     plist.count()
-    lost = []
-
-    def lose_first_answer(http_response, **_: object) -> None:
-        if not lost:
-            lost.append(http_response.status_code)
-            raise ReadTimeoutError(endpoint_url="http://dynamodb-local (injected)")
-
+    lost: list[int] = []
+    lose_first_answer = _loser(lost)
     store.client.meta.events.register("after-call.dynamodb.UpdateItem", lose_first_answer)
     position = plist.append("once", id="lost-answer")
     assert lost == [200], "the first append should have committed before its answer was lost"
@@ -151,3 +164,68 @@ def test_unprocessed_batch_keys_give_up_with_throttled(store, monkeypatch):
     with pytest.raises(Throttled, match="unprocessed"):
         store.get_many([f"unp-{uuid.uuid4().hex}|0"])
     assert hook.injected > 1
+
+
+# --- layout 2: an append is a conditional PutItem (a claim) -------------------------------
+
+
+def test_layout_two_throttled_claims_retry_then_raise_throttled(store):
+    plist = PagedList.create(store, f"thr2-{uuid.uuid4().hex[:12]}", deadline=1.5)
+    plist.append("first")  # the tail is known: each attempt below is one PutItem
+    hook = _inject(store, "PutItem", Injector(_throttle, times=None))
+    before = store.stats()["throttled"]
+    try:
+        with pytest.raises(Throttled):
+            plist.append("never stored")
+    finally:
+        store.client.meta.events.unregister("before-send.dynamodb.PutItem", hook)
+    assert hook.injected > 1, "the driver should have retried before giving up"
+    assert store.stats()["throttled"] - before == hook.injected
+    assert plist.count() == 1
+
+
+def test_layout_two_lost_answer_after_commit_appends_once(store):
+    """The claim commits, its answer is lost; the driver repeats the claim, which finds its
+    own entry at that position (Taken with its own id): one item, at the told position."""
+    plist = PagedList.create(store, f"lost2-{uuid.uuid4().hex[:12]}", deadline=30)
+    plist.append("first")
+    lost: list[int] = []
+    lose_first_answer = _loser(lost)
+    store.client.meta.events.register("after-call.dynamodb.PutItem", lose_first_answer)
+    try:
+        position = plist.append("once")
+    finally:
+        store.client.meta.events.unregister("after-call.dynamodb.PutItem", lose_first_answer)
+    assert lost == [200], "the first claim should have committed before its answer was lost"
+    assert position == 1 and plist.count() == 2
+    assert [(it.position, it.value) for it in plist.latest(5)] == [(1, "once"), (0, "first")]
+
+
+def _conflict(request) -> AWSResponse:
+    asked = json.loads(request.body)["TransactItems"]
+    reasons = [{"Code": "None"} for _ in asked]
+    reasons[0] = {"Code": "TransactionConflict", "Message": "Transaction is ongoing"}
+    return _response(
+        request,
+        400,
+        {
+            "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+            "message": "Transaction cancelled, please refer cancellation reasons for specific "
+            "reasons [TransactionConflict, None]",
+            "CancellationReasons": reasons,
+        },
+    )
+
+
+def test_layout_two_transaction_conflict_is_retried(store):
+    """A multi-entry claim cancelled by a conflicting transaction (nothing written) is
+    Throttled for the driver, which claims again: written once."""
+    plist = PagedList.create(store, f"conf-{uuid.uuid4().hex[:12]}", deadline=30)
+    hook = _inject(store, "TransactWriteItems", Injector(_conflict, times=2))
+    try:
+        positions = plist.extend(["a", "b", "c"])
+    finally:
+        store.client.meta.events.unregister("before-send.dynamodb.TransactWriteItems", hook)
+    assert hook.injected == 2 and hook.passed == 1
+    assert positions == [0, 1, 2]
+    assert [it.value for it in plist.after(-1, 10)] == ["a", "b", "c"]

@@ -74,6 +74,7 @@ from pagedlist.conformance.history import (
 )
 from pagedlist.core import algorithms as alg
 from pagedlist.core import entries as ent
+from pagedlist.core import lifecycle as life
 from pagedlist.core.algorithms import HEAD, ITEMS, Step
 from pagedlist.core.ops import (
     Append,
@@ -143,8 +144,9 @@ FAULTS = frozenset({"lost", "fail", "crash"})
 class Call:
     """One list call in an actor's program: ``kind`` is create, append, append_id (an
     append with the caller's own id: exactly once for the list's life, retried by
-    repeating the call), extend, latest, scan or count; ``ids`` are the item ids an
-    append/extend writes; ``n`` for latest."""
+    repeating the call), extend, latest, scan, count, or (layout 2) delete, edit (of
+    position ``n``) and trim (below ``n``); ``ids`` are the item ids an append/extend
+    writes; ``n`` for latest."""
 
     kind: str
     ids: tuple[str, ...] = ()
@@ -201,6 +203,8 @@ class Scenario:
     list_id: str = "sim"
     precreate: bool = True
     """Create the list before the run (programs may still call create concurrently)."""
+    prefill: tuple[str, ...] = ()
+    """Item ids appended (by an actor that then leaves) before the run."""
 
     def __post_init__(self) -> None:
         if not self.fault_kinds <= FAULTS:
@@ -369,13 +373,22 @@ class _State:
         self.faults = 0
         self.max_acked = -1
         if scenario.precreate:
-            gen = alg.create(scenario.list_id, self._settings(), fixed_capacity=True)
-            try:
-                op = next(gen)
-                while True:
-                    op = gen.send(perform(self.store, op))
-            except StopIteration:
-                pass
+            self._quietly(alg.create(scenario.list_id, self._settings(), fixed_capacity=True))
+        if scenario.prefill:
+            positions, _ = self._quietly(self._make(Call("extend", scenario.prefill), 0))
+            self.events.append(
+                Event("pre", "extend", -1, -0.5, ids=scenario.prefill, positions=tuple(positions))
+            )
+            self.max_acked = max(positions)
+
+    def _quietly(self, gen: Step) -> Any:
+        """Run ``gen`` to its end before the simulation starts (no faults, no checks)."""
+        try:
+            op = next(gen)
+            while True:
+                op = gen.send(perform(self.store, op))
+        except StopIteration as done:
+            return done.value
 
     def _settings(self) -> alg.Settings:
         return alg.Settings(self.scenario.capacity, 1024, 0, None, layout=self.scenario.layout)
@@ -436,6 +449,8 @@ class _State:
                 return alg.read_range(lid, cap, 0, max(total, 1) + cap)
             case "count" if sc.layout == 1:
                 return alg.count(lid, cap, head)
+            case "delete" | "edit" | "trim" if sc.layout == 1:
+                raise ValueError(f"{call.kind} needs layout 2")
             case "append" | "extend" | "append_id" if sc.push:
                 return _with_head(ent.append_push(lid, entries, sc.chunk or 100), head)
             case "append" | "extend":
@@ -449,6 +464,15 @@ class _State:
                 return _with_head(_first(ent.read_after(lid, 0, -1, max(total, 1) + cap)), head)
             case "count":
                 return _with_head(ent.count(lid, 0), head)
+            case "delete":
+                return _with_head(life.delete(lid, 0, call.n), head)
+            case "edit":
+                return _with_head(life.replace(lid, 0, call.n, '"edited"', 1), head)
+            case "trim":
+                # now_ms 0: on claim stores a trim's purge never falls due here (it waits
+                # PURGE_GRACE_MS, far longer than any hint may be old); push stores purge
+                # at once, as they do for real.
+                return _with_head(life.trim(lid, call.n, push=sc.push, now_ms=0), head)
         raise ValueError(f"unknown call kind {call.kind!r}")
 
     def _first_op(self, actor: _Actor) -> Operation:
@@ -576,6 +600,9 @@ class _State:
             case "scan":
                 entries, head = value if self.scenario.layout == 2 else (value, head)
                 event = dataclasses.replace(base, result=tuple((p, e["id"]) for p, e in entries))
+            case "delete" | "edit" | "trim":
+                _, head = value
+                event = dataclasses.replace(base, result=())
             case _:
                 n, head = value
                 event = dataclasses.replace(base, result=((n, ""),))
@@ -614,8 +641,11 @@ class _State:
         if sc.layout == 2:
             lst = snap.entries.get(sc.list_id)
             entries = {} if lst is None else {p: lst.rows[p][0]["id"] for p in lst.order}
+            deleted = frozenset(
+                () if lst is None else (p for p in lst.order if "d" in lst.rows[p][0])
+            )
             start = int(summary[0].get("start", 0)) if summary else 0
-            return Snapshot(sc.capacity, 0, {}, entries, start)
+            return Snapshot(sc.capacity, 0, {}, entries, start, deleted)
         head = int(summary[0].get(HEAD, 0)) if summary else 0
         pages = {}
         prefix = f"{sc.list_id}|"
@@ -895,16 +925,55 @@ DEFAULT_EXHAUSTIVE = Scenario(
 )
 
 
+def layouts(faults: int) -> list[tuple[str, Scenario]]:
+    """The default exhaustive scenarios: each layout and append path, with ``faults``."""
+    three = (appender("a", 2), appender("b", 2), appender("c", 2))
+    ids = (retrier("x", 2), appender("b", 2, create=False))
+    life = (
+        appender("a", 2, create=False),
+        (Call("delete", n=0), Call("edit", n=1)),
+        (Call("trim", n=1), Call("latest", n=2), Call("scan")),
+    )
+    out = [("layout 1: 3x2 appends", Scenario(programs=three, capacity=2, faults=faults))]
+    for push in (False, True):
+        name = "push" if push else "claim"
+        out += [
+            (
+                f"layout 2 ({name}): 3x2 appends",
+                Scenario(programs=three, capacity=2, faults=faults, layout=2, push=push),
+            ),
+            (
+                f"layout 2 ({name}): a caller id retried across page rolls",
+                Scenario(programs=ids, capacity=1, faults=max(faults, 1), layout=2, push=push),
+            ),
+            (
+                f"layout 2 ({name}): delete, edit, trim racing appends and reads",
+                Scenario(
+                    programs=life, capacity=2, faults=faults, layout=2, push=push,
+                    split_reads=True,
+                ),
+            ),
+        ]  # fmt: skip
+    out.append(
+        (
+            "layout 1: a caller id retried across page rolls",
+            Scenario(programs=ids, capacity=1, faults=max(faults, 1)),
+        )
+    )
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m pagedlist.conformance.simulation [--broken] [--faults N] [--walks N]``."""
+    """``python -m pagedlist.simulation [--broken] [--faults N] [--walks N] [--seed S]``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--broken", action="store_true", help="use the talk's unbounded append")
+    parser.add_argument(
+        "--broken", action="store_true", help="run the naive unbounded append: must be caught"
+    )
     parser.add_argument("--faults", type=int, default=0, help="fault budget per execution")
     parser.add_argument("--walks", type=int, default=200, help="random walks to run")
     parser.add_argument("--seed", type=int, default=None, help="replay one random walk")
     args = parser.parse_args(argv)
     append = talk_append if args.broken else alg.append
-    scenario = dataclasses.replace(DEFAULT_EXHAUSTIVE, faults=args.faults, append=append)
     big = Scenario(
         programs=(*(appender(f"w{i}", 4) for i in range(5)), reader(4), reader(4)),
         capacity=3,
@@ -917,18 +986,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(" ".join(map(str, result.schedule)))
         print(result.counterexample.report() if result.counterexample else "invariants hold")
         return 1 if result.counterexample else 0
-    result_x = explore(scenario)
-    print(result_x)
-    if result_x.counterexample is not None:
+    if args.broken:
+        scenario = dataclasses.replace(DEFAULT_EXHAUSTIVE, faults=args.faults, append=append)
+        result_x = explore(scenario)
+        print(result_x)
+        if result_x.counterexample is None:
+            print("the broken append was NOT caught: the checker is not working")
+            return 1
         small = minimize(scenario)
         print(f"smallest scenario: {sum(map(len, small.programs))} calls")
         print((explore(small).counterexample or result_x.counterexample).report())
+        return 0
+    failed = False
+    for name, scenario in layouts(args.faults):
+        result_x = explore(scenario)
+        print(f"{name}: {result_x}")
+        if result_x.counterexample is not None:
+            print(result_x.counterexample.report())
+            failed = True
+    if failed:
         return 1
-    failing = walks(big, range(args.walks))
-    if failing is not None and failing.counterexample is not None:
-        print(failing.counterexample.report())
-        return 1
-    print(f"{args.walks} random walks (seeds 0..{args.walks - 1}): all invariants hold")
+    for layout, push in ((1, False), (2, False), (2, True)):
+        scenario = dataclasses.replace(big, layout=layout, push=push)
+        failing = walks(scenario, range(args.walks))
+        if failing is not None and failing.counterexample is not None:
+            print(failing.counterexample.report())
+            return 1
+    print(f"{args.walks} random walks per layout (seeds 0..{args.walks - 1}): all invariants hold")
     return 0
 
 

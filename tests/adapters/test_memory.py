@@ -4,6 +4,7 @@ import pytest
 
 from pagedlist.conformance import (
     AbstractHistoryTests,
+    AbstractLifecycleTests,
     AbstractListTests,
     ConformanceSuite,
     StoreFixtures,
@@ -37,7 +38,11 @@ class TestMemoryClaims(ConformanceSuite, ClaimFixtures):
 
 
 class TestMemoryLayoutOne(
-    AbstractListTests, AbstractHistoryTests, LayoutOneFixtures, MemoryFixtures
+    AbstractListTests,
+    AbstractLifecycleTests,
+    AbstractHistoryTests,
+    LayoutOneFixtures,
+    MemoryFixtures,
 ):
     """The list and history clauses on MemoryStore in layout 1 (page rows)."""
 

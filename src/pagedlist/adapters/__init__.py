@@ -74,6 +74,7 @@ ADAPTERS: dict[str, AdapterInfo] = {
         "pagedlist.adapters.dynamodb:DynamoDBStore",
         "dynamodb",
         "dynamodb://TABLE?region=REGION[&endpoint=http://host:port][&create=true]",
+        "pagedlist.adapters.dynamodb:AsyncDynamoDBStore",
     ),
     "cosmos": AdapterInfo(
         "pagedlist.adapters.cosmos:CosmosStore",

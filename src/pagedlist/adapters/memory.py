@@ -49,6 +49,7 @@ MEMORY_ROW_BYTES = 400 * 1024
 
 
 _SCALARS = frozenset({str, int, bool, float, type(None)})
+_LIMITS = Limits(row_bytes=MEMORY_ROW_BYTES, key_bytes=1024, value_expansion=6)
 
 
 def _clone(value: Any) -> Any:
@@ -138,7 +139,7 @@ class MemoryStore(Store):
     def limits(self) -> Limits:
         """No real limits; rows are capped like DynamoDB's for portable sizing. Rows are
         counted as compact JSON text, in which an id's control characters are escaped."""
-        return Limits(row_bytes=MEMORY_ROW_BYTES, key_bytes=1024, value_expansion=6)
+        return _LIMITS
 
     @property
     def features(self) -> Features:
@@ -262,16 +263,24 @@ class MemoryStore(Store):
             found = self._entries[list_id] = _Entries()
         return found
 
-    def _entry_row(self, list_id: str, position: int, entry: JSONDoc) -> None:
-        size = self.row_size(f"{list_id}|e", entry)
-        if size > MEMORY_ROW_BYTES:
-            raise too_large(f"{list_id}|e{position}", size, MEMORY_ROW_BYTES)
+    def _entry_row(self, list_id: str, position: int, entry: JSONDoc) -> JSONDoc:
+        """The entry as the store keeps it, refused with ``ItemTooLarge`` over the row limit.
+
+        Entries are flat objects of short fields plus the value text: a bound of their JSON
+        text's size is cheap (every character escaped, 6 bytes of UTF-8 at most), and only
+        an entry that might cross the limit is measured exactly.
+        """
+        rough = len(list_id) + 64 + sum(6 * len(str(k)) + 6 * len(str(v)) for k, v in entry.items())
+        if rough > MEMORY_ROW_BYTES:
+            size = self.row_size(f"{list_id}|e", entry)
+            if size > MEMORY_ROW_BYTES:
+                raise too_large(f"{list_id}|e{position}", size, MEMORY_ROW_BYTES)
+        # Entries are flat (str and int fields): a shallow copy keeps them unshared.
+        return dict(entry)
 
     def claim(self, list_id: str, first: int, entries: Sequence[JSONDoc]) -> ClaimOutcome:
         """All-or-nothing create of the entry rows ``first ..``."""
-        batch = [_clone(e) for e in entries]
-        for i, entry in enumerate(batch):
-            self._entry_row(list_id, first + i, entry)
+        batch = [self._entry_row(list_id, first + i, e) for i, e in enumerate(entries)]
         with self._lock:
             lst = self._list(list_id)
             for pos in range(first, first + len(batch)):
@@ -294,9 +303,7 @@ class MemoryStore(Store):
         """Append at the tail under the lock; known ids answer their position."""
         if not self._features.push:
             raise self._unsupported("push")
-        batch = [_clone(e) for e in entries]
-        for entry in batch:
-            self._entry_row(list_id, 0, entry)
+        batch = [self._entry_row(list_id, 0, e) for e in entries]
         with self._lock:
             lst = self._list(list_id)
             tail = max(lst.tail, floor)
@@ -336,7 +343,7 @@ class MemoryStore(Store):
                 picked = order[max(a, b - limit) : b][::-1]
             else:
                 picked = order[a : min(b, a + limit)]
-            return tuple((pos, rows[pos][0]) for pos in picked)
+            return tuple([(pos, rows[pos][0]) for pos in picked])
 
     def get_entry(self, list_id: str, position: int) -> Row | None:
         """The entry row at ``position`` and its version."""
@@ -349,8 +356,7 @@ class MemoryStore(Store):
         self, list_id: str, position: int, entry: JSONDoc, version: str
     ) -> str | None:
         """Compare-and-swap on the entry row's version; never creates one."""
-        new = _clone(entry)
-        self._entry_row(list_id, position, new)
+        new = self._entry_row(list_id, position, entry)
         with self._lock:
             lst = self._entries.get(list_id)
             found = None if lst is None else lst.rows.get(position)

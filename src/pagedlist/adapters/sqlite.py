@@ -4,26 +4,87 @@ private in-memory database).
 One table ``pagedlist_rows(key, doc, version)``. Every primitive is one ``BEGIN IMMEDIATE``
 transaction, so it is atomic across the threads and processes sharing the file; WAL mode
 lets readers run beside the single writer. Each thread gets its own connection.
+
+**Transactions.** A transaction that fails at any step (``BEGIN`` busy, a statement error,
+``COMMIT`` busy) is rolled back before the error is raised, so a connection never stays
+inside a transaction holding the write lock. ``Throttled`` (busy) always means the call
+did not commit. A connection whose ``ROLLBACK`` fails too is closed and replaced.
+
+**Journal mode.** Each connection asks for WAL with ``synchronous=NORMAL``: a committed
+transaction survives the death of the process; a power loss may drop the last few. Where
+the VFS cannot do WAL, SQLite keeps its rollback journal and ``PRAGMA journal_mode=WAL``
+answers the mode it kept (``delete``; ``memory`` for an in-memory database). The store then
+*falls back* to that journal with ``synchronous=FULL``, which keeps the same durability
+promise, logs one warning and reports the mode as :attr:`SQLiteStore.journal_mode`.
+Readers and the writer then exclude each other: expect more ``Throttled`` (the driver
+retries them) under load. VFSes without WAL include macOS's locking styles for AFP and SMB
+shares, ``unix-dotfile``, ``memdb`` and builds with ``SQLITE_OMIT_WAL``. A file system that
+takes WAL but cannot share its ``-shm`` memory fails with a ``ConfigError`` that says so.
+WAL is never safe on a network file system: keep the file on a local disk.
+
+**Paths.** A path starting with ``file:`` is an SQLite URI (https://sqlite.org/uri.html) on
+every build: ``sqlite:///file:/feed%3Fvfs=memdb`` (a ``?`` inside the path is written
+``%3F``) is an in-memory database shared by the threads of one process, each on its own
+connection. A path the OS or SQLite refuses (a NUL character, a directory, a name too
+long, no such directory) is a ``ConfigError`` naming it.
+
+**Errors.** Every ``sqlite3`` error is mapped by its result code (the extended
+``sqlite_errorcode`` first, then its primary code), never by its message text:
+
+- ``SQLITE_BUSY``, ``SQLITE_LOCKED``, ``SQLITE_PROTOCOL``: ``Throttled`` (nothing committed;
+  raise the busy timeout with ``?timeout=SECONDS``);
+- ``SQLITE_CANTOPEN``, ``SQLITE_NOTADB``, ``SQLITE_READONLY``, ``SQLITE_PERM``,
+  ``SQLITE_AUTH``, WAL's shared memory (``SQLITE_IOERR_SHM*``): ``ConfigError`` (fix the path,
+  the file or its permissions);
+- ``SQLITE_CORRUPT`` (restore or ``.recover`` the file), ``SQLITE_FULL`` (free disk space),
+  ``SQLITE_IOERR`` (a write's outcome is unknown), ``SQLITE_NOMEM`` and every other code:
+  ``StoreError``, which is not retryable: the driver raises it at once instead of spending
+  the deadline on a disk that stays full;
+- the ``sqlite3`` module's own ``ProgrammingError`` (no result code: a connection already
+  closed): ``UsageError``.
+
+**Fork.** Connections are never shared across ``fork``: each is tagged with the id of the
+process that opened it, and a child opens its own on its first call. The parent's
+connections stay open and untouched in the child (SQLite forbids using, even closing, a
+connection inherited across ``fork``); ``close()`` in the child closes only the child's.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+import weakref
+from collections.abc import Hashable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from urllib.parse import unquote, urlsplit
 
-from pagedlist.adapters._toolkit import UrlOptions, not_a_list, not_an_integer
+from pagedlist.adapters._toolkit import (
+    ErrorTable,
+    Rule,
+    UrlOptions,
+    class_keys,
+    not_a_list,
+    not_an_integer,
+)
 from pagedlist.core.capabilities import Capabilities
 from pagedlist.core.ops import Appended, AppendOutcome, Duplicate, Full, JSONDoc, Limits, Row
 from pagedlist.core.store import Store, compact_json, too_large
-from pagedlist.errors import ConfigError, StoreUnavailable, Throttled
+from pagedlist.errors import (
+    ConfigError,
+    PagedListError,
+    StoreError,
+    Throttled,
+    UsageError,
+)
 
 __all__ = ["SQLiteStore"]
+
+log = logging.getLogger(__name__)
 
 # SQLite itself takes rows up to 1 GB; rows are capped like DynamoDB's so a list created
 # here gets the capacity it would get there, and an append never rewrites a huge row.
@@ -38,6 +99,127 @@ CREATE TABLE IF NOT EXISTS pagedlist_rows (
     version TEXT NOT NULL
 ) WITHOUT ROWID
 """
+
+_BUSY = (
+    "{where} is busy ({code}: {detail}): another connection held its lock past the "
+    "{timeout:g}s busy timeout, and nothing was committed; retry later, or raise the busy "
+    "timeout with ?timeout=SECONDS in the store URL"
+)
+_READ_ONLY = (
+    "{where} is read-only ({code}: {detail}), nothing was written: give this process write "
+    "access to the file and to its directory (SQLite creates -wal and -shm files beside "
+    "it), or point the URL at a writable path"
+)
+_NO_SHM = (
+    "{where}: the file system cannot share the memory WAL mode needs ({code}: {detail}); "
+    "keep the database on a local disk (WAL never works on a network file system)"
+)
+_IO = (
+    "{where}: disk I/O error ({code}: {detail}); a write in progress may or may not have "
+    "committed, so it is not retried: check the disk and the file system, then read the "
+    "list to see what committed"
+)
+
+
+def _codes(err: BaseException) -> Iterator[Hashable]:
+    """An error's keys in the tables below: its extended result code (e.g.
+    SQLITE_IOERR_SHMMAP), then its primary one (SQLITE_IOERR). Codes, never message
+    texts, which change between SQLite versions."""
+    code = getattr(err, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        yield code
+        yield code & 0xFF
+    else:
+        # Raised by the sqlite3 module itself, not by SQLite (a closed connection).
+        yield from class_keys(err)
+
+
+_RULES: dict[Hashable, Rule] = {
+    sqlite3.SQLITE_BUSY: Rule(Throttled, _BUSY),
+    sqlite3.SQLITE_LOCKED: Rule(Throttled, _BUSY),
+    # WAL's lock protocol lost a race a few times in a row; transient by definition.
+    sqlite3.SQLITE_PROTOCOL: Rule(Throttled, _BUSY),
+    sqlite3.SQLITE_CANTOPEN: Rule(
+        ConfigError,
+        "{where} cannot be opened ({code}: {detail}): the path must name a file, not a "
+        "directory, with a name the file system accepts, in a directory this process may "
+        "write; fix it in sqlite:///path/to/file.db",
+    ),
+    sqlite3.SQLITE_NOTADB: Rule(
+        ConfigError,
+        "{where} is not a SQLite database ({code}: {detail}): point the URL at a SQLite "
+        "file, or at a new path to create one",
+    ),
+    sqlite3.SQLITE_READONLY: Rule(ConfigError, _READ_ONLY),
+    sqlite3.SQLITE_READONLY_DBMOVED: Rule(
+        ConfigError,
+        "{where} was moved or deleted while open ({code}: {detail}): nothing was written; "
+        "open the store again on the file's current path",
+    ),
+    sqlite3.SQLITE_PERM: Rule(ConfigError, _READ_ONLY),
+    sqlite3.SQLITE_AUTH: Rule(ConfigError, _READ_ONLY),
+    sqlite3.SQLITE_IOERR_SHMOPEN: Rule(ConfigError, _NO_SHM),
+    sqlite3.SQLITE_IOERR_SHMSIZE: Rule(ConfigError, _NO_SHM),
+    sqlite3.SQLITE_IOERR_SHMMAP: Rule(ConfigError, _NO_SHM),
+    sqlite3.SQLITE_IOERR_SHMLOCK: Rule(ConfigError, _NO_SHM),
+    sqlite3.SQLITE_CORRUPT: Rule(
+        StoreError,
+        "{where} is corrupt ({code}: {detail}): stop writing to it, check it with "
+        "sqlite3 FILE 'PRAGMA integrity_check', then restore it from a backup or salvage "
+        "it with sqlite3 FILE .recover",
+    ),
+    sqlite3.SQLITE_FULL: Rule(
+        StoreError,
+        "{where}: the disk that holds it is full ({code}: {detail}): free space on it, then retry",
+    ),
+    sqlite3.SQLITE_IOERR: Rule(StoreError, _IO),
+    sqlite3.SQLITE_NOMEM: Rule(
+        StoreError,
+        "{where}: SQLite ran out of memory ({code}: {detail}): free memory, then retry",
+    ),
+}
+# The adapter's statements are fixed, so the module's own ProgrammingError means one
+# thing: a connection already closed (an in-memory store used after close(), or
+# close() called while another thread was in a call).
+_RULES[sqlite3.ProgrammingError] = Rule(
+    UsageError,
+    "{where} is closed ({code}: {detail}): open a new store with open_store(URL), and "
+    "call close() only once no thread uses the store any more",
+)
+_OTHER = Rule(
+    StoreError,
+    "{where}: SQLite error {code}: {detail}; not a transient failure, so it is not "
+    "retried: give pagedlist a database file of its own (its table is pagedlist_rows), "
+    "else report this as a pagedlist bug",
+)
+ERRORS = ErrorTable(_RULES, keys=_codes, default=_OTHER)
+# At open, a plain SQLITE_ERROR is about the path itself (an unknown vfs= or mode= in a
+# file: URI, for instance).
+OPEN_ERRORS = ErrorTable(
+    {
+        **_RULES,
+        sqlite3.SQLITE_ERROR: Rule(
+            ConfigError,
+            "{where} cannot be opened ({code}: {detail}): fix the path or the parameters "
+            "of its file: URI in sqlite:///path/to/file.db",
+        ),
+    },
+    keys=_codes,
+    default=_OTHER,
+)
+
+# Every live store, so that a forked child can replace locks another thread of the parent
+# may have held at the moment of the fork.
+_STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_STORES):
+        store._forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _new_version() -> str:
@@ -74,49 +256,122 @@ class SQLiteStore(Store):
         return cls(path, timeout=timeout)
 
     def __init__(self, path: str, *, timeout: float = 5.0) -> None:
+        if "\x00" in path:
+            raise ConfigError(
+                f"SQLite path {path!r} contains a NUL character (%00 in a URL), which no "
+                "file system accepts: remove it from sqlite:///path/to/file.db"
+            )
+        if isinstance(timeout, bool) or not (
+            isinstance(timeout, int | float) and math.isfinite(timeout) and timeout >= 0
+        ):
+            raise ConfigError(
+                f"SQLite busy timeout {timeout!r} must be a finite number of seconds, at "
+                "least 0: fix ?timeout=SECONDS"
+            )
         self._path = path
-        self._timeout = timeout
+        self._timeout = float(timeout)
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        # (pid, connection): a connection is used only by the process that opened it.
+        self._all: list[tuple[int, sqlite3.Connection]] = []
         self._all_lock = threading.Lock()
+        self._journal_mode: str | None = None
         self._memory = path in ("", ":memory:")
+        _STORES.add(self)
         if self._memory:
             # One shared connection: separate connections would each see their own database.
             self._path = ":memory:"
+            self._journal_mode = "memory"
             self._shared = self._connect()
             self._shared_lock = threading.RLock()
-        else:
+            return
+        if not path.startswith("file:"):
+            # A file: URI carries parameters after the path; SQLite checks those itself.
             parent = os.path.dirname(os.path.abspath(path))
             if not os.path.isdir(parent):
                 raise ConfigError(
-                    f"directory {parent!r} for SQLite file {path!r} does not exist: create it "
-                    "or use another path in sqlite:///path/to/file.db"
+                    f"directory {parent!r} for SQLite file {path!r} does not exist: create "
+                    "it or use another path in sqlite:///path/to/file.db"
                 )
-            with self._tx() as db:
-                db.execute("SELECT 1")
+        # A bad path fails here, at open_store(), not at the first call; a database busy
+        # right now is no reason to refuse the store (the next call connects again).
+        with suppress(Throttled):
+            self._conn()
+
+    @property
+    def journal_mode(self) -> str | None:
+        """``"wal"``, or the rollback journal SQLite kept where the VFS cannot do WAL
+        (``"delete"``, ``"memory"``, ...); ``None`` until a connection opened."""
+        return self._journal_mode
+
+    def _fail(self, err: sqlite3.Error, *, opening: bool = False) -> PagedListError:
+        """The pagedlist error for ``err``, chosen by its result code."""
+        table = OPEN_ERRORS if opening else ERRORS
+        return table.error(
+            err,
+            where=f"SQLite database {self._path!r}",
+            code=getattr(err, "sqlite_errorname", None) or type(err).__name__,
+            timeout=self._timeout,
+        )
 
     def _connect(self) -> sqlite3.Connection:
         try:
             db = sqlite3.connect(
-                self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+                self._path,
+                timeout=self._timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                uri=self._path.startswith("file:"),
             )
-            if not self._memory:
-                db.execute("PRAGMA journal_mode=WAL")
-                # WAL + NORMAL survives process crashes; only a power loss may drop the
-                # latest commits, which is SQLite's documented trade-off for WAL.
-                db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(_SCHEMA)
         except sqlite3.Error as err:
-            raise StoreUnavailable(f"cannot open SQLite database {self._path!r}: {err}") from err
+            raise self._fail(err, opening=True) from err
+        try:
+            if not self._memory:
+                self._set_journal(db)
+            db.execute(_SCHEMA)
+        except BaseException as err:
+            db.close()
+            if isinstance(err, sqlite3.Error):
+                raise self._fail(err, opening=True) from err
+            raise
         with self._all_lock:
-            self._all.append(db)
+            self._all.append((os.getpid(), db))
         return db
 
+    def _set_journal(self, db: sqlite3.Connection) -> None:
+        # The pragma answers the mode the database is in after the request: a VFS without
+        # WAL (shared memory) keeps its rollback journal and says which.
+        mode = str(db.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower()
+        if mode == "wal":
+            # WAL + NORMAL survives process crashes; only a power loss may drop the
+            # latest commits, which is SQLite's documented trade-off for WAL.
+            db.execute("PRAGMA synchronous=NORMAL")
+        else:
+            # NORMAL in a rollback journal may corrupt the file on a power loss; FULL keeps
+            # the durability WAL + NORMAL gives.
+            db.execute("PRAGMA synchronous=FULL")
+            # An in-memory database has nothing to lose to a power cut: no warning.
+            if self._journal_mode != mode and mode != "memory":
+                log.warning(
+                    "SQLite database %r cannot use WAL here; using journal_mode=%s with "
+                    "synchronous=FULL: readers and writers wait for each other",
+                    self._path,
+                    mode,
+                )
+        self._journal_mode = mode
+
     def _conn(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = self._connect()
-        return db
+        pid = os.getpid()
+        entry = getattr(self._local, "entry", None)
+        if entry is None or entry[0] != pid:
+            # None yet, or one inherited across fork: that one stays in _all, unused.
+            entry = self._local.entry = (pid, self._connect())
+        return entry[1]
+
+    def _forked(self) -> None:
+        """In a forked child: another thread of the parent may have held these locks."""
+        self._all_lock = threading.Lock()
+        if self._memory:
+            self._shared_lock = threading.RLock()
 
     @contextmanager
     def _tx(self, write: bool = False) -> Iterator[sqlite3.Connection]:
@@ -126,20 +381,43 @@ class SQLiteStore(Store):
         else:
             yield from self._run_tx(self._conn(), write)
 
-    @staticmethod
-    def _run_tx(db: sqlite3.Connection, write: bool) -> Iterator[sqlite3.Connection]:
+    def _run_tx(self, db: sqlite3.Connection, write: bool) -> Iterator[sqlite3.Connection]:
         try:
+            if db.in_transaction:
+                # Left open by a rollback that was itself interrupted (KeyboardInterrupt):
+                # never build a new call on top of it.
+                self._rollback(db)
+                if not self._memory:
+                    db = self._conn()
             db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        except sqlite3.Error as err:
+            # Nothing began; the connection is as it was.
+            raise self._fail(err) from err
+        try:
+            yield db
             db.execute("COMMIT")
-        except sqlite3.OperationalError as err:
-            if "locked" in str(err) or "busy" in str(err):
-                raise Throttled(f"SQLite database is busy: {err}") from err
-            raise StoreUnavailable(f"SQLite error: {err}") from err
+        except BaseException as err:
+            # A failed COMMIT (busy) leaves the transaction open with the write lock held:
+            # roll it back, or every later call on this connection fails and every other
+            # writer waits.
+            self._rollback(db)
+            if isinstance(err, sqlite3.Error):
+                raise self._fail(err) from err
+            raise
+
+    def _rollback(self, db: sqlite3.Connection) -> None:
+        if not db.in_transaction:
+            return  # SQLite already rolled back (it does after SQLITE_FULL, IOERR, ...)
+        with suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        if db.in_transaction and not self._memory:
+            # Closing rolls back and releases the locks; the next call opens a new one.
+            entry = getattr(self._local, "entry", None)
+            if entry is not None and entry[1] is db:
+                self._local.entry = None
+            with self._all_lock:
+                self._all = [(p, d) for p, d in self._all if d is not db]
+            db.close()
 
     @property
     def limits(self) -> Limits:
@@ -164,12 +442,22 @@ class SQLiteStore(Store):
             )
         return version
 
-    @staticmethod
-    def _read(db: sqlite3.Connection, key: str) -> tuple[JSONDoc, str] | None:
+    def _decode(self, key: str, text: str) -> JSONDoc:
+        try:
+            doc = json.loads(text)
+        except ValueError as err:
+            raise StoreError(
+                f"row {key!r} of SQLite database {self._path!r} is not JSON ({err}): the "
+                "file was written by something other than pagedlist; give pagedlist a "
+                "database file of its own"
+            ) from err
+        return doc
+
+    def _read(self, db: sqlite3.Connection, key: str) -> tuple[JSONDoc, str] | None:
         found = db.execute(
             "SELECT doc, version FROM pagedlist_rows WHERE key = ?", (key,)
         ).fetchone()
-        return None if found is None else (json.loads(found[0]), found[1])
+        return None if found is None else (self._decode(key, found[0]), found[1])
 
     def put_if_absent(self, key: str, doc: JSONDoc) -> bool:
         """``INSERT`` unless the key exists, in one transaction."""
@@ -205,7 +493,7 @@ class SQLiteStore(Store):
                     f"SELECT key, doc, version FROM pagedlist_rows WHERE key IN ({marks})",
                     part,
                 ):
-                    out[key] = Row(json.loads(doc), version)
+                    out[key] = Row(self._decode(key, doc), version)
         return out
 
     def append(
@@ -249,11 +537,17 @@ class SQLiteStore(Store):
             db.execute("DELETE FROM pagedlist_rows WHERE key = ?", (key,))
 
     def close(self) -> None:
-        """Close every connection this store opened."""
+        """Close every connection this store opened in this process.
+
+        A file store used again after ``close()`` opens new connections.
+        """
+        pid = os.getpid()
         with self._all_lock:
-            for db in self._all:
-                db.close()
-            self._all.clear()
+            mine = [db for p, db in self._all if p == pid]
+            # Inherited across fork: the parent's to close, never the child's.
+            self._all = [(p, db) for p, db in self._all if p != pid]
+        for db in mine:
+            db.close()
         self._local = threading.local()
 
     def describe(self) -> str:

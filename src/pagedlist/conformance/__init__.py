@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "EXTRA_HINT",
+    "AbstractAsyncListTests",
     "AbstractEntryTests",
     "AbstractFidelityTests",
     "AbstractHistoryTests",
+    "AbstractLifecycleTests",
     "AbstractListTests",
     "AbstractStoreTests",
     "Capabilities",
@@ -50,12 +52,14 @@ _LAZY = {
     "Capabilities": "pagedlist.conformance.capabilities",
     "clause": "pagedlist.conformance.capabilities",
     "requires": "pagedlist.conformance.capabilities",
+    "AbstractAsyncListTests": "pagedlist.conformance.async_clauses",
     "AbstractEntryTests": "pagedlist.conformance.entry_clauses",
     "AbstractFidelityTests": "pagedlist.conformance.fidelity_clauses",
     "StoreFixtures": "pagedlist.conformance.fixtures",
     "LayoutOneFixtures": "pagedlist.conformance.fixtures",
     "AbstractHistoryTests": "pagedlist.conformance.history_clauses",
     "AbstractListTests": "pagedlist.conformance.list_clauses",
+    "AbstractLifecycleTests": "pagedlist.conformance.lifecycle_clauses",
     "AbstractStoreTests": "pagedlist.conformance.store_clauses",
     "ConformanceSuite": "pagedlist.conformance.suite",
 }
@@ -103,11 +107,13 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
+    from pagedlist.conformance.async_clauses import AbstractAsyncListTests
     from pagedlist.conformance.capabilities import Capabilities, clause, requires
     from pagedlist.conformance.entry_clauses import AbstractEntryTests
     from pagedlist.conformance.fidelity_clauses import AbstractFidelityTests
     from pagedlist.conformance.fixtures import LayoutOneFixtures, StoreFixtures
     from pagedlist.conformance.history_clauses import AbstractHistoryTests
+    from pagedlist.conformance.lifecycle_clauses import AbstractLifecycleTests
     from pagedlist.conformance.list_clauses import AbstractListTests
     from pagedlist.conformance.store_clauses import AbstractStoreTests
     from pagedlist.conformance.suite import ConformanceSuite

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from pagedlist.adapters import open_async_store
-from pagedlist.core.astore import AsyncStore
+from pagedlist.adapters import ADAPTERS, adapter_for, open_async_store, scheme_of
+from pagedlist.core.astore import AsyncStore, ThreadedAsyncStore
 from pagedlist.core.capabilities import Capabilities
 from pagedlist.core.ops import Features, JSONDoc, Limits
 from pagedlist.core.store import Store
@@ -46,6 +46,31 @@ class BlockingStore(Store):
 
         self.inner: AsyncStore = self._wait(opened())
         self.scheme = self.inner.scheme
+
+    @classmethod
+    def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> BlockingStore:
+        """The scheme's asyncio adapter opened through the fault proxy (clause W1): its own
+        ``through(url, route)`` coroutine, or, for a scheme served by threads, the sync
+        adapter's ``through`` in a :class:`ThreadedAsyncStore`."""
+        info = ADAPTERS[scheme_of(url)]
+        if info.async_target is None:
+            hook = getattr(adapter_for(url), "through", None)
+            if hook is None:
+                raise ContractViolation(f"{adapter_for(url).__name__} has no through(url, route)")
+
+            async def threaded() -> AsyncStore:
+                return ThreadedAsyncStore(await asyncio.to_thread(hook, url, route))
+
+            return cls(threaded)
+        module, _, name = info.async_target.partition(":")
+        target = getattr(importlib.import_module(module), name)
+        ahook = getattr(target, "through", None)
+        if ahook is None:
+            raise ContractViolation(
+                f"{target.__name__} has no through(url, route) coroutine, so the fault proxy "
+                "cannot reach its connections"
+            )
+        return cls(lambda: ahook(url, route))
 
     def _wait(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
@@ -131,6 +156,11 @@ BlockingStore.__abstractmethods__ = frozenset()
 class AsyncAdapterFixtures:
     """Mix in before a ``StoreFixtures`` subclass: every client the suite opens is the
     scheme's asyncio adapter (``open_async_store``) behind a :class:`BlockingStore`."""
+
+    @pytest.fixture
+    def bridged(self) -> bool:
+        """Yes: every client is the asyncio adapter behind a blocking bridge."""
+        return True
 
     @pytest.fixture
     def make_store(

@@ -31,9 +31,11 @@ CLAUSE_FAMILIES = {
     "C": "Cursors and reads",
     "R": "Round trips",
     "V": "Validation",
+    "D": "Item lifecycle",
     "W": "Writes sent once",
     "H": "Histories under faults",
     "F": "Value fidelity",
+    "Y": "Asyncio API",
 }
 
 

@@ -18,6 +18,7 @@ the order they arrive, so only a single-threaded run replays call for call.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -25,11 +26,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from pagedlist.core.astore import AsyncStore
+from pagedlist.core.awrapper import AsyncStoreWrapper
 from pagedlist.core.store import Store
 from pagedlist.core.wrapper import CALLS, StoreWrapper
 from pagedlist.errors import DeadlineExceeded, StoreUnavailable
 
-__all__ = ["PRIMITIVES", "FaultyStore"]
+__all__ = ["PRIMITIVES", "AsyncFaultyStore", "FaultyStore"]
 
 #: Every store call (``pagedlist.core.wrapper.CALLS``): the default ``ops``.
 PRIMITIVES = CALLS
@@ -135,3 +138,68 @@ class FaultyStore(StoreWrapper):
             f"{self.inner.describe()} with faults (seed {self.seed}, unavailable "
             f"{self.unavailable:g}, lost {self.lost:g}, delay {self.delay:g})"
         )
+
+
+class AsyncFaultyStore(AsyncStoreWrapper):
+    """:class:`FaultyStore` for asyncio stores: the same faults, decided the same way (one
+    seeded sequence), with ``asyncio.sleep`` for delays."""
+
+    def __init__(self, store: AsyncStore, **settings: Any) -> None:
+        super().__init__(store)
+        # The decisions, counters and messages are FaultyStore's own, kept in one place: a
+        # FaultyStore whose inner store is never called (this wrapper calls its own).
+        self._faults = FaultyStore(_UNUSED, **settings)
+
+    @property
+    def injected(self) -> Counter[str]:
+        """How many faults of each kind were injected."""
+        return self._faults.injected
+
+    @property
+    def enabled(self) -> bool:
+        """Whether faults are injected."""
+        return self._faults.enabled
+
+    @enabled.setter
+    def enabled(self, on: bool) -> None:
+        self._faults.enabled = on
+
+    async def _call(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        faults = self._faults
+        fault, pause = faults._decide(name)
+        if pause:
+            faults._count("delay")
+            await asyncio.sleep(pause)
+        if fault == "unavailable":
+            faults._count(fault)
+            raise StoreUnavailable(
+                f"injected fault (seed {faults.seed}): {name} refused before it ran"
+            )
+        answer = await fn(*args, **kwargs)
+        if fault == "lost":
+            faults._count(fault)
+            raise DeadlineExceeded(
+                f"injected fault (seed {faults.seed}): {name} ran but its answer was lost"
+            )
+        return answer
+
+    def describe(self) -> str:
+        """The wrapped store's description and the fault settings."""
+        f = self._faults
+        return (
+            f"{self.inner.describe()} with faults (seed {f.seed}, unavailable "
+            f"{f.unavailable:g}, lost {f.lost:g}, delay {f.delay:g})"
+        )
+
+
+class _Unused(StoreWrapper):
+    """Stands in for the store behind :class:`AsyncFaultyStore`'s fault plan."""
+
+    def __init__(self) -> None:
+        super().__init__(None)  # type: ignore[arg-type]
+
+    def _call(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        raise AssertionError("the fault plan of an async store makes no store call")
+
+
+_UNUSED = _Unused()

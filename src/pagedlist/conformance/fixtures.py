@@ -56,6 +56,12 @@ class StoreFixtures:
         return capabilities_of(adapter_for(store_url))()
 
     @pytest.fixture
+    def bridged(self) -> bool:
+        """Whether the suite's sync clients are an asyncio adapter behind a bridge
+        (:class:`~pagedlist.conformance.blocking.AsyncAdapterFixtures`)."""
+        return False
+
+    @pytest.fixture
     def layout(self) -> int | None:
         """The layout lists are created in: ``None`` for the store's own default (2 where
         it has entry rows); :class:`LayoutOneFixtures` forces 1."""

@@ -15,7 +15,10 @@ returned) plus a *snapshot* of the list's pages taken once every client has stop
 * **I4** if append A was acknowledged before append B started, A's positions are below B's;
 * **I5** every read returns a gap-free run of positions whose items are the ones the final
   list holds there (nothing a reader saw later disappears or moves), includes every append
-  acknowledged before the read started, and nothing whose append started after it ended.
+  acknowledged before the read started, and nothing whose append started after it ended;
+  with deletes and trims, a read leaves out exactly the positions deleted or trimmed by
+  calls that started before it ended, and never shows one deleted before it began;
+* **I6** a delete that returned stays: no tombstone comes back to life.
 
 :func:`shrink` drops every call the violation does not need, so a report shows the
 smallest failing history found. :class:`Recorder` wraps ``PagedList`` calls from many
@@ -37,6 +40,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pagedlist.core.algorithms import FORMAT, HEAD, ITEMS
+from pagedlist.core.ops import Get, GetMany, Scan
 from pagedlist.core.store import Store
 from pagedlist.core.values import page_key, summary_key
 from pagedlist.errors import ContractViolation, PagedListError
@@ -53,11 +57,16 @@ __all__ = [
     "format_history",
     "shrink",
     "snapshot",
+    "snapshot_async",
+    "snapshot_step",
     "verify",
 ]
 
 WRITES = ("append", "extend", "append_id")
 READS = ("latest", "scan", "count")
+#: Calls that change items in place (layout 2): ``n`` is the position (delete, edit) or the
+#: ``before`` of a trim.
+CHANGES = ("delete", "edit", "trim")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +121,8 @@ class Snapshot:
     pages: dict[int, tuple[str, ...]]
     entries: dict[int, str] | None = None
     start: int = 0
+    deleted: frozenset[int] = frozenset()
+    """Layout 2: the positions whose entry row is a tombstone."""
 
     def positions(self) -> dict[str, list[int]]:
         """Every id with all the positions it occupies (more than one is a duplicate)."""
@@ -182,25 +193,55 @@ def snapshot(store: Store, list_id: str, *, max_pages: int = 1_000_000) -> Snaps
     Layout-1 pages are read until a batch holds an absent page past the head, so a page
     written above the head (an I2 violation) is still seen if it is adjacent.
     """
-    row = store.get(summary_key(list_id))
+    from pagedlist.core.store import perform
+
+    step = snapshot_step(list_id, max_pages=max_pages)
+    try:
+        op = next(step)
+        while True:
+            op = step.send(perform(store, op))
+    except StopIteration as done:
+        return done.value
+
+
+async def snapshot_async(store: Any, list_id: str, *, max_pages: int = 1_000_000) -> Snapshot:
+    """:func:`snapshot` of a list in an asyncio store."""
+    from pagedlist.core.astore import perform_async
+
+    step = snapshot_step(list_id, max_pages=max_pages)
+    try:
+        op = next(step)
+        while True:
+            op = step.send(await perform_async(store, op))
+    except StopIteration as done:
+        return done.value
+
+
+def snapshot_step(list_id: str, *, max_pages: int = 1_000_000) -> Any:
+    """The reads of :func:`snapshot` as a sans-IO step (one store call at a time, no
+    retries: a snapshot must see the store as it is)."""
+    row = yield Get(summary_key(list_id))
     if row is None:
         raise AssertionError(f"list {list_id!r} has no summary row: was it created?")
     capacity, head = int(row.doc["capacity"]), int(row.doc.get(HEAD, 0))
     if int(row.doc.get("format", FORMAT)) != FORMAT:
         entries: dict[int, str] = {}
+        deleted: set[int] = set()
         lo = 0
         while True:
-            slots = store.scan(list_id, lo, None, 1000, False)
+            slots = yield Scan(list_id, lo, None, 1000, False)
             entries.update((pos, e["id"]) for pos, e in slots)
+            deleted.update(pos for pos, e in slots if "d" in e)
             if len(slots) < 1000:
                 break
             lo = slots[-1][0] + 1
-        return Snapshot(capacity, 0, {}, entries, int(row.doc.get("start") or 0))
+        start = int(row.doc.get("start") or 0)
+        return Snapshot(capacity, 0, {}, entries, start, frozenset(deleted))
     pages: dict[int, tuple[str, ...]] = {}
     start = 0
     while start < max_pages:
-        keys = [page_key(list_id, p) for p in range(start, start + 64)]
-        rows = store.get_many(keys)
+        keys = tuple(page_key(list_id, p) for p in range(start, start + 64))
+        rows = yield GetMany(keys)
         stop = False
         for p in range(start, start + 64):
             got = rows.get(page_key(list_id, p))
@@ -278,6 +319,8 @@ def check(history: History) -> list[Violation]:
             )
             continue
         for item_id, pos in zip(e.ids, e.positions, strict=True):
+            if pos < snap.start and snap.at(pos) in (None, item_id):
+                continue  # trimmed away (or still awaiting its purge)
             if snap.at(pos) != item_id or where.get(item_id) != [pos]:
                 out.append(
                     Violation(
@@ -304,11 +347,45 @@ def check(history: History) -> list[Violation]:
                     (a, b),
                 )
             )
+    # I6: a delete that returned stays: no tombstone comes back to life.
+    for e in history.events:
+        if e.kind == "delete" and e.ok and e.n >= snap.start and e.n not in snap.deleted:
+            out.append(
+                Violation("I6", f"position {e.n} was deleted, yet the list holds it live", (e,))
+            )
     # I5: reads.
+    changes = _Changes(history.events)
     for r in history.events:
         if r.kind in READS and r.ok:
-            out.extend(_check_read(r, history, acked, writers))
+            out.extend(_check_read(r, history, acked, writers, changes))
     return out
+
+
+class _Changes:
+    """Deletes and trims, to tell which positions a read may leave out."""
+
+    def __init__(self, events: Iterable[Event]) -> None:
+        self.deletes: dict[int, float] = {}
+        """Position -> the earliest start of a call that deleted it (a read may skip it)."""
+        self.done: dict[int, float] = {}
+        """Position -> the earliest end of a delete of it that returned (no read starting
+        later may show it)."""
+        self.trims: list[tuple[float, int]] = []
+        for e in events:
+            if e.kind == "delete":
+                self.deletes[e.n] = min(self.deletes.get(e.n, e.start), e.start)
+                if e.ok:
+                    self.done[e.n] = min(self.done.get(e.n, e.end), e.end)
+            elif e.kind == "trim":
+                self.trims.append((e.start, e.n))
+        self.any = bool(self.deletes or self.trims)
+
+    def gone(self, position: int, by: float, snap: Snapshot) -> bool:
+        """Whether a read that ended at ``by`` may leave ``position`` out: deleted (for
+        good) by a call that started before, or below a trim that started before."""
+        if position in snap.deleted and self.deletes.get(position, float("inf")) < by:
+            return True
+        return any(start < by and position < before for start, before in self.trims)
 
 
 class _Acked:
@@ -335,9 +412,14 @@ class _Acked:
 
 
 def _check_read(
-    r: Event, history: History, acked: _Acked, writers: dict[str, list[Event]]
+    r: Event,
+    history: History,
+    acked: _Acked,
+    writers: dict[str, list[Event]],
+    changes: _Changes | None = None,
 ) -> list[Violation]:
     snap = history.final
+    changes = changes or _Changes(())
     out: list[Violation] = []
     bound, by = acked.before(r.start)
     witness = () if by is None else (by,)
@@ -358,16 +440,26 @@ def _check_read(
     positions = [p for p, _ in result]
     want = sorted(positions, reverse=r.kind == "latest")
     step = -1 if r.kind == "latest" else 1
-    if positions != want or any(b - a != step for a, b in itertools.pairwise(positions)):
+    holes = [
+        q
+        for a, b in itertools.pairwise(positions)
+        for q in range(a + step, b, step)
+        if not changes.gone(q, r.end, snap)
+    ]
+    if positions != want or len(set(positions)) != len(positions) or holes:
         out.append(Violation("I5", f"{r.kind} returned positions {positions}: not gap-free", (r,)))
     for pos, item_id in result:
-        if snap.at(pos) != item_id:
+        if snap.at(pos) != item_id and not (pos < snap.start and snap.at(pos) is None):
             out.append(
                 Violation(
                     "I5",
                     f"{r.kind} saw {item_id!r} at {pos}; the list holds {snap.at(pos)!r} there",
                     (r,),
                 )
+            )
+        if pos in snap.deleted and changes.done.get(pos, float("inf")) < r.start:
+            out.append(
+                Violation("I5", f"{r.kind} saw {item_id!r} at {pos}, deleted before it began", (r,))
             )
         # Several calls may write one caller id (retries): the earliest could be the one
         # whose commit the read saw.
@@ -377,9 +469,14 @@ def _check_read(
                 Violation("I5", f"{r.kind} saw {item_id!r}, appended after it ended", (r, first))
             )
     top = max(positions, default=-1)
-    if r.kind == "scan" and positions and positions[0] != 0:
-        out.append(Violation("I5", f"scan from 0 began at {positions[0]}", (r,)))
-    if top < bound:
+    if r.kind == "scan" and positions:
+        missing = [q for q in range(0, positions[0]) if not changes.gone(q, r.end, snap)]
+        if missing:
+            out.append(Violation("I5", f"scan from 0 began at {positions[0]}", (r,)))
+    must = bound
+    while must >= 0 and changes.gone(must, r.end, snap):
+        must -= 1  # the newest acknowledged item the read had to see is deleted: one below
+    if top < must:
         out.append(
             Violation(
                 "I5",
@@ -388,8 +485,10 @@ def _check_read(
                 (*witness, r),
             )
         )
-    if r.kind == "latest" and len(result) != min(r.n, top + 1):
+    if r.kind == "latest" and not changes.any and len(result) != min(r.n, top + 1):
         out.append(Violation("I5", f"latest({r.n}) returned {len(result)} items up to {top}", (r,)))
+    if r.kind == "latest" and len(result) > r.n:
+        out.append(Violation("I5", f"latest({r.n}) returned {len(result)} items", (r,)))
     return out
 
 

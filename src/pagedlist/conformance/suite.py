@@ -6,9 +6,11 @@ hypothesis (``pip install 'pagedlist[conformance]'``).
 
 from __future__ import annotations
 
+from pagedlist.conformance.async_clauses import AbstractAsyncListTests
 from pagedlist.conformance.entry_clauses import AbstractEntryTests
 from pagedlist.conformance.fidelity_clauses import AbstractFidelityTests
 from pagedlist.conformance.history_clauses import AbstractHistoryTests
+from pagedlist.conformance.lifecycle_clauses import AbstractLifecycleTests
 from pagedlist.conformance.list_clauses import AbstractListTests
 from pagedlist.conformance.store_clauses import AbstractStoreTests
 
@@ -19,7 +21,9 @@ class ConformanceSuite(
     AbstractStoreTests,
     AbstractEntryTests,
     AbstractListTests,
+    AbstractLifecycleTests,
     AbstractHistoryTests,
     AbstractFidelityTests,
+    AbstractAsyncListTests,
 ):
     """Every clause of ``docs/contract.md``: compose with a ``StoreFixtures`` subclass."""

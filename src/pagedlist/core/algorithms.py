@@ -153,7 +153,8 @@ def create(list_id: str, wanted: Settings, *, fixed_capacity: bool) -> Step:
 
     With ``fixed_capacity`` false (no capacity was asked for), any stored capacity matches.
     A list that exists in the other layout is accepted as it is (its layout is not a
-    setting the caller chose). Returns ``(settings, head)``.
+    setting the caller chose). Returns ``(settings, head)``; ``settings`` is ``wanted``
+    itself exactly when this call created the list.
     """
     key = summary_key(list_id)
     created = yield PutIfAbsent(key, wanted.to_doc())

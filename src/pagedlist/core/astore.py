@@ -343,14 +343,22 @@ class ThreadedAsyncStore(AsyncStore):
 
 class InlineAsyncStore(ThreadedAsyncStore):
     """An :class:`AsyncStore` over a sync store whose calls never wait on I/O (the
-    in-memory store): each call runs inline on the event loop, no thread."""
+    in-memory store): each call runs inline on the event loop, no thread.
+
+    Each call still lets the loop run other tasks just before and just after it, as a
+    network call would, so tasks interleave (and can be cancelled) between the calls of an
+    operation, and after a call took effect but before its caller saw the answer.
+    """
 
     def __init__(self, store: Store) -> None:
         self.sync = store
         self.scheme = store.scheme
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return fn(*args)
+        await asyncio.sleep(0)
+        answer = fn(*args)
+        await asyncio.sleep(0)
+        return answer
 
     async def aclose(self) -> None:
         """Close the sync store."""

@@ -9,10 +9,8 @@ their own operation's deadline.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import time
-from collections.abc import Iterator
 
 __all__ = ["active", "deadline", "remaining"]
 
@@ -33,17 +31,23 @@ def remaining() -> float | None:
     return None if at is None else max(0.0, at - time.monotonic())
 
 
-@contextlib.contextmanager
-def active(at: float | None) -> Iterator[None]:
-    """Make ``at`` (a ``time.monotonic()`` instant) the deadline inside the block.
+class active:
+    """Make ``at`` (a ``time.monotonic()`` instant) the deadline inside a ``with`` block.
 
-    An inner deadline never extends an outer one: the earlier of the two applies.
+    An inner deadline never extends an outer one: the earlier of the two applies. A class
+    rather than a generator context manager: it runs around every list operation.
     """
-    outer = _DEADLINE.get()
-    if at is not None and outer is not None:
-        at = min(at, outer)
-    token = _DEADLINE.set(at if at is not None else outer)
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
+
+    __slots__ = ("_at", "_token")
+
+    def __init__(self, at: float | None) -> None:
+        outer = _DEADLINE.get()
+        if at is not None and outer is not None:
+            at = min(at, outer)
+        self._at = at if at is not None else outer
+
+    def __enter__(self) -> None:
+        self._token = _DEADLINE.set(self._at)
+
+    def __exit__(self, *exc: object) -> None:
+        _DEADLINE.reset(self._token)

@@ -24,6 +24,7 @@ than a retry library.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pagedlist.core import deadline as _deadline
+from pagedlist.core import observe
 from pagedlist.core.algorithms import Step
 from pagedlist.core.ops import Increment, Operation
 from pagedlist.core.store import Store, perform
@@ -95,6 +97,7 @@ class Attempts:
         self.sent += 1
         self.attempt = 0
         if self.sent > 1 and self.clock() > self.deadline:
+            observe.deadline_exceeded(self.what)
             return DeadlineExceeded(
                 f"{self.what} did not finish within its {self.policy.deadline:g}s deadline "
                 "(heavy contention on one list, or a slow store): retry later, or raise the "
@@ -120,8 +123,14 @@ class Attempts:
         if isinstance(err, Throttled) and err.retry_after:
             delay = max(delay, float(err.retry_after))
         if self.clock() + delay > self.deadline:
+            observe.gave_up(self.what, op, err, self.attempt)
             return _gave_up(err, self.attempt, self.policy, self.what)
+        observe.retried(self.what, op, err, self.attempt, delay)
         return delay
+
+    def watching(self) -> bool:
+        """Whether answers are to be reported (DEBUG logging or an observer wants them)."""
+        return bool(observe._answers) or observe.log.isEnabledFor(logging.DEBUG)
 
 
 def run(
@@ -136,6 +145,7 @@ def run(
 ) -> Any:
     """Drive ``step`` to completion against ``store`` and return its result."""
     tries = Attempts(policy, what, clock, rng)
+    watch = tries.watching()
     with _deadline.active(tries.deadline if clock is time.monotonic else None):
         try:
             op = next(step)
@@ -154,6 +164,8 @@ def run(
                             step.throw(decision)
                             raise AssertionError("algorithms do not handle store errors") from err
                         sleep(decision)
+                if watch:
+                    observe.answered(what, op, answer)
                 op = step.send(answer)
         except StopIteration as stop:
             return stop.value
@@ -180,6 +192,7 @@ async def run_async(
     from pagedlist.core.astore import perform_async
 
     tries = Attempts(policy, what, clock, rng)
+    watch = tries.watching()
     with _deadline.active(tries.deadline if clock is time.monotonic else None):
         try:
             op = next(step)
@@ -198,6 +211,8 @@ async def run_async(
                             step.throw(decision)
                             raise AssertionError("algorithms do not handle store errors") from err
                         await sleep(decision)
+                if watch:
+                    observe.answered(what, op, answer)
                 op = step.send(answer)
         except StopIteration as stop:
             return stop.value

@@ -48,6 +48,7 @@ Why the invariants hold (``docs/architecture.md`` has the long form):
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -106,25 +107,37 @@ def _check_scan(list_id: str, scan: Scan, slots: Any) -> tuple[Slot, ...]:
     """The answer to ``scan`` after the checks every adapter must pass (clause E4)."""
     if not isinstance(slots, tuple):
         raise _contract(list_id, f"scan answered {type(slots).__name__}, not a tuple", "E4")
+    if not slots:
+        return slots
     if len(slots) > scan.limit:
         raise _contract(list_id, f"scan returned {len(slots)} rows, limit {scan.limit}", "E4")
-    last = None
-    for pos, _entry in slots:
-        if pos < scan.lo or (scan.hi is not None and pos >= scan.hi):
-            raise _contract(
-                list_id, f"scan of [{scan.lo}, {scan.hi}) returned position {pos}", "E4"
-            )
-        if last is not None and (pos >= last if scan.newest_first else pos <= last):
-            raise _contract(list_id, "scan returned positions out of order", "E4")
-        last = pos
+    first, last = slots[0][0], slots[-1][0]
+    lo, hi = (last, first) if scan.newest_first else (first, last)
+    if lo < scan.lo or (scan.hi is not None and hi >= scan.hi):
+        raise _contract(
+            list_id, f"scan of [{scan.lo}, {scan.hi}) returned positions {first}..{last}", "E4"
+        )
+    # In order, no repeats: the common answer is a consecutive run (one C-speed list
+    # comparison); anything else is checked pair by pair.
+    step = -1 if scan.newest_first else 1
+    if [p for p, _ in slots] != list(range(first, last + step, step)):
+        for (a, _), (b, _) in itertools.pairwise(slots):
+            if (b - a) * step <= 0:
+                raise _contract(list_id, "scan returned positions out of order", "E4")
     return slots
 
 
 def _run(slots: tuple[Slot, ...], newest_first: bool) -> tuple[Slot, ...]:
     """The leading gap-free run of ``slots`` (consecutive positions)."""
+    n = len(slots)
+    if n < 2:
+        return slots
+    first = slots[0][0]
     step = -1 if newest_first else 1
-    for i in range(1, len(slots)):
-        if slots[i][0] != slots[0][0] + i * step:
+    if slots[-1][0] == first + (n - 1) * step:
+        return slots  # checked in order (_check_scan), consecutive end to end: no gap
+    for i in range(1, n):
+        if slots[i][0] != first + i * step:
             return slots[:i]
     return slots
 
@@ -156,9 +169,14 @@ def append_push(list_id: str, entries: Sequence[JSONDoc], chunk: int, floor: int
                 raise _partial(list_id, positions, len(entries), err) from err
             raise
         if not isinstance(answer, Pushed) or len(answer.positions) != len(batch):
-            raise _contract(list_id, f"push of {len(batch)} answered {answer!r}", "E2")
-        if len(set(answer.positions)) != len(batch) or min(answer.positions) < 0:
-            raise _contract(list_id, f"push answered positions {answer.positions}", "E2")
+            raise _contract(list_id, f"push of {len(batch)} answered {answer!r}", "E12")
+        where: dict[str, int] = {}
+        for entry, pos in zip(batch, answer.positions, strict=True):
+            # One id, one position (a group may carry one id twice); distinct ids, distinct.
+            if where.setdefault(entry["id"], pos) != pos or pos < 0:
+                raise _contract(list_id, f"push answered positions {answer.positions}", "E12")
+        if len(set(where.values())) != len(where):
+            raise _contract(list_id, f"push answered positions {answer.positions}", "E12")
         positions.extend(answer.positions)
     return positions
 
@@ -287,7 +305,7 @@ def latest(list_id: str, start: int, n: int, *, below: int | None = None) -> Ste
     while len(out) < n and (hi is None or hi > start):
         scan = Scan(list_id, start, hi, n - len(out), True)
         slots = _run(_check_scan(list_id, scan, (yield scan)), True)
-        out.extend(s for s in slots if is_live(s[1]))
+        out.extend([s for s in slots if "d" not in s[1]])
         if len(slots) < scan.limit:
             break
         hi = slots[-1][0]
@@ -319,7 +337,7 @@ def read_after(list_id: str, start: int, position: int, n: int) -> Step:
             if row is not None:
                 continue
         run = _run(slots, False)
-        out.extend(s for s in run if is_live(s[1]))
+        out.extend([s for s in run if "d" not in s[1]])
         if len(run) < len(slots) or len(slots) < scan.limit:
             return out, None
         lo = run[-1][0] + 1

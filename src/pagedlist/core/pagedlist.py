@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import math
 import threading
@@ -12,12 +13,14 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pagedlist.core import algorithms as alg
 from pagedlist.core import entries as ent
+from pagedlist.core import lifecycle as life
+from pagedlist.core import observe
 from pagedlist.core.driver import DEFAULT_POLICY, RetryPolicy, run
-from pagedlist.core.ops import GetMany, JSONDoc, Slot
+from pagedlist.core.ops import GetMany, JSONDoc, Scan, Slot
 from pagedlist.core.sizing import (
     ENTRY_PAGE_CAPACITY,
     check_capacity,
@@ -37,7 +40,9 @@ from pagedlist.errors import (
     ConfigError,
     DeadlineExceeded,
     InvalidArgument,
+    InvalidListId,
     InvalidValue,
+    ListNotFound,
     StoreError,
     Unsupported,
 )
@@ -51,13 +56,21 @@ ITER_BATCH_PAGES = 8
 HINT_TTL = 30.0
 #: Most entries one group of coalesced appends sends in one store call.
 MAX_GROUP = 500
+#: The list that catalogues the lists of a store (``PagedList.lists``); a reserved id.
+CATALOG = "pagedlist.catalog"
+#: Layout 2: settings older than this are re-read before a read or an append that needs
+#: the retained start, so another process's trim hides items here within this time.
+SETTINGS_TTL = 30.0
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(NamedTuple):
     """One list item: its dense ``position`` (0 is the oldest), ``id``, append time ``ts``
     (seconds since the epoch, millisecond precision) and ``value``; ``edited`` is the time
-    of the last ``replace`` (or ``None``) and ``list_id`` the list it belongs to."""
+    of the last ``replace`` (or ``None``) and ``list_id`` the list it belongs to.
+
+    Immutable, compared by value; a named tuple, because reads build many of them and a
+    tuple is the cheapest immutable record Python has.
+    """
 
     position: int
     id: str
@@ -82,8 +95,10 @@ def _items(entries: Sequence[Slot], list_id: str) -> list[Item]:
     if not entries:
         return []
     values = json.loads("[" + ",".join([e["v"] for _, e in entries]) + "]")
+    # tuple.__new__ builds the named tuple without its Python-level __new__.
+    new, cls = tuple.__new__, Item
     return [
-        Item(pos, e["id"], e["ts"] / 1000, v, e["e"] / 1000 if "e" in e else None, list_id)
+        new(cls, (pos, e["id"], e["ts"] / 1000, v, e["e"] / 1000 if "e" in e else None, list_id))
         for (pos, e), v in zip(entries, values, strict=True)
     ]
 
@@ -148,7 +163,8 @@ class _Request:
     def __init__(self, entries: list[JSONDoc], deadline: float) -> None:
         self.entries = entries
         self.deadline = deadline
-        self.event = threading.Event()
+        # Only a caller that has to wait needs an event; a leader never does.
+        self.event: threading.Event | None = None
         self.result: list[int] | None = None
         self.error: BaseException | None = None
         self.lead = False
@@ -156,6 +172,7 @@ class _Request:
 
     def wake(self) -> None:
         """Tell the waiting caller its outcome (or its lead) is ready."""
+        assert self.event is not None
         self.event.set()
 
 
@@ -172,6 +189,15 @@ class _ListState:
         """When ``head`` was last learned (``time.monotonic()``), for the hint's TTL."""
         self.queue: deque[_Request] = deque()
         self.busy = False
+        self.loaded_at = -math.inf
+        """When ``settings`` were read (``time.monotonic()``): layout-2 settings carry the
+        retained start, which another process's trim moves, so they are re-read after
+        ``SETTINGS_TTL``."""
+        self.checked_retention = -1
+        """The newest position for which retention (max_items/max_age) was last checked."""
+        self.chunk = 0
+        self.chunk_for: alg.Settings | None = None
+        """The batch size of appends, and the settings it was worked out for."""
 
     def seen(self, head: int) -> None:
         with self.lock:
@@ -224,12 +250,16 @@ class _Plans:
         st = self._state
         with st.lock:
             st.settings = settings
+            st.loaded_at = time.monotonic()
         if settings.layout == alg.FORMAT:
             st.seen(head)
 
     def _p_settings(self) -> alg.Step:
-        settings = self._state.settings
-        if settings is None:
+        st = self._state
+        settings = st.settings
+        if settings is None or (
+            settings.layout == ent.FORMAT and time.monotonic() - st.loaded_at > SETTINGS_TTL
+        ):
             settings, head = yield from alg.open_list(self._id)
             self._learn(settings, head)
         return settings
@@ -306,7 +336,67 @@ class _Plans:
     def _p_create(self, wanted: alg.Settings, fixed: bool) -> alg.Step:
         settings, head = yield from alg.create(self._id, wanted, fixed_capacity=fixed)
         self._learn(settings, head)
+        if settings is wanted and self._id != CATALOG:
+            # Made by this call (alg.create hands back ``wanted`` itself then): list it in
+            # the store's catalogue, once, so `pagedlist copy --all` can find it. Appends
+            # never touch the catalogue.
+            yield from self._p_register()
         return settings
+
+    def _catalog(self) -> _Plans:
+        handle = object.__new__(type(self))
+        handle._init(self._store, CATALOG, None)
+        handle._policy = self._policy
+        return handle
+
+    def _p_register(self) -> alg.Step:
+        cat = self._catalog()
+        if cat._state.settings is None:
+            wanted, fixed = self._wanted(
+                self._store,
+                capacity=None,
+                max_item_bytes=self._store.limits.key_bytes + 64,
+                metadata={"pagedlist": "catalogue of the lists in this store"},
+                max_items=None,
+                max_age=None,
+                layout=None,
+            )
+            yield from cat._p_create(wanted, fixed)
+        cfg = cat._state.settings
+        assert cfg is not None
+        entry = cat._entries(cfg, [{"list": self._id}], [_catalog_id(self._id)], None)
+        if cat._once_path(cfg, True):
+            yield from cat._p_write_once(cfg, entry)
+        else:
+            yield from cat._p_append_only(cfg, entry)
+
+    def _p_unregister(self) -> alg.Step:
+        cat = self._catalog()
+        row = yield from alg.open_list(CATALOG) if cat._state.settings is None else _nothing()
+        if row is not None:
+            cat._learn(*row)
+        cfg = cat._state.settings
+        if cfg is None or cfg.layout != ent.FORMAT:
+            return  # layout-1 catalogues keep the name; listing skips lists that are gone
+        push = self._store.features.push
+        found = yield from life.find(CATALOG, cfg.start, _catalog_id(self._id), push=push)
+        if found is not None:
+            yield from life.delete(CATALOG, cfg.start, found[0])
+
+    def _p_lists(self) -> alg.Step:
+        """Every list id in the catalogue, oldest first (lists created since 0.2)."""
+        try:
+            cfg = yield from self._p_settings()
+        except ListNotFound:
+            return []
+        out: list[str] = []
+        position = cfg.start - 1
+        while True:
+            items, more = yield from self._p_batch(position, 1000)
+            out.extend(i.value["list"] for i in items)
+            if more is None:
+                return out
+            position = more
 
     # --- writes ------------------------------------------------------------------------
 
@@ -359,6 +449,13 @@ class _Plans:
         return given_ids and not (cfg.layout == ent.FORMAT and self._store.features.push)
 
     def _chunk(self, cfg: alg.Settings) -> int:
+        st = self._state
+        if st.chunk_for is cfg:
+            return st.chunk
+        st.chunk, st.chunk_for = self._chunk_of(cfg), cfg
+        return st.chunk
+
+    def _chunk_of(self, cfg: alg.Settings) -> int:
         store = self._store
         if cfg.layout == ent.FORMAT:
             if store.features.push:
@@ -378,6 +475,43 @@ class _Plans:
 
     def _p_append(self, cfg: alg.Settings, entries: list[JSONDoc]) -> alg.Step:
         """Append ``entries`` (generated ids, or any ids on a push store): positions."""
+        positions = yield from self._p_append_only(cfg, entries)
+        if cfg.layout == ent.FORMAT and positions:
+            yield from self._p_retention(cfg, max(positions))
+        return positions
+
+    def _p_retention(self, cfg: alg.Settings, newest: int) -> alg.Step:
+        """Apply ``max_items`` / ``max_age`` after an append that reached ``newest``: at
+        most once per page of positions, never on a reader's path."""
+        st = self._state
+        if cfg.max_items is None and cfg.max_age_ms is None:
+            return
+        page = newest // cfg.capacity
+        if page <= st.checked_retention // cfg.capacity and st.checked_retention >= 0:
+            return
+        st.checked_retention = newest
+        cut = cfg.start
+        if cfg.max_items is not None:
+            cut = max(cut, newest + 1 - cfg.max_items)
+        if cfg.max_age_ms is not None:
+            oldest_ok = int(time.time() * 1000) - cfg.max_age_ms
+            while cut <= newest:
+                slots = yield Scan(self._id, cut, newest + 1, cfg.capacity, False)
+                young = next((p for p, e in slots if e["ts"] >= oldest_ok), None)
+                if young is not None:
+                    cut = young
+                    break
+                if len(slots) < cfg.capacity:
+                    cut = newest + 1 if not slots else slots[-1][0] + 1
+                    break
+                cut = slots[-1][0] + 1
+        if cut > cfg.start:
+            settings = yield from life.trim(
+                self._id, cut, push=self._store.features.push, now_ms=int(time.time() * 1000)
+            )
+            self._learn(settings, 0)
+
+    def _p_append_only(self, cfg: alg.Settings, entries: list[JSONDoc]) -> alg.Step:
         st, chunk = self._state, self._chunk(cfg)
         if cfg.layout == ent.FORMAT and self._store.features.push:
             return (yield from ent.append_push(self._id, entries, chunk, cfg.start))
@@ -391,10 +525,12 @@ class _Plans:
         return positions
 
     def _p_write_once(self, cfg: alg.Settings, entries: list[JSONDoc]) -> alg.Step:
-        """Caller ids on a store without ``push``: one id record per entry, in order."""
+        """Caller ids on a store without ``push``: one id record per entry, in order. The
+        entries are marked ``"x"`` (they have a record, which trim and drop remove)."""
         st = self._state
         out: list[int] = []
         for entry in entries:
+            entry["x"] = 1
             try:
                 if cfg.layout == ent.FORMAT:
                     pos, hint = yield from self._hinted(
@@ -482,6 +618,58 @@ class _Plans:
         st.seen(head)
         return int(n)
 
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def _layout2(self, cfg: alg.Settings, what: str) -> None:
+        if cfg.layout != ent.FORMAT:
+            raise Unsupported(
+                f"{what} needs layout 2 (one row per item); list {self._id!r} is in layout 1 "
+                "(written by pagedlist 0.1, or on a store without entry rows): copy it to a "
+                "store or table with entry rows with `pagedlist copy`"
+            )
+
+    def _p_delete(self, position: int) -> alg.Step:
+        cfg = yield from self._p_settings()
+        self._layout2(cfg, "delete()")
+        return (yield from life.delete(self._id, cfg.start, position))
+
+    def _p_replace(self, position: int, value: Any) -> alg.Step:
+        cfg = yield from self._p_settings()
+        self._layout2(cfg, "replace()")
+        text = encode_value(value, cfg.max_item_bytes)
+        entry = yield from life.replace(
+            self._id, cfg.start, position, text, int(time.time() * 1000)
+        )
+        return _items([(position, entry)], self._id)[0]
+
+    def _p_find(self, item_id: str) -> alg.Step:
+        cfg = yield from self._p_settings()
+        if cfg.layout == ent.FORMAT:
+            push = self._store.features.push
+            found = yield from life.find(self._id, cfg.start, item_id, push=push)
+        else:
+            found = yield from life.find_layout1(self._id, cfg.capacity, item_id)
+        return None if found is None else _items([found], self._id)[0]
+
+    def _p_trim(self, before: int) -> alg.Step:
+        cfg = yield from self._p_settings()
+        self._layout2(cfg, "trim()")
+        count = yield from self._p_count()
+        if before > count:
+            raise InvalidArgument(
+                f"trim(before={before}) is past the end of list {self._id!r}, which holds "
+                f"{count} positions: trim at most up to count()"
+            )
+        settings = yield from life.trim(
+            self._id, before, push=self._store.features.push, now_ms=int(time.time() * 1000)
+        )
+        self._learn(settings, 0)
+        return settings.start
+
+    def _p_first(self) -> alg.Step:
+        cfg = yield from self._p_settings()
+        return cfg.start
+
     # --- properties -----------------------------------------------------------------
 
     @property
@@ -522,7 +710,10 @@ class PagedList(_Plans):
         self._init(store, list_id, deadline)
 
     def _run(self, step: alg.Step, what: str, policy: RetryPolicy | None = None) -> Any:
-        return run(step, self._store, policy or self._policy, what=what)
+        if not observe._observers:
+            return run(step, self._store, policy or self._policy, what=what)
+        with observe.operation(what, self._id):
+            return run(step, self._store, policy or self._policy, what=what)
 
     # --- construction ---------------------------------------------------------------
 
@@ -552,7 +743,7 @@ class PagedList(_Plans):
         (default: 2 where the store has entry rows). Raises ``ListExists`` if the list
         exists with other settings.
         """
-        validate_list_id(list_id, store.limits.key_bytes)
+        _not_reserved(validate_list_id(list_id, store.limits.key_bytes))
         wanted, fixed = cls._wanted(
             store,
             capacity=capacity,
@@ -668,6 +859,7 @@ class PagedList(_Plans):
             if lead:
                 st.busy = True
             else:
+                req.event = threading.Event()
                 st.queue.append(req)
         if not lead:
             self._wait(req)
@@ -685,7 +877,7 @@ class PagedList(_Plans):
                     st.busy = False
             if following is not None:
                 following.lead = True
-                following.event.set()
+                following.wake()
         if req.error is not None:
             raise req.error
         assert req.result is not None
@@ -693,6 +885,7 @@ class PagedList(_Plans):
 
     def _wait(self, req: _Request) -> None:
         st = self._state
+        assert req.event is not None
         if req.event.wait(max(0.0, req.deadline - time.monotonic())):
             return
         with st.lock:
@@ -747,8 +940,66 @@ class PagedList(_Plans):
         return self._run(self._p_get(position), f"get({position})")
 
     def count(self) -> int:
-        """The number of positions used so far (one store call; layout 1: at most two)."""
+        """The number of positions used so far (one store call; layout 1: at most two).
+        Deleted and trimmed items keep counting: positions never move."""
         return self._run(self._p_count(), "count()")
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def delete(self, position: int) -> bool:
+        """Delete the item at ``position``: it becomes a tombstone (its value is gone from
+        the store; its position and id stay, so other positions never change and an append
+        repeating its id still finds it). Reads skip it, ``get`` returns ``None``. Returns
+        ``False`` if it was deleted already. Raises ``ItemNotFound`` for a position never
+        written or trimmed. Layout 2 only (``Unsupported`` on layout 1)."""
+        position = _count(position, "position")
+        return self._run(self._p_delete(position), f"delete({position})")
+
+    def replace(self, position: int, value: Any) -> Item:
+        """Give the item at ``position`` a new value (same position, same id); returns the
+        new item, whose ``edited`` is now. Raises ``ItemNotFound`` for a deleted, trimmed or
+        never written position, ``ItemTooLarge`` / ``InvalidValue`` before writing."""
+        position = _count(position, "position")
+        return self._run(self._p_replace(position, value), f"replace({position})")
+
+    def find(self, id: str) -> Item | None:
+        """The live item with that id, or ``None``: at most two store calls. Finds items
+        appended with an explicit ``id=``; on stores with ``push`` (memory, SQLite,
+        PostgreSQL, Redis) any item."""
+        item_id = validate_item_id(id)
+        return self._run(self._p_find(item_id), f"find({item_id!r})")
+
+    def trim(self, *, before: int) -> int:
+        """Drop every item below position ``before`` (retention); returns the new retained
+        start. Positions never move; reads below the start return nothing. Other processes
+        see the trim within ``SETTINGS_TTL`` seconds. Layout 2 only."""
+        before = _count(before, "before")
+        return self._run(self._p_trim(before), f"trim(before={before})")
+
+    def first(self) -> int:
+        """The lowest retained position (0 until a trim): no store call while the list's
+        settings are fresh."""
+        return self._run(self._p_first(), "first()")
+
+    @classmethod
+    def drop(cls, store: Store, list_id: str, *, deadline: float | None = None) -> bool:
+        """Remove a whole list, all its rows; idempotent (``False`` if there was none).
+        Handles of it in this process forget it."""
+        handle = cls(store, list_id, deadline=deadline)
+        step = life.drop(handle._id, entries=store.features.entries)
+        existed = handle._run(step, f"drop({list_id!r})")
+        _forget(store, handle._id)
+        handle._run(handle._p_unregister(), f"drop({list_id!r})")
+        return bool(existed)
+
+    @classmethod
+    def lists(cls, store: Store, *, deadline: float | None = None) -> list[str]:
+        """The ids of the lists created in ``store`` (by pagedlist 0.2 or later), oldest
+        first, from the store's catalogue: a list is added when it is created and removed
+        when it is dropped; appends never touch it. A list whose create died between its
+        two writes may be missing: name it explicitly."""
+        cat = cls(store, CATALOG, deadline=deadline)
+        return cat._run(cat._p_lists(), "lists()")
 
     def iter(self, start: int = 0) -> Iterator[Item]:
         """Iterate forward from ``start`` to the end as seen while iterating, one store
@@ -786,6 +1037,27 @@ class PagedList(_Plans):
         """
         plan = _ManyPlan(store, list_ids, n, cursor, deadline, cls)
         return run(plan.step(), store, plan.policy, what="latest_many")
+
+
+def _nothing() -> alg.Step:
+    return None
+    yield  # pragma: no cover - makes this a generator
+
+
+def _catalog_id(list_id: str) -> str:
+    """The catalogue item id of a list: its id, or a digest of one over the 128-byte item
+    id limit."""
+    if len(list_id) <= 128:
+        return list_id
+    return "h:" + hashlib.sha256(list_id.encode("ascii")).hexdigest()
+
+
+def _not_reserved(list_id: str) -> str:
+    if list_id == CATALOG:
+        raise InvalidListId(
+            f"list id {CATALOG!r} is reserved for the store's catalogue of lists: pick another"
+        )
+    return list_id
 
 
 def _waited_too_long(list_id: str, policy: RetryPolicy) -> DeadlineExceeded:

@@ -12,8 +12,8 @@ import base64
 import hashlib
 import json
 import math
+import os
 import re
-import uuid
 from typing import Any
 
 from pagedlist.errors import InvalidListId, InvalidValue, ItemTooLarge
@@ -94,8 +94,8 @@ def validate_list_id(list_id: object, key_bytes: int) -> str:
 
 
 def new_item_id() -> str:
-    """A fresh random item id (32 hex digits)."""
-    return uuid.uuid4().hex
+    """A fresh random item id (32 hex digits, 128 random bits)."""
+    return os.urandom(16).hex()
 
 
 def validate_item_id(item_id: object) -> str:
