@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from pagedlist import PagedList
-from pagedlist.adapters import open_async_store, open_store
+from pagedlist.adapters import open_async_store, open_store, postgres
 from pagedlist.adapters.postgres import (
     POSTGRES_ROW_BYTES,
     AsyncPostgresStore,
@@ -26,7 +26,7 @@ from pagedlist.adapters.postgres import (
 )
 from pagedlist.conformance import ConformanceSuite, StoreFixtures
 from pagedlist.conformance.blocking import AsyncAdapterFixtures
-from pagedlist.conformance.fixtures import LayoutOneFixtures
+from pagedlist.conformance.fixtures import LayoutOneFixtures, LayoutOneStore
 from pagedlist.conformance.history_clauses import AbstractHistoryTests
 from pagedlist.conformance.list_clauses import AbstractListTests
 from pagedlist.conformance.store_clauses import race
@@ -36,7 +36,6 @@ from pagedlist.emulators.base import free_port
 from pagedlist.emulators.postgres import PostgresEmulator, PostgresRunning
 from pagedlist.errors import (
     ConfigError,
-    ContractViolation,
     DeadlineExceeded,
     InvalidValue,
     ItemTooLarge,
@@ -753,13 +752,39 @@ def test_a_claim_racing_another_runs_again_and_reports_it_taken(own, admin, key)
         assert [p for p, _ in store.scan(list_id, 0, None, 9)] == [1]
 
 
-def test_a_push_onto_claimed_positions_is_refused_as_a_contract_violation(own, key):
+def test_a_push_onto_claimed_positions_moves_past_them(own, key):
+    """A client that sees no push feature appends by claim (as the suite's LayoutOneStore
+    does to the store's catalogue of lists); a push whose counter points at such a row
+    moves the counter past the list's newest row and runs again: dense, nothing lost."""
     list_id = key[:-2]
     with open_store(own.url) as store:
-        assert store.claim(list_id, 0, [{"id": "c", "ts": 1, "v": "1"}]) == Claimed()
-        with pytest.raises(ContractViolation, match="takes pushes or claims, never both"):
-            store.push(list_id, [{"id": "p", "ts": 1, "v": "1"}])
-        assert [e["id"] for _, e in store.scan(list_id, 0, None, 9)] == ["c"]
+        assert store.push(list_id, [{"id": "p0", "ts": 1, "v": "1"}]) == Pushed((0,))
+        taken = [{"id": f"c{i}", "ts": 1, "v": "1"} for i in range(3)]
+        assert store.claim(list_id, 1, taken) == Claimed()
+        assert store.push(list_id, [{"id": "p4", "ts": 1, "v": "1"}]) == Pushed((4,))
+        assert store.push(list_id, [{"id": f"q{i}", "ts": 1, "v": "1"} for i in range(2)]) == (
+            Pushed((5, 6))
+        )
+        fresh = f"{list_id}-claimed-first"
+        assert store.claim(fresh, 0, taken) == Claimed()  # no counter row yet
+        assert store.push(fresh, [{"id": "p", "ts": 1, "v": "1"}]) == Pushed((3,))
+        ids = [e["id"] for _, e in store.scan(list_id, 0, None, 99)]
+        assert ids == ["p0", "c0", "c1", "c2", "p4", "q0", "q1"]
+
+
+def test_layout_one_clients_and_push_clients_share_the_catalogue(own):
+    """The store's catalogue of lists (layout 2) registered through a client that hides
+    the entry features (it claims) and through plain clients (they push), in turn."""
+    table = f"cat_{uuid.uuid4().hex[:8]}"
+    url = f"{own.url}?table={table}"
+    with open_store(url) as plain, open_store(url) as other:
+        hidden = LayoutOneStore(other)
+        names = []
+        for i in range(6):
+            name = f"feed-{i}"
+            PagedList.create(hidden if i % 2 else plain, name)
+            names.append(name)
+        assert PagedList.lists(plain) == names
 
 
 def test_an_entry_id_changed_by_replace_entry_keeps_the_index(own, key):
@@ -794,6 +819,27 @@ def test_push_and_scan_many_are_one_statement_each(own, key, monkeypatch):
         assert sent == ["push_one", "push", "scan_many"]
     assert [p for p, _ in got[0]] == [50, 49, 48] and [p for p, _ in got[-1]] == [1, 2, 3]
     assert all(g == () for g in got[1:-1])
+
+
+def test_purge_and_drop_delete_in_bounded_statements(own, key, monkeypatch):
+    """However many rows a purge or a drop removes, each statement deletes at most
+    PURGE_ROWS of them (each within the deadline); the counter survives a purge only."""
+    list_id = key[:-2]
+    monkeypatch.setattr(postgres, "PURGE_ROWS", 3)
+    with open_store(own.url) as store:
+        store.push(list_id, [{"id": f"i{i}", "ts": 1, "v": "1"} for i in range(11)])
+        sent: list[str] = []
+        real = store._send
+        monkeypatch.setattr(store, "_send", lambda q: sent.append(q.name) or real(q))
+        store.purge(list_id, 8)
+        assert sent == ["purge"] * 3  # 3 + 3 + 2 rows
+        assert [p for p, _ in store.scan(list_id, 0, None, 99)] == [8, 9, 10]
+        assert store.push(list_id, [{"id": "n", "ts": 1, "v": "1"}]) == Pushed((11,))
+        sent.clear()
+        store.drop_entries(list_id)
+        assert sent == ["purge", "purge", "drop_entries"]  # 3 + 1 rows, then the counter
+        assert store.scan(list_id, 0, None, 99) == ()
+        assert store.push(list_id, [{"id": "n", "ts": 1, "v": "1"}]) == Pushed((0,))
 
 
 def test_pooled_sessions_use_generic_plans(own):

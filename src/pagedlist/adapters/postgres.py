@@ -137,8 +137,10 @@ from pagedlist.errors import (
 )
 
 __all__ = [
+    "CLAIM_ENTRIES",
     "POSTGRES_KEY_BYTES",
     "POSTGRES_ROW_BYTES",
+    "PURGE_ROWS",
     "AsyncPostgresStore",
     "PostgresStore",
     "Query",
@@ -158,6 +160,8 @@ POSTGRES_KEY_BYTES = 1024
 BATCH_KEYS = 256
 #: Most entries one claim writes (one statement, its rows passed as arrays).
 CLAIM_ENTRIES = 500
+#: Most entry rows one statement of a purge (or a drop) deletes.
+PURGE_ROWS = 5000
 DEFAULT_TABLE = "pagedlist"
 FORM = "postgresql://[user@]host[:port]/database[?table=NAME&sslmode=MODE]"
 _SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -745,6 +749,15 @@ SELECT (SELECT first FROM base), (SELECT count(*) FROM ins),
        ARRAY(SELECT id FROM known), ARRAY(SELECT pos FROM known)
 """
 
+# A push refused by the primary key met rows a claim wrote at the positions the counter
+# hands out (a client that appends by claim, e.g. one that sees no push feature, to the
+# same list): the counter moves past the list's newest row, and the push runs again.
+_CATCH_UP = """
+INSERT INTO {tails} AS t (list, next)
+SELECT %(list)s, max(pos) + 1 FROM {e} WHERE list = %(list)s HAVING count(*) > 0
+ON CONFLICT (list) DO UPDATE SET next = greatest(t.next, EXCLUDED.next)
+"""
+
 # claim: the lowest taken position of the range (as this statement's snapshot sees it),
 # and the entries inserted only when there is none. A position a concurrent claim took
 # after the snapshot fails the INSERT on the primary key: nothing written, run again.
@@ -798,8 +811,19 @@ UPDATE {{e}} SET version = {_VERSION}, ts = %(ts)s, v = %(v)s,
 WHERE list = %(list)s AND pos = %(pos)s AND version = %(version)s
 RETURNING version
 """
-# The counter stays: a purge never lets a push reuse a position.
-_PURGE = "DELETE FROM {e} WHERE list = %(list)s AND pos < %(below)s"
+# The oldest rows below a position, at most ``chunk`` of them (a purge runs it until it
+# deletes fewer: each statement's work is bounded, every one within the deadline). The
+# counter stays: a purge never lets a push reuse a position.
+_PURGE = """
+WITH gone AS (
+    DELETE FROM {e}
+    WHERE list = %(list)s AND pos IN (
+        SELECT pos FROM {e} WHERE list = %(list)s AND pos < %(below)s
+        ORDER BY pos LIMIT %(chunk)s)
+    RETURNING 1
+)
+SELECT count(*) FROM gone
+"""
 _DROP = """
 WITH gone AS (DELETE FROM {e} WHERE list = %(list)s)
 DELETE FROM {tails} WHERE list = %(list)s
@@ -818,6 +842,7 @@ _STATEMENTS = {
     "increment": _INCREMENT,
     "push_one": _PUSH_ONE,
     "push": _PUSH,
+    "catch_up": _CATCH_UP,
     "claim": _CLAIM,
     "scan_desc": _SCAN_DESC,
     "scan_asc": _SCAN_ASC,
@@ -1416,13 +1441,10 @@ class _Plans:
                 row = yield query
             except _Conflict as err:
                 if _constraint(err) != self._ids_index:
-                    raise ContractViolation(
-                        f"push to list {list_id!r}: the positions its tail counter hands out "
-                        "hold entries written by claim; a list takes pushes or claims, never "
-                        "both"
-                    ) from err
-                # A racing push of one of these ids committed after this statement's
-                # snapshot: nothing was written, and the next run finds that id.
+                    # Claimed rows where the counter points: move it past them.
+                    yield Query("push", "catch_up", {"list": list_id}, NONE)
+                # Else a racing push of one of these ids committed after this statement's
+                # snapshot. Either way nothing was written; the next run gets it right.
                 continue
             positions = _pushed(list_id, row, cols)
             if positions is not None:
@@ -1490,12 +1512,18 @@ class _Plans:
         row = yield Query("replace_entry", "replace_entry", params)
         return None if row is None else str(row[0])
 
-    def _p_purge(self, list_id: str, below: int) -> Plan[None]:
-        self._need_entries("purge")
-        yield Query("purge", "purge", {"list": list_id, "below": _bound(below)}, NONE)
+    def _p_purge(self, list_id: str, below: int, what: str = "purge") -> Plan[None]:
+        self._need_entries(what)
+        params = {"list": list_id, "below": _bound(below), "chunk": PURGE_ROWS}
+        while True:
+            (gone,) = yield Query(what, "purge", params)
+            if gone < PURGE_ROWS:
+                return
 
     def _p_drop_entries(self, list_id: str) -> Plan[None]:
-        self._need_entries("drop_entries")
+        # The rows in bounded statements first, then the counter (and anything pushed
+        # meanwhile) in one.
+        yield from self._p_purge(list_id, _NO_END, "drop_entries")
         yield Query("drop_entries", "drop_entries", {"list": list_id}, NONE)
 
     def _p_find_id(self, list_id: str, item_id: str) -> Plan[int | None]:
@@ -1761,11 +1789,12 @@ class PostgresStore(_Plans, Store):
         return self._drive(self._p_replace_entry(list_id, position, entry, version))
 
     def purge(self, list_id: str, below: int) -> None:
-        """``DELETE ... WHERE list = $l AND pos < $below`` (the tail counter stays)."""
+        """``DELETE ... WHERE list = $l AND pos < $below``, ``PURGE_ROWS`` rows per
+        statement (the tail counter stays)."""
         return self._drive(self._p_purge(list_id, below))
 
     def drop_entries(self, list_id: str) -> None:
-        """The list's entry rows and tail counter, deleted in one statement."""
+        """The list's entry rows (``PURGE_ROWS`` per statement), then its tail counter."""
         return self._drive(self._p_drop_entries(list_id))
 
     def find_id(self, list_id: str, item_id: str) -> int | None:

@@ -75,35 +75,6 @@ class BlockingStore(Store):
     def _wait(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
-    @classmethod
-    def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> BlockingStore:
-        """The store ``open_async_store(url)`` would open, with its connections made to
-        ``route(host, port)`` (clause W1's fault proxy): the scheme's asyncio adapter's own
-        ``through``, or the sync adapter's in a thread pool where the scheme has none."""
-        from pagedlist.adapters import ADAPTERS, adapter_class, scheme_of
-        from pagedlist.core.astore import ThreadedAsyncStore
-
-        scheme = scheme_of(url)
-        target = ADAPTERS[scheme].async_target
-        if target is None:
-            sync = adapter_class(scheme)
-            opener = getattr(sync, "through", None)
-            if opener is None:
-                raise ContractViolation(f"{sync.__name__} has no through(url, route)")
-
-            async def threaded() -> AsyncStore:
-                return ThreadedAsyncStore(await asyncio.to_thread(opener, url, route))
-
-            return cls(threaded)
-        module_name, _, class_name = target.partition(":")
-        adapter = getattr(importlib.import_module(module_name), class_name)
-        if getattr(adapter, "through", None) is None:
-            raise ContractViolation(
-                f"{adapter.__name__} has no through(url, route), so the fault proxy cannot "
-                "reach its connections: add one (an async classmethod)"
-            )
-        return cls(lambda: adapter.through(url, route))
-
     @property
     def limits(self) -> Limits:
         """The async store's limits."""
