@@ -29,6 +29,7 @@ from pagedlist.conformance.blocking import AsyncAdapterFixtures
 from pagedlist.conformance.fixtures import LayoutOneFixtures, LayoutOneStore
 from pagedlist.conformance.history_clauses import AbstractHistoryTests
 from pagedlist.conformance.list_clauses import AbstractListTests
+from pagedlist.conformance.proxy import FaultProxies
 from pagedlist.conformance.store_clauses import race
 from pagedlist.core.deadline import active
 from pagedlist.core.ops import Appended, Claimed, Duplicate, Pushed, Scan, Taken
@@ -840,6 +841,27 @@ def test_purge_and_drop_delete_in_bounded_statements(own, key, monkeypatch):
         assert sent == ["purge", "purge", "drop_entries"]  # 3 + 1 rows, then the counter
         assert store.scan(list_id, 0, None, 99) == ()
         assert store.push(list_id, [{"id": "n", "ts": 1, "v": "1"}]) == Pushed((0,))
+
+
+def test_every_call_is_one_request_whatever_it_must_set_up_first(own, key):
+    """A connection's first call must also set statement_timeout and prepare the
+    statement, and psycopg prepares a statement on its sixth use: both go in the call's
+    own round trip. So a write whose answer is lost (the fault proxy cuts it) was sent,
+    whole, once: on a fresh connection, and on the sixth use of a statement."""
+    with FaultProxies() as proxies, PostgresStore.through(own.url, proxies.route) as store:
+        store._pool.wait(timeout=30)  # the pooled connection is open and configured
+        proxies.lose_answers(1)
+        with pytest.raises(StoreUnavailable):
+            store.put_if_absent(key, {"n": 0})  # the connection's very first call
+        assert proxies.lost == 1
+        assert store.get(key).doc == {"n": 0}
+        for i in range(4):
+            assert store.increment(key, "n", 1) == i + 1
+        proxies.lose_answers(1)
+        with pytest.raises(StoreUnavailable):
+            store.increment(key, "n", 1)  # its statement's sixth use on this connection
+        assert proxies.lost == 2
+        assert store.get(key).doc == {"n": 5}
 
 
 def test_pooled_sessions_use_generic_plans(own):

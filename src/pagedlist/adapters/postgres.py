@@ -1004,6 +1004,29 @@ def _timeout_to_set(conn: Any, seconds: float) -> int | None:
     return _nice_floor(want)
 
 
+def _ahead(conn: Any, name: str, seconds: float) -> tuple[int | None, bool]:
+    """What must go ahead of statement ``name`` on ``conn``: a new ``statement_timeout``
+    (ms, or ``None``), and whether the statement is still to be prepared there.
+
+    Either is sent in the same round trip as the statement (a pipeline), never as one of
+    its own: a call is then one request and one answer, however it is cut (clause W1),
+    and costs one round trip. (psycopg alone would send a statement's Parse and wait for
+    it, on its fifth use, before sending the statement.)
+    """
+    ready = getattr(conn, "_pagedlist_ready", None)
+    return _timeout_to_set(conn, seconds), ready is None or name not in ready
+
+
+def _ready(conn: Any, name: str, ms: int | None) -> None:
+    """Note what a call that went through left set up on ``conn``."""
+    ready = getattr(conn, "_pagedlist_ready", None)
+    if ready is None:
+        ready = conn._pagedlist_ready = set()
+    ready.add(name)
+    if ms is not None:
+        conn._pagedlist_timeout_ms = ms
+
+
 class _Watchdog:
     """One daemon thread per process that cuts off connections whose call outlived its
     deadline (plus a grace), so a server that stopped answering cannot hold a caller."""
@@ -1702,11 +1725,17 @@ class PostgresStore(_Plans, Store):
         # too, and a silent server would hold it as long as any other.
         token, fired = _WATCHDOG.arm(conn, time.monotonic() + budget + _GRACE)
         try:
-            ms = _timeout_to_set(conn, budget)
-            if ms is not None:
-                conn.execute(_SET_TIMEOUT, [f"{ms}ms"])
-                conn._pagedlist_timeout_ms = ms  # type: ignore[attr-defined]
-            answer = _fetch(conn.execute(self._sql[query.name], query.params), query.rows)
+            ms, fresh = _ahead(conn, query.name, budget)
+            sql = self._sql[query.name]
+            if ms is None and not fresh:
+                cursor = conn.execute(sql, query.params)
+            else:
+                with conn.pipeline():  # what must go first, in the same round trip
+                    if ms is not None:
+                        conn.execute(_SET_TIMEOUT, [f"{ms}ms"])
+                    cursor = conn.execute(sql, query.params, prepare=True)
+            answer = _fetch(cursor, query.rows)
+            _ready(conn, query.name, ms)
         except psycopg.Error as err:
             _WATCHDOG.disarm(token)
             if fired[0]:
@@ -1885,12 +1914,17 @@ class AsyncPostgresStore(_Plans, AsyncStore):
         fired = [False]
         timer = asyncio.get_running_loop().call_later(budget + _GRACE, _fire, conn, fired)
         try:
-            ms = _timeout_to_set(conn, budget)
-            if ms is not None:
-                await conn.execute(_SET_TIMEOUT, [f"{ms}ms"])
-                conn._pagedlist_timeout_ms = ms  # type: ignore[attr-defined]
-            cursor = await conn.execute(self._sql[query.name], query.params)
+            ms, fresh = _ahead(conn, query.name, budget)
+            sql = self._sql[query.name]
+            if ms is None and not fresh:
+                cursor = await conn.execute(sql, query.params)
+            else:
+                async with conn.pipeline():  # what must go first, in the same round trip
+                    if ms is not None:
+                        await conn.execute(_SET_TIMEOUT, [f"{ms}ms"])
+                    cursor = await conn.execute(sql, query.params, prepare=True)
             answer = await _afetch(cursor, query.rows)
+            _ready(conn, query.name, ms)
         except psycopg.Error as err:
             if fired[0]:
                 raise _cut_off(query.what, self._where(), budget + _GRACE) from err
