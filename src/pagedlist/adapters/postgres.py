@@ -484,7 +484,10 @@ def _entry(item_id: str, ts: int | None, v: str | None, rest: str | None) -> JSO
 # --- the statements ------------------------------------------------------------------------
 #
 # Placeholders: {t} the rows table, {e} the entries table, {tails} the tails table (quoted
-# identifiers, composed once when a store opens). Every value is a bind parameter.
+# identifiers, composed once when a store opens). Every value is a bind parameter; arrays
+# go in binary (``%(name)b``): psycopg builds a text array literal by escaping each element
+# in Python (measured: two arrays of 40 values of 200 characters, ~450 us of client CPU
+# per statement as text, ~80 us in binary).
 
 _VERSION = "pg_current_xact_id()::text::bigint"
 
@@ -518,7 +521,7 @@ CREATE TABLE IF NOT EXISTS {tails} (
 """
 
 _GET = "SELECT doc::text, version FROM {t} WHERE key = %(key)s"
-_GET_MANY = "SELECT key, doc::text, version FROM {t} WHERE key = ANY(%(keys)s::text[])"
+_GET_MANY = "SELECT key, doc::text, version FROM {t} WHERE key = ANY(%(keys)b::text[])"
 _DELETE = "DELETE FROM {t} WHERE key = %(key)s"
 _PUT = f"""
 INSERT INTO {{t}} (key, doc, size, version)
@@ -565,7 +568,7 @@ s AS (
         CASE WHEN jsonb_typeof(r.val) = 'array' THEN jsonb_array_length(r.val) ELSE 0 END
             AS len,
         (SELECT ARRAY[q.ord - 1, max(e.i) - 1]
-           FROM unnest(%(ids)s::text[]) WITH ORDINALITY AS q(id, ord)
+           FROM unnest(%(ids)b::text[]) WITH ORDINALITY AS q(id, ord)
            JOIN jsonb_array_elements(
                     CASE WHEN jsonb_typeof(r.val) = 'array' THEN r.val ELSE '[]'::jsonb END
                 ) WITH ORDINALITY AS e(entry, i)
@@ -712,11 +715,11 @@ SELECT (SELECT pos FROM known), (SELECT pos FROM ins)
 _PUSH = f"""
 WITH known AS (
     SELECT id, pos FROM {{e}}
-    WHERE list = %(list)s AND pushed AND id = ANY(%(ids)s::text[])
+    WHERE list = %(list)s AND pushed AND id = ANY(%(ids)b::text[])
 ),
 fresh AS (
     SELECT r.id, r.ts, r.v, r.rest, row_number() OVER (ORDER BY r.ord) - 1 AS k
-    FROM unnest(%(ids)s::text[], %(ts)s::bigint[], %(vs)s::text[], %(rests)s::text[])
+    FROM unnest(%(ids)b::text[], %(ts)b::bigint[], %(vs)b::text[], %(rests)b::text[])
          WITH ORDINALITY AS r(id, ts, v, rest, ord)
     WHERE NOT EXISTS (SELECT 1 FROM known WHERE known.id = r.id)
 ),
@@ -770,7 +773,7 @@ WITH taken AS (
 ins AS (
     INSERT INTO {{e}} (pos, version, ts, pushed, list, id, v, rest)
     SELECT %(first)s + r.ord - 1, {_VERSION}, r.ts, false, %(list)s, r.id, r.v, r.rest
-    FROM unnest(%(ids)s::text[], %(ts)s::bigint[], %(vs)s::text[], %(rests)s::text[])
+    FROM unnest(%(ids)b::text[], %(ts)b::bigint[], %(vs)b::text[], %(rests)b::text[])
          WITH ORDINALITY AS r(id, ts, v, rest, ord)
     WHERE NOT EXISTS (SELECT 1 FROM taken)
     RETURNING 1
@@ -789,8 +792,8 @@ _SCAN_ASC = (
 # LATERAL subquery per scan, whose branch for the other direction is skipped.
 _SCAN_MANY = """
 SELECT s.ord, e.pos, e.id, e.ts, e.v, e.rest
-FROM unnest(%(lists)s::text[], %(los)s::bigint[], %(his)s::bigint[], %(limits)s::bigint[],
-            %(newest)s::boolean[]) WITH ORDINALITY AS s(list, lo, hi, lim, newest, ord)
+FROM unnest(%(lists)b::text[], %(los)b::bigint[], %(his)b::bigint[], %(limits)b::bigint[],
+            %(newest)b::boolean[]) WITH ORDINALITY AS s(list, lo, hi, lim, newest, ord)
 CROSS JOIN LATERAL (
     (SELECT pos, id, ts, v, rest FROM {e}
       WHERE s.newest AND list = s.list AND pos >= s.lo AND pos < s.hi
