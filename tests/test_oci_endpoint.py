@@ -6,6 +6,7 @@ Everything talks to the endpoint over HTTP through the unmodified borneo SDK.
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 
@@ -17,6 +18,7 @@ from borneo.kv import StoreAccessTokenProvider
 from pagedlist.adapters import open_store
 from pagedlist.adapters.oci import ROW_BYTES, OCINoSQLStore
 from pagedlist.conformance.history import Recorder, check_list
+from pagedlist.core.ops import Claimed
 from pagedlist.core.pagedlist import PagedList
 from pagedlist.emulators.base import free_port
 from pagedlist.errors import (
@@ -41,7 +43,9 @@ def store(url):
 
 @pytest.fixture
 def handle(url):
-    """A bare borneo handle on the endpoint, to send what the adapter never sends."""
+    """A bare borneo handle on the endpoint, to send what the adapter never sends (the
+    adapter's tables created first, so a test does not depend on the ones before it)."""
+    open_store(url).close()
     endpoint = url.split("://", 1)[1].split("/", 1)[0]
     h = NoSQLHandle(NoSQLHandleConfig(f"http://{endpoint}", StoreAccessTokenProvider()))
     yield h
@@ -310,3 +314,218 @@ def test_two_endpoints_share_one_database_file(tmp_path):
         for server in servers:
             server.shutdown()
             server.server_close()
+
+
+# --- layout 2: the entry table, as the endpoint runs what the adapter sends -------------------
+
+ENTRIES = "pagedlist_e"
+
+
+def _entry(item_id: str, v: str = '"x"') -> dict:
+    return {"id": item_id, "ts": 1_700_000_000_000, "v": v}
+
+
+def _claim_put(list_id: str, pos: int, item_id: str) -> PutRequest:
+    return (
+        PutRequest()
+        .set_table_name(ENTRIES)
+        .set_value({"l": list_id, "p": pos, "e": json.dumps(_entry(item_id))})
+        .set_option(borneo.PutOption.IF_ABSENT)
+        .set_return_row(True)
+    )
+
+
+def _units(store, call) -> tuple[int, int]:
+    before = store.stats()
+    call()
+    after = store.stats()
+    return after["read_units"] - before["read_units"], after["write_units"] - before["write_units"]
+
+
+def test_write_multiple_runs_in_key_order_and_aborts_at_the_lowest_taken(store, handle):
+    """As the engine's ExecuteHandler: operations run in key order whatever their order
+    in the request, the first failing one aborts the batch (nothing written) and is
+    reported by its index in the request, with the occupant asked back."""
+    lid = f"wm-{uuid.uuid4().hex[:8]}"
+    for pos in (3, 5):
+        assert handle.put(_claim_put(lid, pos, f"old{pos}")).get_version() is not None
+    batch = borneo.WriteMultipleRequest()
+    for pos in (6, 5, 4, 3):
+        batch.add(_claim_put(lid, pos, f"new{pos}"), True)
+    result = handle.write_multiple(batch)
+    assert not result.get_success()
+    assert result.get_failed_operation_index() == 3  # position 3, the lowest taken
+    occupant = result.get_failed_operation_result().get_existing_value()
+    assert json.loads(occupant["e"]) == _entry("old3") and occupant["p"] == 3
+    assert [p for p, _ in store.scan(lid, 0, None, 10)] == [3, 5]
+    fresh = borneo.WriteMultipleRequest()
+    for pos in (1, 0, 2):
+        fresh.add(_claim_put(lid, pos, f"n{pos}"), True)
+    done = handle.write_multiple(fresh)
+    assert done.get_success() and len(done.get_results()) == 3
+    assert all(r.get_version() is not None for r in done.get_results())
+    assert [e["id"] for _, e in store.scan(lid, 0, None, 10)] == ["n0", "n1", "n2", "old3", "old5"]
+
+
+def test_write_multiple_refuses_what_the_service_refuses(handle, store):
+    """Two shard keys, one key twice, more than 50 operations: refused, nothing written;
+    the adapter never sends more than 50 (UsageError before any request)."""
+    lid = f"wm-{uuid.uuid4().hex[:8]}"
+    mixed = borneo.WriteMultipleRequest()
+    mixed.add(_claim_put(lid, 0, "a"), True).add(_claim_put(lid + "x", 0, "b"), True)
+    with pytest.raises(borneo.IllegalArgumentException, match="same shard key"):
+        handle.write_multiple(mixed)
+    twice = borneo.WriteMultipleRequest()
+    twice.add(_claim_put(lid, 0, "a"), True).add(_claim_put(lid, 0, "b"), True)
+    with pytest.raises(borneo.IllegalArgumentException, match="same key"):
+        handle.write_multiple(twice)
+    many = borneo.WriteMultipleRequest()
+    for pos in range(51):
+        many.add(_claim_put(lid, pos, f"m{pos}"), True)
+    with pytest.raises(borneo.exception.BatchOperationNumberLimitException):
+        handle.write_multiple(many)
+    assert store.scan(lid, 0, None, 100) == ()
+    from pagedlist.errors import UsageError
+
+    before = store.stats()["requests"]
+    with pytest.raises(UsageError, match="at most 50"):
+        store.claim(lid, 0, [_entry(f"c{i}") for i in range(51)])
+    assert store.stats()["requests"] == before
+    assert store.claim(lid, 0, [_entry(f"c{i}") for i in range(50)]) == Claimed()
+    assert len(store.scan(lid, 0, None, 100)) == 50
+
+
+def test_multi_delete_is_bounded_and_continues_from_its_key(store, handle):
+    """A multi-delete stops once max_write_kb is written and names where it stopped; the
+    next call, from that key, goes on; a range bounds what is deleted."""
+    lid = f"md-{uuid.uuid4().hex[:8]}"
+    big = '"' + "x" * 2500 + '"'
+    for pos in range(5):
+        assert store.claim(lid, pos, [_entry(f"i{pos}", big)]) == Claimed()
+    request = (
+        borneo.MultiDeleteRequest()
+        .set_table_name(ENTRIES)
+        .set_key({"l": lid})
+        .set_range(borneo.FieldRange("p").set_end(4, False))
+        .set_max_write_kb(4)
+    )
+    first = handle.multi_delete(request)
+    assert first.get_num_deletions() == 2 and first.get_continuation_key() is not None
+    request.set_continuation_key(first.get_continuation_key())
+    second = handle.multi_delete(request)
+    assert second.get_num_deletions() == 2
+    request.set_continuation_key(second.get_continuation_key())
+    if second.get_continuation_key() is not None:
+        assert handle.multi_delete(request).get_num_deletions() == 0
+    assert [p for p, _ in store.scan(lid, 0, None, 10)] == [4]
+
+
+def test_purge_is_deadline_aware_and_sends_nothing_past_it(store):
+    """purge's requests take their timeout from the operation's deadline; once it has
+    passed, the next request is not sent (DeadlineExceeded, retryable), and what was
+    already deleted stays deleted (purge is idempotent)."""
+    import time
+
+    from pagedlist.core.deadline import active
+    from pagedlist.errors import DeadlineExceeded
+
+    lid = f"pd-{uuid.uuid4().hex[:8]}"
+    store.claim(lid, 0, [_entry(f"i{i}") for i in range(4)])
+    before = store.stats()["requests"]
+    with active(time.monotonic() - 1), pytest.raises(DeadlineExceeded, match="not sent"):
+        store.purge(lid, 2)
+    assert store.stats()["requests"] == before
+    with active(time.monotonic() + 5):
+        store.purge(lid, 2)
+    assert [p for p, _ in store.scan(lid, 0, None, 10)] == [2, 3]
+
+
+def test_scan_reads_past_the_services_batch_limit(store):
+    """A query batch stops at 2 MB read; the adapter follows the continuation key, so a
+    scan of 5 rows of 450 KB returns all of them, in order, in two batches."""
+    lid = f"sc-{uuid.uuid4().hex[:8]}"
+    big = '"' + "y" * (450 * 1024) + '"'
+    for pos in range(5):
+        assert store.claim(lid, pos, [_entry(f"b{pos}", big)]) == Claimed()
+    store.scan(lid, 0, None, 1)  # prepares the statement
+    before = store.stats()["requests"]
+    got = store.scan(lid, 0, None, 100)
+    assert [p for p, _ in got] == [0, 1, 2, 3, 4] and got[4][1]["v"] == big
+    assert store.stats()["requests"] - before == 2
+    assert [p for p, _ in store.scan(lid, 0, None, 100, True)] == [4, 3, 2, 1, 0]
+
+
+def test_entry_units_follow_the_engines_throughput_rules(store):
+    """Read and write units of each entry operation, as the engine's handlers charge them
+    (reads of a write are absolute: x2): a new claim reads the minimum and writes the row;
+    a refused one with the occupant asked back reads it; a query reads each row (1 KB at
+    least) or 1 KB when it finds none; a version-matched put writes new and old."""
+    lid = f"u-{uuid.uuid4().hex[:8]}"
+    store.scan(lid, 0, None, 1)
+    store.scan(lid, 0, None, 1, True)  # both statements prepared
+    assert _units(store, lambda: store.claim(lid, 0, [_entry("a")])) == (2, 1)
+    assert _units(store, lambda: store.claim(lid, 0, [_entry("b")])) == (2, 0)
+    three = [_entry(f"c{i}") for i in range(3)]
+    assert _units(store, lambda: store.claim(lid, 1, three)) == (6, 3)
+    assert _units(store, lambda: store.claim(lid, 5, [_entry("d")])) == (2, 1)
+    # Aborted at 5 (taken, its occupant read); 4 was written first, and stays charged.
+    assert _units(store, lambda: store.claim(lid, 4, three)) == (4, 1)
+    assert store.get_entry(lid, 4) is None
+    assert _units(store, lambda: store.scan(lid, 0, None, 3, True)) == (6, 0)
+    assert _units(store, lambda: store.scan(lid, 9, None, 3)) == (2, 0)
+    assert _units(store, lambda: store.get_entry(lid, 0)) == (2, 0)
+    assert _units(store, lambda: store.get_entry(lid, 9)) == (2, 0)
+    version = store.get_entry(lid, 0).version
+    assert _units(store, lambda: store.replace_entry(lid, 0, _entry("a", '"e"'), version)) == (
+        2,
+        2,
+    )
+    assert _units(store, lambda: store.purge(lid, 4)) == (10, 4)
+
+
+def test_layout_1_append_bills_the_old_row_too(store):
+    """An UPDATE reads its row and puts it back: the engine's put over an existing record
+    writes the new record and the old one."""
+    key = f"l1-{uuid.uuid4().hex[:8]}|0"
+    store.append(key, "items", [_entry("a", '"' + "z" * 2000 + '"')], 10)
+    store.append(key, "items", [_entry("w")], 10)  # the statement is prepared
+    read, write = _units(store, lambda: store.append(key, "items", [_entry("b")], 10))
+    assert (read, write) == (6, 3 + 3)  # a 2.1 KB row read (x2), 3 KB new + 3 KB old
+
+
+def test_endpoint_refuses_statements_on_the_wrong_table_and_row_deletes(handle):
+    """An entry scan against the rows table fails as a compile error would; a statement
+    the adapter does not send is refused on the entry table too; single-row deletes of
+    entry rows are not modelled (the adapter multi-deletes)."""
+    from pagedlist.adapters.oci import SCAN_NEWEST_FIRST
+
+    with pytest.raises(borneo.IllegalArgumentException, match="does not apply"):
+        handle.prepare(PrepareRequest().set_statement(SCAN_NEWEST_FIRST.format(table="pagedlist")))
+    with pytest.raises(borneo.IllegalArgumentException, match="statement shape not supported"):
+        handle.prepare(PrepareRequest().set_statement(f"SELECT * FROM {ENTRIES}"))
+    with pytest.raises(borneo.OperationNotSupportedException):
+        handle.delete(borneo.DeleteRequest().set_table_name(ENTRIES).set_key({"l": "x", "p": 0}))
+
+
+def test_endpoint_runs_the_native_feed_design(handle):
+    """The bench's native design: a table keyed (SHARD(feed), seq) with seq an identity
+    column; a put without seq draws the next value and returns it; its queries read one
+    feed newest first, keyset-paged on seq."""
+    from pagedlist.bench.native.oci import NATIVE_DDL, NATIVE_LATEST
+
+    table = f"nat{uuid.uuid4().hex[:8]}"
+    handle.do_table_request(
+        borneo.TableRequest().set_statement(NATIVE_DDL.format(table=table)), 30_000, 100
+    )
+    seqs = []
+    for i in range(3):
+        value = {"feed": "f", "id": f"i{i}", "ts": i, "v": '"v"'}
+        result = handle.put(PutRequest().set_table_name(table).set_value(value))
+        seqs.append(int(result.get_generated_value()))
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+    prepared = handle.prepare(
+        PrepareRequest().set_statement(NATIVE_LATEST.format(table=table))
+    ).get_prepared_statement()
+    prepared.set_variable("$f", "f").set_variable("$n", 2)
+    rows = handle.query(QueryRequest().set_prepared_statement(prepared)).get_results()
+    assert [r["id"] for r in rows] == ["i2", "i1"]

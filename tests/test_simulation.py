@@ -33,6 +33,7 @@ from pagedlist.core.values import id_record_key, page_key, summary_key
 from pagedlist.simulation import (
     Call,
     Scenario,
+    SimulationError,
     appender,
     explore,
     minimize,
@@ -40,6 +41,7 @@ from pagedlist.simulation import (
     replay,
     retrier,
     talk_append,
+    verify,
     walk,
     walks,
 )
@@ -51,7 +53,7 @@ THREE_APPENDERS = Scenario(
 
 def test_every_interleaving_of_three_appenders_keeps_the_invariants():
     """3 clients create the list concurrently then append 2 items each, capacity 2."""
-    result = explore(THREE_APPENDERS)
+    result = verify(THREE_APPENDERS)
     print(result)
     assert result.counterexample is None, result.counterexample.report()
     assert result.states > 1000
@@ -533,3 +535,10 @@ def test_an_edit_that_ignores_a_racing_delete_is_caught(monkeypatch):
     assert cx is not None
     print(cx.report())
     assert cx.violation.code in ("I5", "I6")
+
+
+def test_verify_raises_with_the_counterexample():
+    """verify() raises SimulationError carrying the counterexample and its report."""
+    with pytest.raises(SimulationError, match=r"I1 broken") as caught:
+        verify(dataclasses.replace(THREE_APPENDERS, append=talk_append))
+    assert caught.value.counterexample.violation.code == "I1"

@@ -1,8 +1,12 @@
 """The ``pagedlist`` command.
 
-Every command takes a store URL (``--store`` or ``$PAGEDLIST_STORE``); ``demo`` defaults to
-``sqlite:///pagedlist-demo.db``. Commands owned by larger modules (``serve``, ``bench``) are
-imported only when invoked, so ``pagedlist --help`` stays fast and needs no web stack.
+Every list command takes a store URL (``--store`` or ``$PAGEDLIST_STORE``); ``demo`` defaults
+to ``sqlite:///pagedlist-demo.db``. The data commands (``copy``, ``export``, ``import``,
+``delete``, ``drop``) take their URLs as arguments, as ``copy SRC_URL DST_URL`` must; their
+work is done by :mod:`pagedlist.mobility`, and bad input to them (no such list, a
+destination holding another list, a malformed line) exits 2. Commands owned by larger
+modules (``serve``, ``bench``) are imported only when invoked, so ``pagedlist --help`` stays
+fast and needs no web stack.
 
 Exit status: 0 on success; 1 when the store or the list refused (the message says why and
 what to do); 2 for a mistake on the command line (a one-line message, never a traceback).
@@ -374,8 +378,16 @@ else:
         "-k", "select", default=None, metavar="EXPR", help="Only tests matching this pytest -k."
     )
     @click.option("-x", "exitfirst", is_flag=True, help="Stop at the first failure.")
+    @click.option(
+        "--api",
+        type=click.Choice(["both", "sync", "async"]),
+        default="both",
+        show_default=True,
+        help="Run the clauses through the sync adapter, the asyncio adapter, or both "
+        "(one column each).",
+    )
     def conformance(
-        url: str, clauses: tuple[str, ...], select: str | None, exitfirst: bool
+        url: str, clauses: tuple[str, ...], select: str | None, exitfirst: bool, api: str
     ) -> None:
         """Run the conformance suite against URL and print a clause table.
 
@@ -393,9 +405,312 @@ else:
         sys.exit(
             run_suite(
                 url, select=select, clauses=set(clauses) or None, exitfirst=exitfirst,
-                echo=click.echo,
+                api=api, echo=click.echo,
             )
         )
+
+    # --- moving data (pagedlist.mobility does the work) ---------------------------------
+
+    class BadInput(click.ClickException):
+        """Bad input to a data command (no such list, a conflict, a malformed line): one
+        line on stderr, exit status 2."""
+
+        exit_code = 2
+
+        def show(self, file: IO[Any] | None = None) -> None:
+            """Print ``Error: ...`` on one line."""
+            click.echo(f"Error: {' '.join(self.format_message().split())}", file=file, err=True)
+
+    @contextmanager
+    def _moving() -> Iterator[None]:
+        """The data commands' errors: the caller's (``UsageError``) exit 2, the store's 1."""
+        from pagedlist.errors import UsageError
+
+        try:
+            yield
+        except UsageError as err:
+            raise BadInput(cli_message(err, has_deadline=True)) from err
+        except PagedListError as err:
+            _fail(err)
+
+    #: Seconds between plain progress lines when stderr is not a terminal.
+    PROGRESS_ENV = "PAGEDLIST_PROGRESS_EVERY"
+
+    class _Bars:
+        """Progress on stderr: a rich bar on a terminal, else a plain line at most every
+        ``$PAGEDLIST_PROGRESS_EVERY`` seconds (default 1: logs, CI, pipes), so a long copy
+        always shows where it is."""
+
+        def __init__(self) -> None:
+            import os
+
+            from rich.console import Console
+
+            self.console = Console(stderr=True)
+            try:
+                self.every = float(os.environ.get(PROGRESS_ENV, "1"))
+            except ValueError:
+                self.every = 1.0
+            self.bar: Any = None
+
+        def __enter__(self) -> _Bars:
+            if self.console.is_terminal:
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeRemainingColumn,
+                )
+
+                self.bar = Progress(
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeRemainingColumn(),
+                    console=self.console,
+                )
+                self.bar.start()
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            if self.bar is not None:
+                self.bar.stop()
+
+        def task(self, label: str) -> Callable[[int, int], None]:
+            """A ``progress(done, total)`` callback labelled ``label``."""
+            import time
+
+            if self.bar is not None:
+                task_id = self.bar.add_task(label, total=None)
+
+                def update(done: int, total: int) -> None:
+                    self.bar.update(task_id, completed=done, total=total)
+
+                return update
+            last = [-1.0]
+
+            def line(done: int, total: int) -> None:
+                now = time.monotonic()
+                if done == total or now - last[0] >= self.every:
+                    last[0] = now
+                    click.echo(f"{label}: {done}/{total} positions", err=True)
+
+            return line
+
+    @main.command()
+    @click.argument("src_url", metavar="SRC_URL")
+    @click.argument("dst_url", metavar="DST_URL")
+    @click.option(
+        "--list", "lists", multiple=True, metavar="ID", help="A list to copy (repeatable)."
+    )
+    @click.option(
+        "--all",
+        "copy_all",
+        is_flag=True,
+        help="Every list in SRC_URL's catalogue. Lists created before the catalogue existed "
+        "(pagedlist 0.1) are not in it: name those with --list.",
+    )
+    @click.option(
+        "--id-records",
+        type=click.Choice(["auto", "marked", "all"]),
+        default="auto",
+        show_default=True,
+        help="Which items get an id record on a destination without push (DynamoDB, Cosmos "
+        "DB, OCI NoSQL, layout 1), so find() and append(id=) know them: auto = those "
+        "appended with a caller id, or every item when the source cannot tell (a store with "
+        "push); marked = only those the source marks; all = every item.",
+    )
+    @deadline_option
+    def copy(
+        src_url: str,
+        dst_url: str,
+        lists: tuple[str, ...],
+        copy_all: bool,
+        id_records: str,
+        deadline: float | None,
+    ) -> None:
+        """Copy lists from SRC_URL to DST_URL, then verify both sides item by item.
+
+        Positions, ids, timestamps, edit times, values, tombstones, metadata and settings
+        (capacity, max item size, retention, the retained start) are kept; a list written
+        by pagedlist 0.1 (layout 1) becomes layout 2 where DST_URL has entry rows. Run it
+        again after an interruption: it checks what was copied and writes only the rest,
+        never twice. Stop the lists' writers while it runs.
+
+        Exit status: 0 copied and identical; 1 a difference found, or a store failed;
+        2 bad input (no such list, DST_URL holds a different list of that id, DST_URL
+        cannot hold the list).
+        """
+        from pagedlist import mobility
+
+        if copy_all == bool(lists):
+            raise click.UsageError("name the lists with --list ID, or pass --all (not both)")
+        failed = False
+        with _moving(), open_store(src_url) as src, open_store(dst_url) as dst:
+            names = list(lists) if lists else PagedList.lists(src, deadline=deadline)
+            if not names:
+                raise BadInput(
+                    f"{src.describe()} has no lists in its catalogue: lists created before "
+                    "it existed (pagedlist 0.1) must be named with --list ID"
+                )
+            for name in names:
+                with _Bars() as bars:
+                    moved = mobility.copy_list(
+                        src,
+                        dst,
+                        name,
+                        progress=bars.task(f"copy {name}"),
+                        id_records=id_records,  # type: ignore[arg-type]
+                        deadline=deadline,
+                    )
+                    checked = mobility.verify_list(
+                        src, dst, name, progress=bars.task(f"verify {name}"), deadline=deadline
+                    )
+                click.echo(
+                    f"copied {name!r}: positions {moved.start}..{moved.end - 1} "
+                    f"({moved.written} written, {moved.checked} there already and checked), "
+                    f"layout {moved.layout}, capacity {moved.capacity}"
+                    + (f", {moved.records} id records" if moved.records else "")
+                )
+                if checked.ok:
+                    click.echo(
+                        f"verified {name!r} item by item: {checked.items} items and "
+                        f"{checked.tombstones} tombstones identical on both sides"
+                    )
+                    continue
+                failed = True
+                click.echo(
+                    f"MISMATCH in {name!r}: {checked.problem_count} difference(s) between "
+                    f"{src.describe()} and {dst.describe()}:",
+                    err=True,
+                )
+                for text in checked.problems:
+                    click.echo(f"  {text}", err=True)
+        if failed:
+            sys.exit(1)
+
+    def _utf8_lines(stream: IO[bytes]) -> Iterator[str]:
+        from pagedlist.errors import InvalidArgument
+
+        for lineno, raw in enumerate(stream, start=1):
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InvalidArgument(f"line {lineno}: not UTF-8 text ({err.reason})") from None
+
+    @main.command("export")
+    @click.argument("url")
+    @click.argument("list_id", metavar="LIST")
+    @deadline_option
+    def export_(url: str, list_id: str, deadline: float | None) -> None:
+        """Write LIST to stdout as JSON lines: a header with its settings, then one object
+        per position (position, id, ts, edited, value or deleted: true)."""
+        import io
+
+        from pagedlist import mobility
+
+        out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n")
+        try:
+            with _moving(), open_store(url) as store, _Bars() as bars:
+                mobility.export_list(
+                    store, list_id, out, progress=bars.task(f"export {list_id}"),
+                    deadline=deadline,
+                )
+        finally:
+            out.flush()
+            out.detach()
+
+    @main.command("import")
+    @click.argument("url")
+    @click.argument("list_id", metavar="LIST")
+    @click.option(
+        "--id-records",
+        type=click.Choice(["auto", "marked", "all"]),
+        default="auto",
+        show_default=True,
+        help="As for 'pagedlist copy'.",
+    )
+    @deadline_option
+    def import_(url: str, list_id: str, id_records: str, deadline: float | None) -> None:
+        """Read a 'pagedlist export' file on stdin into LIST, with its positions, ids,
+        timestamps and tombstones. Run it again after an interruption: it checks what is
+        there against the file and writes only the rest."""
+        from pagedlist import mobility
+
+        with _moving(), open_store(url) as store, _Bars() as bars:
+            moved = mobility.import_list(
+                store,
+                list_id,
+                _utf8_lines(sys.stdin.buffer),
+                progress=bars.task(f"import {list_id}"),
+                id_records=id_records,  # type: ignore[arg-type]
+                deadline=deadline,
+            )
+        click.echo(
+            f"imported {list_id!r}: positions {moved.start}..{moved.end - 1} ({moved.written} "
+            f"written, {moved.checked} there already and checked), layout {moved.layout}"
+        )
+
+    @main.command()
+    @click.argument("url")
+    @click.argument("list_id", metavar="LIST")
+    @click.argument("position", type=click.IntRange(min=0))
+    @deadline_option
+    def delete(url: str, list_id: str, position: int, deadline: float | None) -> None:
+        """Delete the item at POSITION of LIST: it becomes a tombstone (its value is gone,
+        every other position stays)."""
+        with _moving(), open_store(url) as store:
+            plist = PagedList.open(store, list_id, deadline=deadline)
+            if plist.delete(position):
+                click.echo(f"deleted position {position} of {list_id!r}")
+            else:
+                click.echo(f"position {position} of {list_id!r} was deleted already")
+
+    #: ``drop`` removes every row of a list in one operation: its default deadline is long.
+    DROP_DEADLINE = 600.0
+
+    @main.command()
+    @click.argument("url")
+    @click.argument("list_id", metavar="LIST")
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    @click.option(
+        "--deadline",
+        type=click.FloatRange(min=0, min_open=True, max=3600),
+        default=DROP_DEADLINE,
+        show_default=True,
+        metavar="SECONDS",
+        help="Time the drop may take, retries included (it removes every row of the list).",
+    )
+    def drop(url: str, list_id: str, yes: bool, deadline: float) -> None:
+        """Remove LIST and every row of it from URL (asks first, unless --yes). Rows that an
+        interrupted copy or import left without a list are removed too."""
+        with _moving(), open_store(url) as store:
+            try:
+                plist = PagedList.open(store, list_id, deadline=deadline)
+            except ListNotFound:
+                from pagedlist.mobility import drop_leftovers
+
+                # A killed copy or import writes no summary: its rows are found this way.
+                removed = drop_leftovers(store, list_id, deadline=deadline)
+                if removed:
+                    click.echo(
+                        f"no list {list_id!r}: removed the {removed} entries an unfinished "
+                        "copy or import had left"
+                    )
+                    return
+                raise BadInput(
+                    f"list {list_id!r} does not exist in {store.describe()}: nothing to drop "
+                    "(check the list id and the URL)"
+                ) from None
+            if not yes:
+                click.confirm(
+                    f"Drop list {list_id!r} ({plist.count()} positions) from "
+                    f"{store.describe()}? Every row of it is removed",
+                    abort=True,
+                )
+            PagedList.drop(store, list_id, deadline=deadline)
+            click.echo(f"dropped list {list_id!r}")
 
     def _backend_names() -> list[str]:
         from pagedlist.emulators import EMULATORS
@@ -520,7 +835,7 @@ else:
                 raise click.ClickException(str(err)) from err
             click.echo(f"{name}: ready")
 
-    __all__ = ["CommandLineError", "cli_message", "main"]
+    __all__ = ["BadInput", "CommandLineError", "cli_message", "main"]
 
 
 if __name__ == "__main__":  # pragma: no cover

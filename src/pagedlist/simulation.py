@@ -117,6 +117,7 @@ __all__ = [
     "retrier",
     "shortest",
     "talk_append",
+    "verify",
     "walk",
     "walks",
 ]
@@ -763,6 +764,15 @@ def explore(scenario: Scenario, *, max_states: int = 2_000_000) -> ExploreResult
     return ExploreResult(count, len(memo), time.monotonic() - began)
 
 
+def verify(scenario: Scenario, *, max_states: int = 2_000_000) -> ExploreResult:
+    """:func:`explore` ``scenario``; raise :class:`SimulationError` (its message the
+    counterexample's report) if any schedule breaks an invariant."""
+    result = explore(scenario, max_states=max_states)
+    if result.counterexample is not None:
+        raise SimulationError(result.counterexample)
+    return result
+
+
 def _counterexample(
     scenario: Scenario, schedule: Sequence[Choice], violation: Violation
 ) -> Counterexample:
@@ -999,10 +1009,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     failed = False
     for name, scenario in layouts(args.faults):
-        result_x = explore(scenario)
-        print(f"{name}: {result_x}")
-        if result_x.counterexample is not None:
-            print(result_x.counterexample.report())
+        try:
+            print(f"{name}: {verify(scenario)}")
+        except SimulationError as err:
+            print(f"{name}: VIOLATION\n{err}")
             failed = True
     if failed:
         return 1

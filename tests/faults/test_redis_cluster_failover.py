@@ -1,11 +1,11 @@
-"""Fault: the Redis Cluster master holding a list's head page crashes mid-stream.
+"""Fault: the Redis Cluster master holding a list's entry rows crashes mid-stream.
 
 A three-master Cluster with ``appendonly yes`` and ``appendfsync always`` (an acknowledged
-write is on disk before the reply). A writer appends; the master that owns the head page
-is killed (SIGKILL); appends must fail with a retryable store error within their deadline
-(never hang, never leave half an item); the master restarts from its own append-only
-file; appends resume; and every acknowledged item is present exactly once, at the position
-its append returned.
+write is on disk before the reply). A writer appends; the master that owns the list's slot
+(its entry rows, id index and tail, hash-tagged ``{LIST}``) is killed (SIGKILL); appends
+must fail with a retryable store error within their deadline (never hang, never leave half
+an item); the master restarts from its own append-only file; appends resume; and every
+acknowledged item is present exactly once, at the position its append returned.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 
 from pagedlist import PagedList
 from pagedlist.adapters import open_store
-from pagedlist.adapters.redis import RedisStore
+from pagedlist.adapters.redis import RedisStore, entry_keys
 from pagedlist.emulators.redis import RedisClusterEmulator, RedisRunning
 from pagedlist.errors import DeadlineExceeded, StoreUnavailable
 
@@ -45,18 +45,22 @@ def _append(plist: PagedList, value: str) -> tuple[int | None, BaseException | N
         return None, err, time.monotonic() - start
 
 
-def _check_page_rows(store: RedisStore, keys: list[str]) -> None:
-    """Storage-level "no partial item": every list in every page row has exactly as many
-    entries and id-index fields as its length says."""
-    for key in keys:
-        fields = store._client.hgetall(key)
-        if not fields:
-            continue
-        for name, slot in ((k[2:], v) for k, v in fields.items() if k.startswith("f:")):
-            length = int(fields[f"{slot}:n"])
-            entries = [k for k in fields if k.startswith(f"{slot}:e:")]
-            ids = [k for k in fields if k.startswith(f"{slot}:i:")]
-            assert len(entries) == length == len(ids), (key, name, length, entries, ids)
+def _check_entry_rows(store: RedisStore, list_id: str) -> None:
+    """Storage-level "no partial item": every entry row has its id in the index at its
+    position and the index names no other row, positions are dense from 0, and the tail
+    is past the last one."""
+    rows_key, index_key = entry_keys(list_id)
+    members = store._client.zrange(rows_key, 0, -1, withscores=True)
+    positions = [int(score) for _, score in members]
+    assert positions == list(range(len(members))), positions
+    index = store._client.hgetall(index_key)
+    tail = index.pop("t")
+    for member, score in members:
+        prefix, *_, item_id = member.split("\x1f", 6)
+        assert int(prefix) == int(score), member
+        assert index.get("=" + item_id) == prefix, (item_id, index.get("=" + item_id), prefix)
+    assert len(index) == len(members), (len(index), len(members))
+    assert int(tail) == len(members)
 
 
 @pytest.mark.timeout(240)
@@ -64,12 +68,13 @@ def test_head_master_crash_and_restart(cluster: RedisRunning) -> None:
     url = cluster.url + "?timeout=2"
     store = open_store(url)
     list_id = "failover"
-    # One page holds the whole run, so every append targets the victim's slot.
+    # Layout 2 (the store's default): every entry row of the list lives in one slot, so
+    # every append targets the victim.
     plist = PagedList.create(
         store, list_id, capacity=CAPACITY, max_item_bytes=32, deadline=DEADLINE
     )
-    head_key = f"{list_id}|0"
-    victim = cluster.node_for_key(head_key)
+    assert plist.layout == 2
+    victim = cluster.node_for_key(entry_keys(list_id)[0])
     acked: dict[str, int] = {}
     unknown: list[str] = []  # appends that failed: each may or may not have committed
 
@@ -122,5 +127,4 @@ def test_head_master_crash_and_restart(cluster: RedisRunning) -> None:
             assert values.count(value) <= 1, f"failed append {value} committed twice"
         assert set(values) <= set(acked) | set(unknown)
         assert len(items) < CAPACITY
-        pages = len(items) // CAPACITY + 1
-        _check_page_rows(fresh, [f"{list_id}|{n}" for n in range(pages)])
+        _check_entry_rows(fresh, list_id)

@@ -60,15 +60,22 @@ ADAPTERS: dict[str, AdapterInfo] = {
         "pagedlist.adapters.sqlite:SQLiteStore", None, "sqlite:///path/to/file.db"
     ),
     "redis": AdapterInfo(
-        "pagedlist.adapters.redis:RedisStore", "redis", "redis://[:password@]host:port[/db]"
+        "pagedlist.adapters.redis:RedisStore",
+        "redis",
+        "redis://[:password@]host:port[/db]",
+        "pagedlist.adapters.redis:AsyncRedisStore",
     ),
     "rediss": AdapterInfo(
-        "pagedlist.adapters.redis:RedisStore", "redis", "rediss://[:password@]host:port[/db]"
+        "pagedlist.adapters.redis:RedisStore",
+        "redis",
+        "rediss://[:password@]host:port[/db]",
+        "pagedlist.adapters.redis:AsyncRedisStore",
     ),
     "redis+cluster": AdapterInfo(
         "pagedlist.adapters.redis:RedisStore",
         "redis",
-        "redis+cluster://[:password@]host:port[,host:port...][?ssl=true]"
+        "redis+cluster://[:password@]host:port[,host:port...][?ssl=true]",
+        "pagedlist.adapters.redis:AsyncRedisStore",
     ),
     "dynamodb": AdapterInfo(
         "pagedlist.adapters.dynamodb:DynamoDBStore",
@@ -81,6 +88,8 @@ ADAPTERS: dict[str, AdapterInfo] = {
         "cosmos",
         "cosmos://HOST:PORT/DATABASE/CONTAINER[?create=true&tls=false]",
     ),
+    # No async_target: borneo has no asyncio client, so open_async_store serves OCI NoSQL
+    # through a bounded thread pool (ThreadedAsyncStore), tested as TestOCINoSQLAsync.
     "oci-nosql": AdapterInfo(
         "pagedlist.adapters.oci:OCINoSQLStore",
         "oci",

@@ -1,4 +1,4 @@
-"""Redis store, standalone or Cluster, through redis-py.
+"""Redis store, standalone or Cluster, through redis-py (sync and asyncio).
 
 URLs::
 
@@ -6,8 +6,9 @@ URLs::
     rediss://[[user]:password@]host[:port][/db][?timeout=...&ssl_ca_certs=PATH&ssl_cert_reqs=...]
     redis+cluster://[[user]:password@]host:port[,host:port...][?timeout=...&ssl=true]
 
-Row layout: one Redis hash per row key, so every primitive touches exactly one key and is
-valid in Redis Cluster. Hash fields::
+**Rows** (the row protocol: summaries, id records, the page rows of layout 1): one Redis
+hash per row key, so every row primitive touches exactly one key and is valid in Redis
+Cluster. Hash fields::
 
     v             the row version (random token, new on every write)
     z             the row's size as ``row_size`` counts it (key + compact JSON text)
@@ -19,25 +20,49 @@ valid in Redis Cluster. Hash fields::
     K:e:I         entry I (0-based) of list K: its compact JSON text
     K:i:ID        index of the entry of list K whose "id" is ID (the last one, if several)
 
-Every write is a Lua script on ``KEYS[1]`` alone (atomic on the server, no client-side
-read-modify-write). The scripts never decode JSON (Lua's cjson turns ``[]`` into ``{}``
-and rounds integers above 2**53): Python serializes, Lua only moves text and counts bytes,
-and Python reassembles documents on read. An append of k entries is O(k) hash operations
-whatever the list's length: k id look-ups, k entry writes, no rewrite of the row.
+**Entry rows** (layout 2): two keys per list, both hash-tagged ``{LIST}`` so they share
+one Cluster slot and one script can touch them together::
+
+    {LIST}|e      sorted set: one member per position, score = position, member =
+                  "POS␟VERSION␟TS␟EDITED␟FLAGS␟VALUE␟ID" (␟ = \\x1f)
+    {LIST}|x      hash: "=ID" -> position for every id (the list-wide id index of
+                  ``push``), and "t" -> the next position ``push`` takes (never decreases)
+
+A member is the entry as text, not JSON: the value is already JSON text (which holds no
+control character, so never ␟) and is kept as is, the id comes last (it may hold any
+character), and a read turns members into entries with one ``str.split`` each — no JSON
+is decoded or re-escaped. An entry of another shape than the core's is kept as its JSON
+text (flag ``J``), so every entry comes back exactly. Reads are native commands
+(``ZREVRANGEBYSCORE``/``ZRANGEBYSCORE ... LIMIT``: one round trip, no script); ``push``
+and ``claim`` are scripts that resolve the tail, check the id index and write in one
+``EVALSHA``.
+
+Every write is a Lua script (atomic on the server, no client-side read-modify-write). The
+scripts never decode JSON (Lua's cjson turns ``[]`` into ``{}`` and rounds integers above
+2**53): Python serializes, Lua only moves text and counts bytes.
+
+Each call is planned once, as a generator that yields requests and receives replies
+(:class:`_Plans`); :class:`RedisStore` performs them with redis-py's blocking client and
+:class:`AsyncRedisStore` with ``redis.asyncio``, so the two share every script, codec and
+error rule and differ only in how a request is sent.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import unquote
 
 import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.asyncio.retry
 import redis.exceptions as rex
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
@@ -53,7 +78,24 @@ from pagedlist.adapters._toolkit import (
     not_a_list,
     not_an_integer,
 )
-from pagedlist.core.ops import Appended, AppendOutcome, Duplicate, Full, JSONDoc, Limits, Row
+from pagedlist.core.astore import AsyncStore
+from pagedlist.core.deadline import remaining
+from pagedlist.core.ops import (
+    Appended,
+    AppendOutcome,
+    Claimed,
+    ClaimOutcome,
+    Duplicate,
+    Features,
+    Full,
+    JSONDoc,
+    Limits,
+    Pushed,
+    Row,
+    Scan,
+    Slot,
+    Taken,
+)
 from pagedlist.core.store import Store, compact_json, too_large
 from pagedlist.errors import (
     ConfigError,
@@ -64,11 +106,23 @@ from pagedlist.errors import (
     Throttled,
 )
 
-__all__ = ["ERRORS", "REDIS_KEY_BYTES", "REDIS_ROW_BYTES", "RedisStore", "RedisTarget", "parse_url"]
+__all__ = [
+    "ERRORS",
+    "REDIS_KEY_BYTES",
+    "REDIS_ROW_BYTES",
+    "AsyncRedisStore",
+    "RedisStore",
+    "RedisTarget",
+    "entry_keys",
+    "parse_url",
+]
+
+T = TypeVar("T")
 
 # Redis takes strings up to 512 MB; rows are capped like the other stores' so a list
 # created here gets the capacity it would get on DynamoDB, and a read never moves a huge
-# hash. Enforced inside the scripts (append, increment) and before them (put, replace).
+# hash. Enforced inside the scripts (append, increment) and before them (put, replace);
+# an entry row (layout 2) is capped at the same size, counted on its stored member.
 REDIS_ROW_BYTES = 400 * 1024
 # Redis keys may be 512 MB; 1 KiB keeps keys cheap to hash and matches SQLite's choice.
 REDIS_KEY_BYTES = 1024
@@ -76,6 +130,12 @@ REDIS_KEY_BYTES = 1024
 _PIPELINE_KEYS = 64
 # HSET arguments per call inside the scripts: far below Lua's unpack() stack limit.
 _HSET_CHUNK = 200
+# Entry rows one purge script removes: bounds the time one call holds the server (about
+# a millisecond), however long the list; purge() repeats it until nothing is left.
+_PURGE_BATCH = 500
+# Most entries one claim writes atomically (one script, so any number would do; the core
+# never claims on a store with push, this only bounds one script's run).
+_CLAIM_ENTRIES = 500
 DEFAULT_TIMEOUT = 5.0
 
 _WHAT = "Redis store URL"
@@ -84,30 +144,51 @@ _FORMS = (
     "redis+cluster://[:password@]host:port[,host:port...]"
 )
 
-# --- scripts: each reads and writes KEYS[1] only ----------------------------------------
+
+class _Lua(NamedTuple):
+    """A script and its SHA-1, which ``EVALSHA`` names it by."""
+
+    text: str
+    sha: str
+
+
+def _lua(text: str) -> _Lua:
+    return _Lua(text, hashlib.sha1(text.encode("utf-8")).hexdigest())
+
+
+# --- row scripts: each reads and writes KEYS[1] only -------------------------------------
 
 # ARGV: field/value pairs of the whole hash.
-_PUT = f"""
+_PUT = _lua(f"""
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 for i = 1, #ARGV, {_HSET_CHUNK} do
   redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + {_HSET_CHUNK - 1}, #ARGV)))
 end
 return 1
-"""
+""")
+
+# ARGV: field/value pairs of the whole hash. The existing hash, or nil once created.
+_INSERT = _lua(f"""
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HGETALL', KEYS[1]) end
+for i = 1, #ARGV, {_HSET_CHUNK} do
+  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + {_HSET_CHUNK - 1}, #ARGV)))
+end
+return false
+""")
 
 # ARGV[1]: expected version; ARGV[2..]: field/value pairs of the whole new hash.
-_REPLACE = f"""
+_REPLACE = _lua(f"""
 if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 for i = 2, #ARGV, {_HSET_CHUNK} do
   redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + {_HSET_CHUNK - 1}, #ARGV)))
 end
 return 1
-"""
+""")
 
 # ARGV: field, max_len, row limit, new version, byte length of the field name's JSON text,
 # k, then k ids, then k entry JSON texts. Order of checks: duplicate, full, size.
-_APPEND = """
+_APPEND = _lua("""
 local key = KEYS[1]
 local name = ARGV[1]
 local max_len = tonumber(ARGV[2])
@@ -151,11 +232,11 @@ for j = 1, k do
 end
 redis.call('HSET', key, slot .. ':n', n + k, 'z', z + grow, 'v', version)
 return {'ok', n + k}
-"""
+""")
 
 # ARGV: field, by, expect ('' for none), new version, byte length of the field name's JSON
 # text, row limit. HINCRBY does the arithmetic in 64-bit integers (Lua numbers are doubles).
-_INCREMENT = """
+_INCREMENT = _lua("""
 local key = KEYS[1]
 local name = 's:' .. ARGV[1]
 local expect = ARGV[3]
@@ -184,7 +265,126 @@ end
 if not cur then redis.call('HSET', key, 'c', c + 1) end
 redis.call('HSET', key, 'z', size, 'v', ARGV[4])
 return {'ok', text}
+""")
+
+# --- entry scripts (layout 2): KEYS are one list's {LIST}|e and {LIST}|x (one slot) ----
+#
+# The index hash {LIST}|x holds "=" .. id -> position for every id, and the tail under
+# "t": one HMGET reads the tail and looks every id of a push up at once, and one HSET
+# writes the new ids and the tail, so a push runs three commands whatever its size (a
+# command run from Lua costs about as much as a small command sent by a client).
+# Positions are Lua numbers (doubles): exact up to 2**53, written with '%d' (member
+# prefixes) or Redis's own '%.17g' conversion (scores, index values), both exact there.
+
+_BATCHED = """
+local function batched(cmd, key, list)
+  local out = {}
+  for i = 1, #list, 200 do
+    local part = redis.call(cmd, key, unpack(list, i, math.min(i + 199, #list)))
+    if type(part) == 'table' then
+      for _, v in ipairs(part) do out[#out + 1] = v end
+    end
+  end
+  return out
+end
 """
+
+# KEYS: e, x. ARGV: floor, k, k index fields ("=" .. id), k members without their "POS␟"
+# prefix. An entry whose id the index (or this batch) holds answers that position; the
+# others take the tail, raised to the floor, in order. Answers the k positions.
+_PUSH = _lua(
+    _BATCHED
+    + """
+local k = tonumber(ARGV[2])
+local fields = {'t'}
+for j = 1, k do fields[j + 1] = ARGV[2 + j] end
+local got = batched('HMGET', KEYS[2], fields)
+local tail = tonumber(got[1] or '0')
+local floor = tonumber(ARGV[1])
+if floor > tail then tail = floor end
+local out, rows, index, fresh = {}, {}, {}, {}
+for j = 1, k do
+  local field = ARGV[2 + j]
+  local at = got[j + 1] and tonumber(got[j + 1]) or fresh[field]
+  if not at then
+    at = tail
+    fresh[field] = tail
+    local n = #rows
+    rows[n + 1] = tail
+    rows[n + 2] = string.format('%d', tail) .. '\\31' .. ARGV[2 + k + j]
+    index[n + 1] = field
+    index[n + 2] = tail
+    tail = tail + 1
+  end
+  out[j] = at
+end
+if #rows > 0 then batched('ZADD', KEYS[1], rows) end
+index[#index + 1] = 't'
+index[#index + 1] = tail
+batched('HSET', KEYS[2], index)
+return out
+"""
+)
+
+# KEYS: e, x. ARGV: first, k, k whole members. The lowest taken member of the range, or
+# nil once all k are written (and the tail raised past them, so a push never reuses one).
+_CLAIM = _lua(
+    _BATCHED
+    + """
+local first = tonumber(ARGV[1])
+local k = tonumber(ARGV[2])
+local taken = redis.call('ZRANGEBYSCORE', KEYS[1], first, first + k - 1, 'LIMIT', 0, 1)
+if taken[1] then return taken[1] end
+local rows = {}
+for j = 1, k do
+  rows[2 * j - 1] = first + j - 1
+  rows[2 * j] = ARGV[2 + j]
+end
+batched('ZADD', KEYS[1], rows)
+local tail = tonumber(redis.call('HGET', KEYS[2], 't') or '0')
+if first + k > tail then redis.call('HSET', KEYS[2], 't', first + k) end
+return false
+"""
+)
+
+# KEYS: e. ARGV: position, expected version, new member. 1 if replaced, else 0.
+_REPLACE_ENTRY = _lua("""
+local cur = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1])[1]
+if not cur then return 0 end
+local a = string.find(cur, '\\31', 1, true)
+local b = string.find(cur, '\\31', a + 1, true)
+if string.sub(cur, a + 1, b - 1) ~= ARGV[2] then return 0 end
+redis.call('ZREM', KEYS[1], cur)
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
+return 1
+""")
+
+# KEYS: e, x. ARGV: below, batch. Removes the lowest `batch` entry rows below `below` and
+# their ids from the index (an id is unindexed only where the index names this very
+# position); answers how many rows it removed.
+_PURGE = _lua(
+    _BATCHED
+    + """
+local rows = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0,
+  tonumber(ARGV[2]))
+if #rows == 0 then return 0 end
+local fields, positions = {}, {}
+for i, m in ipairs(rows) do
+  local at = string.find(m, '\\31', 1, true)
+  positions[i] = string.sub(m, 1, at - 1)
+  for _ = 1, 5 do at = string.find(m, '\\31', at + 1, true) end
+  fields[i] = '=' .. string.sub(m, at + 1)
+end
+local got = batched('HMGET', KEYS[2], fields)
+local gone = {}
+for i = 1, #rows do
+  if got[i] == positions[i] then gone[#gone + 1] = fields[i] end
+end
+if #gone > 0 then batched('HDEL', KEYS[2], gone) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', positions[#rows])
+return #rows
+"""
+)
 
 
 def _utf8(text: str) -> bytes:
@@ -356,15 +556,6 @@ ERRORS = ErrorTable(
 )
 
 
-@contextlib.contextmanager
-def _mapped(what: str, where: str) -> Iterator[None]:
-    """Turn redis-py exceptions into pagedlist errors (:data:`ERRORS`), chained."""
-    try:
-        yield
-    except (rex.RedisError, rex.RedisClusterException) as err:
-        raise ERRORS.error(err, what=what, where=where) from err
-
-
 # --- rows ------------------------------------------------------------------------------
 
 
@@ -417,178 +608,255 @@ def _decode_row(fields: Mapping[str, str]) -> Row | None:
 # --- the store -------------------------------------------------------------------------
 
 
-class RedisStore(Store):
-    """Rows as Redis hashes, written by single-key Lua scripts (standalone or Cluster)."""
+# --- entries (layout 2) ------------------------------------------------------------------
 
-    scheme = "redis"
+_SEP = "\x1f"
+# Flags of a member: d (deleted: "d": 1), x (the id has a record: "x": 1), n (no "v"), J
+# (the value field holds the whole entry's JSON text: an entry of another shape).
+_KNOWN = frozenset(("id", "ts", "v", "d", "e", "x"))
+# A member of at most this many characters is surely within the row limit (a character
+# is at most 4 UTF-8 bytes): only longer ones are encoded to count their bytes.
+_SURELY_FITS = REDIS_ROW_BYTES // 4
 
-    @classmethod
-    def from_url(cls, url: str) -> RedisStore:
-        """``redis://[:password@]host:port[/db]``, ``rediss://...`` (TLS) or
-        ``redis+cluster://[:password@]host:port[,host:port...]``; ``?timeout=SECONDS``
-        sets the socket timeouts (default 5)."""
-        return cls(parse_url(url))
 
-    @classmethod
-    def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> RedisStore:
-        """Open ``url`` with every connection to a server ``(host, port)`` made to
-        ``route(host, port)`` instead (the conformance suite's fault proxy, clause W1).
+def entry_keys(list_id: str) -> tuple[str, str]:
+    """The keys of a list's entry rows and of its id index (which holds the tail too):
+    ``{LIST}|e`` and ``{LIST}|x``.
 
-        A Cluster routes its startup nodes and, through redis-py's ``address_remap``,
-        every node address ``CLUSTER SLOTS`` reports. ``ConfigError`` for TLS URLs: a
-        certificate names the server, not a loopback proxy.
-        """
-        target = parse_url(url)
-        if target.tls:
-            raise ConfigError(
-                f"{target.describe()} uses TLS, whose certificate check a loopback proxy "
-                "cannot pass: route a plain redis:// or redis+cluster:// URL"
-            )
-        nodes = [route(h, p) for h, p in target.nodes]
-        return cls(dataclasses.replace(target, nodes=nodes), _remap=route)
+    The hash tag ``{LIST}`` puts both in one Cluster slot. List ids never contain a
+    brace, and row keys never start with one, so these never meet a row key.
+    """
+    tag = "{" + list_id + "}|"
+    return tag + "e", tag + "x"
 
-    @classmethod
-    def provision(cls, url: str) -> str:
-        """Nothing to create; checks that the server answers."""
-        with cls.from_url(url) as store:
-            store.ping()
-            return f"nothing to provision for Redis; {store.describe()} answers"
 
-    def __init__(
-        self,
-        target: RedisTarget,
-        *,
-        _remap: Callable[[str, int], tuple[str, int]] | None = None,
-    ) -> None:
-        self._target = target
-        self._where = target.describe()
-        self._calls = 0
-        self._calls_lock = threading.Lock()
-        common: dict[str, Any] = {
-            "username": target.username,
-            "password": target.password,
-            "socket_timeout": target.timeout,
-            "socket_connect_timeout": min(target.timeout, 3.0),
-            "socket_keepalive": True,
-            "decode_responses": True,
-            # A pooled connection may be dead after a server restart: check it when idle.
-            "health_check_interval": 30,
-        }
-        if target.tls:
-            common["ssl"] = True
-            for name, value in target.ssl_options.items():
-                common[name] = value
-        # The core's driver is the only retry layer (contract clause W1): it backs off,
-        # keeps the operation's deadline, and resolves an ambiguous failure by reading or
-        # by the append's id check. redis-py must never send a command twice: a connection
-        # reset after EVALSHA was sent may have followed the script's run, and re-sending
-        # would run it again (an increment counted twice). So zero retries everywhere:
-        # * standalone: Redis._execute_command wraps send-and-read in
-        #   conn.retry.call_with_retry, which re-sends on the retry's supported errors;
-        #   Retry(NoBackoff(), 0) makes it one attempt. A pooled connection the server
-        #   closed is still replaced before anything is sent: ConnectionPool.get_connection
-        #   reconnects a connection that is readable (EOF) while idle.
-        # * Cluster: RedisCluster.execute_command re-runs a command on ConnectionError,
-        #   TimeoutError, ClusterDownError and SlotNotCoveredError up to
-        #   self.retry.get_retries() times (cluster_error_retry_attempts is deprecated and
-        #   ignored once retry= is given); Retry(NoBackoff(), 0) makes that zero, and the
-        #   per-node clients it builds already get Retry(NoBackoff(), 0). MOVED, ASK and
-        #   TRYAGAIN are still followed: those are refusals, the command did not run.
-        # (redis-py 5 to 8: pyproject pins redis<9; checked against 8.1's client.py and
-        # cluster.py.)
-        with _mapped("connecting", self._where):
-            if target.cluster:
-                remap: dict[str, Any] = {}
-                if _remap is not None:
-                    remap["address_remap"] = lambda hp: _remap(hp[0], hp[1])
-                self._client: Any = RedisCluster(
-                    startup_nodes=[ClusterNode(h, p) for h, p in target.nodes],
-                    retry=Retry(NoBackoff(), 0),
-                    **remap,
-                    **common,
-                )
-            else:
-                host, port = target.nodes[0]
-                self._client = redis.Redis(
-                    host=host,
-                    port=port,
-                    db=target.db,
-                    retry=Retry(NoBackoff(), 0),
-                    **common,
-                )
-        self._put = self._client.register_script(_PUT)
-        self._replace = self._client.register_script(_REPLACE)
-        self._append = self._client.register_script(_APPEND)
-        self._increment = self._client.register_script(_INCREMENT)
+def _id_field(item_id: str) -> str:
+    """An id's field in the index hash: ``=ID`` (the tail is field ``t``)."""
+    return "=" + item_id
 
-    def _count(self, n: int = 1) -> None:
-        with self._calls_lock:
-            self._calls += n
 
-    @property
-    def limits(self) -> Limits:
-        """Rows capped at 400 KiB (for portable sizing) and keys at 1 KiB. Entries are
-        stored as JSON text, in which a value's own JSON text is escaped (up to 6x)."""
-        return Limits(row_bytes=REDIS_ROW_BYTES, key_bytes=REDIS_KEY_BYTES, value_expansion=6)
+def _member(entry: JSONDoc, version: str) -> str:
+    """``entry`` as a member without its position: ``VERSION␟TS␟E␟FLAGS␟V␟ID``."""
+    ident = entry.get("id")
+    ts = entry.get("ts")
+    v = entry.get("v")
+    if (
+        len(entry) == 3
+        and type(v) is str
+        and type(ts) is int
+        and type(ident) is str
+        and _SEP not in v
+    ):
+        return f"{version}\x1f{ts}\x1f\x1f\x1f{v}\x1f{ident}"
+    return _rare_member(entry, version)
 
-    def ping(self) -> None:
-        """Check that the server (every Cluster master) answers."""
-        with _mapped("PING", self._where):
-            self._count()
-            self._client.ping()
 
-    def put_if_absent(self, key: str, doc: JSONDoc) -> bool:
-        """Create the hash unless the key exists, in one script."""
+def _rare_member(entry: JSONDoc, version: str) -> str:
+    """Edited entries, tombstones, entries with a record, and any other shape (as JSON)."""
+    ident = entry.get("id")
+    ts = entry.get("ts")
+    v = entry.get("v")
+    e = entry.get("e")
+    flags = ""
+    if entry.get("d") == 1 and type(entry["d"]) is int:
+        flags += "d"
+    if entry.get("x") == 1 and type(entry["x"]) is int:
+        flags += "x"
+    if "v" not in entry:
+        flags += "n"
+    regular = (
+        entry.keys() <= _KNOWN
+        and type(ident) is str
+        and type(ts) is int
+        and ("v" not in entry or (type(v) is str and _SEP not in v))
+        and ("e" not in entry or type(e) is int)
+        and ("d" not in entry or "d" in flags)
+        and ("x" not in entry or "x" in flags)
+    )
+    if regular:
+        return f"{version}\x1f{ts}\x1f{'' if e is None else e}\x1f{flags}\x1f{v or ''}\x1f{ident}"
+    try:
+        text = compact_json(entry)
+    except (TypeError, ValueError) as err:
+        raise InvalidValue(f"entry {entry!r:.80} is not a JSON object: {err}") from None
+    # JSON text escapes every control character, so it never holds the separator.
+    return f"{version}\x1f\x1f\x1fJ\x1f{text}\x1f{ident if type(ident) is str else ''}"
+
+
+def _sized(list_id: str, member: str) -> str:
+    """``member``, or ``ItemTooLarge`` if the entry row would exceed the row limit."""
+    if len(member) > _SURELY_FITS:
+        size = len(_utf8(member))
+        if size > REDIS_ROW_BYTES:
+            raise too_large(f"{entry_keys(list_id)[0]} (an entry row)", size, REDIS_ROW_BYTES)
+    return member
+
+
+def _rare_entry(ts: str, e: str, flags: str, v: str, ident: str) -> JSONDoc:
+    if "J" in flags:
+        return json.loads(v)
+    entry: JSONDoc = {"id": ident, "ts": int(ts)}
+    if "n" not in flags:
+        entry["v"] = v
+    if e:
+        entry["e"] = int(e)
+    if "d" in flags:
+        entry["d"] = 1
+    if "x" in flags:
+        entry["x"] = 1
+    return entry
+
+
+def _slots(members: Sequence[str]) -> tuple[Slot, ...]:
+    """Members as ``(position, entry)``: one split each, no JSON on the common path."""
+    out: list[Slot] = []
+    add = out.append
+    for member in members:
+        pos, _version, ts, e, flags, v, ident = member.split(_SEP, 6)
+        if e or flags:
+            add((int(pos), _rare_entry(ts, e, flags, v, ident)))
+        else:
+            add((int(pos), {"id": ident, "ts": int(ts), "v": v}))
+    return tuple(out)
+
+
+def _entry_row(member: str) -> Row:
+    """A member as the entry and its version."""
+    _pos, version, ts, e, flags, v, ident = member.split(_SEP, 6)
+    if e or flags:
+        return Row(_rare_entry(ts, e, flags, v, ident), version)
+    return Row({"id": ident, "ts": int(ts), "v": v}, version)
+
+
+def _scan_command(scan: Scan) -> tuple[Any, ...]:
+    """The one command that answers ``scan``. ``ZRANGE ... BYSCORE`` would do the same
+    from Redis 6.2 on; these two also run on the 4.x to 6.0 servers still offered as
+    managed services."""
+    key = "{" + scan.list_id + "}|e"
+    top = "+inf" if scan.hi is None else f"({scan.hi}"
+    if scan.newest_first:
+        return ("ZREVRANGEBYSCORE", key, top, scan.lo, "LIMIT", 0, scan.limit)
+    return ("ZRANGEBYSCORE", key, scan.lo, top, "LIMIT", 0, scan.limit)
+
+
+# --- requests and plans ------------------------------------------------------------------
+
+
+class _Command(NamedTuple):
+    """One command."""
+
+    args: tuple[Any, ...]
+    op: str
+    key: str
+
+
+class _Batch(NamedTuple):
+    """Commands sent in one pipeline (Cluster: one per master, all at once)."""
+
+    commands: list[tuple[Any, ...]]
+    op: str
+    key: str
+
+
+_Request = _Command | _Batch
+
+
+class _NoScript:
+    """The reply to an ``EVALSHA`` of a script the server does not have (it ran nothing)."""
+
+
+_NOSCRIPT = _NoScript()
+
+
+class _Now:
+    """An awaitable whose value is already there: a blocking reply, so that the blocking
+    and the asyncio store run one driver loop (:meth:`_Base._drive`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self.value
+        yield  # a generator that returns at once
+
+
+def _evalsha(script: _Lua, keys: tuple[str, ...], args: list[Any], op: str, key: str) -> Plan[Any]:
+    """Run ``script`` (``EVALSHA``); a server that lacks it (restarted, a new Cluster node)
+    refuses it unrun, so it is loaded and run once more."""
+    command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+    reply = yield _Command(command, op, key)
+    if reply is _NOSCRIPT:
+        yield _Command(("SCRIPT LOAD", script.text), op, key)
+        reply = yield _Command(command, op, key)
+    return reply
+
+
+Plan = Generator[_Request, Any, T]
+"""A call's plan: yields requests, receives their replies, returns the call's answer."""
+
+
+def _what(req: _Request) -> str:
+    return f"{req.op}({req.key!r})" if req.key else req.op
+
+
+def _unicode_error(req: _Request) -> InvalidValue:
+    return InvalidValue(
+        f"{_what(req)}: text that is not valid Unicode (a lone surrogate?) cannot be sent "
+        "to Redis; nothing was written: remove it from the id or value"
+    )
+
+
+def _pairs(flat: Sequence[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+class _Plans:
+    """Every store call as a plan, shared by the blocking and the asyncio store."""
+
+    # --- rows ------------------------------------------------------------------------
+
+    def _put_if_absent(self, key: str, doc: JSONDoc) -> Plan[bool]:
         flat, size = _encode_row(key, doc, new_version())
         if size > REDIS_ROW_BYTES:
             raise too_large(key, size, REDIS_ROW_BYTES)
-        with _mapped(f"put_if_absent({key!r})", self._where):
-            self._count()
-            return bool(self._put(keys=[key], args=flat))
+        return bool((yield from _evalsha(_PUT, (key,), flat, "put_if_absent", key)))
 
-    def replace(self, key: str, doc: JSONDoc, version: str) -> str | None:
-        """Rewrite the hash if its ``v`` field is still ``version``, in one script."""
+    def _insert(self, key: str, doc: JSONDoc) -> Plan[Row | None]:
+        flat, size = _encode_row(key, doc, new_version())
+        if size > REDIS_ROW_BYTES:
+            raise too_large(key, size, REDIS_ROW_BYTES)
+        found = yield from _evalsha(_INSERT, (key,), flat, "insert", key)
+        return None if found is None else _decode_row(_pairs(found))
+
+    def _replace(self, key: str, doc: JSONDoc, version: str) -> Plan[str | None]:
         new = new_version()
         flat, size = _encode_row(key, doc, new)
         if size > REDIS_ROW_BYTES:
             raise too_large(key, size, REDIS_ROW_BYTES)
-        with _mapped(f"replace({key!r})", self._where):
-            self._count()
-            done = self._replace(keys=[key], args=[version, *flat])
+        done = yield from _evalsha(_REPLACE, (key,), [version, *flat], "replace", key)
         return new if done else None
 
-    def get(self, key: str) -> Row | None:
-        """One ``HGETALL``."""
-        with _mapped(f"get({key!r})", self._where):
-            self._count()
-            fields = self._client.hgetall(key)
-        return _decode_row(fields)
+    def _get(self, key: str) -> Plan[Row | None]:
+        return _decode_row((yield _Command(("HGETALL", key), "get", key)))
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, Row]:
-        """Pipelined ``HGETALL``s. Standalone: one pipeline per chunk of keys; Cluster:
-        redis-py's cluster pipeline groups the commands per master and sends each group
-        in one round trip."""
+    def _get_many(self, keys: Iterable[str]) -> Plan[dict[str, Row]]:
         wanted = list(dict.fromkeys(keys))
         out: dict[str, Row] = {}
         for start in range(0, len(wanted), _PIPELINE_KEYS):
             part = wanted[start : start + _PIPELINE_KEYS]
-            with _mapped(f"get_many({len(wanted)} keys)", self._where):
-                pipe = self._client.pipeline(transaction=False)
-                for key in part:
-                    pipe.hgetall(key)
-                self._count()
-                replies = pipe.execute()
+            commands = [("HGETALL", key) for key in part]
+            replies = yield _Batch(commands, f"get_many({len(wanted)} keys)", "")
             for key, fields in zip(part, replies, strict=True):
                 row = _decode_row(fields)
                 if row is not None:
                     out[key] = row
         return out
 
-    def append(
+    def _append(
         self, key: str, field: str, entries: Iterable[JSONDoc], max_len: int
-    ) -> AppendOutcome:
-        """One script: duplicate check through the id index, length check, size check,
-        then k entry writes."""
+    ) -> Plan[AppendOutcome]:
         batch = list(entries)
         ids: list[str] = []
         texts: list[str] = []
@@ -610,9 +878,7 @@ class RedisStore(Store):
             *ids,
             *texts,
         ]
-        with _mapped(f"append({key!r})", self._where):
-            self._count()
-            answer = self._append(keys=[key], args=args)
+        answer = yield from _evalsha(_APPEND, (key,), args, "append", key)
         match answer:
             case ["ok", length]:
                 return Appended(int(length))
@@ -626,8 +892,9 @@ class RedisStore(Store):
                 raise not_a_list(key, field, json.loads(text))
         raise ContractViolation(f"Redis append script answered {answer!r}")
 
-    def increment(self, key: str, field: str, by: int = 1, expect: int | None = None) -> int | None:
-        """One script: compare with ``expect``, then ``HINCRBY`` (64-bit integers)."""
+    def _increment(
+        self, key: str, field: str, by: int = 1, expect: int | None = None
+    ) -> Plan[int | None]:
         args = [
             field,
             str(int(by)),
@@ -636,9 +903,7 @@ class RedisStore(Store):
             str(len(_utf8(compact_json(field)))),
             str(REDIS_ROW_BYTES),
         ]
-        with _mapped(f"increment({key!r}, {field!r})", self._where):
-            self._count()
-            answer = self._increment(keys=[key], args=args)
+        answer = yield from _evalsha(_INCREMENT, (key,), args, f"increment({field!r})", key)
         match answer:
             case ["ok", text]:
                 return int(text)
@@ -657,16 +922,258 @@ class RedisStore(Store):
                 )
         raise ContractViolation(f"Redis increment script answered {answer!r}")
 
-    def delete(self, key: str) -> None:
-        """``DEL``."""
-        with _mapped(f"delete({key!r})", self._where):
-            self._count()
-            self._client.delete(key)
+    def _delete(self, key: str) -> Plan[None]:
+        yield _Command(("DEL", key), "delete", key)
 
-    def close(self) -> None:
-        """Close the connection pool(s)."""
-        with contextlib.suppress(rex.RedisError, OSError):
-            self._client.close()
+    # --- entry rows ----------------------------------------------------------------------
+
+    def _push(self, list_id: str, entries: Sequence[JSONDoc], floor: int) -> Plan[Pushed]:
+        token = new_version()
+        ids = [_id_field(e["id"]) for e in entries]
+        members = [_sized(list_id, _member(e, f"{token}{j:x}")) for j, e in enumerate(entries)]
+        args = [floor, len(ids), *ids, *members]
+        answer = yield from _evalsha(_PUSH, entry_keys(list_id), args, "push", list_id)
+        return Pushed(tuple(answer))
+
+    def _claim(self, list_id: str, first: int, entries: Sequence[JSONDoc]) -> Plan[ClaimOutcome]:
+        token = new_version()
+        members = [
+            _sized(list_id, f"{first + j}\x1f{_member(e, f'{token}{j:x}')}")
+            for j, e in enumerate(entries)
+        ]
+        args = [first, len(members), *members]
+        taken = yield from _evalsha(_CLAIM, entry_keys(list_id), args, "claim", list_id)
+        if taken is None:
+            return Claimed()
+        position, entry = _slots([taken])[0]
+        return Taken(position, entry)
+
+    def _scan(
+        self, list_id: str, lo: int, hi: int | None, limit: int, newest_first: bool
+    ) -> Plan[tuple[Slot, ...]]:
+        command = _scan_command(Scan(list_id, lo, hi, limit, newest_first))
+        return _slots((yield _Command(command, "scan", list_id)))
+
+    def _scan_many(self, scans: Sequence[Scan]) -> Plan[tuple[tuple[Slot, ...], ...]]:
+        if not scans:
+            return ()
+        if len(scans) == 1:
+            return (_slots((yield _Command(_scan_command(scans[0]), "scan", scans[0].list_id))),)
+        commands = [_scan_command(s) for s in scans]
+        replies = yield _Batch(commands, f"scan_many({len(scans)} lists)", "")
+        return tuple(_slots(members) for members in replies)
+
+    def _get_entry(self, list_id: str, position: int) -> Plan[Row | None]:
+        key = entry_keys(list_id)[0]
+        found = yield _Command(("ZRANGEBYSCORE", key, position, position), "get_entry", key)
+        return _entry_row(found[0]) if found else None
+
+    def _replace_entry(
+        self, list_id: str, position: int, entry: JSONDoc, version: str
+    ) -> Plan[str | None]:
+        new = new_version()
+        member = _sized(list_id, f"{position}\x1f{_member(entry, new)}")
+        key = entry_keys(list_id)[0]
+        args = [position, version, member]
+        done = yield from _evalsha(_REPLACE_ENTRY, (key,), args, "replace_entry", key)
+        return new if done else None
+
+    def _purge(self, list_id: str, below: int) -> Plan[None]:
+        keys = entry_keys(list_id)
+        while True:
+            args = [below, _PURGE_BATCH]
+            removed = yield from _evalsha(_PURGE, keys, args, "purge", list_id)
+            if removed < _PURGE_BATCH:
+                return
+            left = remaining()
+            if left is not None and left <= 0:
+                # Each batch is complete on its own: what is purged stays purged, and
+                # purging again (the driver's retry, or the next trim) goes on from here.
+                raise DeadlineExceeded(
+                    f"purge of list {list_id!r} below {below} reached the operation's "
+                    f"deadline after a batch of {_PURGE_BATCH} rows; the rest is purged "
+                    "by the next call"
+                )
+
+    def _drop_entries(self, list_id: str) -> Plan[None]:
+        # UNLINK frees a large key in a background thread: the server is not held for it.
+        yield _Command(("UNLINK", *entry_keys(list_id)), "drop_entries", list_id)
+
+    def _find_id(self, list_id: str, item_id: str) -> Plan[int | None]:
+        key = entry_keys(list_id)[1]
+        found = yield _Command(("HGET", key, _id_field(item_id)), "find_id", key)
+        return None if found is None else int(found)
+
+
+# --- clients -----------------------------------------------------------------------------
+
+
+class _Flavor(NamedTuple):
+    """redis-py's classes for one I/O model: blocking, or asyncio."""
+
+    standalone: Any
+    cluster: Any
+    node: Any
+    retry: Any
+
+
+_BLOCKING = _Flavor(redis.Redis, RedisCluster, ClusterNode, Retry)
+_ASYNCIO = _Flavor(
+    redis.asyncio.Redis,
+    redis.asyncio.cluster.RedisCluster,
+    redis.asyncio.cluster.ClusterNode,
+    redis.asyncio.retry.Retry,
+)
+
+
+def _client(
+    flavor: _Flavor,
+    target: RedisTarget,
+    remap: Callable[[str, int], tuple[str, int]] | None,
+) -> Any:
+    """A redis-py client (``flavor``'s classes) for ``target``, with SDK retries off."""
+    common: dict[str, Any] = {
+        "username": target.username,
+        "password": target.password,
+        "socket_timeout": target.timeout,
+        "socket_connect_timeout": min(target.timeout, 3.0),
+        "socket_keepalive": True,
+        "decode_responses": True,
+        # A pooled connection may be dead after a server restart: check it when idle.
+        "health_check_interval": 30,
+    }
+    if target.tls:
+        common["ssl"] = True
+        for name, value in target.ssl_options.items():
+            common[name] = value
+    # The core's driver is the only retry layer (contract clause W1): it backs off,
+    # keeps the operation's deadline, and resolves an ambiguous failure by reading or
+    # by the append's id check. redis-py must never send a command twice: a connection
+    # reset after EVALSHA was sent may have followed the script's run, and re-sending
+    # would run it again (an increment counted twice). So zero retries everywhere, in the
+    # blocking and in the asyncio client alike:
+    # * standalone: Redis._execute_command wraps send-and-read in
+    #   conn.retry.call_with_retry, which re-sends on the retry's supported errors;
+    #   Retry(NoBackoff(), 0) makes it one attempt. A pooled connection the server
+    #   closed is still replaced before anything is sent: ConnectionPool.get_connection
+    #   reconnects a connection that is readable (EOF) while idle.
+    # * Cluster: RedisCluster.execute_command re-runs a command on ConnectionError,
+    #   TimeoutError, ClusterDownError and SlotNotCoveredError up to
+    #   self.retry.get_retries() times (cluster_error_retry_attempts is deprecated and
+    #   ignored once retry= is given); Retry(NoBackoff(), 0) makes that zero, and the
+    #   per-node clients it builds already get Retry(NoBackoff(), 0). MOVED, ASK and
+    #   TRYAGAIN are still followed: those are refusals, the command did not run.
+    # (redis-py 5 to 8: pyproject pins redis<9; checked against 8.1's client.py,
+    # cluster.py, asyncio/client.py and asyncio/cluster.py.)
+    if target.cluster:
+        extra: dict[str, Any] = {}
+        if remap is not None:
+            extra["address_remap"] = lambda hp: remap(hp[0], hp[1])
+        return flavor.cluster(
+            startup_nodes=[flavor.node(h, p) for h, p in target.nodes],
+            retry=flavor.retry(NoBackoff(), 0),
+            **extra,
+            **common,
+        )
+    host, port = target.nodes[0]
+    return flavor.standalone(
+        host=host, port=port, db=target.db, retry=flavor.retry(NoBackoff(), 0), **common
+    )
+
+
+def _routed(target: RedisTarget, route: Callable[[str, int], tuple[str, int]]) -> RedisTarget:
+    """``target`` with its startup nodes sent through ``route`` (the fault proxy)."""
+    if target.tls:
+        raise ConfigError(
+            f"{target.describe()} uses TLS, whose certificate check a loopback proxy "
+            "cannot pass: route a plain redis:// or redis+cluster:// URL"
+        )
+    return dataclasses.replace(target, nodes=[route(h, p) for h, p in target.nodes])
+
+
+_FAULTS = (rex.RedisError, rex.RedisClusterException, UnicodeEncodeError)
+_LIMITS = Limits(row_bytes=REDIS_ROW_BYTES, key_bytes=REDIS_KEY_BYTES, value_expansion=6)
+_FEATURES = Features(entries=True, push=True, claim_entries=_CLAIM_ENTRIES)
+
+
+class _Base(_Plans):
+    """What the blocking and the asyncio store share besides the plans."""
+
+    scheme = "redis"
+    _flavor: _Flavor
+
+    def __init__(
+        self,
+        target: RedisTarget,
+        *,
+        _remap: Callable[[str, int], tuple[str, int]] | None = None,
+    ) -> None:
+        self._target = target
+        self._where = target.describe()
+        self._calls = 0
+        self._calls_lock = threading.Lock()
+        try:
+            # A blocking Cluster client learns the slot map here (the asyncio one when
+            # opened): an unreachable cluster fails now.
+            self._client: Any = _client(self._flavor, target, _remap)
+        except _FAULTS as err:
+            raise self._failed(_Command((), "connecting", ""), err) from err
+
+    def _issue(self, req: _Command | _Batch) -> Any:
+        """Send ``req`` on the client: the reply (blocking) or an awaitable of it (asyncio).
+
+        A script runs as an ``EVALSHA`` command; its plan loads it on ``NOSCRIPT``
+        (:func:`_evalsha`).
+        """
+        self._count()
+        if type(req) is _Command:
+            return self._client.execute_command(*req.args)
+        pipe = self._client.pipeline(transaction=False)
+        for command in req.commands:
+            pipe.execute_command(*command)
+        return pipe.execute()
+
+    def _count(self) -> None:
+        with self._calls_lock:
+            self._calls += 1
+
+    def _reply(self, req: _Command | _Batch) -> Awaitable[Any]:
+        raise NotImplementedError
+
+    async def _drive(self, plan: Plan[T]) -> T:
+        """The one driver loop of both stores: send each request the plan yields, give it
+        the reply (``_NOSCRIPT`` for a script the server lacks), map failures to
+        pagedlist errors. The blocking store's replies are already there (:class:`_Now`),
+        so for it this coroutine never suspends."""
+        reply = None
+        while True:
+            try:
+                req = plan.send(reply)
+            except StopIteration as done:
+                return done.value
+            try:
+                reply = await self._reply(req)
+            except rex.NoScriptError:
+                reply = _NOSCRIPT
+            except _FAULTS as err:
+                raise self._failed(req, err) from err
+
+    def _failed(self, req: _Request, err: BaseException) -> Exception:
+        """The pagedlist error for a request that raised ``err``, chained to it."""
+        if isinstance(err, UnicodeEncodeError):
+            return _unicode_error(req)
+        return ERRORS.error(err, what=_what(req), where=self._where)
+
+    @property
+    def limits(self) -> Limits:
+        """Rows capped at 400 KiB (for portable sizing) and keys at 1 KiB. Page rows keep
+        entries as JSON text, in which an id's control characters are escaped (up to 6x)."""
+        return _LIMITS
+
+    @property
+    def features(self) -> Features:
+        """Entry rows (layout 2) with ``push``: the scripts resolve a list's tail."""
+        return _FEATURES
 
     def stats(self) -> Mapping[str, Any]:
         """Round trips made so far (a pipelined batch counts once per chunk)."""
@@ -676,3 +1183,275 @@ class RedisStore(Store):
     def describe(self) -> str:
         """The URL without its password, e.g. ``redis://:***@127.0.0.1:6379/0``."""
         return self._target.describe()
+
+
+class RedisStore(_Base, Store):
+    """Rows as Redis hashes and entry rows as one sorted set per list, written by Lua
+    scripts (standalone or Cluster), through redis-py's blocking client."""
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisStore:
+        """``redis://[:password@]host:port[/db]``, ``rediss://...`` (TLS) or
+        ``redis+cluster://[:password@]host:port[,host:port...]``; ``?timeout=SECONDS``
+        sets the socket timeouts (default 5)."""
+        return cls(parse_url(url))
+
+    @classmethod
+    def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> RedisStore:
+        """Open ``url`` with every connection to a server ``(host, port)`` made to
+        ``route(host, port)`` instead (the conformance suite's fault proxy, clause W1).
+
+        A Cluster routes its startup nodes and, through redis-py's ``address_remap``,
+        every node address ``CLUSTER SLOTS`` reports. ``ConfigError`` for TLS URLs: a
+        certificate names the server, not a loopback proxy.
+        """
+        return cls(_routed(parse_url(url), route), _remap=route)
+
+    @classmethod
+    def provision(cls, url: str) -> str:
+        """Nothing to create; checks that the server answers."""
+        with cls.from_url(url) as store:
+            store.ping()
+            return f"nothing to provision for Redis; {store.describe()} answers"
+
+    _flavor = _BLOCKING
+
+    def _reply(self, req: _Command | _Batch) -> Awaitable[Any]:
+        return _Now(self._issue(req))
+
+    def _run(self, plan: Plan[T]) -> T:
+        """Carry out a plan with :meth:`_Base._drive`, which never waits here: every reply
+        is already there, so the coroutine ends on its first step."""
+        step = self._drive(plan)
+        try:
+            step.send(None)
+        except StopIteration as done:
+            return done.value
+        raise ContractViolation("the blocking Redis store's driver waited on something")
+
+    def ping(self) -> None:
+        """Check that the server (every Cluster master) answers."""
+        self._run(self._ping())
+
+    def _ping(self) -> Plan[None]:
+        yield _Command(("PING",), "PING", "")
+
+    def put_if_absent(self, key: str, doc: JSONDoc) -> bool:
+        """Create the hash unless the key exists, in one script."""
+        return self._run(self._put_if_absent(key, doc))
+
+    def insert(self, key: str, doc: JSONDoc) -> Row | None:
+        """Create the hash unless the key exists, else return it: one script."""
+        return self._run(self._insert(key, doc))
+
+    def replace(self, key: str, doc: JSONDoc, version: str) -> str | None:
+        """Rewrite the hash if its ``v`` field is still ``version``, in one script."""
+        return self._run(self._replace(key, doc, version))
+
+    def get(self, key: str) -> Row | None:
+        """One ``HGETALL``."""
+        return self._run(self._get(key))
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Row]:
+        """Pipelined ``HGETALL``s, 64 keys per round trip; on a Cluster, redis-py's
+        cluster pipeline sends each master its commands in one batch."""
+        return self._run(self._get_many(keys))
+
+    def append(
+        self, key: str, field: str, entries: Iterable[JSONDoc], max_len: int
+    ) -> AppendOutcome:
+        """One script: duplicate check through the id index, length check, size check,
+        then k entry writes."""
+        return self._run(self._append(key, field, entries, max_len))
+
+    def increment(self, key: str, field: str, by: int = 1, expect: int | None = None) -> int | None:
+        """One script: compare with ``expect``, then ``HINCRBY`` (64-bit integers)."""
+        return self._run(self._increment(key, field, by, expect))
+
+    def delete(self, key: str) -> None:
+        """``DEL``."""
+        self._run(self._delete(key))
+
+    def push(self, list_id: str, entries: Sequence[JSONDoc], floor: int = 0) -> Pushed:
+        """One script: tail, id index and writes (one round trip whatever the contention)."""
+        return self._run(self._push(list_id, entries, floor))
+
+    def claim(self, list_id: str, first: int, entries: Sequence[JSONDoc]) -> ClaimOutcome:
+        """One script: the lowest taken position of the range, or all entries written."""
+        return self._run(self._claim(list_id, first, entries))
+
+    def scan(
+        self,
+        list_id: str,
+        lo: int = 0,
+        hi: int | None = None,
+        limit: int = 1,
+        newest_first: bool = False,
+    ) -> tuple[Slot, ...]:
+        """One ``ZREVRANGEBYSCORE`` (newest first) or ``ZRANGEBYSCORE``, ``LIMIT 0 limit``."""
+        return self._run(self._scan(list_id, lo, hi, limit, newest_first))
+
+    def scan_many(self, scans: Sequence[Scan]) -> tuple[tuple[Slot, ...], ...]:
+        """The range reads in one pipeline (Cluster: one batch per master, sent at once)."""
+        return self._run(self._scan_many(scans))
+
+    def get_entry(self, list_id: str, position: int) -> Row | None:
+        """One ``ZRANGEBYSCORE`` of the position; the version is part of the member."""
+        return self._run(self._get_entry(list_id, position))
+
+    def replace_entry(
+        self, list_id: str, position: int, entry: JSONDoc, version: str
+    ) -> str | None:
+        """One script: compare the member's version, then swap the member."""
+        return self._run(self._replace_entry(list_id, position, entry, version))
+
+    def purge(self, list_id: str, below: int) -> None:
+        """Scripts of at most 500 rows each (and their ids) until none is left below."""
+        self._run(self._purge(list_id, below))
+
+    def drop_entries(self, list_id: str) -> None:
+        """One ``UNLINK`` of the list's three keys."""
+        self._run(self._drop_entries(list_id))
+
+    def find_id(self, list_id: str, item_id: str) -> int | None:
+        """One ``HGET`` of the id index."""
+        return self._run(self._find_id(list_id, item_id))
+
+    def close(self) -> None:
+        """Close the connection pool(s)."""
+        with contextlib.suppress(rex.RedisError, OSError):
+            self._client.close()
+
+
+class AsyncRedisStore(_Base, AsyncStore):
+    """:class:`RedisStore` for asyncio, through ``redis.asyncio`` (standalone or Cluster):
+    the same plans, scripts and error table, each request awaited."""
+
+    @classmethod
+    async def from_url(cls, url: str) -> AsyncRedisStore:
+        """The URLs of :meth:`RedisStore.from_url`; a Cluster's slot map is learnt here."""
+        return await cls._opened(parse_url(url), None)
+
+    @classmethod
+    async def through(
+        cls, url: str, route: Callable[[str, int], tuple[str, int]]
+    ) -> AsyncRedisStore:
+        """:meth:`RedisStore.through` for asyncio (the fault proxy of clause W1)."""
+        return await cls._opened(_routed(parse_url(url), route), route)
+
+    @classmethod
+    async def _opened(
+        cls, target: RedisTarget, remap: Callable[[str, int], tuple[str, int]] | None
+    ) -> AsyncRedisStore:
+        store = cls(target, _remap=remap)
+        if target.cluster:
+            req = _Command((), "connecting", "")
+            try:
+                await store._client.initialize()
+            except _FAULTS as err:
+                await store.aclose()
+                raise store._failed(req, err) from err
+        return store
+
+    _flavor = _ASYNCIO
+
+    def _reply(self, req: _Command | _Batch) -> Awaitable[Any]:
+        return self._issue(req)
+
+    async def _run(self, plan: Plan[T]) -> T:
+        """Carry out a plan with :meth:`_Base._drive`, awaiting each reply."""
+        return await self._drive(plan)
+
+    async def ping(self) -> None:
+        """Check that the server (every Cluster master) answers."""
+        await self._run(self._ping())
+
+    def _ping(self) -> Plan[None]:
+        yield _Command(("PING",), "PING", "")
+
+    async def put_if_absent(self, key: str, doc: JSONDoc) -> bool:
+        """See :meth:`RedisStore.put_if_absent`."""
+        return await self._run(self._put_if_absent(key, doc))
+
+    async def insert(self, key: str, doc: JSONDoc) -> Row | None:
+        """See :meth:`RedisStore.insert`."""
+        return await self._run(self._insert(key, doc))
+
+    async def replace(self, key: str, doc: JSONDoc, version: str) -> str | None:
+        """See :meth:`RedisStore.replace`."""
+        return await self._run(self._replace(key, doc, version))
+
+    async def get(self, key: str) -> Row | None:
+        """See :meth:`RedisStore.get`."""
+        return await self._run(self._get(key))
+
+    async def get_many(self, keys: Iterable[str]) -> dict[str, Row]:
+        """See :meth:`RedisStore.get_many`."""
+        return await self._run(self._get_many(keys))
+
+    async def append(
+        self, key: str, field: str, entries: Iterable[JSONDoc], max_len: int
+    ) -> AppendOutcome:
+        """See :meth:`RedisStore.append`."""
+        return await self._run(self._append(key, field, entries, max_len))
+
+    async def increment(
+        self, key: str, field: str, by: int = 1, expect: int | None = None
+    ) -> int | None:
+        """See :meth:`RedisStore.increment`."""
+        return await self._run(self._increment(key, field, by, expect))
+
+    async def delete(self, key: str) -> None:
+        """See :meth:`RedisStore.delete`."""
+        await self._run(self._delete(key))
+
+    async def push(self, list_id: str, entries: Sequence[JSONDoc], floor: int = 0) -> Pushed:
+        """See :meth:`RedisStore.push`."""
+        return await self._run(self._push(list_id, entries, floor))
+
+    async def claim(self, list_id: str, first: int, entries: Sequence[JSONDoc]) -> ClaimOutcome:
+        """See :meth:`RedisStore.claim`."""
+        return await self._run(self._claim(list_id, first, entries))
+
+    async def scan(
+        self,
+        list_id: str,
+        lo: int = 0,
+        hi: int | None = None,
+        limit: int = 1,
+        newest_first: bool = False,
+    ) -> tuple[Slot, ...]:
+        """See :meth:`RedisStore.scan`."""
+        return await self._run(self._scan(list_id, lo, hi, limit, newest_first))
+
+    async def scan_many(self, scans: Sequence[Scan]) -> tuple[tuple[Slot, ...], ...]:
+        """See :meth:`RedisStore.scan_many`."""
+        return await self._run(self._scan_many(scans))
+
+    async def get_entry(self, list_id: str, position: int) -> Row | None:
+        """See :meth:`RedisStore.get_entry`."""
+        return await self._run(self._get_entry(list_id, position))
+
+    async def replace_entry(
+        self, list_id: str, position: int, entry: JSONDoc, version: str
+    ) -> str | None:
+        """See :meth:`RedisStore.replace_entry`."""
+        return await self._run(self._replace_entry(list_id, position, entry, version))
+
+    async def purge(self, list_id: str, below: int) -> None:
+        """See :meth:`RedisStore.purge`."""
+        await self._run(self._purge(list_id, below))
+
+    async def drop_entries(self, list_id: str) -> None:
+        """See :meth:`RedisStore.drop_entries`."""
+        await self._run(self._drop_entries(list_id))
+
+    async def find_id(self, list_id: str, item_id: str) -> int | None:
+        """See :meth:`RedisStore.find_id`."""
+        return await self._run(self._find_id(list_id, item_id))
+
+    async def aclose(self) -> None:
+        """Close the connection pool(s)."""
+        close = getattr(self._client, "aclose", None) or self._client.close
+        with contextlib.suppress(rex.RedisError, OSError):
+            await close()

@@ -380,3 +380,118 @@ class AbstractListTests:
         with pytest.raises(ConfigError):
             PagedList.create(store, list_id, capacity=store.limits.row_bytes, max_item_bytes=1024)
         assert store.get(f"{list_id}|s") is None
+
+    @clause("V5")
+    def test_bad_arguments_raise_from_the_error_tree(self, store, list_id):
+        """V5: every argument a caller can get wrong raises a documented error (a
+        UsageError: InvalidArgument, InvalidValue...), never a bare ValueError/TypeError,
+        and writes nothing."""
+        from pagedlist.errors import InvalidArgument, UsageError
+
+        plist = PagedList.create(store, list_id, capacity=3)
+        plist.append("keep")
+        bad = [
+            lambda: plist.latest(1.5),
+            lambda: plist.latest(-1),
+            lambda: plist.latest("5"),
+            lambda: plist.get(True),
+            lambda: plist.get(-1),
+            lambda: list(plist.iter(-1)),
+            lambda: plist.before(-3, 2),
+            lambda: plist.after(-2, 2),
+            lambda: plist.after(0, -1),
+            lambda: plist.extend(None),
+            lambda: plist.extend(5),
+            lambda: plist.extend(bytearray(b"ab")),
+            lambda: plist.extend(b"ab"),
+            lambda: plist.extend("ab"),
+            lambda: plist.extend({"a": 1}),
+            lambda: plist.extend([1, 2], ids=["a"]),
+            lambda: plist.append(1, ts=float("nan")),
+            lambda: plist.append(1, id=""),
+            lambda: plist.append(1, id=5),
+        ]
+        for call in bad:
+            with pytest.raises(UsageError):
+                call()
+        for deadline in ("x", -1, 0, float("nan"), float("inf"), True):
+            with pytest.raises(InvalidArgument):
+                PagedList(store, list_id, deadline=deadline)
+        assert [i.value for i in plist.iter()] == ["keep"]
+
+    @clause("C5")
+    def test_reads_are_bounded_by_what_the_list_holds(self, store, list_id):
+        """C5: reads asking for far more than the list holds (after(-1, 10**9),
+        latest(10**9), before(10**12, 10**9)) return what there is in a few store calls,
+        with memory proportional to the answer."""
+        counting = CountingStore(store)
+        plist = PagedList.create(counting, list_id, capacity=10)
+        plist.extend(range(25))
+        for read, want in (
+            (lambda: plist.after(-1, 10**9), list(range(25))),
+            (lambda: plist.latest(10**9), list(range(24, -1, -1))),
+            (lambda: plist.before(10**12, 10**9), list(range(24, -1, -1))),
+            (lambda: plist.after(10**12, 10**9), []),
+        ):
+            counting.reset()
+            assert [i.value for i in read()] == want
+            assert counting.total <= 4, dict(counting.calls)
+
+    @clause("V6")
+    def test_a_page_of_worst_case_items_fits(self, store, list_id):
+        """V6: a list filled to its (derived) capacity with the longest ids made of control
+        characters and values of the largest size made of characters JSON escapes never
+        hits the row limit: an item refused for size is refused at append, never
+        discovered by the store, and the list never becomes unwritable."""
+        limit = store.limits.row_bytes
+        if limit is None:
+            pytest.skip("the store declares no row limit")
+        size = 512
+        plist = PagedList.create(store, list_id, max_item_bytes=size)
+        cap = plist.capacity
+        n = min(cap, 60) if plist.layout == 1 else 5
+        # Its JSON text is max_item_bytes of \" pairs, each byte escaped again where the
+        # store keeps the text inside JSON.
+        value = '"' * ((size - 2) // 2)
+        for i in range(n):
+            item_id = "\x01" * 120 + f"{i:08d}"
+            assert plist.append(value, id=item_id) == i
+        assert plist.append("after", id="\x02" * 128) == n
+        assert plist.latest(1)[0].value == "after"
+
+    @clause("P10")
+    def test_partial_extend_reports_and_resumes(self, store, list_id):
+        """P10: an extend written in parts that fails after a part committed raises
+        PartialWrite naming the committed positions; the same call again (same ids) writes
+        the rest, the committed ones once."""
+        from pagedlist.conformance.faults import FaultyStore
+        from pagedlist.errors import PartialWrite, StoreError
+
+        plist = PagedList.create(store, list_id, capacity=4)
+        faulty = FaultyStore(store, seed=1)
+        flaky = PagedList.open(faulty, list_id)
+        calls = 0
+        original = faulty._call
+
+        def fail_third_write(name, fn, *args, **kwargs):
+            nonlocal calls
+            if name in ("append", "claim", "push", "insert"):
+                calls += 1
+                if calls == 3:
+                    raise StoreError("injected: a hopeless failure of the third write")
+            return original(name, fn, *args, **kwargs)
+
+        faulty._call = fail_third_write
+        ids = [f"e{i}" for i in range(9)]
+        store_batch = 1 if not store.features.push else 4
+        try:
+            flaky._state.chunk, flaky._state.chunk_for = store_batch, flaky._state.settings
+            with pytest.raises(PartialWrite) as caught:
+                flaky.extend(range(9), ids=ids)
+            assert caught.value.committed and caught.value.committed == tuple(
+                range(len(caught.value.committed))
+            )
+        finally:
+            faulty._call = original
+        assert flaky.extend(range(9), ids=ids) == list(range(9))
+        assert [i.id for i in plist.iter()] == ids

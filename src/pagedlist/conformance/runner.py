@@ -25,13 +25,15 @@ EXIT_OK, EXIT_FAILED, EXIT_NOT_RUN = 0, 1, 2
 
 @dataclass
 class ClauseResult:
-    """One test's outcome."""
+    """One test's outcome; ``api`` is ``sync`` or ``async`` (the suite run through the
+    scheme's asyncio adapter)."""
 
     clause: str
     name: str
     outcome: str
     seconds: float
     detail: str = ""
+    api: str = "sync"
 
 
 class _Collector:
@@ -54,6 +56,7 @@ class _Collector:
             items[:] = keep
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        api = "async" if "::TestConformanceAsync::" in report.nodeid else "sync"
         result = self.results.setdefault(
             report.nodeid,
             ClauseResult(
@@ -61,6 +64,7 @@ class _Collector:
                 report.nodeid.rsplit("::", 1)[-1],
                 "passed",
                 0.0,
+                api=api,
             ),
         )
         result.seconds += report.duration
@@ -95,21 +99,47 @@ def _fit(name: str, room: int) -> str:
 
 def table(results: list[ClauseResult], width: int = WIDTH) -> list[str]:
     """The clause table: one row per test (its name without ``test_``), the reason under a
-    row that did not pass, wrapped; no line is longer than ``width``."""
-    lines = [f"{'clause':<7} {'result':<8} {'time':>7}  test"]
-    for r in results:
-        lines.append(
-            f"{r.clause:<7} {r.outcome:<8} {r.seconds:>6.2f}s  {_fit(r.name, width - _LEFT)}"
-        )
-        if r.detail and r.outcome != "passed":
-            lines += textwrap.wrap(
-                f"-> {r.detail}",
-                width,
-                initial_indent=" " * _LEFT,
-                subsequent_indent=" " * (_LEFT + 3),
-                break_long_words=True,
+    row that did not pass, wrapped; no line is longer than ``width``. With results of both
+    APIs, one row per test shows both: ``sync`` and ``async`` columns (``-`` where a clause
+    runs through one API only)."""
+    both = {r.api for r in results} == {"sync", "async"}
+    if not both:
+        lines = [f"{'clause':<7} {'result':<8} {'time':>7}  test"]
+        for r in results:
+            lines.append(
+                f"{r.clause:<7} {r.outcome:<8} {r.seconds:>6.2f}s  {_fit(r.name, width - _LEFT)}"
             )
+            lines += _why(r, width, _LEFT)
+        return lines
+    left = _LEFT + 9
+    rows: dict[str, dict[str, ClauseResult]] = {}
+    for r in results:
+        rows.setdefault(r.name, {})[r.api] = r
+    lines = [f"{'clause':<7} {'sync':<8} {'async':<8} {'time':>7}  test"]
+    for pair in rows.values():
+        first = pair.get("sync") or pair["async"]
+        sync, asy = pair.get("sync"), pair.get("async")
+        seconds = sum(r.seconds for r in pair.values())
+        lines.append(
+            f"{first.clause:<7} {sync.outcome if sync else '-':<8} "
+            f"{asy.outcome if asy else '-':<8} {seconds:>6.2f}s  {_fit(first.name, width - left)}"
+        )
+        for r in pair.values():
+            lines += _why(r, width, left, prefix=f"{r.api}: ")
     return lines
+
+
+def _why(r: ClauseResult, width: int, left: int, prefix: str = "") -> list[str]:
+    """The reason a test did not pass, wrapped under its row."""
+    if not r.detail or r.outcome == "passed":
+        return []
+    return textwrap.wrap(
+        f"-> {prefix}{r.detail}",
+        width,
+        initial_indent=" " * left,
+        subsequent_indent=" " * (left + 3),
+        break_long_words=True,
+    )
 
 
 def _reachable(url: str) -> str | None:
@@ -133,10 +163,12 @@ def run_suite(
     select: str | None = None,
     clauses: set[str] | None = None,
     exitfirst: bool = False,
+    api: str = "both",
     echo: Callable[[str], None] = print,
 ) -> int:
     """Run every clause (or only ``clauses``, or tests matching the pytest ``-k`` expression
-    ``select``) against ``url``; print the table; return the exit status."""
+    ``select``) against ``url`` through the sync adapter, the asyncio adapter, or ``both``
+    (the default: two result columns); print the table; return the exit status."""
     shown = redact(url)
     why = _reachable(url)
     if why is not None:
@@ -162,15 +194,20 @@ def run_suite(
         "ignore:Module already imported so cannot be rewritten; pagedlist"
         ":pytest.PytestAssertRewriteWarning",
     ]
-    if select:
-        args += ["-k", select]
+    only = {"sync": "not TestConformanceAsync", "async": "TestConformanceAsync"}.get(api)
+    if select and only:
+        args += ["-k", f"({select}) and {only}"]
+    elif select or only:
+        args += ["-k", select or only or ""]
     if exitfirst:
         args.append("-x")
     collector = _Collector({c.upper() for c in clauses} if clauses else None)
     started = time.monotonic()
     code = pytest.main(args, plugins=[collector])
     elapsed = time.monotonic() - started
-    results = sorted(collector.results.values(), key=lambda r: clause_order(r.clause))
+    # The asyncio clauses (Y) are the async API already: they run once, in the sync class.
+    kept = [r for r in collector.results.values() if not (r.api == "async" and r.clause[:1] == "Y")]
+    results = sorted(kept, key=lambda r: clause_order(r.clause))
     echo("")
     echo(f"pagedlist conformance: {shown}")
     for line in table(results):
@@ -180,6 +217,7 @@ def run_suite(
     echo(
         f"\n{counts['passed']} passed, {counts['FAILED'] + counts['ERROR']} failed, "
         f"{skipped} skipped in {elapsed:.1f}s"
+        + (" (sync and async)" if api == "both" else f" ({api})")
     )
     if not results:
         echo("NOT RUN: no clause was collected")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from pagedlist.conformance import ConformanceSuite, StoreFixtures
+from pagedlist.conformance.blocking import AsyncAdapterFixtures
 
 
 class UrlFixtures(StoreFixtures):
@@ -24,3 +25,8 @@ class UrlFixtures(StoreFixtures):
 
 class TestConformance(ConformanceSuite, UrlFixtures):
     """Every clause, against the store given on the command line."""
+
+
+class TestConformanceAsync(ConformanceSuite, AsyncAdapterFixtures, UrlFixtures):
+    """Every clause again, every client being the scheme's asyncio adapter (behind a
+    blocking bridge); the asyncio clauses (Y) run once, in ``TestConformance``."""

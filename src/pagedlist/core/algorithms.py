@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pagedlist.core.ops import (
     Append,
@@ -49,6 +49,7 @@ from pagedlist.errors import ContractViolation, ListExists, ListNotFound
 
 __all__ = [
     "ITEMS",
+    "Plan",
     "Positioned",
     "Settings",
     "Step",
@@ -59,6 +60,7 @@ __all__ = [
     "get",
     "latest",
     "open_list",
+    "page_key",
     "read_range",
 ]
 
@@ -70,7 +72,10 @@ FORMAT = 1
 #: The newest summary format this version reads (2: layout 2, ``core.entries``).
 NEWEST_FORMAT = 2
 
-Step = Generator[Operation, Any, Any]
+T = TypeVar("T")
+Plan = Generator[Operation, Any, T]
+"""A list operation as a sans-IO generator returning ``T``: what the drivers run."""
+Step = Plan[Any]
 Positioned = tuple[int, JSONDoc]
 """An entry with its position: ``(position, {"id", "ts", "v"})``."""
 
@@ -148,7 +153,7 @@ def _head(list_id: str, row: Row | None) -> int:
     return int(row.doc.get(HEAD, 0))
 
 
-def create(list_id: str, wanted: Settings, *, fixed_capacity: bool) -> Step:
+def create(list_id: str, wanted: Settings, *, fixed_capacity: bool) -> Plan[tuple[Settings, int]]:
     """Create the list, or return the existing one's settings if they match ``wanted``.
 
     With ``fixed_capacity`` false (no capacity was asked for), any stored capacity matches.
@@ -184,7 +189,7 @@ def create(list_id: str, wanted: Settings, *, fixed_capacity: bool) -> Step:
     return have, head
 
 
-def open_list(list_id: str) -> Step:
+def open_list(list_id: str) -> Plan[tuple[Settings, int]]:
     """Read a list's summary. Returns ``(settings, head)``."""
     row = yield Get(summary_key(list_id))
     head = _head(list_id, row)
@@ -192,7 +197,9 @@ def open_list(list_id: str) -> Step:
     return Settings.from_doc(list_id, row.doc), head
 
 
-def append(list_id: str, capacity: int, head: int, entries: Iterable[JSONDoc], chunk: int) -> Step:
+def append(
+    list_id: str, capacity: int, head: int, entries: Iterable[JSONDoc], chunk: int
+) -> Plan[tuple[list[int], int]]:
     """Append ``entries`` in order, starting at page ``head`` (a cached hint).
 
     At most ``chunk`` entries go in one store append; a run that fits the page's free room
@@ -256,7 +263,9 @@ def append(list_id: str, capacity: int, head: int, entries: Iterable[JSONDoc], c
     return positions, page
 
 
-def append_once(list_id: str, capacity: int, head: int, entry: JSONDoc) -> Step:
+def append_once(
+    list_id: str, capacity: int, head: int, entry: JSONDoc
+) -> Plan[tuple[int, int]]:
     """Append ``entry``, whose id is the caller's, at most once for the list's lifetime.
     Returns ``(position, head)``.
 
@@ -317,7 +326,9 @@ def _record_page(list_id: str, key: str, doc: Mapping[str, Any], item_id: str) -
     return int(doc["p"])
 
 
-def _page_entries(list_id: str, capacity: int, rows: Mapping[str, Row], page: int) -> list:
+def _page_entries(
+    list_id: str, capacity: int, rows: Mapping[str, Row], page: int
+) -> list[JSONDoc]:
     row = rows.get(page_key(list_id, page))
     items = row.doc.get(ITEMS, []) if row is not None else []
     if len(items) > capacity:
@@ -347,7 +358,7 @@ def assemble(
     return out
 
 
-def latest(list_id: str, capacity: int, head: int, n: int) -> Step:
+def latest(list_id: str, capacity: int, head: int, n: int) -> Plan[tuple[list[Positioned], int]]:
     """The newest ``n`` entries, newest first. Returns ``(entries, head)``.
 
     One batch read of the summary and the pages the cached ``head`` implies; a second
@@ -375,7 +386,7 @@ def latest(list_id: str, capacity: int, head: int, n: int) -> Step:
     return entries[: -n - 1 : -1], current
 
 
-def read_range(list_id: str, capacity: int, lo: int, hi: int) -> Step:
+def read_range(list_id: str, capacity: int, lo: int, hi: int) -> Plan[list[Positioned]]:
     """Entries with positions in ``[lo, hi)``, ascending: one batch read, no summary."""
     if hi <= lo:
         return []
@@ -384,7 +395,7 @@ def read_range(list_id: str, capacity: int, lo: int, hi: int) -> Step:
     return [(pos, e) for pos, e in assemble(list_id, capacity, rows, pages) if lo <= pos < hi]
 
 
-def get(list_id: str, capacity: int, position: int) -> Step:
+def get(list_id: str, capacity: int, position: int) -> Plan[Positioned | None]:
     """The entry at ``position``, or ``None``: one read."""
     page, index = divmod(position, capacity)
     row = yield Get(page_key(list_id, page))
@@ -392,7 +403,7 @@ def get(list_id: str, capacity: int, position: int) -> Step:
     return (position, items[index]) if index < len(items) else None
 
 
-def count(list_id: str, capacity: int, head: int) -> Step:
+def count(list_id: str, capacity: int, head: int) -> Plan[tuple[int, int]]:
     """The number of items. Returns ``(count, head)``: one batch read, two if the head moved."""
     skey = summary_key(list_id)
     hkey = page_key(list_id, head)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pagedlist.core import algorithms as alg
 from pagedlist.core import lifecycle as life
@@ -23,11 +23,13 @@ from pagedlist.core.driver import RetryPolicy, run_async
 from pagedlist.core.ops import JSONDoc
 from pagedlist.core.pagedlist import (
     CATALOG,
+    DROP_TIMEOUT,
     ITER_BATCH_PAGES,
     Item,
     Timeline,
     _after_args,
     _count,
+    _deadline,
     _fail_group,
     _forget,
     _group_policy,
@@ -39,8 +41,11 @@ from pagedlist.core.pagedlist import (
     _waited_too_long,
 )
 from pagedlist.core.values import decode_value, validate_item_id, validate_list_id
+from pagedlist.errors import DeadlineExceeded
 
 __all__ = ["AsyncPagedList"]
+
+T = TypeVar("T")
 
 
 class _AsyncRequest:
@@ -75,14 +80,17 @@ class AsyncPagedList(_Plans):
     def __init__(self, store: AsyncStore, list_id: str, *, deadline: float | None = None) -> None:
         self._init(store, list_id, deadline)
 
-    async def _run(self, step: alg.Step, what: str, policy: RetryPolicy | None = None) -> Any:
+    async def _run(self, step: alg.Plan[T], what: str, policy: RetryPolicy | None = None) -> T:
         if not observe.active():
             return await run_async(step, self._store, policy or self._policy, what=what)
         with observe.operation(what, self._id):
             return await run_async(step, self._store, policy or self._policy, what=what)
 
     async def _cfg(self) -> alg.Settings:
-        return self._state.settings or await self._run(self._p_settings(), f"open({self._id!r})")
+        settings = self._state.settings
+        if settings is not None:
+            return settings
+        return await self._run(self._p_settings(), f"open({self._id!r})")
 
     # --- construction ---------------------------------------------------------------
 
@@ -193,7 +201,7 @@ class AsyncPagedList(_Plans):
             if lead:
                 st.busy = True
             else:
-                st.queue.append(req)  # type: ignore[arg-type]
+                st.queue.append(req)
         if not lead:
             await self._wait(req)
             if not req.lead:
@@ -237,7 +245,7 @@ class AsyncPagedList(_Plans):
         except asyncio.CancelledError:
             with st.lock:
                 if not req.taken and not req.lead and req in st.queue:
-                    st.queue.remove(req)  # type: ignore[arg-type]
+                    st.queue.remove(req)
                     raise  # never sent: nothing written
             if req.lead:
                 self._pass_lead()  # handed the lead while being cancelled: pass it on
@@ -245,7 +253,7 @@ class AsyncPagedList(_Plans):
         except TimeoutError:
             with st.lock:
                 if not req.taken and not req.lead and req in st.queue:
-                    st.queue.remove(req)  # type: ignore[arg-type]
+                    st.queue.remove(req)
                     raise _waited_too_long(self._id, self._policy) from None
         await req.future
 
@@ -321,15 +329,36 @@ class AsyncPagedList(_Plans):
 
     @classmethod
     async def drop(
-        cls, store: AsyncStore, list_id: str, *, deadline: float | None = None
+        cls,
+        store: AsyncStore,
+        list_id: str,
+        *,
+        deadline: float | None = None,
+        timeout: float = DROP_TIMEOUT,
     ) -> bool:
         """Remove a whole list, all its rows; see :meth:`PagedList.drop`."""
         handle = cls(store, list_id, deadline=deadline)
-        step = life.drop(handle._id, entries=store.features.entries)
-        existed = await handle._run(step, f"drop({list_id!r})")
+        give_up = time.monotonic() + timeout
+        while True:
+            try:
+                step = life.drop(handle._id, entries=store.features.entries)
+                existed = await handle._run(step, f"drop({list_id!r})")
+                break
+            except DeadlineExceeded:
+                if time.monotonic() > give_up:
+                    raise
         _forget(store, handle._id)
         await handle._run(handle._p_unregister(), f"drop({list_id!r})")
         return bool(existed)
+
+    @classmethod
+    async def register(
+        cls, store: AsyncStore, list_id: str, *, deadline: float | None = None
+    ) -> None:
+        """List ``list_id`` in the store's catalogue; see :meth:`PagedList.register`."""
+        handle = cls(store, _not_reserved(validate_list_id(list_id, store.limits.key_bytes)))
+        handle._policy = _deadline(deadline)
+        await handle._run(handle._p_register(), f"register({list_id!r})")
 
     @classmethod
     async def lists(cls, store: AsyncStore, *, deadline: float | None = None) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pagedlist.core.astore import AsyncStore
 from pagedlist.core.ops import Features, JSONDoc, Limits
@@ -90,4 +90,4 @@ if _ASYNC_CALLS != CALLS:
     )
 for _name in CALLS:
     setattr(AsyncStoreWrapper, _name, _delegate(_name))
-abc.update_abstractmethods(AsyncStoreWrapper)
+abc.update_abstractmethods(cast(type, AsyncStoreWrapper))

@@ -29,11 +29,11 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from pagedlist.core import deadline as _deadline
 from pagedlist.core import observe
-from pagedlist.core.algorithms import Step
+from pagedlist.core.algorithms import Plan
 from pagedlist.core.ops import Increment, Operation
 from pagedlist.core.store import Store, perform
 from pagedlist.errors import DeadlineExceeded, StoreError, Throttled
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from pagedlist.core.astore import AsyncStore
 
 __all__ = ["DEFAULT_POLICY", "Attempts", "RetryPolicy", "run", "run_async"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +136,7 @@ class Attempts:
 
 
 def run(
-    step: Step,
+    step: Plan[T],
     store: Store,
     policy: RetryPolicy = DEFAULT_POLICY,
     *,
@@ -142,7 +144,7 @@ def run(
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
     what: str = "operation",
-) -> Any:
+) -> T:
     """Drive ``step`` to completion against ``store`` and return its result."""
     tries = Attempts(policy, what, clock, rng)
     watch = tries.watching()
@@ -168,11 +170,11 @@ def run(
                     observe.answered(what, op, answer)
                 op = step.send(answer)
         except StopIteration as stop:
-            return stop.value
+            return cast(T, stop.value)
 
 
 async def run_async(
-    step: Step,
+    step: Plan[T],
     store: AsyncStore,
     policy: RetryPolicy = DEFAULT_POLICY,
     *,
@@ -180,7 +182,7 @@ async def run_async(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     rng: random.Random | None = None,
     what: str = "operation",
-) -> Any:
+) -> T:
     """Drive ``step`` to completion against the asyncio ``store``: :func:`run`'s twin, the
     same generators and the same :class:`Attempts`, with ``await`` for every store call
     and every backoff.
@@ -215,7 +217,7 @@ async def run_async(
                     observe.answered(what, op, answer)
                 op = step.send(answer)
         except StopIteration as stop:
-            return stop.value
+            return cast(T, stop.value)
         finally:
             step.close()
 

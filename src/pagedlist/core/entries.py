@@ -51,7 +51,7 @@ import heapq
 import itertools
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pagedlist.core.ops import (
     Claim,
@@ -92,6 +92,8 @@ __all__ = [
 FORMAT = 2
 
 Step = Generator[Operation, Any, Any]
+T = TypeVar("T")
+Plan = Generator[Operation, Any, T]
 
 
 def is_live(entry: JSONDoc) -> bool:
@@ -142,7 +144,7 @@ def _run(slots: tuple[Slot, ...], newest_first: bool) -> tuple[Slot, ...]:
     return slots
 
 
-def newest_position(list_id: str, lo: int = 0) -> Step:
+def newest_position(list_id: str, lo: int = 0) -> Plan[int | None]:
     """The newest taken position at or above ``lo``, or ``None``: one range read."""
     scan = Scan(list_id, lo, None, 1, True)
     slots = _check_scan(list_id, scan, (yield scan))
@@ -152,7 +154,9 @@ def newest_position(list_id: str, lo: int = 0) -> Step:
 # --- appends -------------------------------------------------------------------------------
 
 
-def append_push(list_id: str, entries: Sequence[JSONDoc], chunk: int, floor: int = 0) -> Step:
+def append_push(
+    list_id: str, entries: Sequence[JSONDoc], chunk: int, floor: int = 0
+) -> Plan[list[int]]:
     """Append through ``Push``: the store resolves the tail. Returns the positions.
 
     At most ``chunk`` entries go in one push; each push is atomic, so a batch of up to
@@ -190,7 +194,9 @@ def _partial(list_id: str, positions: list[int], total: int, err: Exception) -> 
     )
 
 
-def append_claim(list_id: str, hint: int, entries: Sequence[JSONDoc], chunk: int) -> Step:
+def append_claim(
+    list_id: str, hint: int, entries: Sequence[JSONDoc], chunk: int
+) -> Plan[tuple[list[int], int]]:
     """Append by claiming positions from ``hint`` on. Returns ``(positions, hint)``.
 
     Steady state is one call per ``chunk`` entries. A position taken by another writer
@@ -229,7 +235,9 @@ def append_claim(list_id: str, hint: int, entries: Sequence[JSONDoc], chunk: int
     return positions, pos
 
 
-def append_once(list_id: str, hint: int, start: int, entry: JSONDoc, summary: str) -> Step:
+def append_once(
+    list_id: str, hint: int, start: int, entry: JSONDoc, summary: str
+) -> Plan[tuple[int, int]]:
     """Append ``entry`` whose id is the caller's, at most once for the list's lifetime
     (claim stores). Returns ``(position, hint)``.
 
@@ -271,7 +279,7 @@ def _own_record(list_id: str, key: str, doc: JSONDoc, item_id: str) -> None:
         )
 
 
-def _move(list_id: str, rkey: str, item_id: str, target: int, floor: int) -> Step:
+def _move(list_id: str, rkey: str, item_id: str, target: int, floor: int) -> Plan[int]:
     """Point the record of ``item_id`` past ``target`` (seen taken by another id, or below
     the retained start). Returns the new target, or the one a concurrent mover set."""
     while True:
@@ -297,7 +305,7 @@ def _move(list_id: str, rkey: str, item_id: str, target: int, floor: int) -> Ste
 # --- reads ---------------------------------------------------------------------------------
 
 
-def latest(list_id: str, start: int, n: int, *, below: int | None = None) -> Step:
+def latest(list_id: str, start: int, n: int, *, below: int | None = None) -> Plan[list[Slot]]:
     """Up to ``n`` live entries, newest first, below ``below`` (``None``: from the tail).
     Returns ``list[Slot]``. Reads further past tombstones until ``n`` are found."""
     out: list[Slot] = []
@@ -312,12 +320,14 @@ def latest(list_id: str, start: int, n: int, *, below: int | None = None) -> Ste
     return out
 
 
-def read_before(list_id: str, start: int, position: int, n: int) -> Step:
+def read_before(list_id: str, start: int, position: int, n: int) -> Plan[list[Slot]]:
     """Up to ``n`` live entries older than ``position``, newest first."""
     return (yield from latest(list_id, start, n, below=position))
 
 
-def read_after(list_id: str, start: int, position: int, n: int) -> Step:
+def read_after(
+    list_id: str, start: int, position: int, n: int
+) -> Plan[tuple[list[Slot], int | None]]:
     """Up to ``n`` live entries newer than ``position``, oldest first, as a gap-free run.
 
     Returns ``(slots, more)``: ``more`` is the position to continue from when ``n`` rows
@@ -345,7 +355,7 @@ def read_after(list_id: str, start: int, position: int, n: int) -> Step:
             return out, lo
 
 
-def get(list_id: str, position: int) -> Step:
+def get(list_id: str, position: int) -> Plan[Slot | None]:
     """The live entry at ``position`` as a slot, or ``None``: one read."""
     row = yield GetEntry(list_id, position)
     if row is None or not is_live(row.doc):
@@ -353,7 +363,7 @@ def get(list_id: str, position: int) -> Step:
     return position, row.doc
 
 
-def count(list_id: str, start: int) -> Step:
+def count(list_id: str, start: int) -> Plan[int]:
     """Positions used so far (tombstones and trimmed items included): one range read."""
     newest = yield from newest_position(list_id, 0)
     return start if newest is None else max(newest + 1, start)
@@ -377,7 +387,9 @@ def _key(list_id: str, slot: Slot) -> tuple[int, str, int]:
     return (slot[1]["ts"], list_id, slot[0])
 
 
-def merge_latest(starts: dict[str, int], n: int, cursor: Cursor | None = None) -> Step:
+def merge_latest(
+    starts: dict[str, int], n: int, cursor: Cursor | None = None
+) -> Plan[tuple[list[tuple[str, Slot]], Cursor | None]]:
     """The newest ``n`` live entries across lists, merged newest first by timestamp.
 
     Each list is read newest first in position order, and the lists are merged by the
@@ -397,7 +409,7 @@ def merge_latest(starts: dict[str, int], n: int, cursor: Cursor | None = None) -
     scanned = dict(below)
     exhausted = {lid for lid, hi in below.items() if hi is not None and hi <= starts[lid]}
 
-    def fill(lists: list[str]) -> Step:
+    def fill(lists: list[str]) -> Plan[None]:
         todo = [lid for lid in lists if lid not in exhausted]
         if not todo:
             return

@@ -23,7 +23,7 @@ never lose each other's work, and a failed swap is re-read and tried again.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import Any, TypeVar
 
 from pagedlist.core import entries as ent
 from pagedlist.core.algorithms import Settings
@@ -38,6 +38,7 @@ from pagedlist.core.ops import (
     Purge,
     Replace,
     ReplaceEntry,
+    Row,
     Scan,
 )
 from pagedlist.core.values import id_record_key, summary_key
@@ -46,6 +47,8 @@ from pagedlist.errors import ContractViolation, ItemNotFound, ListNotFound
 __all__ = ["PURGE_GRACE_MS", "delete", "drop", "find", "find_layout1", "replace", "trim"]
 
 Step = Generator[Operation, Any, Any]
+T = TypeVar("T")
+Plan = Generator[Operation, Any, T]
 
 #: Claim stores: how long trimmed rows stay before they are removed (milliseconds). Far
 #: longer than a writer's hint may be old (``HINT_TTL``) plus an operation's deadline, so no
@@ -59,11 +62,11 @@ def _missing(list_id: str, position: int, why: str) -> ItemNotFound:
     return ItemNotFound(f"list {list_id!r} has no item at position {position}: {why}")
 
 
-def _live_row(list_id: str, start: int, position: int) -> Step:
+def _live_row(list_id: str, start: int, position: int) -> Plan[Row]:
     """The entry row at ``position``, or ``ItemNotFound`` naming why there is none."""
     if position < start:
         raise _missing(list_id, position, f"it is below the retained start {start} (trimmed)")
-    row = yield GetEntry(list_id, position)
+    row: Row | None = yield GetEntry(list_id, position)
     if row is None:
         newest = yield from ent.newest_position(list_id, 0)
         if newest is None or position > newest:
@@ -74,7 +77,7 @@ def _live_row(list_id: str, start: int, position: int) -> Step:
     return row
 
 
-def delete(list_id: str, start: int, position: int) -> Step:
+def delete(list_id: str, start: int, position: int) -> Plan[bool]:
     """Make the item at ``position`` a tombstone (idempotent). Returns ``True`` if this
     call deleted it, ``False`` if it was deleted already."""
     while True:
@@ -90,7 +93,9 @@ def delete(list_id: str, start: int, position: int) -> Step:
         # lost): read it again; a tombstone then means done.
 
 
-def replace(list_id: str, start: int, position: int, text: str, now_ms: int) -> Step:
+def replace(
+    list_id: str, start: int, position: int, text: str, now_ms: int
+) -> Plan[JSONDoc]:
     """Give the live item at ``position`` the value text ``text``; same id and append time,
     edit time ``now_ms``. Returns the new entry. ``ItemNotFound`` if there is no live item."""
     while True:
@@ -108,7 +113,7 @@ def replace(list_id: str, start: int, position: int, text: str, now_ms: int) -> 
         # lost, the row now equals ``new`` and the loop ends above.
 
 
-def find_layout1(list_id: str, capacity: int, item_id: str) -> Step:
+def find_layout1(list_id: str, capacity: int, item_id: str) -> Plan[tuple[int, JSONDoc] | None]:
     """Layout 1: the slot of the item appended with caller id ``item_id``, or ``None``:
     the id's record names its page, one more read finds it there."""
     from pagedlist.core import algorithms as alg
@@ -124,7 +129,9 @@ def find_layout1(list_id: str, capacity: int, item_id: str) -> Step:
     return None
 
 
-def find(list_id: str, start: int, item_id: str, *, push: bool) -> Step:
+def find(
+    list_id: str, start: int, item_id: str, *, push: bool
+) -> Plan[tuple[int, JSONDoc] | None]:
     """The live slot whose id is ``item_id``, or ``None``: two reads at most.
 
     Push stores look the id up in their index; claim stores read the id's record (items
@@ -143,7 +150,7 @@ def find(list_id: str, start: int, item_id: str, *, push: bool) -> Step:
     return position, row.doc
 
 
-def trim(list_id: str, before: int, *, push: bool, now_ms: int) -> Step:
+def trim(list_id: str, before: int, *, push: bool, now_ms: int) -> Plan[Settings]:
     """Drop every item below ``before``: the retained start moves up (never down) and the
     rows below it are removed (at once on push stores; after ``PURGE_GRACE_MS`` on claim
     stores). Returns the new ``Settings``."""
@@ -155,7 +162,7 @@ def trim(list_id: str, before: int, *, push: bool, now_ms: int) -> Step:
         settings = Settings.from_doc(list_id, row.doc)
         doc = dict(row.doc)
         start = max(settings.start, before)
-        pending = doc.get("purge")
+        pending: list[int] | None = doc.get("purge")
         due = pending is not None and pending[1] <= now_ms
         if start == settings.start and not due:
             return settings
@@ -163,7 +170,7 @@ def trim(list_id: str, before: int, *, push: bool, now_ms: int) -> Step:
             doc["start"], doc["purge"] = start, None
         else:
             below = start if pending is None else max(pending[0], start)
-            if due:
+            if due and pending is not None:
                 # The old pending purge is due: carry it out now; a newer start waits.
                 yield from _forget_records(list_id, 0, pending[0])
                 yield Purge(list_id, pending[0])
@@ -179,7 +186,7 @@ def trim(list_id: str, before: int, *, push: bool, now_ms: int) -> Step:
         return Settings.from_doc(list_id, doc)
 
 
-def _forget_records(list_id: str, lo: int, hi: int) -> Step:
+def _forget_records(list_id: str, lo: int, hi: int) -> Plan[None]:
     """Delete the id records of the items in ``[lo, hi)`` that have one (``"x"``)."""
     while lo < hi:
         slots = yield Scan(list_id, lo, hi, _BATCH, False)
@@ -191,7 +198,7 @@ def _forget_records(list_id: str, lo: int, hi: int) -> Step:
         lo = slots[-1][0] + 1
 
 
-def drop(list_id: str, *, entries: bool) -> Step:
+def drop(list_id: str, *, entries: bool) -> Plan[bool]:
     """Remove the whole list, every row of it; idempotent and resumable (the summary goes
     last, so a call that died half way is finished by the next one). Returns whether the
     list existed."""

@@ -102,8 +102,8 @@ def operation(what: str, list_id: str | None) -> Iterator[None]:
     if not observers:
         yield
         return
-    name = _NAME.match(what)
-    name = name.group(0) if name else what
+    found = _NAME.match(what)
+    name = found.group(0) if found else what
     tokens = [o.operation_started(name, list_id) for o in observers]
     began = time.monotonic()
     error: BaseException | None = None

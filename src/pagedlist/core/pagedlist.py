@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import math
@@ -13,7 +14,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 
 from pagedlist.core import algorithms as alg
 from pagedlist.core import entries as ent
@@ -49,6 +50,8 @@ from pagedlist.errors import (
 
 __all__ = ["Item", "PagedList", "Timeline"]
 
+T = TypeVar("T")
+
 #: Pages fetched per batch read by ``iter()``.
 ITER_BATCH_PAGES = 8
 #: Layout 2 on claim stores: a cached hint older than this is refreshed by a range read
@@ -56,6 +59,8 @@ ITER_BATCH_PAGES = 8
 HINT_TTL = 30.0
 #: Most entries one group of coalesced appends sends in one store call.
 MAX_GROUP = 500
+#: How long ``drop`` keeps going, in rounds of one deadline each, before it gives up.
+DROP_TIMEOUT = 600.0
 #: The list that catalogues the lists of a store (``PagedList.lists``); a reserved id.
 CATALOG = "pagedlist.catalog"
 #: Layout 2: settings older than this are re-read before a read or an append that needs
@@ -144,7 +149,7 @@ def _values(values: object) -> list[Any]:
             "single value in a list, or use append()"
         )
     try:
-        return list(values)  # type: ignore[call-overload]
+        return list(cast(Iterable[Any], values))
     except TypeError:
         raise InvalidValue(
             f"extend() takes an iterable of values, got a {type(values).__name__}: wrap a "
@@ -187,7 +192,7 @@ class _ListState:
         """Layout 1: the head page last seen. Layout 2 (claim): every position below is taken."""
         self.hint_at = -math.inf
         """When ``head`` was last learned (``time.monotonic()``), for the hint's TTL."""
-        self.queue: deque[_Request] = deque()
+        self.queue: deque[Any] = deque()
         self.busy = False
         self.loaded_at = -math.inf
         """When ``settings`` were read (``time.monotonic()``): layout-2 settings carry the
@@ -206,11 +211,11 @@ class _ListState:
             self.hint_at = time.monotonic()
 
 
-_STATES: weakref.WeakKeyDictionary[Store, dict[str, _ListState]] = weakref.WeakKeyDictionary()
+_STATES: weakref.WeakKeyDictionary[Any, dict[str, _ListState]] = weakref.WeakKeyDictionary()
 _STATES_LOCK = threading.Lock()
 
 
-def _state(store: Store, list_id: str) -> _ListState:
+def _state(store: object, list_id: str) -> _ListState:
     with _STATES_LOCK:
         lists = _STATES.get(store)
         if lists is None:
@@ -221,7 +226,7 @@ def _state(store: Store, list_id: str) -> _ListState:
         return found
 
 
-def _forget(store: Store, list_id: str) -> None:
+def _forget(store: object, list_id: str) -> None:
     with _STATES_LOCK:
         lists = _STATES.get(store)
         if lists is not None:
@@ -254,7 +259,7 @@ class _Plans:
         if settings.layout == alg.FORMAT:
             st.seen(head)
 
-    def _p_settings(self) -> alg.Step:
+    def _p_settings(self) -> alg.Plan[alg.Settings]:
         st = self._state
         settings = st.settings
         if settings is None or (
@@ -333,7 +338,7 @@ class _Plans:
         )
         return wanted, fixed
 
-    def _p_create(self, wanted: alg.Settings, fixed: bool) -> alg.Step:
+    def _p_create(self, wanted: alg.Settings, fixed: bool) -> alg.Plan[alg.Settings]:
         settings, head = yield from alg.create(self._id, wanted, fixed_capacity=fixed)
         self._learn(settings, head)
         if settings is wanted and self._id != CATALOG:
@@ -349,7 +354,7 @@ class _Plans:
         handle._policy = self._policy
         return handle
 
-    def _p_register(self) -> alg.Step:
+    def _p_register(self) -> alg.Plan[None]:
         cat = self._catalog()
         if cat._state.settings is None:
             wanted, fixed = self._wanted(
@@ -370,7 +375,7 @@ class _Plans:
         else:
             yield from cat._p_append_only(cfg, entry)
 
-    def _p_unregister(self) -> alg.Step:
+    def _p_unregister(self) -> alg.Plan[None]:
         cat = self._catalog()
         row = yield from alg.open_list(CATALOG) if cat._state.settings is None else _nothing()
         if row is not None:
@@ -383,7 +388,7 @@ class _Plans:
         if found is not None:
             yield from life.delete(CATALOG, cfg.start, found[0])
 
-    def _p_lists(self) -> alg.Step:
+    def _p_lists(self) -> alg.Plan[list[str]]:
         """Every list id in the catalogue, oldest first (lists created since 0.2)."""
         try:
             cfg = yield from self._p_settings()
@@ -459,11 +464,13 @@ class _Plans:
         store = self._store
         if cfg.layout == ent.FORMAT:
             if store.features.push:
-                return store.limits.append_entries or MAX_GROUP
-            return max(1, store.features.claim_entries)
-        return min(cfg.capacity, store.limits.append_entries or cfg.capacity)
+                return int(store.limits.append_entries or MAX_GROUP)
+            return max(1, int(store.features.claim_entries))
+        return min(cfg.capacity, int(store.limits.append_entries or cfg.capacity))
 
-    def _hinted(self, cfg: alg.Settings, make: Callable[[int], alg.Step]) -> alg.Step:
+    def _hinted(
+        self, cfg: alg.Settings, make: Callable[[int], alg.Plan[tuple[T, int]]]
+    ) -> alg.Plan[tuple[T, int]]:
         """The claim-store step ``make(hint)``, first learning where the list ends when the
         cached hint is unknown or older than ``HINT_TTL``."""
         st, start = self._state, cfg.start
@@ -473,14 +480,14 @@ class _Plans:
         hint = start if newest is None else max(start, newest + 1)
         return (yield from make(hint))
 
-    def _p_append(self, cfg: alg.Settings, entries: list[JSONDoc]) -> alg.Step:
+    def _p_append(self, cfg: alg.Settings, entries: list[JSONDoc]) -> alg.Plan[list[int]]:
         """Append ``entries`` (generated ids, or any ids on a push store): positions."""
         positions = yield from self._p_append_only(cfg, entries)
         if cfg.layout == ent.FORMAT and positions:
             yield from self._p_retention(cfg, max(positions))
         return positions
 
-    def _p_retention(self, cfg: alg.Settings, newest: int) -> alg.Step:
+    def _p_retention(self, cfg: alg.Settings, newest: int) -> alg.Plan[None]:
         """Apply ``max_items`` / ``max_age`` after an append that reached ``newest``: at
         most once per page of positions, never on a reader's path."""
         st = self._state
@@ -511,7 +518,7 @@ class _Plans:
             )
             self._learn(settings, 0)
 
-    def _p_append_only(self, cfg: alg.Settings, entries: list[JSONDoc]) -> alg.Step:
+    def _p_append_only(self, cfg: alg.Settings, entries: list[JSONDoc]) -> alg.Plan[list[int]]:
         st, chunk = self._state, self._chunk(cfg)
         if cfg.layout == ent.FORMAT and self._store.features.push:
             return (yield from ent.append_push(self._id, entries, chunk, cfg.start))
@@ -524,7 +531,7 @@ class _Plans:
         st.seen(hint)
         return positions
 
-    def _p_write_once(self, cfg: alg.Settings, entries: list[JSONDoc]) -> alg.Step:
+    def _p_write_once(self, cfg: alg.Settings, entries: list[JSONDoc]) -> alg.Plan[list[int]]:
         """Caller ids on a store without ``push``: one id record per entry, in order. The
         entries are marked ``"x"`` (they have a record, which trim and drop remove)."""
         st = self._state
@@ -533,12 +540,10 @@ class _Plans:
             entry["x"] = 1
             try:
                 if cfg.layout == ent.FORMAT:
-                    pos, hint = yield from self._hinted(
-                        cfg,
-                        lambda h, e=entry: ent.append_once(
-                            self._id, h, cfg.start, e, summary_key(self._id)
-                        ),
+                    once = functools.partial(
+                        _append_once, self._id, cfg.start, entry, summary_key(self._id)
                     )
+                    pos, hint = yield from self._hinted(cfg, once)
                 else:
                     pos, hint = yield from alg.append_once(self._id, cfg.capacity, st.head, entry)
             except StoreError as err:
@@ -551,7 +556,7 @@ class _Plans:
 
     # --- reads -------------------------------------------------------------------------
 
-    def _p_latest(self, n: int) -> alg.Step:
+    def _p_latest(self, n: int) -> alg.Plan[list[Item]]:
         cfg = yield from self._p_settings()
         if cfg.layout == ent.FORMAT:
             return _items((yield from ent.latest(self._id, cfg.start, n)), self._id)
@@ -561,7 +566,7 @@ class _Plans:
         st.seen(head)
         return _items(entries, self._id)
 
-    def _p_before(self, position: int, n: int) -> alg.Step:
+    def _p_before(self, position: int, n: int) -> alg.Plan[list[Item]]:
         cfg = yield from self._p_settings()
         if cfg.layout == ent.FORMAT:
             return _items((yield from ent.read_before(self._id, cfg.start, position, n)), self._id)
@@ -573,7 +578,7 @@ class _Plans:
         entries = yield from alg.read_range(self._id, cfg.capacity, lo, hi)
         return _items(entries[::-1], self._id)
 
-    def _p_batch(self, position: int, n: int) -> alg.Step:
+    def _p_batch(self, position: int, n: int) -> alg.Plan[tuple[list[Item], int | None]]:
         """Up to ``n`` live items after ``position``, oldest first, and where to go on
         (``None`` at the end): what ``after`` and ``iter`` read per store call."""
         cfg = yield from self._p_settings()
@@ -589,7 +594,7 @@ class _Plans:
             return items, None if len(items) == len(entries) else items[-1].position
         return items, items[-1].position if items else None
 
-    def _p_after(self, position: int, n: int) -> alg.Step:
+    def _p_after(self, position: int, n: int) -> alg.Plan[list[Item]]:
         out: list[Item] = []
         while len(out) < n:
             items, more = yield from self._p_batch(position, n - len(out))
@@ -599,7 +604,7 @@ class _Plans:
             position = more
         return out
 
-    def _p_get(self, position: int) -> alg.Step:
+    def _p_get(self, position: int) -> alg.Plan[Item | None]:
         cfg = yield from self._p_settings()
         if cfg.layout == ent.FORMAT:
             if position < cfg.start:
@@ -609,7 +614,7 @@ class _Plans:
             found = yield from alg.get(self._id, cfg.capacity, position)
         return None if found is None else _items([found], self._id)[0]
 
-    def _p_count(self) -> alg.Step:
+    def _p_count(self) -> alg.Plan[int]:
         cfg = yield from self._p_settings()
         if cfg.layout == ent.FORMAT:
             return int((yield from ent.count(self._id, cfg.start)))
@@ -628,12 +633,12 @@ class _Plans:
                 "store or table with entry rows with `pagedlist copy`"
             )
 
-    def _p_delete(self, position: int) -> alg.Step:
+    def _p_delete(self, position: int) -> alg.Plan[bool]:
         cfg = yield from self._p_settings()
         self._layout2(cfg, "delete()")
         return (yield from life.delete(self._id, cfg.start, position))
 
-    def _p_replace(self, position: int, value: Any) -> alg.Step:
+    def _p_replace(self, position: int, value: Any) -> alg.Plan[Item]:
         cfg = yield from self._p_settings()
         self._layout2(cfg, "replace()")
         text = encode_value(value, cfg.max_item_bytes)
@@ -642,7 +647,7 @@ class _Plans:
         )
         return _items([(position, entry)], self._id)[0]
 
-    def _p_find(self, item_id: str) -> alg.Step:
+    def _p_find(self, item_id: str) -> alg.Plan[Item | None]:
         cfg = yield from self._p_settings()
         if cfg.layout == ent.FORMAT:
             push = self._store.features.push
@@ -651,7 +656,7 @@ class _Plans:
             found = yield from life.find_layout1(self._id, cfg.capacity, item_id)
         return None if found is None else _items([found], self._id)[0]
 
-    def _p_trim(self, before: int) -> alg.Step:
+    def _p_trim(self, before: int) -> alg.Plan[int]:
         cfg = yield from self._p_settings()
         self._layout2(cfg, "trim()")
         count = yield from self._p_count()
@@ -666,7 +671,7 @@ class _Plans:
         self._learn(settings, 0)
         return settings.start
 
-    def _p_first(self) -> alg.Step:
+    def _p_first(self) -> alg.Plan[int]:
         cfg = yield from self._p_settings()
         return cfg.start
 
@@ -709,7 +714,7 @@ class PagedList(_Plans):
     def __init__(self, store: Store, list_id: str, *, deadline: float | None = None) -> None:
         self._init(store, list_id, deadline)
 
-    def _run(self, step: alg.Step, what: str, policy: RetryPolicy | None = None) -> Any:
+    def _run(self, step: alg.Plan[T], what: str, policy: RetryPolicy | None = None) -> T:
         if not observe._observers:
             return run(step, self._store, policy or self._policy, what=what)
         with observe.operation(what, self._id):
@@ -853,35 +858,48 @@ class PagedList(_Plans):
         while waiting gets ``DeadlineExceeded`` (nothing written if its turn never came).
         """
         st = self._state
-        req = _Request(entries, time.monotonic() + self._policy.deadline)
         with st.lock:
             lead = not st.busy
             if lead:
                 st.busy = True
             else:
+                req = _Request(entries, time.monotonic() + self._policy.deadline)
                 req.event = threading.Event()
                 st.queue.append(req)
-        if not lead:
-            self._wait(req)
-            if not req.lead:
-                if req.error is not None:
-                    raise req.error
-                assert req.result is not None
-                return req.result
+        if lead:
+            # Nobody was waiting when this call started (the usual case): it is a group of
+            # one and needs none of the group bookkeeping; callers who arrive meanwhile
+            # wait for the lead, which goes to the first of them.
+            try:
+                cfg = self._cfg
+                return self._run(self._p_append(cfg, entries), what)
+            finally:
+                self._pass_lead()
+        self._wait(req)
+        if not req.lead:
+            if req.error is not None:
+                raise req.error
+            assert req.result is not None
+            return req.result
+        # Handed the lead: send this caller's entries and those queued behind them.
         try:
             self._lead(req, what)
         finally:
-            with st.lock:
-                following = st.queue.popleft() if st.queue else None
-                if following is None:
-                    st.busy = False
-            if following is not None:
-                following.lead = True
-                following.wake()
+            self._pass_lead()
         if req.error is not None:
             raise req.error
         assert req.result is not None
         return req.result
+
+    def _pass_lead(self) -> None:
+        st = self._state
+        with st.lock:
+            following = st.queue.popleft() if st.queue else None
+            if following is None:
+                st.busy = False
+        if following is not None:
+            following.lead = True
+            following.wake()
 
     def _wait(self, req: _Request) -> None:
         st = self._state
@@ -982,15 +1000,36 @@ class PagedList(_Plans):
         return self._run(self._p_first(), "first()")
 
     @classmethod
-    def drop(cls, store: Store, list_id: str, *, deadline: float | None = None) -> bool:
+    def drop(
+        cls,
+        store: Store,
+        list_id: str,
+        *,
+        deadline: float | None = None,
+        timeout: float = DROP_TIMEOUT,
+    ) -> bool:
         """Remove a whole list, all its rows; idempotent (``False`` if there was none).
-        Handles of it in this process forget it."""
+
+        A large list takes many store calls: the removal runs in rounds, each with its own
+        ``deadline``, for up to ``timeout`` seconds in all; it is resumable (the summary
+        goes last), so a drop that stopped half way is finished by the next. Handles of the
+        list in this process forget it.
+        """
         handle = cls(store, list_id, deadline=deadline)
-        step = life.drop(handle._id, entries=store.features.entries)
-        existed = handle._run(step, f"drop({list_id!r})")
+        step = functools.partial(life.drop, handle._id, entries=store.features.entries)
+        existed = _rounds(lambda: handle._run(step(), f"drop({list_id!r})"), timeout)
         _forget(store, handle._id)
         handle._run(handle._p_unregister(), f"drop({list_id!r})")
         return bool(existed)
+
+    @classmethod
+    def register(cls, store: Store, list_id: str, *, deadline: float | None = None) -> None:
+        """List ``list_id`` in the store's catalogue (``PagedList.lists``): idempotent.
+        ``create`` does it for the lists it makes; tools that write a list's rows
+        themselves (a copy, an import) call this."""
+        handle = cls(store, _not_reserved(validate_list_id(list_id, store.limits.key_bytes)))
+        handle._policy = _deadline(deadline)
+        handle._run(handle._p_register(), f"register({list_id!r})")
 
     @classmethod
     def lists(cls, store: Store, *, deadline: float | None = None) -> list[str]:
@@ -1039,7 +1078,25 @@ class PagedList(_Plans):
         return run(plan.step(), store, plan.policy, what="latest_many")
 
 
-def _nothing() -> alg.Step:
+def _append_once(
+    list_id: str, start: int, entry: JSONDoc, summary: str, hint: int
+) -> alg.Plan[tuple[int, int]]:
+    return ent.append_once(list_id, hint, start, entry, summary)
+
+
+def _rounds(once: Callable[[], T], timeout: float) -> T:
+    """``once()`` again after each ``DeadlineExceeded`` until it finishes or ``timeout``
+    seconds have passed: for idempotent, resumable work larger than one deadline."""
+    give_up = time.monotonic() + timeout
+    while True:
+        try:
+            return once()
+        except DeadlineExceeded:
+            if time.monotonic() > give_up:
+                raise
+
+
+def _nothing() -> alg.Plan[None]:
     return None
     yield  # pragma: no cover - makes this a generator
 
@@ -1132,7 +1189,7 @@ class _ManyPlan:
         self.cursor = None if cursor is None else _decode_cursor(cursor)
         self.handles = {lid: cls(store, lid, deadline=deadline) for lid in self.ids}
 
-    def step(self) -> alg.Step:
+    def step(self) -> alg.Plan[Timeline]:
         if self.n == 0 or not self.ids:
             return Timeline([], None)
         unknown = [lid for lid, h in self.handles.items() if h._state.settings is None]
@@ -1149,7 +1206,7 @@ class _ManyPlan:
         items = [_items([slot], lid)[0] for lid, slot in chosen]
         return Timeline(items, None if nxt is None else _encode_cursor(nxt))
 
-    def _slowly(self, lists: Mapping[str, Any]) -> alg.Step:
+    def _slowly(self, lists: Mapping[str, Any]) -> alg.Plan[Timeline]:
         # Layout-1 lists have no range read by position: read each, then merge the same way.
         below = self.cursor.below if self.cursor is not None else {}
         last = self.cursor.last if self.cursor is not None else None
@@ -1182,7 +1239,7 @@ class _ManyPlan:
         return Timeline(page, _encode_cursor(ent.Cursor(following, mark)))
 
 
-def _summaries(list_ids: list[str]) -> alg.Step:
+def _summaries(list_ids: list[str]) -> alg.Plan[dict[str, tuple[alg.Settings, int]]]:
     rows = yield GetMany(tuple(summary_key(lid) for lid in list_ids))
     out = {}
     for lid in list_ids:

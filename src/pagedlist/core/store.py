@@ -18,6 +18,7 @@ chained to the SDK's exception.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
@@ -258,41 +259,36 @@ class Store(abc.ABC):
         self.close()
 
 
+#: Operation class -> the Store method that carries it out; each operation's fields are
+#: that method's arguments, in order.
+CALLS: dict[type, str] = {
+    Append: "append",
+    Get: "get",
+    GetMany: "get_many",
+    Increment: "increment",
+    PutIfAbsent: "put_if_absent",
+    Replace: "replace",
+    Delete: "delete",
+    Insert: "insert",
+    Claim: "claim",
+    Push: "push",
+    Scan: "scan",
+    ScanMany: "scan_many",
+    GetEntry: "get_entry",
+    ReplaceEntry: "replace_entry",
+    Purge: "purge",
+    DropEntries: "drop_entries",
+    FindId: "find_id",
+}
+_FIELDS: dict[type, tuple[str, ...]] = {
+    kind: tuple(f.name for f in dataclasses.fields(kind)) for kind in CALLS
+}
+
+
 def perform(store: Store, op: Operation) -> Any:
     """Carry out one protocol operation on ``store`` and return its answer."""
-    match op:
-        case Append(key, field, entries, max_len):
-            return store.append(key, field, entries, max_len)
-        case Get(key):
-            return store.get(key)
-        case GetMany(keys):
-            return store.get_many(keys)
-        case Increment(key, field, by, expect):
-            return store.increment(key, field, by, expect)
-        case PutIfAbsent(key, doc):
-            return store.put_if_absent(key, doc)
-        case Replace(key, doc, version):
-            return store.replace(key, doc, version)
-        case Delete(key):
-            return store.delete(key)
-        case Insert(key, doc):
-            return store.insert(key, doc)
-        case Claim(list_id, first, entries):
-            return store.claim(list_id, first, entries)
-        case Push(list_id, entries, floor):
-            return store.push(list_id, entries, floor)
-        case Scan(list_id, lo, hi, limit, newest_first):
-            return store.scan(list_id, lo, hi, limit, newest_first)
-        case ScanMany(scans):
-            return store.scan_many(scans)
-        case GetEntry(list_id, position):
-            return store.get_entry(list_id, position)
-        case ReplaceEntry(list_id, position, entry, version):
-            return store.replace_entry(list_id, position, entry, version)
-        case Purge(list_id, below):
-            return store.purge(list_id, below)
-        case DropEntries(list_id):
-            return store.drop_entries(list_id)
-        case FindId(list_id, item_id):
-            return store.find_id(list_id, item_id)
-    raise TypeError(f"not a store operation: {op!r}")
+    kind = type(op)
+    method = CALLS.get(kind)
+    if method is None:
+        raise TypeError(f"not a store operation: {op!r}")
+    return getattr(store, method)(*[getattr(op, name) for name in _FIELDS[kind]])

@@ -11,11 +11,9 @@ backend's own documentation suggests for a feed:
   ``Query(ScanIndexForward=False, Limit=n)``;
 * Cosmos DB: one document per entry in the feed's partition, ``ORDER BY`` queries;
 * PostgreSQL: a table of entries with ``(list, seq)`` as primary key,
-  ``ORDER BY seq DESC LIMIT n``.
-
-OCI NoSQL has no native design here yet: the textbook one (a row per entry, primary key
-``(feed, seq)``, ``ORDER BY seq DESC LIMIT n``) needs DDL and queries the local endpoint
-refuses (it understands only pagedlist's own statements), so it could not be measured.
+  ``ORDER BY seq DESC LIMIT n``;
+* OCI NoSQL: a row per entry, primary key ``(SHARD(feed), seq)`` with ``seq`` an identity
+  column, ``ORDER BY seq DESC LIMIT n`` (the local endpoint runs exactly these statements).
 
 :func:`native_subjects` picks the module by the store URL's scheme and imports it lazily.
 """
@@ -40,6 +38,8 @@ NATIVE_MODULES: dict[str, str] = {
     "cosmos": "pagedlist.bench.native.cosmos",
     "postgresql": "pagedlist.bench.native.postgres",
     "postgres": "pagedlist.bench.native.postgres",
+    "oci-nosql": "pagedlist.bench.native.oci",
+    "oci-nosql+http": "pagedlist.bench.native.oci",
 }
 
 
