@@ -24,9 +24,9 @@ Appends (one entry, 200-byte value):
 * ``native``: ``bench/native/postgres.py``'s ``INSERT ... ON CONFLICT (list, item_id) DO
   NOTHING`` into ``(list, seq)``.
 
-Then the adapter's own push statements (of 1 and of 10 entries) under PostgreSQL's
-default ``plan_cache_mode = auto`` and under ``force_generic_plan``, which the adapter's
-sessions use.
+Then the adapter's ``scan_many`` of 2, 5 and 20 lists under PostgreSQL's default
+``plan_cache_mode = auto`` (which keeps planning it afresh on every call for a few lists)
+and under ``force_generic_plan``, which the adapter's sessions use.
 
 Reads (``latest(50)``, rows turned into entry dicts as the adapter returns them): typed
 columns, one JSON text column per row, one ``json_agg`` of typed columns, and the native
@@ -171,37 +171,37 @@ def main() -> None:
             ratio = latency[name] / latency["native"]
             print(f"  {name:32} {latency[name]:6.0f} us ({ratio:4.2f}x)  WAL {wal[name]:5.0f} B")
 
-        # The adapter's own push statements on the counter design's tables, planned the
-        # way PostgreSQL does by default (a custom plan per call when it cannot cost a
-        # generic one as cheaply) and the way the adapter's sessions do.
+        # The adapter's scan_many (the home timeline's read), planned the way PostgreSQL
+        # does by default (a custom plan per call whenever it cannot cost a generic one
+        # as cheaply) and the way the adapter's sessions do (force_generic_plan).
         from pagedlist.adapters import postgres as adapter
 
-        def real(name: str) -> str:
-            text = {"push_one": adapter._PUSH_ONE, "push": adapter._PUSH}[name]
-            return text.replace("{e}", "design_counter_e").replace("{tails}", "design_counter_t")
-
-        def push(k: int, session: psycopg.Connection) -> Callable[[], object]:
-            def run() -> object:
-                ids = [uuid.uuid4().hex for _ in range(k)]
-                if k == 1:
-                    one = {"list": lid, "floor": 0, "id": ids[0], "ts": 1, "v": "x" * 200}
-                    return session.execute(real("push_one"), {**one, "rest": None}).fetchone()
-                many = {"list": lid, "floor": 0, "ids": ids, "ts": [1] * k, "vs": ["x" * 200] * k}
-                return session.execute(real("push"), {**many, "rests": [None] * k}).fetchone()
-
-            return run
-
-        plans = {}
+        scan_many = adapter._SCAN_MANY.replace("{e}", "design_counter_e")
         with psycopg.connect(url, autocommit=True) as default:
             calls = {}
-            for mode, session in (("auto", default), ("force_generic_plan", conn)):
-                for k in (1, 10):
-                    calls[f"push of {k}, {mode}"] = push(k, session)
+            for count in (2, 5, 20):
+                lists = [f"{lid}-m{count}-{i}" for i in range(count)]
+                for name in lists:
+                    for _ in range(50):
+                        conn.execute(_counter("design_counter"), _params(name))
+                params = {
+                    "lists": lists,
+                    "los": [0] * count,
+                    "his": [(1 << 63) - 1] * count,
+                    "limits": [50] * count,
+                    "newest": [True] * count,
+                }
+                for mode, session in (("default", default), ("generic", conn)):
+                    calls[f"scan_many of {count:2} lists, {mode}"] = (
+                        lambda session=session, params=params: session.execute(
+                            scan_many, params
+                        ).fetchall()
+                    )
             for each in calls.values():
                 for _ in range(20):
                     each()
             plans = _medians(calls, args.ops // 2, args.rounds)
-        print("the adapter's push, by plan_cache_mode")
+        print("scan_many by plan_cache_mode (auto, PostgreSQL's default; force_generic_plan)")
         for name, took in plans.items():
             print(f"  {name:32} {took:6.0f} us")
 
