@@ -24,6 +24,7 @@ demo: install
 install-test: $(BIN)/python system-deps
 	$(BIN)/pip install -q -e '.[test]'
 	$(BIN)/pagedlist emulator install $(EMULATORS)
+	bash scripts/install-axe.sh
 
 system-deps:
 	bash scripts/install-system-deps.sh

@@ -101,12 +101,19 @@ def test_demo_prints_what_the_app_serves_on_the_same_file(tmp_path):
 
 
 def test_serve_seed_after_demo_adds_nothing(tmp_path):
+    import asyncio
+
+    from pagedlist import open_async_store
     from pagedlist.app.feed import Feed
 
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     run("demo", "--store", url)
-    with open_store(url) as store:
-        assert Feed(store).seed() is False
+
+    async def seed_again() -> bool:
+        async with await open_async_store(url) as store:
+            return await (await Feed.open(store)).seed()
+
+    assert asyncio.run(seed_again()) is False
 
 
 def test_conformance_command_on_sqlite(tmp_path):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -20,9 +22,12 @@ import uvicorn
 from pagedlist.app import AppConfig, create_app
 from pagedlist.emulators.base import cache_dir, free_port
 
+T = TypeVar("T")
 CHROMIUM = "/usr/bin/chromium"
-#: axe-core, the accessibility checker the browser tests inject into each page (npm).
-AXE_VERSION = "4.14.1"
+#: axe-core, the accessibility checker the browser tests inject into each page (npm),
+#: installed by ``make install-test`` (scripts/install-axe.sh, which names the version).
+AXE_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "install-axe.sh"
+AXE_VERSION = re.search(r"^AXE_VERSION=(\S+)$", AXE_SCRIPT.read_text(), re.M)[1]  # type: ignore[index]
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -36,7 +41,8 @@ CHROMIUM_ARGS = [
 
 
 class LiveServer:
-    """The feed app served by uvicorn in a thread on a free loopback port."""
+    """The feed app served by uvicorn on an event loop of its own, in a thread, on a free
+    loopback port. The app opens its store at uvicorn's lifespan startup, on that loop."""
 
     def __init__(self, store_url: str, config: AppConfig) -> None:
         self.app = create_app(store_url, config)
@@ -45,12 +51,27 @@ class LiveServer:
         self._server = uvicorn.Server(
             uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
         )
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._server.serve())
 
     @property
     def feed(self) -> Any:
-        """The app's :class:`~pagedlist.app.feed.Feed` (to arrange data behind its back)."""
+        """The app's :class:`~pagedlist.app.feed.Feed` (to arrange data behind its back:
+        its calls are coroutines, run them with :meth:`call`)."""
         return self.app.state.feed
+
+    def call(self, awaitable: Awaitable[T], timeout: float = 60) -> T:
+        """Run a coroutine (a ``feed`` call, say) on the server's loop and return its
+        result: the store's asyncio clients belong to that loop."""
+
+        async def run() -> T:
+            return await awaitable
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
 
     def start(self) -> LiveServer:
         self._thread.start()
@@ -62,9 +83,9 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
+        self._server.should_exit = True  # the lifespan shutdown closes the store
         self._thread.join(timeout=15)
-        self.feed.store.close()
+        self._loop.close()
 
 
 @pytest.fixture
@@ -88,6 +109,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         # A fresh table (created on first use) per test.
         table = f"app-{uuid.uuid4().hex[:12]}"
         return url.replace("dynamodb://pagedlist?", f"dynamodb://{table}?", 1)
+    if kind == "postgres":
+        # A fresh table (created on first use) per test, on the session's own server.
+        return f"{url}?table=app_{uuid.uuid4().hex[:12]}"
     raise AssertionError(f"unknown store kind {kind}")
 
 
@@ -124,7 +148,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def axe_source() -> str:
     """The source of axe-core (``axe.min.js``), installed from npm into the pagedlist cache
-    on first use, like the emulators' servers."""
+    by ``make install-test``, or here on first use."""
     prefix = cache_dir() / "npm" / f"axe-core-{AXE_VERSION}"
     script = prefix / "node_modules" / "axe-core" / "axe.min.js"
     if not script.exists():

@@ -20,7 +20,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(240)
 
 CHECKS = [
     not_a_server_error,
@@ -30,12 +30,14 @@ CHECKS = [
 ]
 
 
-@pytest.fixture
-def api(live_server, tmp_path):
-    """A live server with a signed-in user, and the auth to send with every request."""
+@pytest.fixture(params=["sqlite", "memory"])
+def api(live_server, tmp_path, request):
+    """A live server with a signed-in user, and the auth to send with every request: on
+    SQLite, and on the memory store (entry rows: items can be edited and deleted there)."""
+    url = f"sqlite:///{tmp_path / 'fuzz.db'}" if request.param == "sqlite" else "memory://"
     # Far more writes than people make: the rate limit has its own tests.
-    server = live_server(f"sqlite:///{tmp_path / 'fuzz.db'}", page_size=5, write_limit=100_000)
-    server.feed.seed()
+    server = live_server(url, page_size=5, write_limit=100_000)
+    server.call(server.feed.seed())
     with httpx.Client(base_url=server.url) as client:
         r = client.post("/api/users", json={"username": "fuzzer", "password": "fuzz-pass-1"})
         assert r.status_code == 201, r.text
@@ -65,7 +67,12 @@ def _fuzz(strategy, call) -> None:
 def test_api_matches_its_openapi(api) -> None:
     server, auth = api
     schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
-    known = server.feed.posts(None, 1).items[0].id
+    known = server.call(server.feed.posts(None, 1)).items[0].id
+    # And items of the fuzzer's own, which it may edit and delete: a post with a comment
+    # (deleted, it stays as [deleted]) and one without (deleted, it goes).
+    own = server.call(server.feed.add_post("fuzzer", "the fuzzer's post"))
+    server.call(server.feed.add_reply(own.id, "ana", "a comment"))
+    lone = server.call(server.feed.add_post("fuzzer", "the fuzzer's lone post"))
 
     def call(case) -> None:
         # Signing in or up replaces the caller's session: keep ours out of those calls.
@@ -76,7 +83,7 @@ def test_api_matches_its_openapi(api) -> None:
     operations = [result.ok() for result in schema.get_all_operations()]
     # Signing out would end the session the other calls use: tested on its own below.
     operations = [op for op in operations if op.definition.raw["operationId"] != "signOut"]
-    assert len(operations) == 14
+    assert len(operations) == 16
     for op in operations:
         raw = op.definition.raw
         for mode in GenerationMode:
@@ -86,8 +93,10 @@ def test_api_matches_its_openapi(api) -> None:
                 continue  # nothing to make invalid
             _fuzz(op.as_strategy(generation_mode=mode), call)
         if "{item_id}" in op.path:
-            # Random ids are all unknown (404): also fuzz everything else on a real item.
-            _fuzz(op.as_strategy(path_parameters={"item_id": known}), call)
+            # Random ids are all unknown (404): also fuzz everything else on a real item,
+            # someone else's and the fuzzer's own.
+            for item_id in (known, own.id, lone.id):
+                _fuzz(op.as_strategy(path_parameters={"item_id": item_id}), call)
         if "{name}" in op.path:
             # The same for users: a real one (and, for follows, yourself).
             for name in ("ana", "fuzzer"):

@@ -1,16 +1,20 @@
 """The feed app in a real browser (headless Chromium), on every store, by URL only.
 
-Two flows per store. The feed: sign up, refuse an empty post, post (with HTML that must
-stay text), comment, reply, reply to a reply (shown at once; collapsed on a fresh visit,
-then expanded in place), page back through the whole feed with the "older posts" cursor,
-and see the "new posts" notice appear when someone else posts. The social network: two
+Two flows per store (SQLite, Redis, DynamoDB Local, PostgreSQL). The feed: sign up,
+refuse an empty post, post (with HTML that must stay text), comment, reply, reply to a
+reply (shown at once; collapsed on a fresh visit, then expanded in place), page back
+through the whole feed with the "older posts" cursor, and see the "new posts" notice
+appear when someone else posts. The social network: two
 people sign up (every sign-up error reported at once), follow each other from their
-profiles, post, reply to a reply and see it at once, and page the home timeline; axe-core
-checks every page they see (WCAG 2.1 AA and best practices: labels, landmarks, contrast)
-and the keyboard focus is visible.
+profiles, post, reply to a reply and see it at once, edit and delete (a deleted comment
+with a reply stays as "[deleted]" and keeps it; only authors get the controls), and page
+the home timeline; axe-core checks every page they see (WCAG 2.1 AA and best practices:
+labels, landmarks, contrast) and the keyboard focus is visible. On a store that keeps its
+lists in layout 1 (no entry rows), nobody gets edit or delete controls and the API says
+409 instead.
 
-Screenshots go to ``test-artifacts/app/``; with ``PAGEDLIST_UPDATE_SCREENSHOTS=1`` the
-SQLite run also refreshes ``docs/img/app-{feed,home,profile,thread}.png`` for the README.
+Screenshots go to ``test-artifacts/app/{store}/``; with ``PAGEDLIST_UPDATE_SCREENSHOTS=1``
+the ``DOCS_FROM`` run also refreshes ``docs/img/app-{feed,home,profile,thread}.png``.
 """
 
 from __future__ import annotations
@@ -29,7 +33,10 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "app"
 DOCS_IMG = ROOT / "docs" / "img"
 #: The stores the flow runs on; the server sees only the URL.
-STORES = ["sqlite", "redis", "dynamodb"]
+STORES = ["sqlite", "redis", "dynamodb", "postgres"]
+#: The run whose screenshots refresh docs/img with PAGEDLIST_UPDATE_SCREENSHOTS=1: a
+#: store whose items can be edited and deleted (entry rows), so the pictures show it.
+DOCS_FROM = os.environ.get("PAGEDLIST_SCREENSHOTS_FROM", "dynamodb")
 
 
 @pytest.mark.parametrize("store_url", STORES, indirect=True)
@@ -38,7 +45,7 @@ def test_feed_flow_in_browser(browser, live_server, store_url, request) -> None:
     server = live_server(store_url, page_size=3, poll_ms=300)
     # Someone else's posts, so the feed has pages to go back through.
     for i in range(5):
-        server.feed.add_post("ana", f"Earlier post number {i}")
+        server.call(server.feed.add_post("ana", f"Earlier post number {i}"))
 
     shots = ARTIFACTS / kind
     shots.mkdir(parents=True, exist_ok=True)
@@ -61,7 +68,7 @@ def test_feed_flow_in_browser(browser, live_server, store_url, request) -> None:
         page.fill("#post-text", "   ")
         page.click("#new-post button[type=submit]")
         assert "Write something first" in page.inner_text("#new-post .error")
-        assert server.feed.post_count() == 5
+        assert server.call(server.feed.post_count()) == 5
 
         # A post with markup: shown as text, never run.
         hostile = "<b>bold?</b> <script>window.pwned = 1</script> hello from carol"
@@ -133,8 +140,8 @@ def test_feed_flow_in_browser(browser, live_server, store_url, request) -> None:
         page.goto(f"{base}/")
         notice = page.locator("#new-posts")
         assert notice.is_hidden()
-        server.feed.add_post("ana", "Fresh news while you were reading")
-        server.feed.add_post("ana", "And more fresh news")
+        server.call(server.feed.add_post("ana", "Fresh news while you were reading"))
+        server.call(server.feed.add_post("ana", "And more fresh news"))
         notice.wait_for(state="visible")
         # The poll may land between the two posts; the next one must count both.
         page.wait_for_function(
@@ -148,7 +155,7 @@ def test_feed_flow_in_browser(browser, live_server, store_url, request) -> None:
     finally:
         context.close()
 
-    if kind == "sqlite" and os.environ.get("PAGEDLIST_UPDATE_SCREENSHOTS") == "1":
+    if kind == DOCS_FROM and os.environ.get("PAGEDLIST_UPDATE_SCREENSHOTS") == "1":
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shots / "feed.png", DOCS_IMG / "app-feed.png")
 
@@ -191,8 +198,8 @@ def _follow(page, base: str, name: str) -> None:
 def test_social_flow_in_browser(browser, live_server, store_url, axe_source, request) -> None:
     kind = request.node.callspec.params["store_url"]
     server = live_server(store_url, page_size=3)
-    server.feed.create_user("zoe", "!")
-    server.feed.add_post("zoe", "Nobody follows zoe: never on a home timeline")
+    server.call(server.feed.create_user("zoe", "!"))
+    server.call(server.feed.add_post("zoe", "Nobody follows zoe: never on a home timeline"))
     shots = ARTIFACTS / kind
     shots.mkdir(parents=True, exist_ok=True)
     base = server.url
@@ -242,25 +249,12 @@ def test_social_flow_in_browser(browser, live_server, store_url, axe_source, req
         assert alice.inner_text("#posts-count") == "4"
         assert alice.inner_text("#following-count") == "1"
         _axe(alice, axe_source, "a profile")
-        alice.screenshot(path=str(shots / "profile.png"), full_page=True)
 
         # alice's home timeline, paged: every post of both, once, newest first.
         alice.goto(f"{base}/home")
         _axe(alice, axe_source, "the home timeline")
-        alice.screenshot(path=str(shots / "home.png"), full_page=True)
-        seen: list[str] = []
-        for _ in range(10):
-            seen += alice.locator("li.post .text").all_inner_texts()
-            assert alice.locator("li.post time[datetime]").count() == len(
-                alice.locator("li.post").all()
-            )
-            older = alice.locator("#older")
-            if older.count() == 0:
-                break
-            older.click()
-            alice.wait_for_load_state()
         expected = [f"Bruno's post {i}" for i in (3, 2, 1, 0)] + ["Hello from alice"]
-        assert seen == expected
+        assert _page_home(alice, base) == expected
 
         # bruno comments on alice's post from her profile, alice replies, and bruno
         # replies to her reply: each sees their reply at once.
@@ -288,8 +282,30 @@ def test_social_flow_in_browser(browser, live_server, store_url, axe_source, req
         deep = bruno.locator("li.comment.focused", has_text="Any time (a reply to a reply)")
         deep.wait_for(state="visible")  # no "show replies" to click
         assert "focus=" in bruno.url
+        # The thread opened down to that reply, three levels deep.
+        thread_url = f"{post_url}?focus={deep.get_attribute('data-id')}"
+
+        editable = server.feed.editable
+        if editable:
+            _edit_and_delete(alice, bruno, base, thread_url)
+            expected = [f"Bruno's post {i}" for i in (2, 1, 0)] + ["Hello from alice, edited"]
+        else:
+            _no_edits_here(alice, bruno, base, thread_url)
+        bruno.goto(thread_url)
+        bruno.locator("li.comment", has_text="Any time").last.wait_for()
         _axe(bruno, axe_source, "a thread")
         bruno.screenshot(path=str(shots / "thread-social.png"), full_page=True)
+
+        # The home timeline again, paged: every post once, edited and deleted as asked.
+        assert _page_home(alice, base) == expected
+        _axe(alice, axe_source, "the last page of a home timeline")
+        bruno.goto(f"{base}/home")  # his own posts, with their edit and delete controls
+        _axe(bruno, axe_source, "the home timeline")
+        bruno.screenshot(path=str(shots / "home.png"), full_page=True)
+        alice.goto(f"{base}/u/bruno")
+        assert alice.inner_text("#posts-count") == ("3" if editable else "4")
+        _axe(alice, axe_source, "a profile")
+        alice.screenshot(path=str(shots / "profile.png"), full_page=True)
 
         # The global feed and an error page pass too.
         bruno.goto(f"{base}/")
@@ -302,8 +318,98 @@ def test_social_flow_in_browser(browser, live_server, store_url, axe_source, req
         for ctx in contexts:
             ctx.close()
 
-    if kind == "sqlite" and os.environ.get("PAGEDLIST_UPDATE_SCREENSHOTS") == "1":
+    if kind == DOCS_FROM and os.environ.get("PAGEDLIST_UPDATE_SCREENSHOTS") == "1":
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shots / "home.png", DOCS_IMG / "app-home.png")
         shutil.copyfile(shots / "profile.png", DOCS_IMG / "app-profile.png")
         shutil.copyfile(shots / "thread-social.png", DOCS_IMG / "app-thread.png")
+
+
+def _page_home(page, base: str) -> list[str]:
+    """The texts of the whole home timeline, page after page ("older posts")."""
+    page.goto(f"{base}/home")
+    seen: list[str] = []
+    for _ in range(10):
+        seen += page.locator("li.post .text").all_inner_texts()
+        assert page.locator("li.post time[datetime]").count() == len(page.locator("li.post").all())
+        older = page.locator("#older")
+        if older.count() == 0:
+            break
+        older.click()
+        page.wait_for_load_state()
+    return seen
+
+
+def _own(comment):
+    """A comment's own controls, not those of the replies below it."""
+    return comment.locator(":scope > .actions")
+
+
+def _edit_and_delete(alice, bruno, base: str, thread_url: str) -> None:
+    """Authors edit and delete; everyone sees it at once; nobody else gets the controls.
+
+    ``thread_url`` opens the thread down to bruno's reply to alice's reply."""
+    # bruno edits his reply to alice's reply, on the page he sent it from: the thread
+    # opens at it again, marked edited.
+    mine = bruno.locator("li.comment", has_text="Any time (a reply to a reply)").last
+    _own(mine).locator("details.edit summary").click()
+    _own(mine).get_by_label("New text").fill("Any time, really (edited)")
+    _own(mine).locator("details.edit button").click()
+    edited = bruno.locator("li.comment.focused", has_text="Any time, really (edited)")
+    edited.wait_for(state="visible")
+    assert "edited" in edited.locator(":scope > .meta").inner_text()
+    assert "a reply to a reply" not in bruno.content()
+
+    # alice sees it, without controls for it; she deletes her comment, which has that
+    # reply: it stays as "[deleted]", the reply under it.
+    alice.goto(thread_url)
+    theirs = alice.locator("li.comment", has_text="Any time, really (edited)").last
+    theirs.wait_for()
+    assert _own(theirs).locator("details.edit, details.delete").count() == 0
+    hers = alice.locator("li.comment", has_text="Thanks, bruno").last
+    _own(hers).locator("details.delete summary").click()
+    _own(hers).locator("details.delete button").click()
+    alice.wait_for_load_state()
+    assert "Thanks, bruno" not in alice.content()
+    alice.goto(thread_url)
+    gone = alice.locator("li.comment", has_text="[deleted]").last
+    gone.wait_for()
+    assert "Thanks, bruno" not in alice.content()
+    assert gone.locator("li.comment", has_text="Any time, really (edited)").count() == 1
+    assert _own(gone).locator("details.reply, details.edit, details.delete").count() == 0
+
+    # bruno deletes his newest post from his profile: gone from every list.
+    bruno.goto(f"{base}/u/bruno")
+    post = bruno.locator("li.post", has_text="Bruno's post 3")
+    post.locator("details.delete summary").click()
+    post.locator("details.delete button").click()
+    bruno.wait_for_url(f"{base}/u/bruno")
+    assert bruno.locator("li.post", has_text="Bruno's post 3").count() == 0
+    assert bruno.inner_text("#posts-count") == "3"
+
+    # alice edits her post from her profile: back there, the new text marked edited.
+    alice.goto(f"{base}/u/alice")
+    post = alice.locator("li.post", has_text="Hello from alice")
+    post.locator("details.edit summary").click()
+    post.get_by_label("New text").fill("Hello from alice, edited")
+    post.locator("details.edit button").click()
+    alice.wait_for_url(f"{base}/u/alice#*")
+    post = alice.locator("li.post", has_text="Hello from alice, edited")
+    assert post.locator(".edited").inner_text() == "edited"
+    bruno.goto(f"{base}/u/alice")
+    assert bruno.locator("li.post details.edit").count() == 0
+
+
+def _no_edits_here(alice, bruno, base: str, thread_url: str) -> None:
+    """A store in layout 1: no controls for anyone, and the API says why (409)."""
+    bruno.goto(thread_url)
+    bruno.locator("li.comment", has_text="Any time").last.wait_for()
+    assert bruno.locator("details.edit, details.delete").count() == 0
+    bruno.goto(f"{base}/u/bruno")
+    assert bruno.locator("details.edit, details.delete").count() == 0
+    csrf = bruno.request.get(f"{base}/api/session").json()["csrf"]
+    item = bruno.locator("li.post").first.get_attribute("id").removeprefix("p-")
+    r = bruno.request.patch(
+        f"{base}/api/items/{item}", data={"text": "changed"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert r.status == 409 and "layout 1" in r.json()["error"]

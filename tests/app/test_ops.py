@@ -42,7 +42,7 @@ def _log_lines(caplog) -> list[str]:
 def test_store_stopped_under_the_app_then_back(own_redis, live_server, caplog) -> None:
     caplog.set_level(logging.INFO, logger="pagedlist.app")
     server = live_server(own_redis.url)
-    server.feed.add_post("ana", "written before the outage")
+    server.call(server.feed.add_post("ana", "written before the outage"))
     with httpx.Client(base_url=server.url, timeout=30) as http:
         r = http.get("/healthz")
         assert r.status_code == 200 and r.json()["status"] == "ok"

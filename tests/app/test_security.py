@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from pagedlist import InvalidListId, PagedList
+from pagedlist import AsyncPagedList, InvalidListId
 from pagedlist.app.feed import MAX_TEXT_CHARS
 
 pytestmark = pytest.mark.timeout(120)
@@ -55,17 +55,17 @@ def test_empty_and_oversized_posts_are_refused_with_a_message(server) -> None:
             r = client.post("/posts", data={"csrf": csrf, "nonce": nonce, "text": text})
             assert r.status_code == 400
             assert message in r.text
-        assert server.feed.post_count() == 0
+        assert server.call(server.feed.post_count()) == 0
         # The longest allowed text, in 4-byte characters, fits.
         csrf, nonce = _form_token(client, "/")
         text = "\U0001f600" * MAX_TEXT_CHARS
         r = client.post("/posts", data={"csrf": csrf, "nonce": nonce, "text": text})
         assert r.status_code == 303
-        assert server.feed.posts(None, 1).items[0].text == text
+        assert server.call(server.feed.posts(None, 1)).items[0].text == text
 
 
 def test_empty_and_oversized_replies_are_refused(server) -> None:
-    post = server.feed.add_post("erin", "a post")
+    post = server.call(server.feed.add_post("erin", "a post"))
     with _signed_in(server) as client:
         for text in ["", "y" * (MAX_TEXT_CHARS + 1)]:
             csrf, nonce = _form_token(client, f"/items/{post.id}")
@@ -74,13 +74,13 @@ def test_empty_and_oversized_replies_are_refused(server) -> None:
             )
             assert r.status_code == 400
             assert 'role="alert"' in r.text
-        assert server.feed.reply_count(post.id) == 0
+        assert server.call(server.feed.reply_count(post.id)) == 0
 
 
 def test_markup_is_escaped_everywhere(server) -> None:
     hostile = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes"'
-    post = server.feed.add_post("mallory", hostile)
-    server.feed.add_reply(post.id, "mallory", hostile)
+    post = server.call(server.feed.add_post("mallory", hostile))
+    server.call(server.feed.add_reply(post.id, "mallory", hostile))
     for path in ["/", f"/items/{post.id}", f"/items/{post.id}?fragment=1"]:
         page = httpx.get(server.url + path).text
         assert "<script>alert" not in page and "<img src=x" not in page
@@ -90,7 +90,7 @@ def test_markup_is_escaped_everywhere(server) -> None:
 
 
 def test_unknown_and_malformed_ids_are_404(server) -> None:
-    post = server.feed.add_post("erin", "a post")
+    post = server.call(server.feed.add_post("erin", "a post"))
     unknown = "0" * 32
     for path in [
         f"/items/{unknown}",
@@ -114,7 +114,7 @@ def test_unknown_and_malformed_ids_are_404(server) -> None:
             headers={"X-CSRF-Token": api_csrf},
         )
         assert r.status_code == 404
-    assert server.feed.reply_count(post.id) == 0
+    assert server.call(server.feed.reply_count(post.id)) == 0
 
 
 def test_bad_cursors_are_400(server) -> None:
@@ -123,7 +123,7 @@ def test_bad_cursors_are_400(server) -> None:
 
 
 def test_every_form_needs_its_csrf_token(server) -> None:
-    post = server.feed.add_post("erin", "a post")
+    post = server.call(server.feed.add_post("erin", "a post"))
     with _signed_in(server) as client:
         for path, data in [
             ("/posts", {"text": "no token"}),
@@ -136,9 +136,46 @@ def test_every_form_needs_its_csrf_token(server) -> None:
                 body = data if token is None else {**data, "csrf": token}
                 assert client.post(path, data=body).status_code == 403, (path, token)
         assert "signed in as" in client.get("/").text
-    assert server.feed.post_count() == 1
-    assert server.feed.reply_count(post.id) == 0
-    assert server.feed.user("other") is None
+    assert server.call(server.feed.post_count()) == 1
+    assert server.call(server.feed.reply_count(post.id)) == 0
+    assert server.call(server.feed.user("other")) is None
+
+
+def test_edits_and_deletes_need_the_author_and_the_token(live_server) -> None:
+    # memory://: a store with entry rows, whose items can change.
+    server = live_server("memory://", page_size=3)
+    post = server.call(server.feed.add_post("erin", "erin's words"))
+    hostile = "<img src=x onerror=alert(1)> edited"
+    with _signed_in(server, "dave") as dave:
+        for path in [f"/items/{post.id}/edit", f"/items/{post.id}/delete"]:
+            for token in [None, "forged-token"]:
+                body = {"text": "no token"} if token is None else {"text": "x", "csrf": token}
+                assert dave.post(path, data=body).status_code == 403, (path, token)
+        csrf, _ = _form_token(dave, "/")
+        r = dave.post(f"/items/{post.id}/edit", data={"csrf": csrf, "text": "dave's words"})
+        assert r.status_code == 403 and "Only its author" in r.text
+        assert dave.post(f"/items/{post.id}/delete", data={"csrf": csrf}).status_code == 403
+        headers = {"X-CSRF-Token": dave.get("/api/session").json()["csrf"]}
+        r = dave.patch(f"/api/items/{post.id}", json={"text": "dave's"}, headers=headers)
+        assert r.status_code == 403
+        assert dave.delete(f"/api/items/{post.id}", headers=headers).status_code == 403
+        assert dave.delete(f"/api/items/{post.id}").status_code == 403  # no header
+    with httpx.Client(base_url=server.url) as anon:
+        assert anon.delete(f"/api/items/{post.id}").status_code == 401
+        r = anon.patch(f"/api/items/{post.id}", json={"text": "anonymous"})
+        assert r.status_code == 401
+    assert server.call(server.feed.entry(post.id)).text == "erin's words"
+    with _signed_in(server, "erin") as erin:
+        csrf, _ = _form_token(erin, "/")
+        r = erin.post(f"/items/{post.id}/edit", data={"csrf": csrf, "text": hostile, "back": "/"})
+        assert r.status_code == 303
+        page = erin.get("/").text
+        assert "&lt;img src=x onerror=alert(1)&gt; edited" in page and "<img" not in page
+        # A redirect goes only to a page of this app.
+        for back in ["//evil.example/", "https://evil.example/", "/u/../../x"]:
+            data = {"csrf": csrf, "text": "again", "back": back}
+            r = erin.post(f"/items/{post.id}/edit", data=data)
+            assert r.headers["location"] == f"/#p-{post.id}", back
 
 
 def test_the_api_needs_a_session_and_the_csrf_header(server) -> None:
@@ -151,11 +188,11 @@ def test_the_api_needs_a_session_and_the_csrf_header(server) -> None:
         r = client.post("/api/posts", content="text=hi", headers=headers)
         assert r.status_code == 415
         assert client.post("/api/posts", json={"text": "hi"}, headers=headers).status_code == 201
-    assert server.feed.post_count() == 1
+    assert server.call(server.feed.post_count()) == 1
 
 
 def test_only_signed_in_users_write(server) -> None:
-    post = server.feed.add_post("erin", "a post")
+    post = server.call(server.feed.add_post("erin", "a post"))
     with httpx.Client(base_url=server.url) as anon:
         csrf, _ = _form_token(anon, "/signin")
         r = anon.post("/posts", data={"csrf": csrf, "text": "anonymous"})
@@ -163,8 +200,8 @@ def test_only_signed_in_users_write(server) -> None:
         r = anon.post(f"/items/{post.id}/replies", data={"csrf": csrf, "text": "anonymous"})
         assert r.status_code == 303 and r.headers["location"] == "/signin"
         assert 'action="/posts"' not in anon.get("/").text
-    assert server.feed.post_count() == 1
-    assert server.feed.reply_count(post.id) == 0
+    assert server.call(server.feed.post_count()) == 1
+    assert server.call(server.feed.reply_count(post.id)) == 0
 
 
 def test_tampered_cookie_is_not_a_session(server) -> None:
@@ -180,7 +217,7 @@ def test_tampered_cookie_is_not_a_session(server) -> None:
 def test_passwords_are_hashed_and_checked(server) -> None:
     with _signed_in(server, "frank"):
         pass
-    row = server.feed.user("frank")
+    row = server.call(server.feed.user("frank"))
     assert row["hash"].startswith("$argon2id$") and PASSWORD not in row["hash"]
     with httpx.Client(base_url=server.url) as client:
         csrf, _ = _form_token(client, "/signin")
@@ -196,18 +233,18 @@ def test_passwords_are_hashed_and_checked(server) -> None:
         for bad in ["ab", "Frank", "frank!", "a" * 25, "../x"]:
             r = client.post("/signup", data={"csrf": csrf, "username": bad, "password": PASSWORD})
             assert r.status_code == 400, bad
-            assert server.feed.user(bad) is None
+            assert server.call(server.feed.user(bad)) is None
 
 
 def test_user_rows_can_never_be_list_rows(server) -> None:
     with _signed_in(server, "app_feed"):
         pass
     store = server.feed.store
-    assert store.get("|app.user|app_feed") is not None
+    assert server.call(store.get("|app.user|app_feed")) is not None
     # Every list key starts with a non-empty list id, which cannot contain "|".
     for list_id in ["|app.user", "", "|app.session|x"]:
         with pytest.raises(InvalidListId):
-            PagedList.create(store, list_id)
+            server.call(AsyncPagedList.create(store, list_id))
 
 
 def test_security_headers(server) -> None:
@@ -228,12 +265,14 @@ def test_api_posts_are_idempotent_by_id(server) -> None:
         assert first.json()["position"] == again.json()["position"]
         other = client.post("/api/posts", json={**body, "text": "twice"}, headers=headers)
         assert other.status_code == 409
-    assert server.feed.post_count() == 1
+    assert server.call(server.feed.post_count()) == 1
 
 
 def test_reply_cursors_walk_every_reply_once(server) -> None:
-    post = server.feed.add_post("erin", "a post")
-    written = [server.feed.add_reply(post.id, "erin", f"reply {i}").id for i in range(7)]
+    post = server.call(server.feed.add_post("erin", "a post"))
+    written = [
+        server.call(server.feed.add_reply(post.id, "erin", f"reply {i}")).id for i in range(7)
+    ]
     seen: list[str] = []
     after = None
     with httpx.Client(base_url=server.url) as client:
@@ -249,10 +288,10 @@ def test_reply_cursors_walk_every_reply_once(server) -> None:
 
 
 def test_deep_threads_collapse_and_load_in_place(server) -> None:
-    post = server.feed.add_post("erin", "root")
+    post = server.call(server.feed.add_post("erin", "root"))
     parent, chain = post.id, []
     for depth in range(6):
-        parent = server.feed.add_reply(parent, "erin", f"level {depth + 1}").id
+        parent = server.call(server.feed.add_reply(parent, "erin", f"level {depth + 1}")).id
         chain.append(parent)
     page = httpx.get(f"{server.url}/items/{post.id}").text
     # inline_depth=2: the comment and its reply render; deeper levels wait behind a link.
@@ -285,13 +324,13 @@ def test_huge_bodies_are_refused_unread(server) -> None:
             headers={**headers, "Content-Type": "application/json"},
         )
         assert r.status_code == 413
-    assert server.feed.post_count() == 0
+    assert server.call(server.feed.post_count()) == 0
 
 
 def test_seed_authors_are_reserved(server) -> None:
-    assert server.feed.seed() is True
-    assert server.feed.seed() is False
-    assert server.feed.post_count() == 3
+    assert server.call(server.feed.seed()) is True
+    assert server.call(server.feed.seed()) is False
+    assert server.call(server.feed.post_count()) == 3
     with httpx.Client(base_url=server.url) as client:
         r = client.post("/api/users", json={"username": "ana", "password": PASSWORD})
         assert r.status_code == 409
@@ -305,9 +344,9 @@ def test_wrong_method_says_what_is_allowed(server) -> None:
 
 
 def test_items_appended_by_other_tools_do_not_break_pages(server) -> None:
-    server.feed.feed.append("a bare string from the CLI", id="not/a hex id")
-    server.feed.feed.append({"author": 7}, id="x" * 128)
-    server.feed.add_post("erin", "a real post")
+    server.call(server.feed.feed.append("a bare string from the CLI", id="not/a hex id"))
+    server.call(server.feed.feed.append({"author": 7}, id="x" * 128))
+    server.call(server.feed.add_post("erin", "a real post"))
     page = httpx.get(server.url + "/")
     assert page.status_code == 200
     assert "a real post" in page.text and "a bare string from the CLI" in page.text

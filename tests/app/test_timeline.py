@@ -1,27 +1,47 @@
 """The home timeline read (``home_page``), follows and the per-account write limit, on a
-memory store: merging, cursors, idempotence and limits, without HTTP."""
+memory store: merging, cursors, idempotence and limits, without HTTP.
+
+Lists are arranged with the sync ``PagedList`` on a ``MemoryStore``; the app reads the
+same store through its asyncio wrapper (``AsyncMemoryStore``), as it reads every store."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import random
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import pytest
 
 from pagedlist import PagedList
-from pagedlist.adapters.memory import MemoryStore
+from pagedlist.adapters.memory import AsyncMemoryStore, MemoryStore
 from pagedlist.app import feed as feed_module
 from pagedlist.app.feed import Conflict, Feed, InvalidInput, NotFound
 from pagedlist.app.ratelimit import RateLimited, RateLimiter
 from pagedlist.app.timeline import InvalidCursor, TimelineItem, home_page
+
+T = TypeVar("T")
+
+
+def _do(awaitable: Awaitable[T]) -> T:
+    async def run() -> T:
+        return await awaitable
+
+    return asyncio.run(run())
+
+
+def _page(store, list_ids, n, cursor=None):
+    """``home_page`` on the asyncio face of the sync ``store``."""
+    return _do(home_page(AsyncMemoryStore(store), list_ids, n, cursor))
 
 
 def _walk(store, list_ids, n):
     """Every page of the merged lists, following the cursors to the end."""
     pages, cursor = [], None
     for _ in range(1000):
-        page = home_page(store, list_ids, n, cursor)
+        page = _page(store, list_ids, n, cursor)
         pages.append(page.items)
         cursor = page.cursor
         if cursor is None:
@@ -60,7 +80,7 @@ def test_no_lists_or_empty_lists_give_an_empty_last_page() -> None:
     store = MemoryStore()
     PagedList.create(store, "empty")
     for list_ids in ([], ["empty"], ["missing"]):
-        page = home_page(store, list_ids, 5)
+        page = _page(store, list_ids, 5)
         assert page.items == [] and page.cursor is None
 
 
@@ -70,12 +90,33 @@ def test_a_list_added_between_pages_shows_only_older_items() -> None:
     b = PagedList.create(store, "b")
     for k in range(4):
         a.append(k, id=f"a{k}")
-    first = home_page(store, ["a"], 2)
+    first = _page(store, ["a"], 2)
     assert [i.id for i in first.items] == ["a3", "a2"]
     b.append("newer than the cursor", id="b0")
-    rest = home_page(store, ["a", "b"], 10, first.cursor)
+    rest = _page(store, ["a", "b"], 10, first.cursor)
     assert [i.id for i in rest.items] == ["a1", "a0"]
     assert rest.cursor is None
+
+
+def test_an_item_appended_between_pages_never_comes_back_newer() -> None:
+    # b shows nothing on the first page (its one item is the oldest); then b gets a new
+    # item. Paging older, the walk must never go back to newer items.
+    store = MemoryStore()
+    a = PagedList.create(store, "a")
+    b = PagedList.create(store, "b")
+    b.append("old", id="b0", ts=1000.0)
+    for k in range(4):
+        a.append(k, id=f"a{k}", ts=1001.0 + k)
+    first = _page(store, ["a", "b"], 2)
+    assert [i.id for i in first.items] == ["a3", "a2"]
+    b.append("newer than the first page", id="b1", ts=2000.0)
+    rest = []
+    cursor = first.cursor
+    while cursor is not None:
+        page = _page(store, ["a", "b"], 2, cursor)
+        rest += page.items
+        cursor = page.cursor
+    assert [i.id for i in rest] == ["a1", "a0", "b0"]
 
 
 @pytest.mark.parametrize(
@@ -96,7 +137,7 @@ def test_a_list_added_between_pages_shows_only_older_items() -> None:
 )
 def test_malformed_cursors_are_refused(cursor) -> None:
     with pytest.raises(InvalidCursor, match="start again from the newest page"):
-        home_page(MemoryStore(), ["a"], 5, cursor)
+        _page(MemoryStore(), ["a"], 5, cursor)
 
 
 # --- follows ----------------------------------------------------------------------------
@@ -104,57 +145,60 @@ def test_malformed_cursors_are_refused(cursor) -> None:
 
 @pytest.fixture
 def feed() -> Feed:
-    f = Feed(MemoryStore())
+    f = _do(Feed.open(AsyncMemoryStore(MemoryStore())))
     for name in ("ana", "bob", "carol"):
-        f.create_user(name, "!")
+        _do(f.create_user(name, "!"))
     return f
 
 
 def test_follow_and_unfollow_are_idempotent_and_counted(feed) -> None:
-    assert feed.follow("ana", "bob") is True
-    assert feed.follow("ana", "bob") is False
-    feed.follow("carol", "bob")
-    assert feed.followers("bob") == ["ana", "carol"]
-    assert feed.profile("bob", "ana").to_json() == {
+    assert _do(feed.follow("ana", "bob")) is True
+    assert _do(feed.follow("ana", "bob")) is False
+    _do(feed.follow("carol", "bob"))
+    assert _do(feed.followers("bob")) == ["ana", "carol"]
+    assert _do(feed.profile("bob", "ana")).to_json() == {
         "username": "bob",
         "posts": 0,
         "followers": 2,
         "following": 0,
         "you_follow": True,
     }
-    assert feed.profile("bob").followed is None and feed.profile("bob", "bob").followed is None
-    assert feed.unfollow("ana", "bob") is True
-    assert feed.unfollow("ana", "bob") is False
-    assert feed.followers("bob") == ["carol"] and feed.following("ana") == []
+    assert (
+        _do(feed.profile("bob")).followed is None
+        and _do(feed.profile("bob", "bob")).followed is None
+    )
+    assert _do(feed.unfollow("ana", "bob")) is True
+    assert _do(feed.unfollow("ana", "bob")) is False
+    assert _do(feed.followers("bob")) == ["carol"] and _do(feed.following("ana")) == []
 
 
 def test_follow_refuses_yourself_unknown_users_and_past_the_cap(feed, monkeypatch) -> None:
     with pytest.raises(InvalidInput, match="cannot follow yourself"):
-        feed.follow("ana", "ana")
+        _do(feed.follow("ana", "ana"))
     with pytest.raises(NotFound):
-        feed.follow("ana", "nobody")
+        _do(feed.follow("ana", "nobody"))
     monkeypatch.setattr(feed_module, "MAX_FOLLOWING", 1)
-    feed.follow("ana", "bob")
+    _do(feed.follow("ana", "bob"))
     with pytest.raises(Conflict, match="You follow 1 people already"):
-        feed.follow("ana", "carol")
-    assert feed.following("ana") == ["bob"]
+        _do(feed.follow("ana", "carol"))
+    assert _do(feed.following("ana")) == ["bob"]
 
 
 def test_a_follow_cut_short_is_completed_by_repeating_it(feed) -> None:
     # The server died after the followers row was written, before the following row.
-    feed._change_set("|app.followers|bob", "ana", True)
-    assert feed.profile("bob", "ana").followed is False  # the button still says "Follow"
-    assert feed.follow("ana", "bob") is True
-    assert feed.followers("bob") == ["ana"] and feed.following("ana") == ["bob"]
+    _do(feed._change_set("|app.followers|bob", "ana", True))
+    assert _do(feed.profile("bob", "ana")).followed is False  # the button still says "Follow"
+    assert _do(feed.follow("ana", "bob")) is True
+    assert _do(feed.followers("bob")) == ["ana"] and _do(feed.following("ana")) == ["bob"]
 
 
 def test_posts_go_to_the_author_list_and_the_home_timeline(feed) -> None:
-    feed.follow("ana", "bob")
-    mine = feed.add_post("ana", "mine")
-    theirs = feed.add_post("bob", "theirs")
-    feed.add_post("carol", "not followed")
-    assert [e.id for e in feed.author_posts("bob", None, 5).items] == [theirs.id]
-    home = feed.home("ana", 10, None)
+    _do(feed.follow("ana", "bob"))
+    mine = _do(feed.add_post("ana", "mine"))
+    theirs = _do(feed.add_post("bob", "theirs"))
+    _do(feed.add_post("carol", "not followed"))
+    assert [e.id for e in _do(feed.author_posts("bob", None, 5)).items] == [theirs.id]
+    home = _do(feed.home("ana", 10, None))
     assert {i.id for i in home.items} == {mine.id, theirs.id}
     assert home.cursor is None
 
@@ -164,14 +208,14 @@ def test_posts_go_to_the_author_list_and_the_home_timeline(feed) -> None:
 
 def test_rate_limit_is_a_fixed_window_per_account() -> None:
     store = MemoryStore()
-    limiter = RateLimiter(store, limit=3, window=60)
+    limiter = RateLimiter(AsyncMemoryStore(store), limit=3, window=60)
     for _ in range(3):
-        limiter.hit("ana", now=120.0)
+        _do(limiter.hit("ana", now=120.0))
     with pytest.raises(RateLimited) as err:
-        limiter.hit("ana", now=150.5)
+        _do(limiter.hit("ana", now=150.5))
     assert err.value.retry_after == 30  # the window ends at 180
     assert "at most 3 posts, replies and follows per 60 seconds" in str(err.value)
-    limiter.hit("bob", now=150.5)  # another account has its own count
-    limiter.hit("ana", now=180.0)  # a new window
+    _do(limiter.hit("bob", now=150.5))  # another account has its own count
+    _do(limiter.hit("ana", now=180.0))  # a new window
     row = store.get("|app.rate|ana")
     assert row is not None and row.doc == {"w3": 1}  # earlier windows dropped

@@ -6,6 +6,7 @@ for the state they read from ``request.app.state``.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -25,9 +26,17 @@ from pagedlist.app.common import (
     json_body,
     limiter_of,
     read,
-    write,
 )
-from pagedlist.app.feed import Conflict, Entry, Feed, InvalidInput, NotFound, entry_from_item
+from pagedlist.app.feed import (
+    Conflict,
+    Entry,
+    Feed,
+    InvalidInput,
+    NotAllowed,
+    NotEditable,
+    NotFound,
+    entry_from_item,
+)
 from pagedlist.app.openapi import OPENAPI
 from pagedlist.app.security import csrf_token
 from pagedlist.app.timeline import InvalidCursor
@@ -35,6 +44,8 @@ from pagedlist.app.timeline import InvalidCursor
 __all__ = [
     "create_post",
     "create_reply",
+    "delete_item",
+    "edit_item",
     "feed",
     "feed_count",
     "follow",
@@ -54,8 +65,8 @@ __all__ = [
 _ID_RE = re.compile(r"[0-9a-f]{32}")
 
 
-def _with_counts(store_feed: Feed, entries: list[Entry]) -> list[dict[str, Any]]:
-    return [e.to_json(store_feed.reply_count(e.id)) for e in entries]
+async def _with_counts(store_feed: Feed, entries: list[Entry]) -> list[dict[str, Any]]:
+    return [e.to_json(n) for e, n in await store_feed.with_counts(entries)]
 
 
 async def feed(request: Request) -> Response:
@@ -64,11 +75,11 @@ async def feed(request: Request) -> Response:
     before = int_param(request, "before", 0, MAX_POSITION)
     limit = int_param(request, "limit", 1, 100) or config_of(request).page_size
 
-    def load() -> dict[str, Any]:
-        page = f.posts(before, limit)
+    async def load() -> dict[str, Any]:
+        page = await f.posts(before, limit)
         return {
             "count": page.count,
-            "items": _with_counts(f, page.items),
+            "items": await _with_counts(f, page.items),
             "next_before": page.next_cursor,
         }
 
@@ -85,18 +96,11 @@ async def item(request: Request) -> Response:
     f = feed_of(request)
     item_id = request.path_params["item_id"]
 
-    def load() -> dict[str, Any]:
-        found = f.item(item_id)
-        return {
-            "id": item_id,
-            "author": found["author"],
-            "text": found["text"],
-            "parent": found["parent"],
-            "post": found["post"],
-            "depth": found["depth"],
-            "ts": found["ts"],
-            "replies": f.reply_count(item_id),
-        }
+    async def load() -> dict[str, Any]:
+        found, replies = await asyncio.gather(f.entry(item_id), f.reply_count(item_id))
+        answer = found.to_json(replies)
+        del answer["position"]  # where it sits in its parent's list: not part of an item
+        return answer
 
     try:
         return JSONResponse(await read(request, load))
@@ -111,11 +115,11 @@ async def replies(request: Request) -> Response:
     after = int_param(request, "after", -1, MAX_POSITION)
     limit = int_param(request, "limit", 1, 100) or config_of(request).replies_page
 
-    def load() -> dict[str, Any]:
-        page = f.replies(item_id, -1 if after is None else after, limit)
+    async def load() -> dict[str, Any]:
+        page = await f.replies(item_id, -1 if after is None else after, limit)
         return {
             "count": page.count,
-            "items": _with_counts(f, page.items),
+            "items": await _with_counts(f, page.items),
             "next_after": page.next_cursor,
         }
 
@@ -132,12 +136,12 @@ async def _create(request: Request, parent_id: str | None) -> Response:
     text, item_id = body.get("text"), body.get("id")
     if item_id is not None and (not isinstance(item_id, str) or not _ID_RE.fullmatch(item_id)):
         return api_error(400, "id must be 32 lowercase hex digits (an idempotency key)")
-    await write(limiter_of(request).hit, author)
+    await limiter_of(request).hit(author)
     try:
         if parent_id is None:
-            entry = await write(f.add_post, author, text, item_id)
+            entry = await f.add_post(author, text, item_id)
         else:
-            entry = await write(f.add_reply, parent_id, author, text, item_id)
+            entry = await f.add_reply(parent_id, author, text, item_id)
     except NotFound:
         return api_error(404, f"no post or comment with id {parent_id}")
     except (InvalidInput, InvalidValue) as err:
@@ -155,6 +159,45 @@ async def create_post(request: Request) -> Response:
 async def create_reply(request: Request) -> Response:
     """``POST /api/items/{id}/replies`` ``{"text", "id"?}``."""
     return await _create(request, request.path_params["item_id"])
+
+
+def _refused(err: Exception, item_id: str) -> Response:
+    if isinstance(err, NotAllowed):
+        return api_error(403, "only its author can edit or delete this item")
+    if isinstance(err, NotEditable):
+        return api_error(409, str(err))
+    if isinstance(err, NotFound):
+        return api_error(404, f"no post or comment with id {item_id}")
+    return api_error(400, str(err))
+
+
+async def edit_item(request: Request) -> Response:
+    """``PATCH /api/items/{id}`` ``{"text"}``: the author's new text; answers the item,
+    whose ``edited`` is now."""
+    f = feed_of(request)
+    item_id = request.path_params["item_id"]
+    author = await api_user(request)
+    body = await json_body(request)
+    await limiter_of(request).hit(author)
+    try:
+        entry = await f.edit(item_id, author, body.get("text"))
+    except (NotAllowed, NotEditable, NotFound, InvalidInput, InvalidValue) as err:
+        return _refused(err, item_id)
+    return JSONResponse(entry.to_json(await read(request, f.reply_count, item_id)))
+
+
+async def delete_item(request: Request) -> Response:
+    """``DELETE /api/items/{id}``: the author deletes it (204). One with replies stays
+    as ``"deleted": true`` without author or text, and keeps its replies."""
+    f = feed_of(request)
+    item_id = request.path_params["item_id"]
+    author = await api_user(request)
+    await limiter_of(request).hit(author)
+    try:
+        await f.delete(item_id, author)
+    except (NotAllowed, NotEditable, NotFound) as err:
+        return _refused(err, item_id)
+    return Response(status_code=204)
 
 
 # --- users, follows and the home timeline ----------------------------------------------
@@ -178,13 +221,13 @@ async def user_posts(request: Request) -> Response:
     before = int_param(request, "before", 0, MAX_POSITION)
     limit = int_param(request, "limit", 1, 100) or config_of(request).page_size
 
-    def load() -> dict[str, Any]:
-        if f.user(name) is None:
+    async def load() -> dict[str, Any]:
+        if await f.user(name) is None:
             raise NotFound(name)
-        page = f.author_posts(name, before, limit)
+        page = await f.author_posts(name, before, limit)
         return {
             "count": page.count,
-            "items": _with_counts(f, page.items),
+            "items": await _with_counts(f, page.items),
             "next_before": page.next_cursor,
         }
 
@@ -198,9 +241,9 @@ async def _follow(request: Request, on: bool) -> Response:
     f = feed_of(request)
     name = request.path_params["name"]
     who = await api_user(request)
-    await write(limiter_of(request).hit, who)
+    await limiter_of(request).hit(who)
     try:
-        await write(f.follow if on else f.unfollow, who, name)
+        await (f.follow if on else f.unfollow)(who, name)
     except NotFound:
         return api_error(404, f"no user called {name}")
     except InvalidInput as err:
@@ -230,10 +273,10 @@ async def home(request: Request) -> Response:
     limit = int_param(request, "limit", 1, 100) or config_of(request).page_size
     cursor = request.query_params.get("cursor") or None
 
-    def load() -> dict[str, Any]:
-        page = f.home(who, limit, cursor)
+    async def load() -> dict[str, Any]:
+        page = await f.home(who, limit, cursor)
         entries = [entry_from_item(i) for i in page.items]
-        return {"items": _with_counts(f, entries), "next_cursor": page.cursor}
+        return {"items": await _with_counts(f, entries), "next_cursor": page.cursor}
 
     try:
         return JSONResponse(await read(request, load))
@@ -255,7 +298,7 @@ async def signup(request: Request) -> Response:
     body = await json_body(request)
     name, password = body.get("username"), body.get("password")
     try:
-        created = await write(sign_up, feed_of(request), name, password)
+        created = await sign_up(feed_of(request), name, password)
     except SignupRefused as err:
         status = 409 if err.taken and len(err.messages) == 1 else 400
         return api_error(status, str(err), errors=list(err.messages))
@@ -267,7 +310,7 @@ async def signin(request: Request) -> Response:
     """``POST /api/session``: sign in."""
     body = await json_body(request)
     name, password = body.get("username"), body.get("password")
-    if not await write(sign_in, feed_of(request), name, password):
+    if not await sign_in(feed_of(request), name, password):
         return api_error(401, "wrong username or password")
     csrf = await start_session(request, str(name))
     return JSONResponse({"username": name, "csrf": csrf})
@@ -275,7 +318,7 @@ async def signin(request: Request) -> Response:
 
 async def signout(request: Request) -> Response:
     """``DELETE /api/session``: sign out."""
-    await write(feed_of(request).close_session, request.session.get("sid"))
+    await feed_of(request).close_session(request.session.get("sid"))
     request.session.clear()
     return Response(status_code=204)
 

@@ -37,6 +37,7 @@ DEFAULT_STORE = "sqlite:///pagedlist-demo.db"
 )
 def serve(store_url: str, host: str, port: int, seed: bool, access_log: bool) -> None:
     """Serve the feed app: posts, comments and replies, with accounts and a JSON API."""
+    import asyncio
     import logging
 
     import uvicorn
@@ -45,12 +46,14 @@ def serve(store_url: str, host: str, port: int, seed: bool, access_log: bool) ->
     from pagedlist.errors import PagedListError
 
     try:
-        app = create_app(store_url)
-        if seed:
-            added = app.state.feed.seed()
-            click.echo("seeded the feed" if added else "feed already seeded")
+        # Open the store once before serving, so a bad URL or an unreachable store is
+        # reported here rather than by uvicorn's lifespan; the app opens its own.
+        described, added = asyncio.run(_prepare(store_url, seed))
     except PagedListError as err:
         raise click.ClickException(str(err)) from err
+    if added is not None:
+        click.echo("seeded the feed" if added else "feed already seeded")
+    app = create_app(store_url)
     if access_log:
         # The app logs each request on "pagedlist.app"; uvicorn's own access log is off,
         # so each request is one line, without its query string.
@@ -59,7 +62,17 @@ def serve(store_url: str, host: str, port: int, seed: bool, access_log: bool) ->
         logger = logging.getLogger("pagedlist.app")
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-    click.echo(
-        f"serving the feed on http://{host}:{port}/ (store: {app.state.feed.store.describe()})"
-    )
+    click.echo(f"serving the feed on http://{host}:{port}/ (store: {described})")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+async def _prepare(store_url: str, seed: bool) -> tuple[str, bool | None]:
+    """Open the store, create the feed, seed it if asked; the store's description and
+    whether the seed added anything (``None``: not asked)."""
+    from pagedlist import open_async_store
+    from pagedlist.app.feed import Feed
+
+    async with await open_async_store(store_url) as store:
+        feed = await Feed.open(store)
+        added = await feed.seed() if seed else None
+        return store.describe(), added

@@ -1,4 +1,4 @@
-"""What every route handler shares: the app's state, store calls off the event loop,
+"""What every route handler shares: the app's state, reads under the page's deadline,
 the signed-in user, page rendering and request parsing.
 
 Handlers are plain module-level functions of a :class:`~starlette.requests.Request`; all
@@ -9,16 +9,16 @@ they need hangs on ``request.app.state`` (Starlette's convention), set by
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import humanize
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -28,6 +28,7 @@ from pagedlist.app import security
 from pagedlist.app.feed import Feed
 from pagedlist.app.ratelimit import RateLimiter
 from pagedlist.core.deadline import active
+from pagedlist.errors import DeadlineExceeded, StoreError
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -44,7 +45,6 @@ __all__ = [
     "limiter_of",
     "read",
     "render",
-    "write",
 ]
 
 T = TypeVar("T")
@@ -70,7 +70,8 @@ class AppConfig:
     https_only: bool = False
     #: Seconds a page's reads may take, retries included, before the 503 page.
     read_deadline: float = 2.0
-    #: Writes (posts, replies, follows) one account may make per ``write_window`` seconds.
+    #: Writes (posts, replies, edits, deletes, follows) one account may make per
+    #: ``write_window`` seconds.
     write_limit: int = 60
     write_window: float = 60.0
 
@@ -99,21 +100,24 @@ def limiter_of(request: Request) -> RateLimiter:
 # --- store calls ------------------------------------------------------------------------
 
 
-async def read(request: Request, fn: Callable[..., T], *args: Any) -> T:
-    """Run ``fn(*args)`` (store reads) in the thread pool under the page's read deadline,
-    so adapters that honour the operation deadline stop waiting on a dead store too."""
+async def read(request: Request, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Await ``fn(*args)`` (store reads) under the page's read deadline.
+
+    The deadline is the operation deadline adapters honour (``pagedlist.core.deadline``),
+    and also a timeout on the whole call, so a page gives up on a dead store in time
+    whatever the adapter does: its 503 comes within ``read_deadline``.
+    """
     seconds = config_of(request).read_deadline
-
-    def bounded() -> T:
-        with active(time.monotonic() + seconds):
-            return fn(*args)
-
-    return await run_in_threadpool(bounded)
-
-
-async def write(fn: Callable[..., T], *args: Any) -> T:
-    """Run ``fn(*args)`` (store writes) in the thread pool with the writes' own deadline."""
-    return await run_in_threadpool(fn, *args)
+    with active(time.monotonic() + seconds):
+        try:
+            async with asyncio.timeout(seconds):
+                return await fn(*args)
+        except TimeoutError as err:
+            if isinstance(err, StoreError):
+                raise
+            raise DeadlineExceeded(
+                f"the store did not answer within the page's {seconds:g} s read deadline"
+            ) from None
 
 
 async def current_user(request: Request) -> str | None:
@@ -154,9 +158,16 @@ def make_templates(directory: str, cfg: AppConfig, globals_: dict[str, Any]) -> 
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    """Template ``name`` with ``context``, the signed-in ``user`` (default none) and the
-    session's CSRF token for its forms."""
-    context = {"user": None, **context, "csrf": security.csrf_token(request)}
+    """Template ``name`` with ``context``, the signed-in ``user`` (default none), whether
+    items can be edited here, and the session's CSRF token for its forms."""
+    feed = getattr(request.app.state, "feed", None)
+    context = {
+        "user": None,
+        # Edit and delete controls show only where the store can carry them out.
+        "editable": feed is not None and feed.editable,
+        **context,
+        "csrf": security.csrf_token(request),
+    }
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(request, name, context, status_code=status)
 

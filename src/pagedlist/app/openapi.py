@@ -22,6 +22,21 @@ def _err(description: str) -> dict[str, Any]:
     return {"description": description, "content": _json("Error")}
 
 
+#: What an edit or a delete changes in an item.
+_CHANGEABLE: dict[str, Any] = {
+    "author": {"type": "string", "nullable": True, "description": "null once deleted."},
+    "text": {"type": "string", "description": "Empty once deleted."},
+    "edited": {
+        "type": "number",
+        "nullable": True,
+        "description": "When its text last changed (epoch s); null: never edited.",
+    },
+    "deleted": {
+        "type": "boolean",
+        "description": "Deleted by its author; it stays only to keep its replies.",
+    },
+}
+
 _ID_PARAM = {
     "name": "item_id",
     "in": "path",
@@ -75,6 +90,16 @@ _FOLLOW_ERRORS = {
     "401": _err("Not signed in."),
     "403": _err("Missing or wrong X-CSRF-Token."),
     "404": _err("No such user."),
+    "429": _err("Too many writes by this account in the current window; see retry_after."),
+}
+_CHANGE_ERRORS = {
+    "401": _err("Not signed in."),
+    "403": _err("Missing or wrong X-CSRF-Token, or the item is someone else's."),
+    "404": _err("No such item, or it was deleted."),
+    "409": _err(
+        "This store keeps its lists in layout 1 (page rows), where items cannot be "
+        "edited or deleted."
+    ),
     "429": _err("Too many writes by this account in the current window; see retry_after."),
 }
 _CREDENTIALS_BODY = {"required": True, "content": _json("Credentials")}
@@ -152,7 +177,29 @@ OPENAPI: dict[str, Any] = {
                     "200": {"description": "The item.", "content": _json("ItemDetail")},
                     "404": _err("No such item."),
                 },
-            }
+            },
+            "patch": {
+                "operationId": "editItem",
+                "summary": "Edit your post or comment: a new text, the item marked edited "
+                "(a post is edited in its author's list too).",
+                "parameters": [_ID_PARAM, _CSRF],
+                "requestBody": {"required": True, "content": _json("EditText")},
+                "responses": {
+                    "200": {"description": "The item, edited.", "content": _json("Item")},
+                    "400": _err("Empty, oversized or malformed text, or a body that is not JSON."),
+                    "413": _err("The body is over 64 KiB."),
+                    "415": _err("The body is not application/json."),
+                    **_CHANGE_ERRORS,
+                },
+            },
+            "delete": {
+                "operationId": "deleteItem",
+                "summary": "Delete your post or comment. One with replies stays, as "
+                "deleted (no author, no text), and keeps its replies; a post goes from "
+                "its author's list too.",
+                "parameters": [_ID_PARAM, _CSRF],
+                "responses": {"204": {"description": "Deleted."}, **_CHANGE_ERRORS},
+            },
         },
         "/api/items/{item_id}/replies": {
             "get": {
@@ -338,6 +385,19 @@ OPENAPI: dict[str, Any] = {
                     },
                 },
             },
+            "EditText": {
+                "type": "object",
+                "required": ["text"],
+                "properties": {
+                    "text": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 1000,
+                        "description": "The new text: at most 1000 characters, not only "
+                        "whitespace.",
+                    },
+                },
+            },
             "Credentials": {
                 "type": "object",
                 "required": ["username", "password"],
@@ -365,14 +425,15 @@ OPENAPI: dict[str, Any] = {
                     "parent",
                     "post",
                     "depth",
+                    "edited",
+                    "deleted",
                     "replies",
                 ],
                 "properties": {
                     "id": _ID,
                     "position": {"type": "integer", "minimum": 0},
                     "ts": {"type": "number"},
-                    "author": {"type": "string"},
-                    "text": {"type": "string"},
+                    **_CHANGEABLE,
                     "parent": {**_ID, "nullable": True},
                     "post": _ID,
                     "depth": {"type": "integer", "minimum": 0},
@@ -381,12 +442,22 @@ OPENAPI: dict[str, Any] = {
             },
             "ItemDetail": {
                 "type": "object",
-                "required": ["id", "author", "text", "parent", "post", "depth", "ts", "replies"],
+                "required": [
+                    "id",
+                    "author",
+                    "text",
+                    "parent",
+                    "post",
+                    "depth",
+                    "ts",
+                    "edited",
+                    "deleted",
+                    "replies",
+                ],
                 "properties": {
                     "id": _ID,
                     "ts": {"type": "number", "description": "When it was written (epoch s)."},
-                    "author": {"type": "string"},
-                    "text": {"type": "string"},
+                    **_CHANGEABLE,
                     "parent": {**_ID, "nullable": True},
                     "post": _ID,
                     "depth": {"type": "integer", "minimum": 0},

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -110,12 +109,12 @@ async def healthz(request: Request) -> Response:
     """``GET /healthz``: 200 when one store read answers in time, else 503 and why."""
     store = feed_of(request).store
 
-    def probe() -> None:
+    async def probe() -> None:
         with active(time.monotonic() + HEALTH_TIMEOUT):
-            store.get(SECRET_KEY)
+            await store.get(SECRET_KEY)
 
     try:
-        await asyncio.wait_for(run_in_threadpool(probe), HEALTH_TIMEOUT)
+        await asyncio.wait_for(probe(), HEALTH_TIMEOUT)
     except TimeoutError:
         reason = f"the store did not answer within {HEALTH_TIMEOUT:g} s"
         return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)

@@ -6,6 +6,7 @@ templates come from ``request.app.state`` (see :mod:`pagedlist.app.common`).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -27,13 +28,14 @@ from pagedlist.app.common import (
     limiter_of,
     read,
     render,
-    write,
 )
 from pagedlist.app.feed import (
     Conflict,
     Entry,
     Feed,
     InvalidInput,
+    NotAllowed,
+    NotEditable,
     NotFound,
     check_item_id,
     entry_from_item,
@@ -45,9 +47,11 @@ __all__ = [
     "Node",
     "create_post",
     "create_reply",
+    "delete_item",
     "do_signin",
     "do_signout",
     "do_signup",
+    "edit_item",
     "feed_page",
     "follow",
     "home_timeline",
@@ -60,6 +64,8 @@ __all__ = [
 ]
 
 _ID_RE = re.compile(r"[0-9a-f]{32}")
+#: Pages an edit or a delete may return to: the feed, home, a profile, a thread.
+_BACK_RE = re.compile(r"/(home|u/[a-z0-9_]{3,24}|items/[0-9a-f]{32})?")
 
 
 @dataclass
@@ -73,7 +79,7 @@ class Node:
     focused: bool = False
 
 
-def load_tree(
+async def load_tree(
     feed: Feed,
     cfg: AppConfig,
     item_id: str,
@@ -82,55 +88,54 @@ def load_tree(
     depth_left: int,
     chain: list[str] | None = None,
 ) -> tuple[list[Node], int, int | None]:
-    """The replies to ``item_id`` as nodes, ``depth_left`` levels expanded inline.
+    """The replies to ``item_id`` as nodes, ``depth_left`` levels expanded inline (the
+    branches of one level read concurrently).
 
     ``chain`` is the path from a reply of ``item_id`` down to one item to show whatever
     its depth (a reply just posted): every level on it is expanded, and an item of the
     path that is not on the loaded page is added to it.
     """
     chain = chain or []
-    page = feed.replies(item_id, after, limit)
+    page = await feed.replies(item_id, after, limit)
     entries = list(page.items)
     if chain and all(e.id != chain[0] for e in entries):
-        entries.append(feed.entry(chain[0]))
-    nodes = []
-    for entry in entries:
+        entries.append(await feed.entry(chain[0]))
+
+    async def node(entry: Entry) -> Node:
         on_chain = bool(chain) and entry.id == chain[0]
         if on_chain or depth_left > 0:
             rest = chain[1:] if on_chain else None
-            kids, count, cursor = load_tree(
+            kids, count, cursor = await load_tree(
                 feed, cfg, entry.id, -1, cfg.inline_replies, depth_left - 1, rest
             )
-            nodes.append(Node(entry, count, kids, cursor, on_chain and not rest))
-        else:
-            nodes.append(Node(entry, feed.reply_count(entry.id), [], None))
+            return Node(entry, count, kids, cursor, on_chain and not rest)
+        return Node(entry, await feed.reply_count(entry.id), [], None)
+
+    nodes = list(await asyncio.gather(*(node(e) for e in entries)))
     return nodes, page.count, page.next_cursor
 
 
-def _chain(feed: Feed, top: dict[str, Any], focus: str) -> list[str]:
+async def _chain(feed: Feed, top: Entry, focus: str) -> list[str]:
     """The ids from a reply of ``top`` down to ``focus``, or ``[]`` if ``focus`` is not
     below ``top``."""
     path = [focus]
-    item = feed.item(focus)
-    for _ in range(int(item["depth"]) - int(top["depth"]) - 1):
-        parent = item["parent"]
+    item = await feed.entry(focus)
+    for _ in range(item.depth - top.depth - 1):
+        parent = item.parent
         if parent is None:
             return []
         path.insert(0, parent)
-        item = feed.item(parent)
-    return path if item["parent"] == top["id"] else []
-
-
-def _with_counts(feed: Feed, entries: list[Entry]) -> list[tuple[Entry, int]]:
-    return [(e, feed.reply_count(e.id)) for e in entries]
+        item = await feed.entry(parent)
+    return path if item.parent == top.id else []
 
 
 # --- the global feed --------------------------------------------------------------------
 
 
-def _feed_context(feed: Feed, cfg: AppConfig, before: int | None) -> dict[str, Any]:
-    page = feed.posts(before, cfg.page_size)
-    return {"posts": _with_counts(feed, page.items), "count": page.count, "next": page.next_cursor}
+async def _feed_context(feed: Feed, cfg: AppConfig, before: int | None) -> dict[str, Any]:
+    page = await feed.posts(before, cfg.page_size)
+    posts = await feed.with_counts(page.items)
+    return {"posts": posts, "count": page.count, "next": page.next_cursor}
 
 
 async def feed_page(request: Request) -> Response:
@@ -159,9 +164,9 @@ async def create_post(request: Request) -> Response:
     if user is None:
         return RedirectResponse("/signin", status_code=303)
     text = form.get("text")
-    await write(limiter_of(request).hit, user)
+    await limiter_of(request).hit(user)
     try:
-        await write(feed.add_post, user, text, _nonce(form))
+        await feed.add_post(user, text, _nonce(form))
     except (InvalidInput, InvalidValue, NotFound, Conflict) as err:
         msg = str(err) if not isinstance(err, NotFound) else "The form is invalid; reload it."
         data = await read(request, _feed_context, feed, cfg, None)
@@ -189,13 +194,15 @@ async def home_timeline(request: Request) -> Response:
         return RedirectResponse("/signin", status_code=303)
     cursor = request.query_params.get("cursor") or None
 
-    def load() -> dict[str, Any]:
-        page = feed.home(user, cfg.page_size, cursor)
+    async def load() -> dict[str, Any]:
+        page, following = await asyncio.gather(
+            feed.home(user, cfg.page_size, cursor), feed.following(user)
+        )
         entries = [entry_from_item(i) for i in page.items]
         return {
-            "posts": _with_counts(feed, entries),
+            "posts": await feed.with_counts(entries),
             "next": page.cursor,
-            "following": len(feed.following(user)),
+            "following": len(following),
         }
 
     try:
@@ -216,12 +223,13 @@ async def profile_page(request: Request) -> Response:
     before = int_param(request, "before", 0, MAX_POSITION)
     user = await current_user(request)
 
-    def load() -> dict[str, Any]:
-        profile = feed.profile(name, user)
-        page = feed.author_posts(name, before, cfg.page_size)
+    async def load() -> dict[str, Any]:
+        profile, page = await asyncio.gather(
+            feed.profile(name, user), feed.author_posts(name, before, cfg.page_size)
+        )
         return {
             "profile": profile,
-            "posts": _with_counts(feed, page.items),
+            "posts": await feed.with_counts(page.items),
             "next": page.next_cursor,
         }
 
@@ -239,9 +247,9 @@ async def _follow_form(request: Request, on: bool) -> Response:
     user = await current_user(request)
     if user is None:
         return RedirectResponse("/signin", status_code=303)
-    await write(limiter_of(request).hit, user)
+    await limiter_of(request).hit(user)
     try:
-        await write(feed.follow if on else feed.unfollow, user, name)
+        await (feed.follow if on else feed.unfollow)(user, name)
     except NotFound:
         raise HTTPException(404, f"Nobody is called {name} here.") from None
     except InvalidInput as err:
@@ -264,17 +272,17 @@ async def unfollow(request: Request) -> Response:
 # --- threads ----------------------------------------------------------------------------
 
 
-def _thread_context(
+async def _thread_context(
     feed: Feed, cfg: AppConfig, item_id: str, after: int | None, focus: str | None
 ) -> dict[str, Any]:
-    item = feed.item(item_id)
+    item = await feed.entry(item_id)
     chain: list[str] = []
     if focus is not None and after is None:
         try:
-            chain = _chain(feed, item, focus)
+            chain = await _chain(feed, item, focus)
         except NotFound:
             chain = []
-    nodes, count, cursor = load_tree(
+    nodes, count, cursor = await load_tree(
         feed,
         cfg,
         item_id,
@@ -315,12 +323,12 @@ async def create_reply(request: Request) -> Response:
         return RedirectResponse("/signin", status_code=303)
     text = form.get("text")
     try:
-        await read(request, feed.item, parent_id)
+        await read(request, feed.entry, parent_id)
     except NotFound:
         raise HTTPException(404, "No such post or comment.") from None
-    await write(limiter_of(request).hit, user)
+    await limiter_of(request).hit(user)
     try:
-        entry = await write(feed.add_reply, parent_id, user, text, _nonce(form))
+        entry = await feed.add_reply(parent_id, user, text, _nonce(form))
     except (InvalidInput, InvalidValue, Conflict, NotFound) as err:
         msg = str(err) if not isinstance(err, NotFound) else "The form is invalid; reload it."
         data = await read(request, _thread_context, feed, cfg, parent_id, None, None)
@@ -337,6 +345,72 @@ async def create_reply(request: Request) -> Response:
     back = form.get("back")
     target = back if isinstance(back, str) and _ID_RE.fullmatch(back) else entry.post
     return RedirectResponse(f"/items/{target}?focus={entry.id}#c-{entry.id}", status_code=303)
+
+
+# --- edits and deletes -----------------------------------------------------------------
+
+
+def _back(form: Any) -> str:
+    """The page an edit or delete form came from (the feed when it names none we know)."""
+    back = form.get("back")
+    return back if isinstance(back, str) and _BACK_RE.fullmatch(back) else "/"
+
+
+async def _own_change(request: Request) -> tuple[Feed, str, Any, str] | Response:
+    """The feed, the signed-in user, the checked form and the item id of an edit or a
+    delete (a redirect to sign in when nobody is)."""
+    form = await checked_form(request)
+    user = await current_user(request)
+    if user is None:
+        return RedirectResponse("/signin", status_code=303)
+    await limiter_of(request).hit(user)
+    return feed_of(request), user, form, request.path_params["item_id"]
+
+
+def _refused(err: Exception) -> HTTPException:
+    if isinstance(err, NotAllowed):
+        return HTTPException(403, "Only its author can edit or delete this.")
+    if isinstance(err, NotEditable):
+        return HTTPException(409, str(err))
+    if isinstance(err, NotFound):
+        return HTTPException(404, "No such post or comment (it may have been deleted).")
+    return HTTPException(400, str(err))
+
+
+async def edit_item(request: Request) -> Response:
+    """``POST /items/ID/edit``: the author's new text, then back to where they were, the
+    item in view and marked edited."""
+    got = await _own_change(request)
+    if isinstance(got, Response):
+        return got
+    feed, user, form, item_id = got
+    try:
+        entry = await feed.edit(item_id, user, form.get("text"))
+    except (NotAllowed, NotEditable, NotFound, InvalidInput, InvalidValue) as err:
+        raise _refused(err) from None
+    back = _back(form)
+    if back.startswith("/items/") and back != f"/items/{entry.id}":
+        return RedirectResponse(f"{back}?focus={entry.id}#c-{entry.id}", status_code=303)
+    anchor = "item" if back == f"/items/{entry.id}" else f"p-{entry.id}"
+    return RedirectResponse(f"{back}#{anchor}", status_code=303)
+
+
+async def delete_item(request: Request) -> Response:
+    """``POST /items/ID/delete``: the author deletes it (it stays as "[deleted]" when it
+    has replies), then back to where they were, or to its parent when that was its page."""
+    got = await _own_change(request)
+    if isinstance(got, Response):
+        return got
+    feed, user, form, item_id = got
+    try:
+        entry = await feed.entry(item_id)
+        kept = await feed.delete(item_id, user)
+    except (NotAllowed, NotEditable, NotFound) as err:
+        raise _refused(err) from None
+    back = _back(form)
+    if back == f"/items/{item_id}" and not kept:
+        back = "/" if entry.parent is None else f"/items/{entry.parent}"
+    return RedirectResponse(back, status_code=303)
 
 
 # --- accounts ---------------------------------------------------------------------------
@@ -358,7 +432,7 @@ async def do_signup(request: Request) -> Response:
     form = await checked_form(request)
     name, password = form.get("username"), form.get("password")
     try:
-        created = await write(sign_up, feed, name, password)
+        created = await sign_up(feed, name, password)
     except SignupRefused as err:
         username = name if isinstance(name, str) else ""
         context = {"errors": list(err.messages), "username": username}
@@ -372,7 +446,7 @@ async def do_signin(request: Request) -> Response:
     feed = feed_of(request)
     form = await checked_form(request)
     name, password = form.get("username"), form.get("password")
-    if not await write(sign_in, feed, name, password):
+    if not await sign_in(feed, name, password):
         username = name if isinstance(name, str) else ""
         context = {"error": "Wrong username or password.", "username": username}
         return render(request, "signin.html", context, status=400)
@@ -383,6 +457,6 @@ async def do_signin(request: Request) -> Response:
 async def do_signout(request: Request) -> Response:
     """``POST /signout``: the session row is deleted, so the cookie is dead everywhere."""
     await checked_form(request)
-    await write(feed_of(request).close_session, request.session.get("sid"))
+    await feed_of(request).close_session(request.session.get("sid"))
     request.session.clear()
     return RedirectResponse("/", status_code=303)

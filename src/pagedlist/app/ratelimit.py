@@ -12,7 +12,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 
-from pagedlist import Store
+from pagedlist import AsyncStore
 from pagedlist.errors import StoreError
 
 __all__ = ["RateLimited", "RateLimiter"]
@@ -29,7 +29,8 @@ class RateLimited(Exception):
         self.retry_after = max(1, int(retry_after + 0.999))
         super().__init__(
             f"You are writing too fast: at most {limit} posts, replies and follows per "
-            f"{window:g} seconds. Try again in {self.retry_after} seconds."
+            f"{window:g} seconds (edits and deletes count too). Try again in "
+            f"{self.retry_after} seconds."
         )
 
 
@@ -37,11 +38,11 @@ class RateLimited(Exception):
 class RateLimiter:
     """At most ``limit`` writes per account in each ``window`` seconds (fixed windows)."""
 
-    store: Store
+    store: AsyncStore
     limit: int
     window: float
 
-    def hit(self, account: str, now: float | None = None) -> None:
+    async def hit(self, account: str, now: float | None = None) -> None:
         """Count one write by ``account``; raise :class:`RateLimited` if over the limit.
 
         ``account`` is a checked username (it becomes part of a row key).
@@ -50,16 +51,16 @@ class RateLimiter:
         number = int(now // self.window)
         key = _RATE_KEY.format(account)
         field = f"w{number}"
-        count = self.store.increment(key, field, 1)
+        count = await self.store.increment(key, field, 1)
         assert count is not None  # no ``expect``: always applied
         if count == 1:
-            self._forget_earlier(key, field)
+            await self._forget_earlier(key, field)
         if count > self.limit:
             raise RateLimited(self.limit, self.window, (number + 1) * self.window - now)
 
-    def _forget_earlier(self, key: str, field: str) -> None:
+    async def _forget_earlier(self, key: str, field: str) -> None:
         with contextlib.suppress(StoreError):  # best effort: the next window tries again
-            row = self.store.get(key)
+            row = await self.store.get(key)
             if row is not None and set(row.doc) - {field}:
                 kept = {f: v for f, v in row.doc.items() if f == field}
-                self.store.replace(key, kept, row.version)
+                await self.store.replace(key, kept, row.version)

@@ -6,13 +6,19 @@ collapsed reply threads in place (without it, the same links open the thread's p
 
 The handlers are module-level functions in :mod:`~pagedlist.app.pages` (HTML),
 :mod:`~pagedlist.app.api` (JSON) and :mod:`~pagedlist.app.ops` (health, metrics); all
-they need is on ``request.app.state``, which :func:`create_app` fills in. Store calls
-block, so every handler runs them in Starlette's thread pool.
+they need is on ``request.app.state``, which :func:`create_app` fills in and
+:func:`start` completes: it opens the store with ``open_async_store`` (at the server's
+lifespan startup, or on the first request when no lifespan runs) and every handler awaits
+its calls on the event loop, through ``AsyncPagedList`` and the ``AsyncStore`` rows.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -24,13 +30,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pagedlist import StoreError, open_store
+from pagedlist import PagedListError, StoreError, open_async_store
 from pagedlist.app import api, ops, pages
 from pagedlist.app.common import MAX_BODY_BYTES, AppConfig, api_error, make_templates, render
 from pagedlist.app.feed import MAX_TEXT_CHARS, Feed, new_id
 from pagedlist.app.ratelimit import RateLimited, RateLimiter
 
-__all__ = ["ROUTES", "AppConfig", "create_app"]
+__all__ = ["ROUTES", "AppConfig", "create_app", "start", "stop"]
 
 HERE = Path(__file__).parent
 
@@ -133,6 +139,8 @@ ROUTES = [
     Route("/posts", pages.create_post, methods=["POST"]),
     Route(f"/items/{_ID}", pages.item_page, methods=["GET"]),
     Route(f"/items/{_ID}/replies", pages.create_reply, methods=["POST"]),
+    Route(f"/items/{_ID}/edit", pages.edit_item, methods=["POST"]),
+    Route(f"/items/{_ID}/delete", pages.delete_item, methods=["POST"]),
     Route(f"/u/{_NAME}", pages.profile_page, methods=["GET"]),
     Route(f"/u/{_NAME}/follow", pages.follow, methods=["POST"]),
     Route(f"/u/{_NAME}/unfollow", pages.unfollow, methods=["POST"]),
@@ -149,6 +157,8 @@ ROUTES = [
     Route("/api/home", api.home, methods=["GET"]),
     Route("/api/posts", api.create_post, methods=["POST"]),
     Route(f"/api/items/{_ID}", api.item, methods=["GET"]),
+    Route(f"/api/items/{_ID}", api.edit_item, methods=["PATCH"]),
+    Route(f"/api/items/{_ID}", api.delete_item, methods=["DELETE"]),
     Route(f"/api/items/{_ID}/replies", api.replies, methods=["GET"]),
     Route(f"/api/items/{_ID}/replies", api.create_reply, methods=["POST"]),
     Route("/api/session", api.session, methods=["GET"]),
@@ -163,10 +173,86 @@ ROUTES = [
 ]
 
 
+async def start(app: Starlette) -> None:
+    """Open the app's store and complete its state (``feed``, ``limiter``, the cookie
+    secret); once per app, whoever comes first: the lifespan startup or a first request."""
+    state = app.state
+    if getattr(state, "feed", None) is not None:
+        return
+    lock = state.starting = getattr(state, "starting", None) or asyncio.Lock()
+    async with lock:
+        if getattr(state, "feed", None) is not None:
+            return
+        cfg: AppConfig = state.config
+        store = await open_async_store(state.store_url)
+        try:
+            feed = await Feed.open(store, read_deadline=cfg.read_deadline)
+            state.secret = cfg.secret or await feed.secret()
+        except BaseException:
+            await store.aclose()
+            raise
+        state.limiter = RateLimiter(store, cfg.write_limit, cfg.write_window)
+        state.feed = feed
+
+
+async def stop(app: Starlette) -> None:
+    """Close the app's store (the lifespan shutdown)."""
+    feed = getattr(app.state, "feed", None)
+    if feed is not None:
+        app.state.feed = None
+        await feed.store.aclose()
+
+
+@asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    await start(app)
+    try:
+        yield
+    finally:
+        await stop(app)
+
+
+class _Sessions:
+    """Starlette's ``SessionMiddleware``, made once the store is open: the cookie is
+    signed with the store's shared secret, which only an open store can read. Opens the
+    store on the first request when no lifespan ran (an ``httpx.ASGITransport``)."""
+
+    def __init__(self, app: ASGIApp, **options: Any) -> None:
+        self.app = app
+        self.options = options
+        self.sessions: SessionMiddleware | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        if self.sessions is None:
+            starlette_app = scope["app"]
+            try:
+                await start(starlette_app)
+            except PagedListError as err:
+                # The exception handlers are further in: answer the outage here.
+                response = JSONResponse(
+                    {"error": f"the store is unavailable right now: {type(err).__name__}"},
+                    status_code=503,
+                    headers={"Retry-After": "5"},
+                )
+                await response(scope, receive, send)
+                return
+            self.sessions = SessionMiddleware(
+                self.app, secret_key=starlette_app.state.secret, **self.options
+            )
+        await self.sessions(scope, receive, send)
+
+
 def create_app(store_url: str, config: AppConfig | None = None) -> Starlette:
-    """The ASGI app serving the feed stored at ``store_url`` (any pagedlist store)."""
+    """The ASGI app serving the feed stored at ``store_url`` (any pagedlist store).
+
+    The store is opened (``await open_async_store(store_url)``) at the lifespan startup
+    (uvicorn, or ``async with`` Starlette's ``TestClient``), else on the first request;
+    see :func:`start`.
+    """
     cfg = config or AppConfig()
-    feed = Feed(open_store(store_url), read_deadline=cfg.read_deadline)
     metrics = ops.Metrics()
     app = Starlette(
         routes=ROUTES,
@@ -174,8 +260,7 @@ def create_app(store_url: str, config: AppConfig | None = None) -> Starlette:
             Middleware(ops.AccessLog, metrics=metrics),
             Middleware(_SecurityHeaders),
             Middleware(
-                SessionMiddleware,
-                secret_key=cfg.secret or feed.secret(),
+                _Sessions,
                 session_cookie="pagedlist_session",
                 same_site="lax",
                 https_only=cfg.https_only,
@@ -186,11 +271,12 @@ def create_app(store_url: str, config: AppConfig | None = None) -> Starlette:
             StoreError: store_error,
             RateLimited: rate_limited,
         },
+        lifespan=_lifespan,
     )
-    app.state.feed = feed
+    app.state.store_url = store_url
+    app.state.feed = None
     app.state.config = cfg
     app.state.metrics = metrics
-    app.state.limiter = RateLimiter(feed.store, cfg.write_limit, cfg.write_window)
     app.state.templates = make_templates(
         str(HERE / "templates"), cfg, {"max_text": MAX_TEXT_CHARS, "new_id": new_id}
     )

@@ -30,16 +30,24 @@ from pagedlist.errors import (
 
 __all__ = ["AbstractListTests", "hammer"]
 
+#: The deadline of each append in the contention clauses (P2, P8), in seconds.
+STRESS_DEADLINE = 60.0
+
 
 def hammer(
     make_store, list_id: str, *, threads: int, per_thread: int, readers: int = 2
 ) -> Recorder:
-    """``threads`` appenders (own client each) plus readers on one list; returns the record."""
+    """``threads`` appenders (own client each) plus readers on one list; returns the record.
+
+    Appenders use caller ids (the costliest path on claim stores: a record per item, and
+    every lost race a record move) and a deadline of ``STRESS_DEADLINE`` seconds: these
+    clauses check what lands where, not how fast, and a shared machine can be slow.
+    """
     recorder = Recorder()
     stop = threading.Event()
 
     def appender(i: int) -> None:
-        plist = PagedList.open(make_store(), list_id)
+        plist = PagedList.open(make_store(), list_id, deadline=STRESS_DEADLINE)
         for j in range(per_thread):
             recorder.append(plist, f"a{i}", {"t": i, "j": j}, f"a{i}-{j}")
 

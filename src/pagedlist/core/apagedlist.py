@@ -130,8 +130,7 @@ class AsyncPagedList(_Plans):
     ) -> AsyncPagedList:
         """Open an existing list (one store call). Raises ``ListNotFound``."""
         handle = cls(store, list_id, deadline=deadline)
-        handle._state.settings = None
-        await handle._run(handle._p_settings(), f"open({list_id!r})")
+        await handle._run(handle._p_load(), f"open({list_id!r})")
         return handle
 
     # --- properties (loaded by create/open) -----------------------------------------------

@@ -404,7 +404,10 @@ def merge_latest(
     for lid in starts:
         known = cursor is not None and lid in cursor.below
         below[lid] = cursor.below[lid] if known else None  # type: ignore[union-attr]
-    fresh = {lid for lid in starts if cursor is not None and lid not in cursor.below}
+    # Read from their tail on a later page: lists added since (absent from the cursor) and
+    # lists that showed nothing yet (None). Only their items older than the last one
+    # handed out belong to this page; newer ones appended meanwhile are for a fresh read.
+    fresh = {lid for lid in starts if cursor is not None and below[lid] is None}
     buffers: dict[str, list[Slot]] = {lid: [] for lid in below}
     scanned = dict(below)
     exhausted = {lid for lid, hi in below.items() if hi is not None and hi <= starts[lid]}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import hashlib
 import json
 import math
 import threading
@@ -259,6 +258,13 @@ class _Plans:
         if settings.layout == alg.FORMAT:
             st.seen(head)
 
+    def _p_load(self) -> alg.Plan[alg.Settings]:
+        """Read the summary afresh (``open``: the list must exist now) and publish it; the
+        settings other handles share are replaced, never cleared."""
+        settings, head = yield from alg.open_list(self._id)
+        self._learn(settings, head)
+        return settings
+
     def _p_settings(self) -> alg.Plan[alg.Settings]:
         st = self._state
         settings = st.settings
@@ -369,11 +375,10 @@ class _Plans:
             yield from cat._p_create(wanted, fixed)
         cfg = cat._state.settings
         assert cfg is not None
-        entry = cat._entries(cfg, [{"list": self._id}], [_catalog_id(self._id)], None)
-        if cat._once_path(cfg, True):
-            yield from cat._p_write_once(cfg, entry)
-        else:
-            yield from cat._p_append_only(cfg, entry)
+        # Ids pagedlist draws (the cheap, coalescing path): a list registered twice (two
+        # creates racing, a copy rerun) is listed once by ``lists()``.
+        entry = cat._entries(cfg, [{"list": self._id}], None, None)
+        yield from cat._p_append_only(cfg, entry)
 
     def _p_unregister(self) -> alg.Plan[None]:
         cat = self._catalog()
@@ -383,10 +388,15 @@ class _Plans:
         cfg = cat._state.settings
         if cfg is None or cfg.layout != ent.FORMAT:
             return  # layout-1 catalogues keep the name; listing skips lists that are gone
-        push = self._store.features.push
-        found = yield from life.find(CATALOG, cfg.start, _catalog_id(self._id), push=push)
-        if found is not None:
-            yield from life.delete(CATALOG, cfg.start, found[0])
+        position = cfg.start - 1
+        while True:
+            items, more = yield from cat._p_batch(position, 1000)
+            for item in items:
+                if item.value.get("list") == self._id:
+                    yield from life.delete(CATALOG, cfg.start, item.position)
+            if more is None:
+                return
+            position = more
 
     def _p_lists(self) -> alg.Plan[list[str]]:
         """Every list id in the catalogue, oldest first (lists created since 0.2)."""
@@ -400,7 +410,7 @@ class _Plans:
             items, more = yield from self._p_batch(position, 1000)
             out.extend(i.value["list"] for i in items)
             if more is None:
-                return out
+                return list(dict.fromkeys(out))
             position = more
 
     # --- writes ------------------------------------------------------------------------
@@ -766,8 +776,7 @@ class PagedList(_Plans):
     def open(cls, store: Store, list_id: str, *, deadline: float | None = None) -> PagedList:
         """Open an existing list (one store call). Raises ``ListNotFound``."""
         handle = cls(store, list_id, deadline=deadline)
-        handle._state.settings = None
-        handle._run(handle._p_settings(), f"open({list_id!r})")
+        handle._run(handle._p_load(), f"open({list_id!r})")
         return handle
 
     @property
@@ -1099,14 +1108,6 @@ def _rounds(once: Callable[[], T], timeout: float) -> T:
 def _nothing() -> alg.Plan[None]:
     return None
     yield  # pragma: no cover - makes this a generator
-
-
-def _catalog_id(list_id: str) -> str:
-    """The catalogue item id of a list: its id, or a digest of one over the 128-byte item
-    id limit."""
-    if len(list_id) <= 128:
-        return list_id
-    return "h:" + hashlib.sha256(list_id.encode("ascii")).hexdigest()
 
 
 def _not_reserved(list_id: str) -> str:
