@@ -1,25 +1,38 @@
-"""The conformance suite against a throw-away PostgreSQL server, plus what is PostgreSQL's
-own: URL forms, passwords (never in the URL, only from libpq's sources), the size the SQL
-keeps, U+0000 in jsonb, statement_timeout and the watchdog, and the mapping of server
+"""The conformance suite against a throw-away PostgreSQL server (layout 2, layout 1, and
+the asyncio adapter), plus what is PostgreSQL's own: URL forms, passwords (never in the
+URL, only from libpq's sources), the size the SQL keeps, U+0000 in jsonb and text, entry
+rows' columns, the statements that run again after a race, tables of pagedlist 0.1,
+statement_timeout and the watchdog (thread and loop timer), and the mapping of server
 errors (by SQLSTATE) to pagedlist errors."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
 
 from pagedlist import PagedList
-from pagedlist.adapters import open_store
-from pagedlist.adapters.postgres import POSTGRES_ROW_BYTES, PostgresStore, parse_url
+from pagedlist.adapters import open_async_store, open_store, postgres
+from pagedlist.adapters.postgres import (
+    POSTGRES_ROW_BYTES,
+    AsyncPostgresStore,
+    PostgresStore,
+    parse_url,
+)
 from pagedlist.conformance import ConformanceSuite, StoreFixtures
+from pagedlist.conformance.blocking import AsyncAdapterFixtures
+from pagedlist.conformance.fixtures import LayoutOneFixtures, LayoutOneStore
+from pagedlist.conformance.history_clauses import AbstractHistoryTests
+from pagedlist.conformance.list_clauses import AbstractListTests
+from pagedlist.conformance.proxy import FaultProxies
 from pagedlist.conformance.store_clauses import race
 from pagedlist.core.deadline import active
-from pagedlist.core.ops import Appended, Duplicate
+from pagedlist.core.ops import Appended, Claimed, Duplicate, Pushed, Scan, Taken
 from pagedlist.emulators.base import free_port
 from pagedlist.emulators.postgres import PostgresEmulator, PostgresRunning
 from pagedlist.errors import (
@@ -29,6 +42,7 @@ from pagedlist.errors import (
     ItemTooLarge,
     StoreUnavailable,
     Throttled,
+    Unsupported,
 )
 
 
@@ -39,7 +53,18 @@ class PostgresFixtures(StoreFixtures):
 
 
 class TestPostgres(ConformanceSuite, PostgresFixtures):
-    """Every clause on one local PostgreSQL server (Debian's binaries)."""
+    """Every clause on one local PostgreSQL server (Debian's binaries): lists in layout 2
+    (entry rows, push), the store's default."""
+
+
+class TestPostgresLayoutOne(
+    AbstractListTests, AbstractHistoryTests, LayoutOneFixtures, PostgresFixtures
+):
+    """The list clauses again on layout 1 (page rows), as lists written by 0.1 are."""
+
+
+class TestPostgresAsync(ConformanceSuite, AsyncAdapterFixtures, PostgresFixtures):
+    """Every clause through the asyncio adapter (``AsyncPostgresStore``)."""
 
 
 # --- URLs ------------------------------------------------------------------------------
@@ -244,13 +269,21 @@ def test_fields_of_the_wrong_type_are_refused(own, key):
 def test_the_table_is_created_once_and_provision_reports_it(own, admin):
     table = f"t_{uuid.uuid4().hex[:10]}"
     url = f"{own.url}?table=public.{table}"
-    assert PostgresStore.provision(url) == f"created table public.{table}"
-    assert PostgresStore.provision(url) == f"table public.{table} already exists"
+    tables = f"public.{table}, public.{table}_entries and public.{table}_tails"
+    assert PostgresStore.provision(url) == f"created tables {tables}"
+    assert PostgresStore.provision(url) == f"tables {tables} already exist"
     with open_store(url) as store:
         store.put_if_absent("k|0", {"v": 1})
         assert "table=public." + table in store.describe()
         assert "PostgreSQL 1" in store.describe()
+        assert "layout 1 only" not in store.describe()
+        assert store.features.entries and store.features.push
     assert admin.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 1
+    # A table of pagedlist 0.1 (the rows table alone) gets its entry tables added.
+    admin.execute(f"DROP TABLE {table}_entries, {table}_tails")
+    assert PostgresStore.provision(url) == (
+        f"created public.{table}_entries, public.{table}_tails; public.{table} already existed"
+    )
 
 
 def test_racing_opens_create_the_table_once(own):
@@ -569,6 +602,422 @@ def test_racing_creators_of_one_row_all_count(own, key):
     finally:
         for store in stores:
             store.close()
+
+
+# --- layout 2: entry rows ----------------------------------------------------------------
+
+
+def _entry_rows(conn: psycopg.Connection, list_id: str, table: str = "pagedlist") -> list[tuple]:
+    return conn.execute(
+        f"SELECT pos, id, ts, v, rest, pushed FROM {table}_entries WHERE list = %s ORDER BY pos",
+        [list_id],
+    ).fetchall()
+
+
+def test_entries_are_typed_columns_and_come_back_exactly(own, admin, key):
+    """id, ts and v get columns of their own (no JSON to parse on read); every other key,
+    and an id or v of another type, is kept in rest; all of it comes back as given."""
+    list_id = key[:-2]
+    esc = "\U0010ffff"
+    odd = [
+        {"id": "plain", "ts": 1_700_000_000_000, "v": '"hello"'},
+        {"id": "tomb", "ts": 5, "d": 1},
+        {"id": "edited", "ts": 6, "v": "[1]", "e": 1_700_000_000_500, "x": 1},
+        {"id": "text-ts", "ts": "soon", "v": 7},
+        {"id": "bool-ts", "ts": True, "v": None},
+        {"id": "huge-ts", "ts": 2**70, "v": ""},
+        {"id": "no-ts"},
+        {"id": "nul\x00" + esc, "ts": 9, "v": "a\x00b" + esc + "0", "k\x00": "\x00"},
+    ]
+    with open_store(own.url) as store:
+        assert store.push(list_id, odd).positions == tuple(range(len(odd)))
+        assert [e for _, e in store.scan(list_id, 0, None, 100)] == odd
+        assert [e for _, e in store.scan(list_id, 0, None, 100, True)] == odd[::-1]
+        for pos, entry in enumerate(odd):
+            assert store.get_entry(list_id, pos).doc == entry
+        assert store.find_id(list_id, "nul\x00" + esc) == 7
+        assert store.find_id(list_id, "nul") is None
+    rows = _entry_rows(admin, list_id)
+    assert rows[0] == (0, "plain", 1_700_000_000_000, '"hello"', None, True)
+    assert rows[1][2:5] == (5, None, '{"d":1}')
+    assert rows[3][2:5] == (None, None, '{"ts":"soon","v":7}')
+    assert rows[5][2:5] == (None, "", '{"ts":1180591620717411303424}')
+
+
+def test_entry_values_never_reach_the_sql_text(own, admin):
+    """List ids, entry ids and values full of SQL are data, not statements."""
+    evil = "x'); DROP TABLE pagedlist_entries; --"
+    entry = {"id": evil, "ts": 1, "v": evil, evil: evil}
+    with open_store(own.url) as store:
+        assert store.push(evil, [entry]).positions == (0,)
+        assert store.claim(evil + "c", 0, [entry]) == Claimed()
+        assert store.scan_many([Scan(evil, 0, None, 5), Scan(evil + "c", 0, None, 5)]) == (
+            ((0, entry),),
+            ((0, entry),),
+        )
+        assert store.find_id(evil, evil) == 0
+        store.drop_entries(evil)
+        store.purge(evil + "c", 1)
+    for table in ("pagedlist", "pagedlist_entries", "pagedlist_tails"):
+        assert admin.execute("SELECT to_regclass(%s)", [table]).fetchone()[0] is not None
+
+
+def _blocked(call: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    """``call()`` in a thread; its answer (or error) lands in the list."""
+    out: list[object] = []
+
+    def run() -> None:
+        try:
+            out.append(call())
+        except BaseException as err:
+            out.append(err)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, out
+
+
+def _wait_for_lock(admin: psycopg.Connection) -> None:
+    until = time.monotonic() + 10
+    while time.monotonic() < until:
+        waiting = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pagedlist' "
+            "AND wait_event_type = 'Lock'"
+        ).fetchone()[0]
+        if waiting:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the store's statement never waited on the lock")
+
+
+def test_a_push_racing_a_push_of_the_same_id_runs_again_and_finds_it(own, admin, key):
+    """Another client's push of id "same" holds the list's counter row; this push waits on
+    it with a snapshot taken before that push commits, so it cannot see "same" yet: its
+    insert is refused by the id index (nothing written) and the statement runs again,
+    answering the other client's position."""
+    list_id = key[:-2]
+    with open_store(own.url) as store:
+        store.push(list_id, [{"id": "first", "ts": 1, "v": "1"}])
+        with psycopg.connect(own.url) as other:
+            other.execute("UPDATE pagedlist_tails SET next = next + 1 WHERE list = %s", [list_id])
+            other.execute(
+                "INSERT INTO pagedlist_entries (pos, version, ts, pushed, list, id, v) "
+                "VALUES (1, 1, 2, true, %s, 'same', '\"theirs\"')",
+                [list_id],
+            )
+            thread, out = _blocked(lambda: store.push(list_id, [{"id": "same", "ts": 3, "v": "0"}]))
+            _wait_for_lock(admin)
+            other.commit()
+            thread.join(timeout=30)
+        assert out == [Pushed((1,))]
+        assert [e["v"] for _, e in store.scan(list_id, 0, None, 9)] == ["1", '"theirs"']
+        assert store.push(list_id, [{"id": "next", "ts": 4, "v": "2"}]) == Pushed((2,))
+
+
+def test_first_pushes_racing_to_create_the_counter_lose_nothing(own, admin, key):
+    """A list's first push creates its counter row; one that finds the row created by a
+    racing first push (committed after its snapshot) writes nothing and runs again."""
+    list_id = key[:-2]
+    with open_store(own.url) as store:
+        with psycopg.connect(own.url) as other:
+            other.execute("INSERT INTO pagedlist_tails VALUES (%s, 5)", [list_id])
+            thread, out = _blocked(
+                lambda: store.push(list_id, [{"id": f"a{i}", "ts": 1, "v": "1"} for i in range(3)])
+            )
+            _wait_for_lock(admin)
+            other.commit()
+            thread.join(timeout=30)
+        assert out == [Pushed((5, 6, 7))]
+        assert admin.execute(
+            "SELECT next FROM pagedlist_tails WHERE list = %s", [list_id]
+        ).fetchone() == (8,)
+
+
+def test_a_claim_racing_another_runs_again_and_reports_it_taken(own, admin, key):
+    """A claim whose range another client fills while it waits is refused by the primary
+    key (nothing written), runs again and answers Taken with that client's entry."""
+    list_id = key[:-2]
+    with open_store(own.url) as store:
+        with psycopg.connect(own.url) as other:
+            other.execute(
+                "INSERT INTO pagedlist_entries (pos, version, ts, pushed, list, id, v) "
+                "VALUES (1, 1, 2, false, %s, 'theirs', '2')",
+                [list_id],
+            )
+            entries = [{"id": f"m{i}", "ts": 1, "v": "1"} for i in range(3)]
+            thread, out = _blocked(lambda: store.claim(list_id, 0, entries))
+            _wait_for_lock(admin)
+            other.commit()
+            thread.join(timeout=30)
+        assert out == [Taken(1, {"id": "theirs", "ts": 2, "v": "2"})]
+        assert [p for p, _ in store.scan(list_id, 0, None, 9)] == [1]
+
+
+def test_a_push_onto_claimed_positions_moves_past_them(own, key):
+    """A client that sees no push feature appends by claim (as the suite's LayoutOneStore
+    does to the store's catalogue of lists); a push whose counter points at such a row
+    moves the counter past the list's newest row and runs again: dense, nothing lost."""
+    list_id = key[:-2]
+    with open_store(own.url) as store:
+        assert store.push(list_id, [{"id": "p0", "ts": 1, "v": "1"}]) == Pushed((0,))
+        taken = [{"id": f"c{i}", "ts": 1, "v": "1"} for i in range(3)]
+        assert store.claim(list_id, 1, taken) == Claimed()
+        assert store.push(list_id, [{"id": "p4", "ts": 1, "v": "1"}]) == Pushed((4,))
+        assert store.push(list_id, [{"id": f"q{i}", "ts": 1, "v": "1"} for i in range(2)]) == (
+            Pushed((5, 6))
+        )
+        fresh = f"{list_id}-claimed-first"
+        assert store.claim(fresh, 0, taken) == Claimed()  # no counter row yet
+        assert store.push(fresh, [{"id": "p", "ts": 1, "v": "1"}]) == Pushed((3,))
+        ids = [e["id"] for _, e in store.scan(list_id, 0, None, 99)]
+        assert ids == ["p0", "c0", "c1", "c2", "p4", "q0", "q1"]
+
+
+def test_layout_one_clients_and_push_clients_share_the_catalogue(own):
+    """The store's catalogue of lists (layout 2) registered through a client that hides
+    the entry features (it claims) and through plain clients (they push), in turn."""
+    table = f"cat_{uuid.uuid4().hex[:8]}"
+    url = f"{own.url}?table={table}"
+    with open_store(url) as plain, open_store(url) as other:
+        hidden = LayoutOneStore(other)
+        names = []
+        for i in range(6):
+            name = f"feed-{i}"
+            PagedList.create(hidden if i % 2 else plain, name)
+            names.append(name)
+        assert PagedList.lists(plain) == names
+
+
+def test_an_entry_id_changed_by_replace_entry_keeps_the_index(own, key):
+    """As in the reference store, replace_entry leaves a pushed row's place in the id
+    index alone, whatever id the new entry carries; it comes back as written."""
+    list_id = key[:-2]
+    with open_store(own.url) as store:
+        store.push(list_id, [{"id": "a", "ts": 1, "v": "1"}, {"id": "b", "ts": 1, "v": "2"}])
+        row = store.get_entry(list_id, 0)
+        renamed = {"id": "b", "ts": 1, "v": "3", "e": 9}
+        assert store.replace_entry(list_id, 0, renamed, row.version) is not None
+        assert store.get_entry(list_id, 0).doc == renamed
+        assert (store.find_id(list_id, "a"), store.find_id(list_id, "b")) == (0, 1)
+        assert store.claim(list_id, 5, [{"id": "c", "ts": 1, "v": "1"}]) == Claimed()
+        row = store.get_entry(list_id, 5)
+        assert store.replace_entry(list_id, 5, {"id": "d", "ts": 2}, row.version) is not None
+        assert store.get_entry(list_id, 5).doc == {"id": "d", "ts": 2}
+
+
+def test_push_and_scan_many_are_one_statement_each(own, key, monkeypatch):
+    """push (of one or many entries) and scan_many (of any number of lists) each send one
+    statement: one round trip."""
+    list_id = key[:-2]
+    with open_store(own.url) as store:
+        sent: list[str] = []
+        real = store._send
+        monkeypatch.setattr(store, "_send", lambda q: sent.append(q.name) or real(q))
+        store.push(list_id, [{"id": "one", "ts": 1, "v": "1"}])
+        store.push(list_id, [{"id": f"m{i}", "ts": 1, "v": "1"} for i in range(50)])
+        scans = [Scan(f"{list_id}-{i}", 0, None, 50, True) for i in range(20)]
+        got = store.scan_many([Scan(list_id, 0, None, 3, True), *scans, Scan(list_id, 1, 4, 10)])
+        assert sent == ["push_one", "push", "scan_many"]
+    assert [p for p, _ in got[0]] == [50, 49, 48] and [p for p, _ in got[-1]] == [1, 2, 3]
+    assert all(g == () for g in got[1:-1])
+
+
+def test_purge_and_drop_delete_in_bounded_statements(own, key, monkeypatch):
+    """However many rows a purge or a drop removes, each statement deletes at most
+    PURGE_ROWS of them (each within the deadline); the counter survives a purge only."""
+    list_id = key[:-2]
+    monkeypatch.setattr(postgres, "PURGE_ROWS", 3)
+    with open_store(own.url) as store:
+        store.push(list_id, [{"id": f"i{i}", "ts": 1, "v": "1"} for i in range(11)])
+        sent: list[str] = []
+        real = store._send
+        monkeypatch.setattr(store, "_send", lambda q: sent.append(q.name) or real(q))
+        store.purge(list_id, 8)
+        assert sent == ["purge"] * 3  # 3 + 3 + 2 rows
+        assert [p for p, _ in store.scan(list_id, 0, None, 99)] == [8, 9, 10]
+        assert store.push(list_id, [{"id": "n", "ts": 1, "v": "1"}]) == Pushed((11,))
+        sent.clear()
+        store.drop_entries(list_id)
+        assert sent == ["purge", "purge", "drop_entries"]  # 3 + 1 rows, then the counter
+        assert store.scan(list_id, 0, None, 99) == ()
+        assert store.push(list_id, [{"id": "n", "ts": 1, "v": "1"}]) == Pushed((0,))
+
+
+def test_every_call_is_one_request_whatever_it_must_set_up_first(own, key):
+    """A connection's first call must also set statement_timeout and prepare the
+    statement, and psycopg prepares a statement on its sixth use: both go in the call's
+    own round trip. So a write whose answer is lost (the fault proxy cuts it) was sent,
+    whole, once: on a fresh connection, and on the sixth use of a statement."""
+    with FaultProxies() as proxies, PostgresStore.through(own.url, proxies.route) as store:
+        store._pool.wait(timeout=30)  # the pooled connection is open and configured
+        proxies.lose_answers(1)
+        with pytest.raises(StoreUnavailable):
+            store.put_if_absent(key, {"n": 0})  # the connection's very first call
+        assert proxies.lost == 1
+        assert store.get(key).doc == {"n": 0}
+        for i in range(4):
+            assert store.increment(key, "n", 1) == i + 1
+        proxies.lose_answers(1)
+        with pytest.raises(StoreUnavailable):
+            store.increment(key, "n", 1)  # its statement's sixth use on this connection
+        assert proxies.lost == 2
+        assert store.get(key).doc == {"n": 5}
+
+
+def test_pooled_sessions_use_generic_plans(own):
+    """Without plan_cache_mode = force_generic_plan, PostgreSQL plans a push (its
+    ``= ANY($ids)`` lookup) anew on every call."""
+    with open_store(own.url) as store, store._pool.connection() as conn:
+        assert conn.execute("SHOW plan_cache_mode").fetchone() == ("force_generic_plan",)
+
+
+def test_loopback_hosts_go_without_tls_unless_asked():
+    def mode(url: str) -> str | None:
+        return psycopg.conninfo.conninfo_to_dict(parse_url(url).conninfo()).get("sslmode")
+
+    assert mode("postgresql://u@127.0.0.1:5/db") == "disable"
+    assert mode("postgresql://u@[::1]:5/db") == "disable"
+    assert mode("postgresql://u@localhost/db") == "disable"
+    assert mode("postgresql://u@127.0.0.1/db?sslmode=require") == "require"
+    assert mode("postgresql://u@db.example/db") is None  # libpq's own default
+
+
+def test_a_list_written_in_layout_one_is_read_and_appended_as_before(own, admin):
+    """A table made by pagedlist 0.1 (the rows table alone) with a list in it (layout 1):
+    opening it adds the entry tables; the old list stays layout 1, is read and appended;
+    new lists are layout 2."""
+    table = f"old_{uuid.uuid4().hex[:8]}"
+    url = f"{own.url}?table={table}"
+    with open_store(url) as store:
+        old = PagedList.create(store, "old-feed", capacity=3, layout=1)
+        old.extend([f"v{i}" for i in range(5)])
+    admin.execute(f"DROP TABLE {table}_entries, {table}_tails")  # as 0.1 left it
+    with open_store(url) as store:
+        assert store.features.entries
+        old = PagedList.open(store, "old-feed")
+        assert old.layout == 1
+        assert [i.value for i in old.latest(10)] == ["v4", "v3", "v2", "v1", "v0"]
+        assert old.append("v5") == 5
+        assert [i.value for i in old.iter()] == [f"v{i}" for i in range(6)]
+        new = PagedList.create(store, "new-feed")
+        assert new.layout == 2 and new.append("n0") == 0
+    summary = admin.execute(f"SELECT doc FROM {table} WHERE key = 'old-feed|s'").fetchone()[0]
+    assert summary["format"] == 1
+    pages = admin.execute(f"SELECT doc FROM {table} WHERE key IN ('old-feed|0', 'old-feed|1')")
+    assert sorted(len(doc["items"]) for (doc,) in pages.fetchall()) == [3, 3]
+    lists = {name for (name,) in admin.execute(f"SELECT DISTINCT list FROM {table}_entries")}
+    assert "new-feed" in lists and "old-feed" not in lists  # and the catalogue of lists
+
+
+def test_a_role_that_may_not_create_the_entry_tables_keeps_layout_one(own, admin):
+    """A 0.1 table opened by a role that may not create tables: every list in layout 1
+    (describe says why), until `pagedlist init` adds the entry tables; then the role is
+    told what to grant before its first push."""
+    role = f"old_{uuid.uuid4().hex[:8]}"
+    table = f"lim_{uuid.uuid4().hex[:8]}"
+    admin.execute(f"CREATE ROLE {role} LOGIN")
+    PostgresStore.provision(f"{own.url}?table={table}")
+    admin.execute(f"DROP TABLE {table}_entries, {table}_tails")
+    admin.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {role}")
+    url = f"postgresql://{role}@127.0.0.1:{own.ports[0]}/postgres?table={table}"
+    with open_store(url) as store:
+        assert not store.features.entries
+        assert "layout 1 only" in store.describe() and "pagedlist init" in store.describe()
+        feed = PagedList.create(store, "feed")
+        assert feed.layout == 1 and feed.append("x") == 0
+        with pytest.raises(Unsupported):
+            store.scan("feed")
+    assert PostgresStore.provision(f"{own.url}?table={table}") == (
+        f"created {table}_entries, {table}_tails; {table} already existed"
+    )
+    with open_store(url) as store:
+        assert store.features.entries
+        with pytest.raises(
+            ConfigError, match=f"GRANT|grant the role .* on {table}, {table}_entries"
+        ):
+            store.push("feed2", [{"id": "a", "ts": 1, "v": "1"}])
+        admin.execute(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table}_entries, {table}_tails TO {role}"
+        )
+        assert store.push("feed2", [{"id": "a", "ts": 1, "v": "1"}]) == Pushed((0,))
+        assert [i.value for i in PagedList.open(store, "feed").latest(5)] == ["x"]
+
+
+def test_a_table_name_too_long_for_the_entry_tables_keeps_layout_one(own):
+    table = "t" + "x" * 55  # 56 characters: "<table>_entries_pkey" would be over 63
+    with open_store(f"{own.url}?table={table}") as store:
+        assert not store.features.entries
+        assert "too long" in store.describe()
+        feed = PagedList.create(store, f"long-{uuid.uuid4().hex[:6]}")
+        assert feed.layout == 1 and feed.append(1) == 0
+    with pytest.raises(ConfigError, match="too long"):
+        PostgresStore.provision(f"{own.url}?table={table}")
+
+
+# --- the asyncio adapter ---------------------------------------------------------------
+
+
+def test_the_async_adapter_serves_both_schemes(own):
+    async def main() -> list[object]:
+        out = []
+        for scheme in ("postgresql", "postgres"):
+            url = own.url.replace("postgresql://", f"{scheme}://")
+            async with await open_async_store(url) as store:
+                assert isinstance(store, AsyncPostgresStore)
+                list_id = f"a-{scheme}-{uuid.uuid4().hex[:6]}"
+                out.append(await store.push(list_id, [{"id": "a", "ts": 1, "v": "1"}]))
+                out.append(await store.scan(list_id, 0, None, 5))
+        return out
+
+    assert asyncio.run(main()) == [Pushed((0,)), ((0, {"id": "a", "ts": 1, "v": "1"}),)] * 2
+
+
+def test_async_statement_timeout_follows_the_operation_deadline(own, key):
+    """As for the sync adapter: a statement stuck behind a row lock is cancelled by the
+    server at the deadline; DeadlineExceeded, nothing written."""
+    list_id = key[:-2]
+
+    async def main(locker: psycopg.Connection) -> float:
+        async with await open_async_store(own.url) as store:
+            await store.push(list_id, [{"id": "a", "ts": 1, "v": "1"}])
+            locker.execute("SELECT 1 FROM pagedlist_tails WHERE list = %s FOR UPDATE", [list_id])
+            started = time.monotonic()
+            with active(time.monotonic() + 0.5), pytest.raises(DeadlineExceeded) as caught:
+                await store.push(list_id, [{"id": "b", "ts": 1, "v": "2"}])
+            took = time.monotonic() - started
+            locker.rollback()
+            assert "nothing was written" in str(caught.value)
+            assert isinstance(caught.value.__cause__, psycopg.errors.QueryCanceled)
+            assert await store.find_id(list_id, "b") is None
+            assert await store.push(list_id, [{"id": "b", "ts": 1, "v": "2"}]) == Pushed((1,))
+            return took
+
+    with psycopg.connect(own.url) as locker:
+        took = asyncio.run(main(locker))
+    assert took < 1.4, took
+
+
+def test_async_a_silent_server_is_cut_off_at_the_deadline(own, key):
+    """A frozen server: the loop timer cuts the connection shortly after the deadline;
+    DeadlineExceeded (outcome unknown), and the next call gets a fresh connection."""
+
+    async def main() -> float:
+        async with await open_async_store(own.url) as store:
+            await store.put_if_absent(key, {"v": 1})
+            own.pause()
+            try:
+                started = time.monotonic()
+                with active(time.monotonic() + 0.5), pytest.raises(DeadlineExceeded) as caught:
+                    await store.get(key)
+                took = time.monotonic() - started
+            finally:
+                own.resume()
+            assert "outcome is unknown" in str(caught.value)
+            assert (await store.get(key)).doc == {"v": 1}
+            return took
+
+    took = asyncio.run(main())
+    assert 0.5 <= took < 3.0, took
 
 
 # --- the bench's native design ---------------------------------------------------------

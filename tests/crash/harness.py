@@ -152,13 +152,16 @@ def run_through_server_crashes(
     writers: int = 4,
     deadline: float = 30.0,
     capacity: int = 4,
+    layout: int | None = None,
 ) -> History:
     """Writer threads (each its own client) append through ``rounds`` calls of
     ``crash(round)`` (kill the server, start it again); a reader reads throughout. Then the
-    merged history is verified and the list must take appends again."""
+    merged history is verified and the list must take appends again. ``layout`` forces
+    the list's layout (default: the store's)."""
     store = open_store(url)
     list_id = f"crash-{uuid.uuid4().hex[:8]}"
-    PagedList.create(store, list_id, capacity=capacity)
+    created = PagedList.create(store, list_id, capacity=capacity, layout=layout)
+    assert layout is None or created.layout == layout
     recorder = Recorder()
     outages: list[tuple[float, float]] = []
     stop = threading.Event()

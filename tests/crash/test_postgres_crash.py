@@ -2,7 +2,8 @@
 crashes: the postmaster and every backend are killed with SIGKILL at once, three times,
 while four clients append and one reads, and the server is started again on the same data
 directory and port (crash recovery replays the WAL). No acknowledged item is lost, the
-invariants hold, appends resume."""
+invariants hold, appends resume: for a list of page rows (layout 1) and for one of entry
+rows pushed through the tail counter (layout 2)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from .harness import require, run_through_server_crashes
 
 
 @pytest.mark.slow
-def test_postgres_killed_and_restarted():
+@pytest.mark.parametrize("layout", [1, 2])
+def test_postgres_killed_and_restarted(layout):
     # Not tmp_path: under root the server runs as an unprivileged user, who must be able
     # to reach its data directory (pytest's base temp directory is private to root).
     scratch = Path(tempfile.mkdtemp(prefix="pagedlist-pg-crash-"))
@@ -34,12 +36,12 @@ def test_postgres_killed_and_restarted():
                 server.restart()
                 recoveries.append(server.logs(limit=1_000_000).count("not properly shut down"))
 
-            history = run_through_server_crashes(server.url, crash, rounds=3)
+            history = run_through_server_crashes(server.url, crash, rounds=3, layout=layout)
         # Each restart found the cluster crashed and ran recovery: the kills were real.
         assert recoveries == [1, 2, 3]
         failed = [e for e in history.events if e.kind == "append" and not e.ok]
         print(
-            f"{len(history.events)} calls through 3 PostgreSQL crashes, "
+            f"layout {layout}: {len(history.events)} calls through 3 PostgreSQL crashes, "
             f"{len(failed)} unacknowledged"
         )
     finally:

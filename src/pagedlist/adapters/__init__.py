@@ -102,11 +102,13 @@ ADAPTERS: dict[str, AdapterInfo] = {
         "pagedlist.adapters.postgres:PostgresStore",
         "postgres",
         "postgresql://[user@]host[:port]/database[?table=NAME&sslmode=MODE]",
+        "pagedlist.adapters.postgres:AsyncPostgresStore",
     ),
     "postgres": AdapterInfo(
         "pagedlist.adapters.postgres:PostgresStore",
         "postgres",
         "postgres://[user@]host[:port]/database[?table=NAME&sslmode=MODE]",
+        "pagedlist.adapters.postgres:AsyncPostgresStore",
     ),
 }
 
