@@ -130,9 +130,13 @@ def live_server() -> Iterator[Callable[..., LiveServer]]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's headless Chromium driven by Playwright (its own download does not work here)."""
+    """Debian's headless Chromium driven by Playwright (its own download does not work here).
+
+    Module-scoped on purpose: Playwright's sync API keeps an event loop running on the main
+    thread while it is open, and every later ``asyncio.run()`` in the session would refuse
+    to start."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(CHROMIUM):
         pytest.fail(
