@@ -47,9 +47,17 @@ def test_an_unreachable_store_never_stalls_the_loop(scheme):
 
         return await loop_stall(appends), errors
 
-    stall, errors = asyncio.run(main())
-    assert errors and all(isinstance(e, StoreError) for e in errors), errors[:3]
-    assert stall < 0.010, f"the event loop stalled {stall * 1000:.1f} ms"
+    # Best of three, as clause Y8: a call that blocks the loop stalls it in every round (for
+    # its whole connect timeout), while a busy machine's hiccups (the collector, page faults
+    # of neighbours) hit one round, not all.
+    stalls = []
+    for _ in range(3):
+        stall, errors = asyncio.run(main())
+        assert errors and all(isinstance(e, StoreError) for e in errors), errors[:3]
+        stalls.append(stall)
+        if stall < 0.010:
+            break
+    assert min(stalls) < 0.010, f"the event loop stalled {[round(s * 1000, 1) for s in stalls]} ms"
 
 
 def test_a_cancelled_leader_leaves_its_group_alone():

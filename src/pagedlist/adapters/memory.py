@@ -289,6 +289,9 @@ class MemoryStore(Store):
                     return Taken(pos, taken[0])
             for i, entry in enumerate(batch):
                 self._put_entry(lst, first + i, entry)
+            # A later push must step over claimed rows, never answer a position it did not
+            # write (that would acknowledge an item the store does not hold).
+            lst.tail = max(lst.tail, first + len(batch))
             return Claimed()
 
     def _put_entry(self, lst: _Entries, pos: int, entry: JSONDoc) -> None:
@@ -306,7 +309,7 @@ class MemoryStore(Store):
         batch = [self._entry_row(list_id, 0, e) for e in entries]
         with self._lock:
             lst = self._list(list_id)
-            tail = max(lst.tail, floor)
+            tail = max(lst.tail, floor, lst.order[-1] + 1 if lst.order else 0)
             positions: list[int] = []
             fresh: dict[str, int] = {}
             for entry in batch:

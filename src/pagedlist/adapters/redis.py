@@ -51,7 +51,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
+import importlib.metadata
 import json
 import threading
 from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Sequence
@@ -1026,6 +1028,21 @@ _ASYNCIO = _Flavor(
 )
 
 
+@functools.cache
+def _identity() -> dict[str, Any]:
+    """The client's CLIENT SETINFO identity, built once per process.
+
+    redis-py reads its own version from the package metadata (``importlib.metadata``, about
+    7 ms) each time a client is built unless it is given one: on the event loop, for
+    ``redis.asyncio``, that is a stall of every other task at each open."""
+    version = importlib.metadata.version("redis")
+    try:
+        from redis.driver_info import DriverInfo
+    except ImportError:  # redis-py 5 to 7: the (later deprecated) lib_version argument
+        return {"lib_version": version}
+    return {"driver_info": DriverInfo(lib_version=version)}
+
+
 def _client(
     flavor: _Flavor,
     target: RedisTarget,
@@ -1041,6 +1058,7 @@ def _client(
         "decode_responses": True,
         # A pooled connection may be dead after a server restart: check it when idle.
         "health_check_interval": 30,
+        **_identity(),
     }
     if target.tls:
         common["ssl"] = True

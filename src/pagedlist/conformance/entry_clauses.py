@@ -260,3 +260,19 @@ class AbstractEntryTests:
         results = race(THREADS, lambda i: clients[i].push(list_id, [slot("same", f'"{i}"')]))
         assert {r.positions for r in results} == {(0,)}
         assert _ids(clients[0], list_id) == [(0, "same")]
+
+    @requires("push")
+    @clause("E16")
+    def test_push_steps_over_claimed_positions(self, store, list_id):
+        """E16: a push after claims never answers a position another entry occupies (that
+        would acknowledge an item the store does not hold): the pushed entry is read back
+        at the position answered, and every claimed entry is still there."""
+        assert store.push(list_id, [slot("a")]) == Pushed((0,))
+        assert store.claim(list_id, 1, [slot("b"), slot("c")]) == Claimed()
+        assert store.push(list_id, [slot("d")]) == Pushed((3,))
+        assert store.claim(list_id, 7, [slot("e")]) == Claimed()
+        (pos,) = store.push(list_id, [slot("f")]).positions
+        assert pos not in (0, 1, 2, 3, 7)
+        assert store.get_entry(list_id, pos).doc == slot("f")
+        got = dict(_ids(store, list_id))
+        assert got == {0: "a", 1: "b", 2: "c", 3: "d", 7: "e", pos: "f"}
