@@ -1091,7 +1091,7 @@ def _ms_field(doc: dict, key: str, lineno: int, *, none: bool = False) -> int | 
 def _json_line(text: str, lineno: int) -> dict:
     try:
         doc = json.loads(text)
-    except ValueError as err:
+    except json.JSONDecodeError as err:
         raise _bad(lineno, f"not JSON: {err.msg} at column {err.colno}") from None
     if not isinstance(doc, dict):
         raise _bad(lineno, f"a JSON {type(doc).__name__}, not an object")

@@ -289,8 +289,8 @@ class _Canon:
             fields = [getattr(value, f.name) for f in dataclasses.fields(value)]
             return [type(value).__name__, *fields[:-1], self.version(value.version)]
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            fields = (getattr(value, f.name) for f in dataclasses.fields(value))
-            return [type(value).__name__, *fields]
+            names = [f.name for f in dataclasses.fields(value)]
+            return [type(value).__name__, *(getattr(value, n) for n in names)]
         if isinstance(value, range):
             return ["range", value.start, value.stop, value.step]
         if isinstance(value, set | frozenset):
@@ -349,7 +349,7 @@ class _Actor:
             return ("done", self.pc, self.dead)
         if self.gen is None:
             return ("idle", self.pc, self.head)
-        frame = self.gen.gi_frame
+        frame = getattr(self.gen, "gi_frame", None)  # a generator's; typed as Generator
         where = (frame.f_lasti, canon.text(dict(frame.f_locals))) if frame is not None else None
         return (
             self.pc,
@@ -886,14 +886,14 @@ def walk(
             return WalkResult(seed, tuple(schedule), state.history(), cx)
     history = state.history()
     found = check(history)
-    cx = Counterexample(scenario, tuple(schedule), found[0], history, seed) if found else None
-    return WalkResult(seed, tuple(schedule), history, cx)
+    last = Counterexample(scenario, tuple(schedule), found[0], history, seed) if found else None
+    return WalkResult(seed, tuple(schedule), history, last)
 
 
 def walks(scenario: Scenario, seeds: Iterable[int], **kwargs: float) -> WalkResult | None:
     """Run :func:`walk` for each seed; return the first failing one, or ``None``."""
     for seed in seeds:
-        result = walk(scenario, seed, **kwargs)  # type: ignore[arg-type]
+        result = walk(scenario, seed, **kwargs)
         if result.counterexample is not None:
             return result
     return None

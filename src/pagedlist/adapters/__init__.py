@@ -131,7 +131,8 @@ def adapter_class(scheme: str) -> type[Store]:
             f"the {scheme}:// adapter needs {err.name!r}, which is not installed: "
             f"pip install 'pagedlist[{info.extra}]'"
         ) from None
-    return getattr(module, class_name)
+    store_class: type[Store] = getattr(module, class_name)
+    return store_class
 
 
 def scheme_of(url: str) -> str:
@@ -220,4 +221,5 @@ async def open_async_store(url: str | None = None) -> AsyncStore:
             f"the asyncio {scheme}:// adapter needs {err.name!r}, which is not installed: "
             f"pip install 'pagedlist[{info.extra}]'"
         ) from None
-    return await getattr(module, class_name).from_url(url)
+    opened: AsyncStore = await getattr(module, class_name).from_url(url)
+    return opened

@@ -285,7 +285,7 @@ def class_keys(err: BaseException) -> Iterator[Hashable]:
     yield from type(err).__mro__
 
 
-class _Fields(dict):
+class _Fields(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
 
@@ -352,7 +352,7 @@ class ErrorTable:
             code = key.__name__ if isinstance(key, type) else key
             # The adapter's own fields win: it may pass a cleaner ``detail`` than str(err).
             values = _Fields(
-                {"detail": _first_line(err), "code": "" if code is None else code, **fields}
+                {"detail": _first_line(err), "code": "" if code is None else str(code), **fields}
             )
             message = rule.message.format_map(values)
             if issubclass(rule.error, Throttled):

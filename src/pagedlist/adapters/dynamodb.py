@@ -980,7 +980,9 @@ class _Plans:
         )
 
     def _p_batch_get(self, keys: list[str], out: dict[str, Row]) -> Plan[None]:
-        request = {self._table: {"Keys": [self._key(k) for k in keys], "ConsistentRead": True}}
+        request: dict[str, Any] = {
+            self._table: {"Keys": [self._key(k) for k in keys], "ConsistentRead": True}
+        }
         give_up = time.monotonic() + UNPROCESSED_BUDGET
         attempt = 0
         while request:

@@ -379,7 +379,7 @@ class MemoryStore(Store):
             cut = bisect.bisect_left(lst.order, below)
             for pos in lst.order[:cut]:
                 entry = lst.rows.pop(pos)[0]
-                if lst.ids.get(entry.get("id")) == pos:
+                if lst.ids.get(entry["id"]) == pos:
                     del lst.ids[entry["id"]]
             del lst.order[:cut]
 

@@ -2132,14 +2132,15 @@ def _open_error(target: Target, err: psycopg.Error) -> PagedListError:
 
 
 def _missing(conn: psycopg.Connection, name: str) -> bool:
-    return conn.execute("SELECT to_regclass(%s)", [name]).fetchone()[0] is None
+    row = conn.execute("SELECT to_regclass(%s)", [name]).fetchone()
+    return row is None or row[0] is None
 
 
 def _check_columns(
     conn: psycopg.Connection, target: Target, suffix: str, expected: Mapping[str, str]
 ) -> None:
     name = target.identifier(suffix).as_string(conn)
-    columns = dict(
+    columns: dict[str, str] = dict(
         conn.execute(
             "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
             "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",

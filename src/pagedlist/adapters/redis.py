@@ -1144,7 +1144,7 @@ class _Base(_Plans):
         (:func:`_evalsha`).
         """
         self._count()
-        if type(req) is _Command:
+        if isinstance(req, _Command):
             return self._client.execute_command(*req.args)
         pipe = self._client.pipeline(transaction=False)
         for command in req.commands:
@@ -1228,7 +1228,8 @@ class RedisStore(_Base, Store):
     @classmethod
     def provision(cls, url: str) -> str:
         """Nothing to create; checks that the server answers."""
-        with cls.from_url(url) as store:
+        store = cls.from_url(url)
+        with store:
             store.ping()
             return f"nothing to provision for Redis; {store.describe()} answers"
 

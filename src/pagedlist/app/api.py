@@ -133,7 +133,9 @@ async def _create(request: Request, parent_id: str | None) -> Response:
     f = feed_of(request)
     author = await api_user(request)
     body = await json_body(request)
-    text, item_id = body.get("text"), body.get("id")
+    # The feed checks the text (a missing or non-string one is InvalidInput, a 400).
+    text: Any = body.get("text")
+    item_id = body.get("id")
     if item_id is not None and (not isinstance(item_id, str) or not _ID_RE.fullmatch(item_id)):
         return api_error(400, "id must be 32 lowercase hex digits (an idempotency key)")
     await limiter_of(request).hit(author)
@@ -180,7 +182,8 @@ async def edit_item(request: Request) -> Response:
     body = await json_body(request)
     await limiter_of(request).hit(author)
     try:
-        entry = await f.edit(item_id, author, body.get("text"))
+        text: Any = body.get("text")  # checked by the feed, as in _create
+        entry = await f.edit(item_id, author, text)
     except (NotAllowed, NotEditable, NotFound, InvalidInput, InvalidValue) as err:
         return _refused(err, item_id)
     return JSONResponse(entry.to_json(await read(request, f.reply_count, item_id)))

@@ -100,6 +100,7 @@ def _error_page(request: Request, status: int, message: str) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     """A refused request: ``{"error"}`` under ``/api/``, the styled error page elsewhere."""
     assert isinstance(exc, HTTPException)
+    response: Response
     if _is_api(request):
         response = api_error(exc.status_code, str(exc.detail))
     else:
@@ -119,6 +120,7 @@ async def store_error(request: Request, exc: Exception) -> Response:
 async def rate_limited(request: Request, exc: Exception) -> Response:
     """An account over its write limit: 429 with the wait in the message and Retry-After."""
     assert isinstance(exc, RateLimited)
+    response: Response
     if _is_api(request):
         response = api_error(429, str(exc), retry_after=exc.retry_after)
     else:
@@ -217,7 +219,7 @@ class _Sessions:
     signed with the store's shared secret, which only an open store can read. Opens the
     store on the first request when no lifespan ran (an ``httpx.ASGITransport``)."""
 
-    def __init__(self, app: ASGIApp, **options: Any) -> None:
+    def __init__(self, app: ASGIApp, /, **options: Any) -> None:
         self.app = app
         self.options = options
         self.sessions: SessionMiddleware | None = None

@@ -230,7 +230,8 @@ class AbstractAsyncListTests:
             assert [i.value for i in await plist.after(-1, 7)] == list(range(7))
             assert [i.value for i in await plist.after(19, 10)] == [20, 21, 22]
             assert [i.value async for i in plist.iter(10)] == list(range(10, 23))
-            assert (await plist.get(22)).value == 22 and await plist.get(23) is None
+            last = await plist.get(22)
+            assert last is not None and last.value == 22 and await plist.get(23) is None
             assert await plist.count() == 23
 
         self._run(store_url, body)

@@ -33,8 +33,27 @@ __all__ = ["AsyncAdapterFixtures", "BlockingStore"]
 T = TypeVar("T")
 
 
+def _blocking(name: str) -> Callable[..., Any]:
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._wait(getattr(self.inner, name)(*args, **kwargs))
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"``{name}`` of the async store, awaited on its loop."
+    return call
+
+
 class BlockingStore(Store):
     """The async store ``open()`` makes, served synchronously from a private loop."""
+
+    # The protocol's abstract calls, named so type checkers see a concrete class; the loop
+    # below the class routes every other call the same way.
+    put_if_absent = _blocking("put_if_absent")
+    replace = _blocking("replace")
+    append = _blocking("append")
+    increment = _blocking("increment")
+    get = _blocking("get")
+    get_many = _blocking("get_many")
+    delete = _blocking("delete")
 
     def __init__(self, open_: Callable[[], Awaitable[AsyncStore]]) -> None:
         self._loop = asyncio.new_event_loop()
@@ -107,15 +126,6 @@ class BlockingStore(Store):
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
             self._loop.close()
-
-
-def _blocking(name: str) -> Callable[..., Any]:
-    def call(self: BlockingStore, *args: Any, **kwargs: Any) -> Any:
-        return self._wait(getattr(self.inner, name)(*args, **kwargs))
-
-    call.__name__ = call.__qualname__ = name
-    call.__doc__ = f"``{name}`` of the async store, awaited on its loop."
-    return call
 
 
 # Every store call of the protocol, abstract or not, goes to the async adapter's own.

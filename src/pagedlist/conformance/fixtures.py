@@ -101,7 +101,11 @@ class StoreFixtures:
     @pytest.fixture
     def key(self, list_id: str) -> Callable[[str], str]:
         """``key("a")``: a row key unique to this test."""
-        return lambda suffix="": f"{list_id}|{suffix}"
+
+        def key(suffix: str = "") -> str:
+            return f"{list_id}|{suffix}"
+
+        return key
 
     @pytest.fixture(autouse=True)
     def _check_requirements(self, request: pytest.FixtureRequest) -> None:

@@ -45,7 +45,8 @@ class _Collector:
         self.only = only
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]):
-        keep, drop = [], []
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
         for item in items:
             marker = item.get_closest_marker("pagedlist_clause")
             cid = marker.args[0] if marker else "?"

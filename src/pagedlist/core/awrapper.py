@@ -23,12 +23,31 @@ __all__ = ["AsyncStoreWrapper"]
 T = TypeVar("T")
 
 
+def _delegate(name: str) -> Callable[..., Any]:
+    async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return await self._call(name, getattr(self.inner, name), *args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"``{name}``, delegated through :meth:`AsyncStoreWrapper._call`."
+    return call
+
+
 class AsyncStoreWrapper(AsyncStore):
     """An ``AsyncStore`` delegating every call to ``inner`` through :meth:`_call`."""
 
     def __init__(self, inner: AsyncStore) -> None:
         self.inner = inner
         self.scheme = inner.scheme
+
+    # The protocol's abstract calls, named here so type checkers see a concrete class; the
+    # loop below the class delegates every other call the same way.
+    put_if_absent = _delegate("put_if_absent")
+    replace = _delegate("replace")
+    append = _delegate("append")
+    increment = _delegate("increment")
+    get = _delegate("get")
+    get_many = _delegate("get_many")
+    delete = _delegate("delete")
 
     async def _call(
         self, name: str, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any
@@ -66,15 +85,6 @@ class AsyncStoreWrapper(AsyncStore):
         if name == "inner" or name.startswith("__"):
             raise AttributeError(name)
         return getattr(self.inner, name)
-
-
-def _delegate(name: str) -> Callable[..., Any]:
-    async def call(self: AsyncStoreWrapper, *args: Any, **kwargs: Any) -> Any:
-        return await self._call(name, getattr(self.inner, name), *args, **kwargs)
-
-    call.__name__ = call.__qualname__ = name
-    call.__doc__ = f"``{name}``, delegated through :meth:`AsyncStoreWrapper._call`."
-    return call
 
 
 # The async protocol has the same store calls as the sync one (checked here, so the two

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from pagedlist.emulators.base import Emulator, EmulatorError, cache_dir
 
@@ -142,7 +143,7 @@ class CosmosDockerEmulator:
 
     def __init__(self, image: str = IMAGE) -> None:
         self.image = image
-        self._container = None
+        self._container: Any = None
 
     @staticmethod
     def available() -> str | None:

@@ -297,7 +297,7 @@ class OCINoSQLEndpoint:
         header = dict(request.get("h") or {})
         header["_size"] = len(body)
         payload = request.get("p") or {}
-        op = header.get("o")
+        op = int(header.get("o") or 0)
         handler = self.handlers.get(op)
         try:
             if handler is None:

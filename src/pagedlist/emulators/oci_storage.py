@@ -244,7 +244,8 @@ class Tables:
     ) -> Iterator[tuple[int, dict[str, Any], int]]:
         """``(position, columns, size)`` of the rows with ``lo <= position <= hi`` (either
         bound ``None``: open) of one shard key, in position order, read lazily."""
-        where, args = "tbl = ? AND shard = ?", [table.lower(), shard]
+        where = "tbl = ? AND shard = ?"
+        args: list[object] = [table.lower(), shard]
         if lo is not None:
             where, args = where + " AND pos >= ?", [*args, lo]
         if hi is not None:
