@@ -165,13 +165,19 @@ _INSERT_ENTRY = (
     "INSERT INTO pagedlist_entries (list, pos, id, ts, v, rest, version, pushed_id) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_TAIL = (
-    "SELECT (SELECT next FROM pagedlist_tails WHERE list = ?1), "
-    "(SELECT max(pos) FROM pagedlist_entries WHERE list = ?1)"
+# A push's one read: the position its id already holds (single-entry pushes), the tail a
+# purge recorded, and the newest row (read backwards on the primary key: one seek).
+_PUSH_READ = (
+    "SELECT (SELECT pos FROM pagedlist_entries WHERE list = ?1 AND pushed_id = ?2), "
+    "(SELECT next FROM pagedlist_tails WHERE list = ?1), "
+    "(SELECT pos FROM pagedlist_entries WHERE list = ?1 ORDER BY pos DESC LIMIT 1)"
 )
-_SET_TAIL = (
-    "INSERT INTO pagedlist_tails (list, next) VALUES (?, ?) "
-    "ON CONFLICT (list) DO UPDATE SET next = excluded.next"
+# Before a purge deletes rows: the tail past the newest row, so a push never reuses a
+# position the purge freed (pushes themselves write no tail row: the newest row is it).
+_KEEP_TAIL = (
+    "INSERT INTO pagedlist_tails (list, next) "
+    "SELECT list, pos + 1 FROM pagedlist_entries WHERE list = ?1 ORDER BY pos DESC LIMIT 1 "
+    "ON CONFLICT (list) DO UPDATE SET next = max(next, excluded.next)"
 )
 _SCAN_RANGE = "FROM pagedlist_entries WHERE list = ? AND pos >= ? AND pos < ?"
 _SCAN_DESC = f"SELECT pos, {_ENTRY_COLUMNS} {_SCAN_RANGE} ORDER BY pos DESC LIMIT ?"
@@ -239,7 +245,16 @@ def _entry(item_id: str, ts: int | None, v: str | None, rest: str | None) -> JSO
 
 
 def _slots(rows: Iterable[tuple]) -> tuple[Slot, ...]:
-    return tuple([(pos, _entry(i, ts, v, rest)) for pos, i, ts, v, rest in rows])
+    # Inline for the common row (an item with its time and value, nothing else): a scan
+    # builds one entry per row, and latest(n) reads n of them.
+    return tuple(
+        [
+            (pos, {"id": i, "ts": ts, "v": v})
+            if rest is None and ts is not None and v is not None
+            else (pos, _entry(i, ts, v, rest))
+            for pos, i, ts, v, rest in rows
+        ]
+    )
 
 
 def _bound(n: int) -> int:
@@ -777,20 +792,23 @@ class SQLiteStore(Store):
             where.append(at)
         with self._tx(write=True) as db:
             known: dict[str, int] = {}
-            for i in range(0, len(cols), _IN_CHUNK):
-                part = [c[0] for c in cols[i : i + _IN_CHUNK]]
-                marks = ",".join("?" * len(part))
-                known.update(
-                    db.execute(
-                        "SELECT pushed_id, pos FROM pagedlist_entries "
-                        f"WHERE list = ? AND pushed_id IN ({marks})",
-                        (list_id, *part),
-                    ).fetchall()
-                )
-            stored, top = db.execute(_TAIL, (list_id,)).fetchall()[0]
-            # Past the newest row too: a client that sees no push feature may have
-            # claimed positions at the tail.
-            tail = max(floor, stored or 0, -1 if top is None else top + 1)
+            if len(cols) > 1:
+                for i in range(0, len(cols), _IN_CHUNK):
+                    part = [c[0] for c in cols[i : i + _IN_CHUNK]]
+                    marks = ",".join("?" * len(part))
+                    known.update(
+                        db.execute(
+                            "SELECT pushed_id, pos FROM pagedlist_entries "
+                            f"WHERE list = ? AND pushed_id IN ({marks})",
+                            (list_id, *part),
+                        ).fetchall()
+                    )
+            at, kept, top = db.execute(_PUSH_READ, (list_id, cols[0][0])).fetchall()[0]
+            if at is not None:
+                known[cols[0][0]] = at
+            # Past the newest row, whoever wrote it (a client that sees no push feature
+            # claims positions at the tail), and past what a purge removed.
+            tail = max(floor, kept or 0, -1 if top is None else top + 1)
             positions: list[int] = []
             fresh = []
             for item_id, ts, v, rest in cols:
@@ -800,10 +818,10 @@ class SQLiteStore(Store):
                     tail += 1
                     fresh.append((list_id, pos, item_id, ts, v, rest, _new_version(), item_id))
                 positions.append(pos)
-            if fresh:
+            if len(fresh) == 1:
+                db.execute(_INSERT_ENTRY, fresh[0])
+            elif fresh:
                 db.executemany(_INSERT_ENTRY, fresh)
-            if tail != stored:
-                db.execute(_SET_TAIL, (list_id, tail))
         return Pushed(tuple(positions[i] for i in where))
 
     def scan(
@@ -872,6 +890,7 @@ class SQLiteStore(Store):
         # short by it has removed the oldest rows only, and runs again from there.
         while True:
             with self._tx(write=True) as db:
+                db.execute(_KEEP_TAIL, (list_id,))
                 gone = db.execute(_PURGE, (list_id, _bound(below), PURGE_ROWS)).rowcount
             if gone < PURGE_ROWS:
                 return
