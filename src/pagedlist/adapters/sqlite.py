@@ -1,9 +1,39 @@
 """SQLite store: the embedded default. ``sqlite:///path/to/file.db`` (``sqlite://`` alone is a
 private in-memory database).
 
-One table ``pagedlist_rows(key, doc, version)``. Every primitive is one ``BEGIN IMMEDIATE``
-transaction, so it is atomic across the threads and processes sharing the file; WAL mode
-lets readers run beside the single writer. Each thread gets its own connection.
+Three tables::
+
+    pagedlist_rows       the row protocol: summaries, id records, layout 1's pages
+        key TEXT PRIMARY KEY, doc TEXT (compact JSON), version TEXT   WITHOUT ROWID
+    pagedlist_entries    layout 2: one row per list position
+        list TEXT, pos INTEGER, id TEXT, ts INTEGER, v TEXT, rest TEXT, version TEXT,
+        pushed_id TEXT, PRIMARY KEY (list, pos)   WITHOUT ROWID
+        UNIQUE INDEX pagedlist_entries_ids (list, pushed_id) WHERE pushed_id IS NOT NULL
+    pagedlist_tails      layout 2: the tail a purge leaves behind, one row per purged list
+        list TEXT PRIMARY KEY, next INTEGER   WITHOUT ROWID
+
+Every write is one ``BEGIN IMMEDIATE`` transaction, so it is atomic across the threads and
+processes sharing the file; WAL mode lets readers run beside the single writer. Each
+thread gets its own connection.
+
+**Layout 2** (``Features(entries=True, push=True)``, the default for new lists; a list
+keeps the layout it was created in, so lists of layout 1 go on as they are). A push is one
+write transaction of two statements: one ``SELECT`` (the position the id already holds in
+the list's id index, the tail a purge recorded, and the newest position, read backwards on
+the primary key) and one ``INSERT`` of the new entries at the next positions. The newest
+row *is* the tail, so a push writes no counter; a purge, which may remove the newest rows,
+first records the tail past them in ``pagedlist_tails`` (a position is never reused), and
+``drop_entries`` forgets it. Rows a claim wrote at the tail (a client that sees no push
+feature) are passed over the same way. ``scan`` is one ``ORDER BY pos [DESC] LIMIT`` range
+read on the primary key, run as a single autocommit ``SELECT`` (its own snapshot);
+``scan_many`` runs every scan in one read transaction. An entry is stored in typed
+columns, ``id``, ``ts``, ``v`` as they are and any other field as compact JSON in
+``rest``, so reading the common entry parses no JSON. ``pushed_id`` (the id the push
+indexed, fixed for the row's life) keeps the id index apart from claimed rows and from
+edits. Every value is a bind parameter.
+
+A read-only file written before layout 2 (no entry tables, none can be created) is served
+in layout 1 only (``features`` is empty); a writable one gains the tables on open.
 
 **Transactions.** A transaction that fails at any step (``BEGIN`` busy, a statement error,
 ``COMMIT`` busy) is rolled back before the error is raised, so a connection never stays
@@ -774,9 +804,9 @@ class SQLiteStore(Store):
             return Claimed()
 
     def push(self, list_id: str, entries: Sequence[JSONDoc], floor: int = 0) -> Pushed:
-        """Append at the tail in one write transaction: look the ids up in the list's id
-        index, read the tail, insert the new entries at consecutive positions, advance
-        the tail."""
+        """Append at the tail in one write transaction: one ``SELECT`` (the id index, the
+        tail a purge kept, the newest position), one ``INSERT`` at the next positions;
+        the new newest row is the advanced tail."""
         self._need_entries("push")
         # An id repeated in the batch is written once, as its first entry, and answered
         # that one position.
