@@ -34,6 +34,8 @@ edits. Every value is a bind parameter.
 
 A read-only file written before layout 2 (no entry tables, none can be created) is served
 in layout 1 only (``features`` is empty); a writable one gains the tables on open.
+``?entries=false`` asks for layout 1 only: new lists get page rows, which pagedlist 0.1
+clients sharing the file can read.
 
 **Transactions.** A transaction that fails at any step (``BEGIN`` busy, a statement error,
 ``COMMIT`` busy) is rolled back before the error is raised, so a connection never stays
@@ -139,7 +141,10 @@ log = logging.getLogger(__name__)
 SQLITE_ROW_BYTES = 400 * 1024
 # Well under SQLITE_MAX_VARIABLE_NUMBER on every build.
 _IN_CHUNK = 500
-_FORM = "sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:// [?timeout=SECONDS]"
+_FORM = (
+    "sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:// "
+    "[?timeout=SECONDS&entries=false]"
+)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pagedlist_rows (
     key     TEXT PRIMARY KEY,
@@ -435,8 +440,9 @@ class SQLiteStore(Store):
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
         """``sqlite:///relative.db``, ``sqlite:////absolute/path.db`` or ``sqlite://``
-        (private in-memory database); ``?timeout=SECONDS`` sets the busy timeout."""
-        options = UrlOptions(url, accepted=("timeout",), form=_FORM, what="SQLite URL")
+        (private in-memory database); ``?timeout=SECONDS`` sets the busy timeout;
+        ``?entries=false`` offers no entry rows, so new lists use layout 1."""
+        options = UrlOptions(url, accepted=("timeout", "entries"), form=_FORM, what="SQLite URL")
         parts = urlsplit(url)
         if parts.netloc:
             raise options.error(
@@ -444,10 +450,17 @@ class SQLiteStore(Store):
                 "sqlite:///relative/path.db or sqlite:////absolute/path.db"
             )
         timeout = options.number("timeout", 5.0, positive=False)
+        entries = options.flag("entries", True)
         path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
-        return cls(path, timeout=timeout)
+        return cls(path, timeout=timeout, entries=entries)
 
-    def __init__(self, path: str, *, timeout: float = 5.0) -> None:
+    def __init__(self, path: str, *, timeout: float = 5.0, entries: bool = True) -> None:
+        """Open ``path`` (``""`` or ``":memory:"``: a private in-memory database).
+
+        ``timeout`` is the busy timeout in seconds. ``entries=False`` declares no entry
+        rows: new lists use layout 1 (page rows), which pagedlist 0.1 clients sharing the
+        file can read; lists of layout 2 in the file are then refused (``Unsupported``).
+        """
         if "\x00" in path:
             raise ConfigError(
                 f"SQLite path {path!r} contains a NUL character (%00 in a URL), which no "
@@ -468,7 +481,12 @@ class SQLiteStore(Store):
         self._all_lock = threading.Lock()
         self._journal_mode: str | None = None
         self._memory = path in ("", ":memory:")
-        self._features = Features(entries=True, push=True, claim_entries=CLAIM_ENTRIES)
+        self._entries = entries
+        self._features = (
+            Features(entries=True, push=True, claim_entries=CLAIM_ENTRIES)
+            if entries
+            else NO_FEATURES
+        )
         _STORES.add(self)
         if self._memory:
             # One shared connection: separate connections would each see their own database.
@@ -521,7 +539,8 @@ class SQLiteStore(Store):
             if not self._memory:
                 self._set_journal(db)
             db.execute(_SCHEMA)
-            self._entry_schema(db)
+            if self._entries:
+                self._entry_schema(db)
         except BaseException as err:
             db.close()
             if isinstance(err, sqlite3.Error):
