@@ -204,7 +204,8 @@ def test_missing_list_advises_the_create_command(tmp_path):
 def test_impossible_capacity_advises_options_that_exist(tmp_path):
     from pagedlist.core.sizing import entry_bytes, max_item_bytes_for
 
-    url = f"sqlite:///{tmp_path / 'a.db'}"
+    # Layout 1: a page row must hold `capacity` items (layout 2 has no page rows).
+    url = f"sqlite:///{tmp_path / 'a.db'}?entries=false"
     limits = open_store(url).limits
     best = (limits.row_bytes - limits.row_overhead) // entry_bytes(limits, 1024)
     out = _advice(run("create", "--store", url, "feed", "--capacity", "100000"))
@@ -431,8 +432,9 @@ def test_copy_bad_input_exits_2(tmp_path, shared):
     _error(run("copy", empty, b, "--all"), 2, "no lists in its catalogue", "--list ID")
     shared["src"] = MemoryStore()
     _feed(shared["src"]).delete(3)
+    layout_one = f"sqlite:///{tmp_path / 'c.db'}?entries=false"
     _error(
-        run("copy", "memory://src", f"sqlite:///{tmp_path / 'c.db'}", "--list", "feed"),
+        run("copy", "memory://src", layout_one, "--list", "feed"),
         2,
         "1 deleted item(s) (tombstones)",
         "layout 1",
@@ -444,7 +446,8 @@ def test_copy_exits_1_on_a_mismatch(tmp_path):
     copy itself does not re-check) is a mismatch, reported with exit status 1."""
     from pagedlist.core.values import id_record_key
 
-    a, b = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    # A layout-1 destination keeps an id record per caller id (a push store needs none).
+    a, b = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}?entries=false"
     with open_store(a) as store:
         _feed(store)
     assert run("copy", a, b, "--list", "feed").exit_code == 0
@@ -490,7 +493,7 @@ def test_delete_and_drop(tmp_path, shared):
     bad = run("delete", "memory://s", "feed", "--", "-1")
     assert bad.exit_code == 2 and "POSITION" in bad.output and "-1" in bad.output
     _error(run("delete", "memory://s", "nope", "1"), 2, "'nope' does not exist")
-    url = f"sqlite:///{tmp_path / 'l1.db'}"
+    url = f"sqlite:///{tmp_path / 'l1.db'}?entries=false"
     with open_store(url) as store:
         _feed(store)
     _error(run("delete", url, "feed", "1"), 2, "layout 1", "pagedlist copy")

@@ -166,7 +166,9 @@ def test_layout_one_destination_gets_page_rows_with_ids_and_times(tmp_path):
     plist.extend(list(range(95)), ts=[7.5 + i for i in range(95)])
     plist.append("x", id="caller", ts=99)
     plist.replace(4, "edited")
-    for dst in (LayoutOneStore(MemoryStore()), open_store(f"sqlite:///{tmp_path / 'l1.db'}")):
+    # SQLite offers layout 2: hidden, so its file gets page rows as 0.1's stores do.
+    on_disk = LayoutOneStore(open_store(f"sqlite:///{tmp_path / 'l1.db'}"))
+    for dst in (LayoutOneStore(MemoryStore()), on_disk):
         moved = mobility.copy_list(src, dst, "feed")
         assert moved.layout == 1 and moved.records == 96  # a push source marks no ids
         same_list(src, dst, "feed")
@@ -310,16 +312,21 @@ def test_rows_of_an_abandoned_copy_are_dropped(make):
         mobility.drop_leftovers(dst, "feed")
 
 
-def test_pagedlist_drop_removes_what_a_killed_copy_left(tmp_path):
+@pytest.mark.parametrize("layout", [1, 2])
+def test_pagedlist_drop_removes_what_a_killed_copy_left(tmp_path, monkeypatch, layout):
     src = MemoryStore(push=False)
     PagedList.create(src, "feed", capacity=8).extend(list(range(100)))
     url = f"sqlite:///{tmp_path / 'half.db'}"
+    # Five writes of eight entries each: five page rows (layout 1) or five pushes (2).
+    monkeypatch.setattr(mobility, "PUSH_BATCH", 8)
     with open_store(url) as dst, pytest.raises(Crash):
-        mobility.copy_list(src, DiesAfter(dst, 5), "feed")
+        target = dst if layout == 2 else LayoutOneStore(dst)
+        mobility.copy_list(src, DiesAfter(target, 5), "feed")
     result = run_cli("drop", url, "feed", "--yes")
     assert result.exit_code == 0 and "removed the 40 entries" in result.output, result.output
     with open_store(url) as dst:
         assert dst.get_many([f"feed|{n}" for n in range(20)]) == {}
+        assert dst.scan("feed", limit=1000) == ()
     gone = run_cli("drop", url, "feed", "--yes")
     assert gone.exit_code == 2 and "nothing to drop" in gone.output
 
@@ -641,6 +648,19 @@ def run_cli(*args: str, input: str | None = None):
 def test_copy_10000_items_killed_and_resumed(servers, big_source, tmp_path, backend):
     src_url, list_id = big_source
     url = backend_url(servers, backend)
+    with open_store(src_url) as src, open_store(url) as dst:
+        trimmed = PagedList.open(src, list_id).first() > 0
+        entries = dst.features.entries
+    if trimmed and not entries:
+        # The source (SQLite, layout 2) was trimmed: a layout-1 destination (Cosmos DB's
+        # local server has no entry rows) cannot hold a retained start, and the copy is
+        # refused before anything is written.
+        result = run_cli("copy", src_url, url, "--list", list_id)
+        assert result.exit_code == 2, result.output
+        assert "retained start of 137" in result.output and "layout 1 only" in result.output
+        with open_store(url) as dst, pytest.raises(ListNotFound):
+            PagedList.open(dst, list_id)
+        return
     seed = random.randrange(2**32)
     started = time.monotonic()
     proc = cli("copy", src_url, url, "--list", list_id)

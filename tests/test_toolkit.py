@@ -140,7 +140,7 @@ def test_bad_host_port_is_a_config_error(text):
 
 def test_sqlite_refuses_unknown_options(tmp_path):
     """Found defect: SQLite silently ignored unknown options (a typo'd timeout, mode=ro)."""
-    with pytest.raises(ConfigError, match=r"unknown option.*mode.*accepted: timeout"):
+    with pytest.raises(ConfigError, match=r"unknown option.*mode.*accepted: entries, timeout"):
         open_store(f"sqlite:///{tmp_path / 'a.db'}?mode=ro")
     with pytest.raises(ConfigError, match="timeout"):
         open_store(f"sqlite:///{tmp_path / 'a.db'}?timeout=soon")
@@ -314,3 +314,14 @@ def test_wrappers_stack_and_close_the_inner_store():
         outer.get("k|1")
     assert outer.calls == {"increment": 1, "get": 1} and outer.inner.seen == ["increment", "get"]
     assert closed == [True]
+
+
+def test_sqlite_entries_option_is_a_flag(tmp_path):
+    """``?entries=false``: no entry rows, so new lists use layout 1; anything else but a
+    yes/no word is refused."""
+    store = open_store(f"sqlite:///{tmp_path / 'a.db'}?entries=false")
+    assert not store.features.entries
+    store.close()
+    assert open_store(f"sqlite:///{tmp_path / 'a.db'}?entries=yes").features.push
+    with pytest.raises(ConfigError, match="entries='maybe' must be true or false"):
+        open_store(f"sqlite:///{tmp_path / 'a.db'}?entries=maybe")

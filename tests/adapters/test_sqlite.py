@@ -1,8 +1,14 @@
-"""The conformance suite against SQLite (a file shared by threads and processes)."""
+"""The conformance suite against SQLite (a file shared by threads and processes): lists in
+layout 2 (entry rows, push), the store's default; layout 1 again, as lists written by 0.1
+are; and the asyncio clients (the sync adapter in a thread pool)."""
 
 import pytest
 
 from pagedlist.conformance import ConformanceSuite, StoreFixtures
+from pagedlist.conformance.blocking import AsyncAdapterFixtures
+from pagedlist.conformance.fixtures import LayoutOneFixtures
+from pagedlist.conformance.history_clauses import AbstractHistoryTests
+from pagedlist.conformance.list_clauses import AbstractListTests
 
 
 class SQLiteFixtures(StoreFixtures):
@@ -12,4 +18,14 @@ class SQLiteFixtures(StoreFixtures):
 
 
 class TestSQLite(ConformanceSuite, SQLiteFixtures):
-    """Every clause on SQLiteStore."""
+    """Every clause on SQLiteStore, lists in layout 2."""
+
+
+class TestSQLiteLayoutOne(
+    AbstractListTests, AbstractHistoryTests, LayoutOneFixtures, SQLiteFixtures
+):
+    """The list clauses again on layout 1 (page rows)."""
+
+
+class TestSQLiteAsync(ConformanceSuite, AsyncAdapterFixtures, SQLiteFixtures):
+    """Every clause through ``open_async_store`` (SQLiteStore in a thread pool)."""

@@ -1,9 +1,41 @@
 """SQLite store: the embedded default. ``sqlite:///path/to/file.db`` (``sqlite://`` alone is a
 private in-memory database).
 
-One table ``pagedlist_rows(key, doc, version)``. Every primitive is one ``BEGIN IMMEDIATE``
-transaction, so it is atomic across the threads and processes sharing the file; WAL mode
-lets readers run beside the single writer. Each thread gets its own connection.
+Three tables::
+
+    pagedlist_rows       the row protocol: summaries, id records, layout 1's pages
+        key TEXT PRIMARY KEY, doc TEXT (compact JSON), version TEXT   WITHOUT ROWID
+    pagedlist_entries    layout 2: one row per list position
+        list TEXT, pos INTEGER, id TEXT, ts INTEGER, v TEXT, rest TEXT, version TEXT,
+        pushed_id TEXT, PRIMARY KEY (list, pos)   WITHOUT ROWID
+        UNIQUE INDEX pagedlist_entries_ids (list, pushed_id) WHERE pushed_id IS NOT NULL
+    pagedlist_tails      layout 2: the tail a purge leaves behind, one row per purged list
+        list TEXT PRIMARY KEY, next INTEGER   WITHOUT ROWID
+
+Every write is one ``BEGIN IMMEDIATE`` transaction, so it is atomic across the threads and
+processes sharing the file; WAL mode lets readers run beside the single writer. Each
+thread gets its own connection.
+
+**Layout 2** (``Features(entries=True, push=True)``, the default for new lists; a list
+keeps the layout it was created in, so lists of layout 1 go on as they are). A push is one
+write transaction of two statements: one ``SELECT`` (the position the id already holds in
+the list's id index, the tail a purge recorded, and the newest position, read backwards on
+the primary key) and one ``INSERT`` of the new entries at the next positions. The newest
+row *is* the tail, so a push writes no counter; a purge, which may remove the newest rows,
+first records the tail past them in ``pagedlist_tails`` (a position is never reused), and
+``drop_entries`` forgets it. Rows a claim wrote at the tail (a client that sees no push
+feature) are passed over the same way. ``scan`` is one ``ORDER BY pos [DESC] LIMIT`` range
+read on the primary key, run as a single autocommit ``SELECT`` (its own snapshot);
+``scan_many`` runs every scan in one read transaction. An entry is stored in typed
+columns, ``id``, ``ts``, ``v`` as they are and any other field as compact JSON in
+``rest``, so reading the common entry parses no JSON. ``pushed_id`` (the id the push
+indexed, fixed for the row's life) keeps the id index apart from claimed rows and from
+edits. Every value is a bind parameter.
+
+A read-only file written before layout 2 (no entry tables, none can be created) is served
+in layout 1 only (``features`` is empty); a writable one gains the tables on open.
+``?entries=false`` asks for layout 1 only: new lists get page rows, which pagedlist 0.1
+clients sharing the file can read.
 
 **Transactions.** A transaction that fails at any step (``BEGIN`` busy, a statement error,
 ``COMMIT`` busy) is rolled back before the error is raised, so a connection never stays
@@ -59,7 +91,7 @@ import secrets
 import sqlite3
 import threading
 import weakref
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from urllib.parse import unquote, urlsplit
 
@@ -71,11 +103,29 @@ from pagedlist.adapters._toolkit import (
     not_a_list,
     not_an_integer,
 )
+from pagedlist.core import deadline
 from pagedlist.core.capabilities import Capabilities
-from pagedlist.core.ops import Appended, AppendOutcome, Duplicate, Full, JSONDoc, Limits, Row
-from pagedlist.core.store import Store, compact_json, too_large
+from pagedlist.core.ops import (
+    Appended,
+    AppendOutcome,
+    Claimed,
+    ClaimOutcome,
+    Duplicate,
+    Features,
+    Full,
+    JSONDoc,
+    Limits,
+    Pushed,
+    Row,
+    Scan,
+    Slot,
+    Taken,
+)
+from pagedlist.core.store import NO_FEATURES, Store, compact_json, too_large
 from pagedlist.errors import (
     ConfigError,
+    DeadlineExceeded,
+    InvalidValue,
     PagedListError,
     StoreError,
     Throttled,
@@ -91,7 +141,10 @@ log = logging.getLogger(__name__)
 SQLITE_ROW_BYTES = 400 * 1024
 # Well under SQLITE_MAX_VARIABLE_NUMBER on every build.
 _IN_CHUNK = 500
-_FORM = "sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:// [?timeout=SECONDS]"
+_FORM = (
+    "sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:// "
+    "[?timeout=SECONDS&entries=false]"
+)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pagedlist_rows (
     key     TEXT PRIMARY KEY,
@@ -99,6 +152,150 @@ CREATE TABLE IF NOT EXISTS pagedlist_rows (
     version TEXT NOT NULL
 ) WITHOUT ROWID
 """
+# Layout 2. An entry is kept in typed columns: ``id``, ``ts`` and ``v`` as they are, any
+# other field (``d``, ``e``, ``x``, or a ``ts``/``v`` of another type) as compact JSON in
+# ``rest``, so a read builds each entry with no JSON parsing in the common case.
+# ``pushed_id`` is the id a push indexed the row under (NULL for claimed rows): it never
+# changes, so an edit cannot move a row out of, or into, the list's id index.
+_ENTRY_SCHEMA = (
+    """
+CREATE TABLE IF NOT EXISTS pagedlist_entries (
+    list      TEXT NOT NULL,
+    pos       INTEGER NOT NULL,
+    id        TEXT NOT NULL,
+    ts        INTEGER,
+    v         TEXT,
+    rest      TEXT,
+    version   TEXT NOT NULL,
+    pushed_id TEXT,
+    PRIMARY KEY (list, pos)
+) WITHOUT ROWID
+""",
+    """
+CREATE UNIQUE INDEX IF NOT EXISTS pagedlist_entries_ids
+    ON pagedlist_entries (list, pushed_id) WHERE pushed_id IS NOT NULL
+""",
+    """
+CREATE TABLE IF NOT EXISTS pagedlist_tails (
+    list TEXT PRIMARY KEY,
+    next INTEGER NOT NULL
+) WITHOUT ROWID
+""",
+)
+_ENTRY_TABLES = ("pagedlist_entries", "pagedlist_tails")
+
+#: Most entries one claim writes (one transaction: any number would do; this bounds it).
+CLAIM_ENTRIES = 500
+#: Rows a purge or drop deletes per transaction, so no call holds the write lock long.
+PURGE_ROWS = 5000
+# SQLite integers are signed 64-bit: positions and limits are clamped into them.
+_NO_END = (1 << 63) - 1
+_INT64 = range(-(1 << 63), 1 << 63)
+# An entry row's bytes besides its list id, id, value and rest: the key's separator, the
+# position, the timestamp, the version.
+ENTRY_ROW_FIXED = 48
+
+_ENTRY_COLUMNS = "id, ts, v, rest"
+_INSERT_ENTRY = (
+    "INSERT INTO pagedlist_entries (list, pos, id, ts, v, rest, version, pushed_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# A push's one read: the position its id already holds (single-entry pushes), the tail a
+# purge recorded, and the newest row (read backwards on the primary key: one seek).
+_PUSH_READ = (
+    "SELECT (SELECT pos FROM pagedlist_entries WHERE list = ?1 AND pushed_id = ?2), "
+    "(SELECT next FROM pagedlist_tails WHERE list = ?1), "
+    "(SELECT pos FROM pagedlist_entries WHERE list = ?1 ORDER BY pos DESC LIMIT 1)"
+)
+# Before a purge deletes rows: the tail past the newest row, so a push never reuses a
+# position the purge freed (pushes themselves write no tail row: the newest row is it).
+_KEEP_TAIL = (
+    "INSERT INTO pagedlist_tails (list, next) "
+    "SELECT list, pos + 1 FROM pagedlist_entries WHERE list = ?1 ORDER BY pos DESC LIMIT 1 "
+    "ON CONFLICT (list) DO UPDATE SET next = max(next, excluded.next)"
+)
+_SCAN_RANGE = "FROM pagedlist_entries WHERE list = ? AND pos >= ? AND pos < ?"
+_SCAN_DESC = f"SELECT pos, {_ENTRY_COLUMNS} {_SCAN_RANGE} ORDER BY pos DESC LIMIT ?"
+_SCAN_ASC = f"SELECT pos, {_ENTRY_COLUMNS} {_SCAN_RANGE} ORDER BY pos LIMIT ?"
+_PURGE = (
+    "DELETE FROM pagedlist_entries WHERE list = ?1 AND pos IN ("
+    "SELECT pos FROM pagedlist_entries WHERE list = ?1 AND pos < ?2 ORDER BY pos LIMIT ?3)"
+)
+
+#: An entry as its columns: (id, ts, v, rest).
+Columns = tuple[str, int | None, str | None, str | None]
+
+
+def _columns(list_id: str, entry: JSONDoc) -> Columns:
+    """The columns of one entry row; ``ItemTooLarge`` for a row over the limit.
+
+    ``ts`` (a 64-bit integer) and ``v`` (a string) get columns of their own; every other
+    key, and a ``ts``/``v`` of another type, goes to ``rest`` as compact JSON, so any flat
+    entry comes back exactly.
+    """
+    item_id = entry.get("id")
+    if type(item_id) is not str:
+        raise InvalidValue(f"an entry's id must be a str, got {item_id!r:.80}")
+    ts = entry.get("ts")
+    v = entry.get("v")
+    ts_ok = type(ts) is int and ts in _INT64
+    v_ok = type(v) is str
+    rest = None
+    if len(entry) != 1 + ts_ok + v_ok:
+        extra = {k: x for k, x in entry.items() if k != "id"}
+        if ts_ok:
+            del extra["ts"]
+        if v_ok:
+            del extra["v"]
+        rest = compact_json(extra)
+    if not ts_ok:
+        ts = None
+    if not v_ok:
+        v = None
+    try:
+        size = ENTRY_ROW_FIXED + len(list_id.encode()) + len(item_id.encode())
+        if v is not None:
+            size += len(v.encode())
+        if rest is not None:
+            size += len(rest.encode())
+    except UnicodeEncodeError as err:
+        raise InvalidValue(
+            f"an entry holds text that is not valid Unicode (a lone surrogate?): {err}"
+        ) from None
+    if size > SQLITE_ROW_BYTES:
+        raise too_large(f"{list_id}|e", size, SQLITE_ROW_BYTES)
+    return item_id, ts, v, rest
+
+
+def _entry(item_id: str, ts: int | None, v: str | None, rest: str | None) -> JSONDoc:
+    """The entry a row's columns hold."""
+    entry: JSONDoc = {"id": item_id}
+    if ts is not None:
+        entry["ts"] = ts
+    if v is not None:
+        entry["v"] = v
+    if rest is not None:
+        entry.update(json.loads(rest))
+    return entry
+
+
+def _slots(rows: Iterable[tuple]) -> tuple[Slot, ...]:
+    # Inline for the common row (an item with its time and value, nothing else): a scan
+    # builds one entry per row, and latest(n) reads n of them.
+    return tuple(
+        [
+            (pos, {"id": i, "ts": ts, "v": v})
+            if rest is None and ts is not None and v is not None
+            else (pos, _entry(i, ts, v, rest))
+            for pos, i, ts, v, rest in rows
+        ]
+    )
+
+
+def _bound(n: int) -> int:
+    """``n`` clamped into SQLite's 64-bit integers (callers pass huge limits and ends)."""
+    return min(n, _NO_END)
+
 
 _BUSY = (
     "{where} is busy ({code}: {detail}): another connection held its lock past the "
@@ -243,8 +440,9 @@ class SQLiteStore(Store):
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
         """``sqlite:///relative.db``, ``sqlite:////absolute/path.db`` or ``sqlite://``
-        (private in-memory database); ``?timeout=SECONDS`` sets the busy timeout."""
-        options = UrlOptions(url, accepted=("timeout",), form=_FORM, what="SQLite URL")
+        (private in-memory database); ``?timeout=SECONDS`` sets the busy timeout;
+        ``?entries=false`` offers no entry rows, so new lists use layout 1."""
+        options = UrlOptions(url, accepted=("timeout", "entries"), form=_FORM, what="SQLite URL")
         parts = urlsplit(url)
         if parts.netloc:
             raise options.error(
@@ -252,10 +450,17 @@ class SQLiteStore(Store):
                 "sqlite:///relative/path.db or sqlite:////absolute/path.db"
             )
         timeout = options.number("timeout", 5.0, positive=False)
+        entries = options.flag("entries", True)
         path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
-        return cls(path, timeout=timeout)
+        return cls(path, timeout=timeout, entries=entries)
 
-    def __init__(self, path: str, *, timeout: float = 5.0) -> None:
+    def __init__(self, path: str, *, timeout: float = 5.0, entries: bool = True) -> None:
+        """Open ``path`` (``""`` or ``":memory:"``: a private in-memory database).
+
+        ``timeout`` is the busy timeout in seconds. ``entries=False`` declares no entry
+        rows: new lists use layout 1 (page rows), which pagedlist 0.1 clients sharing the
+        file can read; lists of layout 2 in the file are then refused (``Unsupported``).
+        """
         if "\x00" in path:
             raise ConfigError(
                 f"SQLite path {path!r} contains a NUL character (%00 in a URL), which no "
@@ -276,6 +481,12 @@ class SQLiteStore(Store):
         self._all_lock = threading.Lock()
         self._journal_mode: str | None = None
         self._memory = path in ("", ":memory:")
+        self._entries = entries
+        self._features = (
+            Features(entries=True, push=True, claim_entries=CLAIM_ENTRIES)
+            if entries
+            else NO_FEATURES
+        )
         _STORES.add(self)
         if self._memory:
             # One shared connection: separate connections would each see their own database.
@@ -328,6 +539,8 @@ class SQLiteStore(Store):
             if not self._memory:
                 self._set_journal(db)
             db.execute(_SCHEMA)
+            if self._entries:
+                self._entry_schema(db)
         except BaseException as err:
             db.close()
             if isinstance(err, sqlite3.Error):
@@ -336,6 +549,23 @@ class SQLiteStore(Store):
         with self._all_lock:
             self._all.append((os.getpid(), db))
         return db
+
+    def _entry_schema(self, db: sqlite3.Connection) -> None:
+        """Create layout 2's tables; a read-only file made by an older pagedlist, which
+        has none, keeps serving its lists in layout 1."""
+        try:
+            for statement in _ENTRY_SCHEMA:
+                db.execute(statement)
+        except sqlite3.OperationalError as err:
+            if getattr(err, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_READONLY:
+                raise
+            marks = ",".join("?" * len(_ENTRY_TABLES))
+            have = db.execute(
+                f"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({marks})",
+                _ENTRY_TABLES,
+            ).fetchall()[0][0]
+            if have != len(_ENTRY_TABLES):
+                self._features = NO_FEATURES
 
     def _set_journal(self, db: sqlite3.Connection) -> None:
         # The pragma answers the mode the database is in after the request: a VFS without
@@ -419,9 +649,39 @@ class SQLiteStore(Store):
                 self._all = [(p, d) for p, d in self._all if d is not db]
             db.close()
 
+    def _select(self, sql: str, params: Sequence[object]) -> list[tuple]:
+        """One read-only statement in its own (autocommit) transaction, every row fetched:
+        a single ``SELECT`` is a consistent snapshot by itself, and ``BEGIN``/``COMMIT``
+        around it would only add two statements to the hottest reads (scans)."""
+        if self._memory:
+            with self._shared_lock:
+                return self._run_select(self._shared, sql, params)
+        return self._run_select(self._conn(), sql, params)
+
+    def _run_select(
+        self, db: sqlite3.Connection, sql: str, params: Sequence[object]
+    ) -> list[tuple]:
+        try:
+            if db.in_transaction:
+                # As in _run_tx: never read inside a transaction an interrupt left open.
+                self._rollback(db)
+                if not self._memory:
+                    db = self._conn()
+            # fetchall(), never fetchone(): a statement stepped to its end is reset, so it
+            # keeps no read snapshot (which would stall WAL checkpoints) after the call.
+            return db.execute(sql, params).fetchall()
+        except sqlite3.Error as err:
+            raise self._fail(err) from err
+
+    @property
+    def features(self) -> Features:
+        """Entry rows with ``push`` (layout 2); none for a read-only file an older
+        pagedlist made, which lacks their tables."""
+        return self._features
+
     @property
     def limits(self) -> Limits:
-        """Rows capped at 400 KiB for portable sizing; keys up to 1 KiB."""
+        """Rows capped at 400 KiB for portable sizing (entry rows too); keys up to 1 KiB."""
         return Limits(row_bytes=SQLITE_ROW_BYTES, key_bytes=1024, value_expansion=6)
 
     def _write(self, db: sqlite3.Connection, key: str, doc: JSONDoc, insert: bool) -> str:
@@ -535,6 +795,186 @@ class SQLiteStore(Store):
         """``DELETE`` the row."""
         with self._tx(write=True) as db:
             db.execute("DELETE FROM pagedlist_rows WHERE key = ?", (key,))
+
+    # --- entry rows (layout 2) -------------------------------------------------------------
+
+    def _need_entries(self, what: str) -> None:
+        if not self._features.entries:
+            raise self._unsupported(what)
+
+    def claim(self, list_id: str, first: int, entries: Sequence[JSONDoc]) -> ClaimOutcome:
+        """All-or-nothing ``INSERT`` of positions ``first ..`` in one write transaction,
+        after one range read for the lowest one already taken."""
+        self._need_entries("claim")
+        cols = [_columns(list_id, e) for e in entries]
+        with self._tx(write=True) as db:
+            taken = db.execute(
+                f"SELECT pos, {_ENTRY_COLUMNS} FROM pagedlist_entries "
+                "WHERE list = ? AND pos >= ? AND pos < ? ORDER BY pos LIMIT 1",
+                (list_id, _bound(first), _bound(first + len(cols))),
+            ).fetchall()
+            if taken:
+                pos, *columns = taken[0]
+                return Taken(pos, _entry(*columns))
+            db.executemany(
+                _INSERT_ENTRY,
+                [(list_id, first + i, *c, _new_version(), None) for i, c in enumerate(cols)],
+            )
+            return Claimed()
+
+    def push(self, list_id: str, entries: Sequence[JSONDoc], floor: int = 0) -> Pushed:
+        """Append at the tail in one write transaction: one ``SELECT`` (the id index, the
+        tail a purge kept, the newest position), one ``INSERT`` at the next positions;
+        the new newest row is the advanced tail."""
+        self._need_entries("push")
+        # An id repeated in the batch is written once, as its first entry, and answered
+        # that one position.
+        index: dict[str, int] = {}
+        cols: list[Columns] = []
+        where: list[int] = []
+        for entry in entries:
+            columns = _columns(list_id, entry)
+            at = index.get(columns[0])
+            if at is None:
+                at = index[columns[0]] = len(cols)
+                cols.append(columns)
+            where.append(at)
+        with self._tx(write=True) as db:
+            known: dict[str, int] = {}
+            if len(cols) > 1:
+                for i in range(0, len(cols), _IN_CHUNK):
+                    part = [c[0] for c in cols[i : i + _IN_CHUNK]]
+                    marks = ",".join("?" * len(part))
+                    known.update(
+                        db.execute(
+                            "SELECT pushed_id, pos FROM pagedlist_entries "
+                            f"WHERE list = ? AND pushed_id IN ({marks})",
+                            (list_id, *part),
+                        ).fetchall()
+                    )
+            at, kept, top = db.execute(_PUSH_READ, (list_id, cols[0][0])).fetchall()[0]
+            if at is not None:
+                known[cols[0][0]] = at
+            # Past the newest row, whoever wrote it (a client that sees no push feature
+            # claims positions at the tail), and past what a purge removed.
+            tail = max(floor, kept or 0, -1 if top is None else top + 1)
+            positions: list[int] = []
+            fresh = []
+            for item_id, ts, v, rest in cols:
+                pos = known.get(item_id)
+                if pos is None:
+                    pos = tail
+                    tail += 1
+                    fresh.append((list_id, pos, item_id, ts, v, rest, _new_version(), item_id))
+                positions.append(pos)
+            if len(fresh) == 1:
+                db.execute(_INSERT_ENTRY, fresh[0])
+            elif fresh:
+                db.executemany(_INSERT_ENTRY, fresh)
+        return Pushed(tuple(positions[i] for i in where))
+
+    def scan(
+        self,
+        list_id: str,
+        lo: int = 0,
+        hi: int | None = None,
+        limit: int = 1,
+        newest_first: bool = False,
+    ) -> tuple[Slot, ...]:
+        """One ``ORDER BY pos [DESC] LIMIT`` range read on the primary key."""
+        self._need_entries("scan")
+        end = _NO_END if hi is None else _bound(hi)
+        rows = self._select(
+            _SCAN_DESC if newest_first else _SCAN_ASC,
+            (list_id, _bound(lo), end, _bound(limit)),
+        )
+        return _slots(rows)
+
+    def scan_many(self, scans: Sequence[Scan]) -> tuple[tuple[Slot, ...], ...]:
+        """Every scan's range read in one read transaction (one snapshot)."""
+        self._need_entries("scan_many")
+        if not scans:
+            return ()
+        out = []
+        with self._tx() as db:
+            for s in scans:
+                end = _NO_END if s.hi is None else _bound(s.hi)
+                rows = db.execute(
+                    _SCAN_DESC if s.newest_first else _SCAN_ASC,
+                    (s.list_id, _bound(s.lo), end, _bound(s.limit)),
+                ).fetchall()
+                out.append(_slots(rows))
+        return tuple(out)
+
+    def get_entry(self, list_id: str, position: int) -> Row | None:
+        """One ``SELECT`` on the primary key."""
+        self._need_entries("get_entry")
+        rows = self._select(
+            f"SELECT {_ENTRY_COLUMNS}, version FROM pagedlist_entries WHERE list = ? AND pos = ?",
+            (list_id, _bound(position)),
+        )
+        if not rows:
+            return None
+        *columns, version = rows[0]
+        return Row(_entry(*columns), version)
+
+    def replace_entry(
+        self, list_id: str, position: int, entry: JSONDoc, version: str
+    ) -> str | None:
+        """``UPDATE ... WHERE version = ?``: a compare-and-swap that never creates a row."""
+        self._need_entries("replace_entry")
+        item_id, ts, v, rest = _columns(list_id, entry)
+        new = _new_version()
+        with self._tx(write=True) as db:
+            done = db.execute(
+                "UPDATE pagedlist_entries SET id = ?, ts = ?, v = ?, rest = ?, version = ? "
+                "WHERE list = ? AND pos = ? AND version = ?",
+                (item_id, ts, v, rest, new, list_id, _bound(position), version),
+            ).rowcount
+        return new if done == 1 else None
+
+    def _delete_below(self, what: str, list_id: str, below: int) -> None:
+        # Bounded transactions, so a long list never holds the write lock for long, and
+        # the operation's deadline is looked at between them. Idempotent: a purge cut
+        # short by it has removed the oldest rows only, and runs again from there.
+        while True:
+            with self._tx(write=True) as db:
+                db.execute(_KEEP_TAIL, (list_id,))
+                gone = db.execute(_PURGE, (list_id, _bound(below), PURGE_ROWS)).rowcount
+            if gone < PURGE_ROWS:
+                return
+            left = deadline.remaining()
+            if left is not None and left <= 0:
+                raise DeadlineExceeded(
+                    f"{what} of list {list_id!r} in SQLite database {self._path!r} ran out "
+                    "of time after removing its oldest rows; it is idempotent: run it again "
+                    "to remove the rest"
+                )
+
+    def purge(self, list_id: str, below: int) -> None:
+        """Delete the rows below ``below`` (their ids leave the index with them), oldest
+        first, :data:`PURGE_ROWS` per transaction. The tail stays: a purge never lets a
+        push reuse a position."""
+        self._need_entries("purge")
+        self._delete_below("purge", list_id, below)
+
+    def drop_entries(self, list_id: str) -> None:
+        """Every row as in :meth:`purge`, then the tail and anything pushed meanwhile in
+        one transaction."""
+        self._need_entries("drop_entries")
+        self._delete_below("drop_entries", list_id, _NO_END)
+        with self._tx(write=True) as db:
+            db.execute("DELETE FROM pagedlist_entries WHERE list = ?", (list_id,))
+            db.execute("DELETE FROM pagedlist_tails WHERE list = ?", (list_id,))
+
+    def find_id(self, list_id: str, item_id: str) -> int | None:
+        """One ``SELECT`` on the id index."""
+        self._need_entries("find_id")
+        rows = self._select(
+            "SELECT pos FROM pagedlist_entries WHERE list = ? AND pushed_id = ?",
+            (list_id, item_id),
+        )
+        return rows[0][0] if rows else None
 
     def close(self) -> None:
         """Close every connection this store opened in this process.
