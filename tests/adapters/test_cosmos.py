@@ -32,6 +32,7 @@ from pagedlist.adapters.cosmos import (
     sql_string_literal,
 )
 from pagedlist.conformance import ConformanceSuite, StoreFixtures
+from pagedlist.conformance.blocking import AsyncAdapterFixtures
 from pagedlist.core.ops import Appended, Duplicate, Full
 from pagedlist.emulators.base import free_port
 from pagedlist.errors import (
@@ -72,6 +73,10 @@ class CosmosFixtures(StoreFixtures):
 
 class TestCosmos(ConformanceSuite, CosmosFixtures):
     """Every clause on CosmosStore, against the local Cosmos DB server."""
+
+
+class TestCosmosAsync(ConformanceSuite, AsyncAdapterFixtures, CosmosFixtures):
+    """Every clause on AsyncCosmosStore (azure.cosmos.aio), through a blocking bridge."""
 
 
 # --- fixtures for the Cosmos-specific tests ----------------------------------------------
@@ -652,3 +657,57 @@ def test_docker_cosmos_emulator():
         assert store.get("d|1").doc == {"a": 1}
         assert store.append("d|2", "items", [entry("A")], 2) == Appended(1)
         assert store.append("d|2", "items", [entry("A")], 2) == Duplicate(0, 0)
+
+
+# --- the asyncio adapter ---------------------------------------------------------------
+
+
+def test_open_async_store_gives_the_native_asyncio_adapter(url, key):
+    """``open_async_store`` serves cosmos:// with AsyncCosmosStore (azure.cosmos.aio), not a
+    thread pool; its request charges are counted like the sync adapter's."""
+    import asyncio
+
+    from pagedlist.adapters import open_async_store
+    from pagedlist.adapters.cosmos import AsyncCosmosStore
+
+    async def main() -> tuple[object, ...]:
+        async with await open_async_store(url) as store:
+            assert isinstance(store, AsyncCosmosStore)
+            before = store.stats()["requests"]
+            outcomes = (
+                await store.append(key, "items", [entry("a"), entry("b")], 10),
+                await store.append(key, "items", [entry("b")], 10),
+                await store.increment(key, "n", 4),
+                await store.increment(key, "n", 1, expect=3),
+                (await store.get(key)).doc["n"],
+                sorted(await store.get_many([key, key + "-absent"])),
+            )
+            assert store.stats()["requests"] - before >= 6
+            assert store.stats()["request_charge_ru"] > 0
+            return outcomes
+
+    assert asyncio.run(main()) == (Appended(2), Duplicate(1, 0), 4, None, 4, [key])
+    with open_store(url) as sync:
+        assert [e["id"] for e in sync.get(key).doc["items"]] == ["a", "b"]
+
+
+@local_only
+def test_async_missing_container_names_the_fix(url):
+    import asyncio
+
+    from pagedlist.adapters import open_async_store
+
+    name = f"absent-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ConfigError, match="pagedlist init") as caught:
+        asyncio.run(open_async_store(_other_container(url, name, create=False)))
+    assert name in str(caught.value)
+
+
+def test_async_unreachable_endpoint_is_store_unavailable():
+    import asyncio
+
+    from pagedlist.adapters import open_async_store
+
+    port = free_port()
+    with pytest.raises(StoreUnavailable):
+        asyncio.run(open_async_store(f"cosmos://127.0.0.1:{port}/db/c?tls=false&timeout=2"))
