@@ -31,8 +31,14 @@ from pagedlist.adapters.cosmos import (
     CosmosStore,
     sql_string_literal,
 )
-from pagedlist.conformance import ConformanceSuite, StoreFixtures
+from pagedlist.conformance import (
+    AbstractHistoryTests,
+    AbstractListTests,
+    ConformanceSuite,
+    StoreFixtures,
+)
 from pagedlist.conformance.blocking import AsyncAdapterFixtures
+from pagedlist.conformance.fixtures import LayoutOneFixtures
 from pagedlist.core.ops import Appended, Duplicate, Full
 from pagedlist.emulators.base import free_port
 from pagedlist.errors import (
@@ -72,7 +78,14 @@ class CosmosFixtures(StoreFixtures):
 
 
 class TestCosmos(ConformanceSuite, CosmosFixtures):
-    """Every clause on CosmosStore, against the local Cosmos DB server."""
+    """Every clause on CosmosStore, against the local Cosmos DB server (layout 2: entry
+    documents)."""
+
+
+class TestCosmosLayoutOne(
+    AbstractListTests, AbstractHistoryTests, LayoutOneFixtures, CosmosFixtures
+):
+    """The list and history clauses on CosmosStore in layout 1 (page rows)."""
 
 
 class TestCosmosAsync(ConformanceSuite, AsyncAdapterFixtures, CosmosFixtures):

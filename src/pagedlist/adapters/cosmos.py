@@ -43,7 +43,7 @@ from __future__ import annotations
 import abc
 import os
 import threading
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -72,7 +72,21 @@ from pagedlist.adapters._toolkit import (
     too_many_entries,
 )
 from pagedlist.core.astore import AsyncStore
-from pagedlist.core.ops import Appended, AppendOutcome, Duplicate, Full, JSONDoc, Limits, Row
+from pagedlist.core.deadline import remaining
+from pagedlist.core.ops import (
+    Appended,
+    AppendOutcome,
+    Claimed,
+    ClaimOutcome,
+    Duplicate,
+    Features,
+    Full,
+    JSONDoc,
+    Limits,
+    Row,
+    Slot,
+    Taken,
+)
 from pagedlist.core.store import Store, compact_json, too_large
 from pagedlist.errors import (
     ConfigError,
@@ -135,6 +149,17 @@ INDEXING_POLICY = {
 #: The item's size bound. Lower-case, like ``doc``: both appear bare in predicates
 #: (``c.doc``, ``c.rowbytes``), where the name's case must survive a case-folding server.
 ROW_BYTES = "rowbytes"
+#: An entry document's position (also its ``id``, as text), indexed for ``ORDER BY``.
+POS = "pos"
+#: The fields an entry may have (``docs/adapters.md`` 9.2).
+ENTRY_FIELDS = ("id", "ts", "v", "d", "e", "x")
+_ENTRY_SET = frozenset(ENTRY_FIELDS)
+#: Entries one claim writes: one transactional batch in the list's partition (Cosmos DB
+#: takes up to 100 operations; 10, like DynamoDB, keeps a refused claim cheap).
+CLAIM_ENTRIES = 10
+FEATURES = Features(entries=True, push=False, claim_entries=CLAIM_ENTRIES)
+#: The largest ``TOP`` a scan sends (callers pass large limits to mean "all").
+MAX_TOP = 2**31 - 1
 #: Values of the ``emulator`` URL option: ``vercel`` turns on the workarounds for the local
 #: test server ``@vercel/cosmosdb-server`` (``pagedlist emulator start cosmos`` prints it).
 EMULATORS = ("none", "vercel")
@@ -482,7 +507,12 @@ class _CosmosPlans:
     def _failed(self, err: Exception, what: str) -> Exception:
         """What a plan receives for a failed request: 404/409/412 as they are, every other
         SDK failure mapped (chained to it), anything else unchanged."""
-        if isinstance(err, exceptions.CosmosHttpResponseError):
+        if isinstance(err, exceptions.CosmosBatchOperationError):
+            # Not a CosmosHttpResponseError: the refused operation's status is the answer.
+            self._account(getattr(err, "headers", None))
+            if err.status_code == 409:
+                return err
+        elif isinstance(err, exceptions.CosmosHttpResponseError):
             self._account(getattr(err, "headers", None))
             if err.status_code in (404, 409, 412):
                 return err
@@ -659,11 +689,15 @@ class _CosmosPlans:
     def _create(self, body: dict[str, Any]) -> _Call:
         return self._data("create_item", body, what=f"create of {body['id']!r}")
 
-    def _p_read(self, key: str) -> Plan[dict[str, Any] | None]:
-        """One item, or ``None`` only when the service says it is absent."""
+    def _p_read(self, key: str, partition: str | None = None) -> Plan[dict[str, Any] | None]:
+        """Item ``key`` of logical partition ``partition`` (a row's own key by default), or
+        ``None`` only when the service says it is absent."""
         self._check_key(key)
+        partition = key if partition is None else partition
         try:
-            item: dict[str, Any] = yield self._data("read_item", key, key, what=f"read of {key!r}")
+            item: dict[str, Any] = yield self._data(
+                "read_item", key, partition, what=f"read of {key!r}"
+            )
             return item
         except exceptions.CosmosResourceNotFoundError:
             return None
@@ -683,8 +717,8 @@ class _CosmosPlans:
         # driver retries the read).
         found = yield self._query(
             "SELECT * FROM c WHERE c.pk = @pk AND c.id = @id",
-            {"@pk": key, "@id": key},
-            key,
+            {"@pk": partition, "@id": key},
+            partition,
             f"query for {key!r}",
         )
         return found[0] if found else None
@@ -978,6 +1012,178 @@ class _CosmosPlans:
             if err.status_code != 404:
                 raise self._map(err, "request") from err
 
+    # --- entry operations (layout 2) ------------------------------------------------------
+
+    @property
+    def features(self) -> Features:
+        """Entry documents (layout 2), one entry per claim, no ``push``."""
+        return FEATURES
+
+    @staticmethod
+    def _check_list(list_id: str) -> None:
+        # Entry documents live in the list's own logical partition; row keys always hold a
+        # "|", so a list id without one can never share a partition with a row.
+        _CosmosPlans._check_key(list_id)
+        if "|" in list_id:
+            raise UsageError(f"list id {list_id!r} cannot hold '|' (row keys use it)")
+
+    def _entry_body(self, list_id: str, position: int, entry: JSONDoc) -> dict[str, Any]:
+        """The document of an entry: its position as ``id`` and ``pos``, the list as ``pk``,
+        the entry as it is under ``doc``."""
+        self._check_list(list_id)
+        if not isinstance(entry, dict):
+            raise InvalidValue(f"an entry must be a JSON object, got {type(entry).__name__}")
+        for field in entry:
+            if field not in _ENTRY_SET:
+                raise InvalidValue(
+                    f"entry field {field!r} of list {list_id!r} is not one of the entry fields "
+                    f"{', '.join(ENTRY_FIELDS)}: entry documents hold only what the core writes"
+                )
+        body = {"id": _int_literal(position), "pk": list_id, POS: position, DOC: entry}
+        size = _json_bytes(body) + SYSTEM_PROPERTY_BYTES
+        if size > COSMOS_ITEM_BYTES:
+            raise too_large(f"{list_id} @ {position}", size, COSMOS_ITEM_BYTES)
+        return body
+
+    def _p_claim(self, list_id: str, first: int, entries: Sequence[JSONDoc]) -> Plan[ClaimOutcome]:
+        """One entry: ``create_item`` of its document in the list's partition. Several: one
+        transactional batch of such creates (all or nothing; the first refused one is the
+        lowest taken position). A 409 costs one read of the occupant (``Taken``)."""
+        batch = list(entries)
+        if len(batch) > CLAIM_ENTRIES:
+            raise UsageError(
+                f"claim of {len(batch)} entries in list {list_id!r}: this store takes at most "
+                f"{CLAIM_ENTRIES} per claim (features.claim_entries); nothing was written: "
+                "split the batch"
+            )
+        if not batch:
+            return Claimed()
+        bodies = [self._entry_body(list_id, first + i, e) for i, e in enumerate(batch)]
+        while True:
+            at = 0
+            try:
+                if len(bodies) == 1:
+                    yield self._create(bodies[0])
+                else:
+                    yield self._data(
+                        "execute_item_batch",
+                        [("create", (body,)) for body in bodies],
+                        what=f"claim of positions {first}.. of list {list_id!r}",
+                        partition_key=list_id,
+                    )
+                return Claimed()
+            except exceptions.CosmosBatchOperationError as err:
+                at = err.error_index or 0
+                if self._vercel and at > 0:
+                    # emulator=vercel only: the local server runs a batch's operations one
+                    # by one and keeps those before the refused one; Cosmos DB rolls them
+                    # back. Take them back out (docs/backends/cosmos.md, "Fidelity").
+                    yield from self._p_delete_ids(list_id, [b["id"] for b in bodies[:at]])
+            except exceptions.CosmosHttpResponseError as err:
+                if err.status_code != 409:
+                    raise self._map(err, "request") from err
+            row = yield from self._p_get_entry(list_id, first + at)
+            if row is not None:
+                return Taken(first + at, row.doc)
+            # Deleted (purged) between the refusal and the read: claim again.
+
+    def _p_scan(
+        self,
+        list_id: str,
+        lo: int = 0,
+        hi: int | None = None,
+        limit: int = 1,
+        newest_first: bool = False,
+    ) -> Plan[tuple[Slot, ...]]:
+        """One query in the list's partition: ``SELECT TOP @n ... ORDER BY c.pos``, every
+        value a parameter."""
+        self._check_list(list_id)
+        if limit <= 0 or (hi is not None and hi <= lo):
+            return ()
+        params: dict[str, Any] = {"@pk": list_id, "@n": min(limit, MAX_TOP), "@lo": lo}
+        where = "c.pk = @pk AND c.pos >= @lo"
+        if hi is not None:
+            where += " AND c.pos < @hi"
+            params["@hi"] = hi
+        order = "DESC" if newest_first else "ASC"
+        items = yield self._query(
+            f"SELECT TOP @n c.pos, c.{DOC} FROM c WHERE {where} ORDER BY c.pos {order}",
+            params,
+            list_id,
+            f"scan of list {list_id!r}",
+        )
+        return tuple((int(item[POS]), self._doc(item)) for item in items)
+
+    def _p_get_entry(self, list_id: str, position: int) -> Plan[Row | None]:
+        """A point read of the entry's document in the list's partition."""
+        self._check_list(list_id)
+        item = yield from self._p_read(_int_literal(position), list_id)
+        return None if item is None else Row(self._doc(item), str(item["_etag"]))
+
+    def _p_replace_entry(
+        self, list_id: str, position: int, entry: JSONDoc, version: str
+    ) -> Plan[str | None]:
+        """``replace_item`` conditional on the ``_etag`` (never creates); 412 or 404: no."""
+        body = self._entry_body(list_id, position, entry)
+        try:
+            item = yield self._data(
+                "replace_item",
+                body["id"],
+                body,
+                what=f"replace of entry {position} of list {list_id!r}",
+                etag=version,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except exceptions.CosmosHttpResponseError as err:
+            if err.status_code in (404, 412):
+                return None
+            raise self._map(err, "request") from err
+        return str(item["_etag"])
+
+    def _p_purge(self, list_id: str, below: int) -> Plan[None]:
+        """A query of the ids below ``below``, then a ``delete_item`` each; no request
+        starts after the operation's deadline (idempotent: the next purge goes on)."""
+        yield from self._p_delete_entries(list_id, below)
+
+    def _p_drop_entries(self, list_id: str) -> Plan[None]:
+        """As :meth:`_p_purge`, every position."""
+        yield from self._p_delete_entries(list_id, None)
+
+    def _p_delete_entries(self, list_id: str, below: int | None) -> Plan[None]:
+        self._check_list(list_id)
+        params: dict[str, Any] = {"@pk": list_id}
+        where = "c.pk = @pk AND IS_DEFINED(c.pos)"
+        if below is not None:
+            where += " AND c.pos < @below"
+            params["@below"] = below
+        still = f"entry documents of list {list_id!r} still to delete (purges are idempotent)"
+        self._run_out(still)
+        items = yield self._query(
+            f"SELECT c.id FROM c WHERE {where}", params, list_id, f"purge of list {list_id!r}"
+        )
+        yield from self._p_delete_ids(list_id, [item["id"] for item in items], still)
+
+    def _p_delete_ids(self, list_id: str, ids: list[str], still: str = "") -> Plan[None]:
+        """``delete_item`` of each of ``ids`` in the list's partition; absent ones are fine."""
+        for item_id in ids:
+            if still:
+                self._run_out(still)
+            try:
+                yield self._data("delete_item", item_id, list_id, what=f"delete in {list_id!r}")
+            except exceptions.CosmosHttpResponseError as err:
+                if err.status_code != 404:
+                    raise self._map(err, "request") from err
+
+    def _run_out(self, still: str) -> None:
+        """``DeadlineExceeded`` if the running operation's deadline has passed (none set:
+        never) before a request that continues a purge."""
+        seconds = remaining()
+        if seconds is not None and seconds <= 0:
+            raise DeadlineExceeded(
+                f"Cosmos DB purge at {self._where}: the operation's deadline passed with "
+                f"{still}: retry, or raise the deadline"
+            )
+
     def stats(self) -> Mapping[str, Any]:
         """Running totals: request units charged, requests made, 429s seen."""
         with self._lock:
@@ -993,7 +1199,21 @@ class _CosmosPlans:
 
 
 #: The store operations both classes serve from a ``_p_`` plan of :class:`_CosmosPlans`.
-_OPERATIONS = ("put_if_absent", "replace", "get", "get_many", "append", "increment", "delete")
+_OPERATIONS = (
+    "put_if_absent",
+    "replace",
+    "get",
+    "get_many",
+    "append",
+    "increment",
+    "delete",
+    "claim",
+    "scan",
+    "get_entry",
+    "replace_entry",
+    "purge",
+    "drop_entries",
+)
 
 
 def _serving(
