@@ -774,13 +774,17 @@ class _CosmosPlans:
     def _p_replace(self, key: str, doc: JSONDoc, version: str) -> Plan[str | None]:
         """``replace_item`` conditional on the ``_etag``; 412 or 404 mean no."""
         self._check_key(key)
-        body = self._body(key, doc)
+        return (yield from self._p_swap(self._body(key, doc), version, f"replace of {key!r}"))
+
+    def _p_swap(self, body: dict[str, Any], version: str, what: str) -> Plan[str | None]:
+        """``replace_item`` of ``body`` if its ``_etag`` is still ``version`` (never creates):
+        the new ``_etag``, or ``None`` on 412 or 404."""
         try:
             item = yield self._data(
                 "replace_item",
-                key,
+                body["id"],
                 body,
-                what=f"replace of {key!r}",
+                what=what,
                 etag=version,
                 match_condition=MatchConditions.IfNotModified,
             )
@@ -792,7 +796,10 @@ class _CosmosPlans:
 
     def _p_get(self, key: str) -> Plan[Row | None]:
         """A point read (strongly consistent on a Strong-consistency account)."""
-        item = yield from self._p_read(key)
+        return self._row((yield from self._p_read(key)))
+
+    def _row(self, item: Mapping[str, Any] | None) -> Row | None:
+        """The ``Row`` an item holds (its ``doc`` and ``_etag``), ``None`` for no item."""
         return None if item is None else Row(self._doc(item), str(item["_etag"]))
 
     def _p_get_many(self, keys: Iterable[str]) -> Plan[dict[str, Row]]:
@@ -1117,28 +1124,15 @@ class _CosmosPlans:
     def _p_get_entry(self, list_id: str, position: int) -> Plan[Row | None]:
         """A point read of the entry's document in the list's partition."""
         self._check_list(list_id)
-        item = yield from self._p_read(_int_literal(position), list_id)
-        return None if item is None else Row(self._doc(item), str(item["_etag"]))
+        return self._row((yield from self._p_read(_int_literal(position), list_id)))
 
     def _p_replace_entry(
         self, list_id: str, position: int, entry: JSONDoc, version: str
     ) -> Plan[str | None]:
         """``replace_item`` conditional on the ``_etag`` (never creates); 412 or 404: no."""
         body = self._entry_body(list_id, position, entry)
-        try:
-            item = yield self._data(
-                "replace_item",
-                body["id"],
-                body,
-                what=f"replace of entry {position} of list {list_id!r}",
-                etag=version,
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except exceptions.CosmosHttpResponseError as err:
-            if err.status_code in (404, 412):
-                return None
-            raise self._map(err, "request") from err
-        return str(item["_etag"])
+        what = f"replace of entry {position} of list {list_id!r}"
+        return (yield from self._p_swap(body, version, what))
 
     def _p_purge(self, list_id: str, below: int) -> Plan[None]:
         """A query of the ids below ``below``, then a ``delete_item`` each; no request
