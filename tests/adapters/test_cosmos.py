@@ -31,7 +31,14 @@ from pagedlist.adapters.cosmos import (
     CosmosStore,
     sql_string_literal,
 )
-from pagedlist.conformance import ConformanceSuite, StoreFixtures
+from pagedlist.conformance import (
+    AbstractHistoryTests,
+    AbstractListTests,
+    ConformanceSuite,
+    StoreFixtures,
+)
+from pagedlist.conformance.blocking import AsyncAdapterFixtures
+from pagedlist.conformance.fixtures import LayoutOneFixtures
 from pagedlist.core.ops import Appended, Duplicate, Full
 from pagedlist.emulators.base import free_port
 from pagedlist.errors import (
@@ -71,7 +78,18 @@ class CosmosFixtures(StoreFixtures):
 
 
 class TestCosmos(ConformanceSuite, CosmosFixtures):
-    """Every clause on CosmosStore, against the local Cosmos DB server."""
+    """Every clause on CosmosStore, against the local Cosmos DB server (layout 2: entry
+    documents)."""
+
+
+class TestCosmosLayoutOne(
+    AbstractListTests, AbstractHistoryTests, LayoutOneFixtures, CosmosFixtures
+):
+    """The list and history clauses on CosmosStore in layout 1 (page rows)."""
+
+
+class TestCosmosAsync(ConformanceSuite, AsyncAdapterFixtures, CosmosFixtures):
+    """Every clause on AsyncCosmosStore (azure.cosmos.aio), through a blocking bridge."""
 
 
 # --- fixtures for the Cosmos-specific tests ----------------------------------------------
@@ -652,3 +670,120 @@ def test_docker_cosmos_emulator():
         assert store.get("d|1").doc == {"a": 1}
         assert store.append("d|2", "items", [entry("A")], 2) == Appended(1)
         assert store.append("d|2", "items", [entry("A")], 2) == Duplicate(0, 0)
+
+
+# --- the asyncio adapter ---------------------------------------------------------------
+
+
+def test_open_async_store_gives_the_native_asyncio_adapter(url, key):
+    """``open_async_store`` serves cosmos:// with AsyncCosmosStore (azure.cosmos.aio), not a
+    thread pool; its request charges are counted like the sync adapter's."""
+    import asyncio
+
+    from pagedlist.adapters import open_async_store
+    from pagedlist.adapters.cosmos import AsyncCosmosStore
+
+    async def main() -> tuple[object, ...]:
+        async with await open_async_store(url) as store:
+            assert isinstance(store, AsyncCosmosStore)
+            before = store.stats()["requests"]
+            outcomes = (
+                await store.append(key, "items", [entry("a"), entry("b")], 10),
+                await store.append(key, "items", [entry("b")], 10),
+                await store.increment(key, "n", 4),
+                await store.increment(key, "n", 1, expect=3),
+                (await store.get(key)).doc["n"],
+                sorted(await store.get_many([key, key + "-absent"])),
+            )
+            assert store.stats()["requests"] - before >= 6
+            assert store.stats()["request_charge_ru"] > 0
+            return outcomes
+
+    assert asyncio.run(main()) == (Appended(2), Duplicate(1, 0), 4, None, 4, [key])
+    with open_store(url) as sync:
+        assert [e["id"] for e in sync.get(key).doc["items"]] == ["a", "b"]
+
+
+@local_only
+def test_async_missing_container_names_the_fix(url):
+    import asyncio
+
+    from pagedlist.adapters import open_async_store
+
+    name = f"absent-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ConfigError, match="pagedlist init") as caught:
+        asyncio.run(open_async_store(_other_container(url, name, create=False)))
+    assert name in str(caught.value)
+
+
+def test_async_unreachable_endpoint_is_store_unavailable():
+    import asyncio
+
+    from pagedlist.adapters import open_async_store
+
+    port = free_port()
+    with pytest.raises(StoreUnavailable):
+        asyncio.run(open_async_store(f"cosmos://127.0.0.1:{port}/db/c?tls=false&timeout=2"))
+
+
+# --- layout 2: entry documents ------------------------------------------------------------
+
+
+def _slot(item_id: str) -> dict:
+    return {"id": item_id, "ts": 1_764_000_000_000, "v": '"x"'}
+
+
+def _requests(store: CosmosStore) -> int:
+    return store.stats()["requests"]
+
+
+def test_entry_documents_live_in_the_lists_partition(store):
+    """A new list is layout 2: each entry a document {id: position, pk: list, pos, doc}."""
+    from pagedlist.core.ops import Claimed
+
+    assert store.features.entries and not store.features.push
+    assert store.features.claim_entries == 10
+    list_id = f"ed-{uuid.uuid4().hex[:10]}"
+    plist = PagedList.create(store, list_id)
+    plist.extend(["a", "b"])
+    assert store.get(f"{list_id}|s").doc.get("format") == 2
+    item = store._container.read_item("1", partition_key=list_id)
+    assert (item["id"], item["pk"], item["pos"]) == ("1", list_id, 1)
+    assert item["doc"]["v"] == '"b"'
+    assert store.claim(list_id, 5, [_slot("z")]) == Claimed()
+    assert [p for p, _ in store.scan(list_id, 0, None, 10, True)] == [5, 1, 0]
+
+
+def test_claim_refused_past_its_first_position_writes_nothing(store):
+    """The lowest taken position is named and the free positions before it stay free (the
+    local server keeps a refused batch's earlier creates: emulator=vercel takes them back)."""
+    from pagedlist.core.ops import Claimed, Taken
+
+    list_id = f"cb-{uuid.uuid4().hex[:10]}"
+    assert store.claim(list_id, 3, [_slot("late")]) == Claimed()
+    before = _requests(store)
+    taken = store.claim(list_id, 0, [_slot(f"e{i}") for i in range(6)])
+    assert taken == Taken(3, _slot("late"))
+    # The batch, the undo of positions 0..2 (the local server only), the occupant's read.
+    assert _requests(store) - before == 1 + (3 if store._vercel else 0) + 1
+    assert store.scan(list_id, 0, None, 100) == ((3, _slot("late")),)
+    assert store.claim(list_id, 0, [_slot(f"e{i}") for i in range(3)]) == Claimed()
+    assert [e["id"] for _, e in store.scan(list_id, 0, None, 100)] == ["e0", "e1", "e2", "late"]
+
+
+def test_claim_and_scan_are_one_request_each(store):
+    from pagedlist.core.ops import Claimed
+
+    list_id = f"c1-{uuid.uuid4().hex[:10]}"
+    before = _requests(store)
+    assert store.claim(list_id, 0, [_slot("a")]) == Claimed()
+    assert store.claim(list_id, 1, [_slot(f"b{i}") for i in range(10)]) == Claimed()
+    assert len(store.scan(list_id, 0, None, 5, True)) == 5
+    assert _requests(store) - before == 3
+
+
+def test_list_ids_that_could_meet_a_row_are_refused(store):
+    with pytest.raises(UsageError, match="cannot hold"):
+        store.scan("a|s", 0, None, 1)
+    with pytest.raises(UsageError):
+        store.claim("a/b", 0, [_slot("x")])

@@ -87,6 +87,7 @@ ADAPTERS: dict[str, AdapterInfo] = {
         "pagedlist.adapters.cosmos:CosmosStore",
         "cosmos",
         "cosmos://HOST:PORT/DATABASE/CONTAINER[?create=true&tls=false]",
+        "pagedlist.adapters.cosmos:AsyncCosmosStore",
     ),
     # No async_target: borneo has no asyncio client, so open_async_store serves OCI NoSQL
     # through a bounded thread pool (ThreadedAsyncStore), tested as TestOCINoSQLAsync.

@@ -40,9 +40,11 @@ goes through :func:`sql_string_literal`.
 
 from __future__ import annotations
 
+import abc
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -69,7 +71,22 @@ from pagedlist.adapters._toolkit import (
     not_an_integer,
     too_many_entries,
 )
-from pagedlist.core.ops import Appended, AppendOutcome, Duplicate, Full, JSONDoc, Limits, Row
+from pagedlist.core.astore import AsyncStore
+from pagedlist.core.deadline import remaining
+from pagedlist.core.ops import (
+    Appended,
+    AppendOutcome,
+    Claimed,
+    ClaimOutcome,
+    Duplicate,
+    Features,
+    Full,
+    JSONDoc,
+    Limits,
+    Row,
+    Slot,
+    Taken,
+)
 from pagedlist.core.store import Store, compact_json, too_large
 from pagedlist.errors import (
     ConfigError,
@@ -90,6 +107,7 @@ __all__ = [
     "ERRORS",
     "KEY_ENV",
     "MAX_PATCH_ENTRIES",
+    "AsyncCosmosStore",
     "CosmosStore",
     "sql_string_literal",
 ]
@@ -131,6 +149,17 @@ INDEXING_POLICY = {
 #: The item's size bound. Lower-case, like ``doc``: both appear bare in predicates
 #: (``c.doc``, ``c.rowbytes``), where the name's case must survive a case-folding server.
 ROW_BYTES = "rowbytes"
+#: An entry document's position (also its ``id``, as text), indexed for ``ORDER BY``.
+POS = "pos"
+#: The fields an entry may have (``docs/adapters.md`` 9.2).
+ENTRY_FIELDS = ("id", "ts", "v", "d", "e", "x")
+_ENTRY_SET = frozenset(ENTRY_FIELDS)
+#: Entries one claim writes: one transactional batch in the list's partition (Cosmos DB
+#: takes up to 100 operations; 10, like DynamoDB, keeps a refused claim cheap).
+CLAIM_ENTRIES = 10
+FEATURES = Features(entries=True, push=False, claim_entries=CLAIM_ENTRIES)
+#: The largest ``TOP`` a scan sends (callers pass large limits to mean "all").
+MAX_TOP = 2**31 - 1
 #: Values of the ``emulator`` URL option: ``vercel`` turns on the workarounds for the local
 #: test server ``@vercel/cosmosdb-server`` (``pagedlist emulator start cosmos`` prints it).
 EMULATORS = ("none", "vercel")
@@ -270,90 +299,147 @@ ERRORS = ErrorTable(
 )
 
 
-class CosmosStore(Store):
-    """Rows in one Cosmos DB container, each row its own logical partition."""
+# --- plans: every operation as SDK requests and answers, no I/O ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One SDK request: ``method`` of ``target`` (the container when ``None``) with its
+    arguments; ``what`` names it in error messages. ``listed`` collects a paged answer (a
+    query) into a list."""
+
+    method: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    what: str
+    target: Any = None
+    listed: bool = False
+
+
+Plan = Generator[_Call, Any, T]
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    value: Any
+
+
+def _advance(plan: Plan[Any], answer: Any, error: BaseException | None) -> Any:
+    """Give ``plan`` the answer (or the error) of its last request; return its next request,
+    or :class:`_Done` with its result."""
+    try:
+        return plan.send(answer) if error is None else plan.throw(error)
+    except StopIteration as stop:
+        return _Done(stop.value)
+
+
+def _parse_url(url: str) -> dict[str, Any]:
+    options = UrlOptions(url, accepted=_OPTIONS, form=_FORM, what="Cosmos DB URL")
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "cosmos":
+        raise options.error("it is not a cosmos:// URL")
+    netloc = parts.netloc
+    if "@" in netloc:
+        raise ConfigError(
+            f"do not put credentials in the Cosmos DB URL; set ${KEY_ENV} to the account "
+            "key, or leave it unset to use Azure identity (az login, managed identity)"
+        )
+    path = [unquote(p) for p in parts.path.split("/") if p]
+    if not netloc or len(path) != 2:
+        raise options.error("it must name a host, a database and a container")
+    host, port = host_port(netloc, 443, options.error)
+    consistency = options.choice("consistency", ("strong", "any"), "strong")
+    return {
+        "require_strong": consistency == "strong",
+        "host": host,
+        "port": port or 443,
+        "database": path[0],
+        "container": path[1],
+        "tls": options.flag("tls", True),
+        "create": options.flag("create"),
+        "verify": options.flag("verify", True),
+        "timeout": options.number("timeout", 10.0),
+        "emulator": options.choice("emulator", EMULATORS, "none"),
+    }
+
+
+def _routed(url: str, route: Callable[[str, int], tuple[str, int]]) -> dict[str, Any]:
+    """``url``'s options with its server reached at ``route(host, port)`` (clause W1)."""
+    opts = _parse_url(url)
+    if opts["tls"]:
+        raise ConfigError(
+            f"{url!r} uses HTTPS, whose certificate check a loopback proxy cannot pass; "
+            "only a plain-HTTP (tls=false) server can be routed through one"
+        )
+    opts["host"], opts["port"] = route(opts["host"], opts["port"])
+    return opts
+
+
+def _client_options(timeout: float, verify: bool) -> dict[str, Any]:
+    """Keyword arguments for ``CosmosClient`` (sync or aio): no retry layer of its own.
+
+    The core driver is the only retry layer (contract clause W1): the SDK must never send
+    a request twice. A reset after a patch was sent may follow its commit (an incr counted
+    twice), and 429s are the driver's to retry within the operation's deadline, honouring
+    x-ms-retry-after-ms. Each retry path of azure-cosmos 4.17's _retry_utility.Execute (and
+    its aio twin) and of azure-core underneath, and what switches it off:
+
+    * 429 (ResourceThrottleRetryPolicy): RetryOptions with 0 attempts and 0 s. retry_total=0
+      keeps it 0 (cosmos_client._build_connection_policy takes "retry_throttle_total or
+      retry_total or RetryOptions'" count).
+    * ServiceRequestError / ServiceResponseError / 408 / 5xx / 503 / 403.3 / 404.1002
+      (ServiceRequest-, ServiceResponse-, TimeoutFailover-, ServiceUnavailable-,
+      EndpointDiscovery- and _SessionRetryPolicy): each ShouldRetry returns False first
+      thing when EnableEndpointDiscovery is off (enable_endpoint_discovery).
+    * the transport (ConnectionRetryPolicy, an azure-core RetryPolicy): retry_total,
+      retry_connect, retry_read, retry_status all 0, so not even a read is re-sent.
+    * writes re-sent on purpose (retry_write, RetryNonIdempotentWrites) and hedging
+      (availability_strategy): both off, stated here rather than left to defaults.
+
+    Left on, because nothing was carried out: 410 partition-range gone and
+    container-recreated answers (the request is refused, the routing map refreshed), and
+    DefaultRetryPolicy, which only re-sends reads.
+    """
+    policy = ConnectionPolicy()
+    policy.RetryOptions = RetryOptions(max_retry_attempt_count=0, max_wait_time_in_seconds=0)
+    return {
+        "connection_policy": policy,
+        # Also: regional endpoints the local server lacks, and pagedlist needs a single
+        # write region anyway (docs/backends/cosmos.md).
+        "enable_endpoint_discovery": False,
+        "connection_timeout": timeout,
+        "read_timeout": timeout,
+        "retry_total": 0,
+        "retry_connect": 0,
+        "retry_read": 0,
+        "retry_status": 0,
+        "retry_write": 0,
+        "availability_strategy": False,
+        "connection_verify": verify,
+    }
+
+
+class _CosmosPlans:
+    """Everything :class:`CosmosStore` and :class:`AsyncCosmosStore` share: settings,
+    predicates, error mapping, and each store operation as a plan (a generator that yields
+    the :class:`_Call` requests it needs and receives their answers, or the mapped error).
+
+    404, 409 and 412 reach a plan as the SDK's own exceptions (they are answers, not
+    failures: plans catch ``exceptions.CosmosHttpResponseError``); every other failure
+    arrives as the ``pagedlist.errors`` exception :data:`ERRORS` maps it to, chained to
+    the SDK's.
+    """
 
     scheme = "cosmos"
+    _client: Any
+    _container: Any
+    #: The client's method that reads the account (the aio client names it privately).
+    _ACCOUNT_METHOD = "get_database_account"
 
-    # --- opening ------------------------------------------------------------------------
-
-    @classmethod
-    def _parse(cls, url: str) -> dict[str, Any]:
-        options = UrlOptions(url, accepted=_OPTIONS, form=_FORM, what="Cosmos DB URL")
-        parts = urlsplit(url)
-        if parts.scheme.lower() != "cosmos":
-            raise options.error("it is not a cosmos:// URL")
-        netloc = parts.netloc
-        if "@" in netloc:
-            raise ConfigError(
-                f"do not put credentials in the Cosmos DB URL; set ${KEY_ENV} to the account "
-                "key, or leave it unset to use Azure identity (az login, managed identity)"
-            )
-        path = [unquote(p) for p in parts.path.split("/") if p]
-        if not netloc or len(path) != 2:
-            raise options.error("it must name a host, a database and a container")
-        host, port = host_port(netloc, 443, options.error)
-        consistency = options.choice("consistency", ("strong", "any"), "strong")
-        return {
-            "require_strong": consistency == "strong",
-            "host": host,
-            "port": port or 443,
-            "database": path[0],
-            "container": path[1],
-            "tls": options.flag("tls", True),
-            "create": options.flag("create"),
-            "verify": options.flag("verify", True),
-            "timeout": options.number("timeout", 10.0),
-            "emulator": options.choice("emulator", EMULATORS, "none"),
-        }
-
-    @classmethod
-    def from_url(cls, url: str) -> CosmosStore:
-        """Open ``cosmos://HOST:PORT/DATABASE/CONTAINER[?tls=false&create=true...]``."""
-        return cls(**cls._parse(url))
-
-    @classmethod
-    def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> CosmosStore:
-        """Open ``url`` with its server ``(host, port)`` reached at ``route(host, port)``
-        instead (the conformance suite's fault proxy, clause W1).
-
-        ``ConfigError`` unless the URL has ``tls=false``: a certificate names the server,
-        not a loopback proxy.
-        """
-        opts = cls._parse(url)
-        if opts["tls"]:
-            raise ConfigError(
-                f"{url!r} uses HTTPS, whose certificate check a loopback proxy cannot pass; "
-                "only a plain-HTTP (tls=false) server can be routed through one"
-            )
-        opts["host"], opts["port"] = route(opts["host"], opts["port"])
-        return cls(**opts)
-
-    @classmethod
-    def provision(cls, url: str) -> str:
-        """Create the database and container (partition key ``/pk``) if absent."""
-        opts = cls._parse(url)
-        opts["create"] = True
-        store = cls(**opts)
-        try:
-            return store._provisioned
-        finally:
-            store.close()
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        database: str,
-        container: str,
-        *,
-        tls: bool = True,
-        create: bool = False,
-        verify: bool = True,
-        timeout: float = 10.0,
-        require_strong: bool = True,
-        emulator: str = "none",
-    ) -> None:
+    def _settings(
+        self, host: str, port: int, database: str, container: str, tls: bool, emulator: str
+    ) -> str:
+        """Set what the plans need; return the endpoint URL."""
         flags = (["tls=false"] if not tls else []) + (
             [f"emulator={emulator}"] if emulator != "none" else []
         )
@@ -372,91 +458,125 @@ class CosmosStore(Store):
         self._charge = 0.0
         self._requests = 0
         self._throttled = 0
+        self._provisioned = "container already exists"
         if not hasattr(ContainerProxy, "read_items"):
             raise ConfigError(
                 "the installed azure-cosmos has no ContainerProxy.read_items: upgrade it, "
                 "pip install 'azure-cosmos>=4.17,<5' (or 'pagedlist[cosmos]')"
             )
-        credential, self._auth = self._credential(host)
         bracketed = f"[{host}]" if ":" in host else host
-        endpoint = f"{'https' if tls else 'http'}://{bracketed}:{port}/"
-        policy = ConnectionPolicy()
-        # The core driver is the only retry layer (contract clause W1): the SDK must never
-        # send a request twice. A reset after a patch was sent may follow its commit (an
-        # incr counted twice), and 429s are the driver's to retry within the operation's
-        # deadline, honouring x-ms-retry-after-ms. Each retry path of azure-cosmos 4.17's
-        # _retry_utility.Execute and of azure-core underneath, and what switches it off:
-        # * 429 (ResourceThrottleRetryPolicy): RetryOptions with 0 attempts and 0 s.
-        #   retry_total=0 below keeps it 0 (cosmos_client._build_connection_policy takes
-        #   "retry_throttle_total or retry_total or RetryOptions'" count).
-        # * ServiceRequestError / ServiceResponseError / 408 / 5xx / 503 / 403.3 / 404.1002
-        #   (ServiceRequest-, ServiceResponse-, TimeoutFailover-, ServiceUnavailable-,
-        #   EndpointDiscovery- and _SessionRetryPolicy): each ShouldRetry returns False
-        #   first thing when EnableEndpointDiscovery is off (enable_endpoint_discovery).
-        # * the transport (ConnectionRetryPolicy, an azure-core RetryPolicy): retry_total,
-        #   retry_connect, retry_read, retry_status all 0, so not even a read is re-sent;
-        #   requests' own adapter already has Retry(total=False) (azure-core
-        #   RequestsTransport).
-        # * writes re-sent on purpose (retry_write, RetryNonIdempotentWrites) and hedging
-        #   (availability_strategy): both off, stated here rather than left to defaults.
-        # Left on, because nothing was carried out: 410 partition-range gone and
-        # container-recreated answers (the request is refused, the routing map refreshed),
-        # and DefaultRetryPolicy, which only re-sends reads.
-        policy.RetryOptions = RetryOptions(max_retry_attempt_count=0, max_wait_time_in_seconds=0)
-        try:
-            self._client = CosmosClient(
-                endpoint,
-                credential,
-                connection_policy=policy,
-                # Also: regional endpoints the local server lacks, and pagedlist needs a
-                # single write region anyway (docs/backends/cosmos.md).
-                enable_endpoint_discovery=False,
-                connection_timeout=timeout,
-                read_timeout=timeout,
-                retry_total=0,
-                retry_connect=0,
-                retry_read=0,
-                retry_status=0,
-                retry_write=0,
-                availability_strategy=False,
-                connection_verify=verify,
-            )
-        except (AzureError, OSError) as err:
-            raise self._map(err, "connection") from err
-        except ValueError as err:
-            raise ConfigError(f"cannot use Cosmos DB endpoint {endpoint!r}: {err}") from err
-        self._provisioned = "container already exists"
-        try:
-            if require_strong:
-                self._check_consistency()
-            self._container = self._open_container(create)
-        except BaseException:
-            self.close()
-            raise
+        return f"{'https' if tls else 'http'}://{bracketed}:{port}/"
 
-    def _credential(self, host: str) -> tuple[Any, str]:
+    def _credential(self, host: str, aio: bool = False) -> tuple[Any, str]:
         key = os.environ.get(KEY_ENV)
         if key:
             return key, f"key from ${KEY_ENV}"
         if is_loopback(host):
             return EMULATOR_KEY, "emulator key"
         try:
-            from azure.identity import DefaultAzureCredential
+            if aio:
+                from azure.identity.aio import DefaultAzureCredential as Credential
+            else:
+                from azure.identity import DefaultAzureCredential as Credential
         except ImportError:
             raise ConfigError(
                 f"no ${KEY_ENV} set and azure-identity is not installed: set ${KEY_ENV} to "
                 "the account key, or pip install 'pagedlist[cosmos]' to sign in with Azure "
                 "identity (az login, managed identity)"
             ) from None
-        return DefaultAzureCredential(), "Azure identity"
+        return Credential(), "Azure identity"
 
-    def _check_consistency(self) -> None:
+    def _make_client(
+        self,
+        factory: Callable[..., Any],
+        endpoint: str,
+        credential: Any,
+        timeout: float,
+        verify: bool,
+    ) -> Any:
+        """``factory`` (the sync or the aio ``CosmosClient``) with :func:`_client_options`."""
+        try:
+            return factory(endpoint, credential, **_client_options(timeout, verify))
+        except (AzureError, OSError) as err:
+            raise self._map(err, "connection") from err
+        except ValueError as err:
+            raise ConfigError(f"cannot use Cosmos DB endpoint {endpoint!r}: {err}") from err
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def _failed(self, err: Exception, what: str) -> Exception:
+        """What a plan receives for a failed request: 404/409/412 as they are, every other
+        SDK failure mapped (chained to it), anything else unchanged."""
+        if isinstance(err, exceptions.CosmosBatchOperationError):
+            # Not a CosmosHttpResponseError: the refused operation's status is the answer.
+            self._account(getattr(err, "headers", None))
+            if err.status_code == 409:
+                return err
+        elif isinstance(err, exceptions.CosmosHttpResponseError):
+            self._account(getattr(err, "headers", None))
+            if err.status_code in (404, 409, 412):
+                return err
+        elif not isinstance(err, (AzureError, OSError)):
+            return err
+        mapped = self._map(err, what)
+        mapped.__cause__ = err
+        return mapped
+
+    def _hook(self, headers: Mapping[str, str], _result: Any = None) -> None:
+        self._account(headers)
+
+    def _account(self, headers: Mapping[str, str] | None) -> None:
+        charge = 0.0
+        if headers:
+            try:
+                charge = float(headers.get("x-ms-request-charge") or 0)
+            except ValueError:
+                charge = 0.0
+        with self._lock:
+            self._charge += charge
+            self._requests += 1
+
+    def _map(self, err: BaseException, what: str) -> PagedListError:
+        """The pagedlist error for an SDK exception (:data:`ERRORS`)."""
+        retry_after = None
+        if isinstance(err, exceptions.CosmosHttpResponseError) and err.status_code == 429:
+            with self._lock:
+                self._throttled += 1
+            raw = (err.headers or {}).get("x-ms-retry-after-ms")
+            try:
+                retry_after = float(raw) / 1000 if raw else None
+            except ValueError:
+                retry_after = None
+        message = str(getattr(err, "message", "") or err).strip()
+        return ERRORS.error(
+            err,
+            what=what,
+            where=f"Cosmos DB {what} at {self._where}",
+            url=self._where,
+            key_env=KEY_ENV,
+            status=getattr(err, "status_code", ""),
+            detail=(message.splitlines() or [""])[0][:300],
+            retry_after=retry_after,
+        )
+
+    def _data(self, method: str, *args: Any, what: str, **kwargs: Any) -> _Call:
+        """A request on the container, its request charge counted."""
+        return _Call(method, args, {**kwargs, "response_hook": self._hook}, what)
+
+    # --- opening ------------------------------------------------------------------------
+
+    def _p_open(self, require_strong: bool, create: bool) -> Plan[None]:
+        if require_strong:
+            yield from self._p_check_consistency()
+        self._container = yield from self._p_open_container(create)
+
+    def _p_check_consistency(self) -> Plan[None]:
         """Refuse an account whose default consistency is weaker than Strong.
 
         The store contract asks for linearizable reads (once a write returns, every
         client's read sees it); under Session, a client only reads its own writes.
         """
-        account = self._call(self._client.get_database_account, "read of the account")
+        account = yield _Call(self._ACCOUNT_METHOD, (), {}, "read of the account", self._client)
         policy = getattr(account, "ConsistencyPolicy", None) or {}
         level = policy.get("defaultConsistencyLevel", "unknown")
         if str(level).lower() != "strong":
@@ -469,7 +589,7 @@ class CosmosStore(Store):
                 "behind; writers stay correct)"
             )
 
-    def _open_container(self, create: bool) -> Any:
+    def _p_open_container(self, create: bool) -> Plan[Any]:
         db = self._client.get_database_client(self._database_name)
         container = db.get_container_client(self._container_name)
         how = (
@@ -477,7 +597,7 @@ class CosmosStore(Store):
             "with partition key path /pk (docs/backends/cosmos.md shows az CLI and Bicep)"
         )
         try:
-            props = self._call(container.read, "read of the container")
+            props = yield _Call("read", (), {}, "read of the container", container)
         except exceptions.CosmosHttpResponseError as err:
             if err.status_code != 404:
                 raise
@@ -486,15 +606,18 @@ class CosmosStore(Store):
                     f"Cosmos DB container {self._container_name!r} in database "
                     f"{self._database_name!r} does not exist at {self._where}: {how}"
                 ) from err
-            db = self._call(lambda: self._client.create_database_if_not_exists(self._database_name))
-            container = self._call(
-                lambda: db.create_container_if_not_exists(
-                    self._container_name,
-                    PartitionKey(path="/pk", kind="Hash", version=2),
-                    indexing_policy=INDEXING_POLICY,
-                )
+            what = f"creation of container {self._container_name!r}"
+            db = yield _Call(
+                "create_database_if_not_exists", (self._database_name,), {}, what, self._client
             )
-            props = self._call(container.read)
+            container = yield _Call(
+                "create_container_if_not_exists",
+                (self._container_name, PartitionKey(path="/pk", kind="Hash", version=2)),
+                {"indexing_policy": INDEXING_POLICY},
+                what,
+                db,
+            )
+            props = yield _Call("read", (), {}, "read of the container", container)
             self._provisioned = (
                 f"created container {self._container_name!r} (partition key /pk) in database "
                 f"{self._database_name!r}"
@@ -530,60 +653,7 @@ class CosmosStore(Store):
         """
         return ("FROM c  WHERE " if self._vercel else "FROM c WHERE ") + " AND ".join(conditions)
 
-    # --- plumbing -----------------------------------------------------------------------
-
-    def _hook(self, headers: Mapping[str, str], _result: Any) -> None:
-        self._account(headers)
-
-    def _account(self, headers: Mapping[str, str] | None) -> None:
-        charge = 0.0
-        if headers:
-            try:
-                charge = float(headers.get("x-ms-request-charge") or 0)
-            except ValueError:
-                charge = 0.0
-        with self._lock:
-            self._charge += charge
-            self._requests += 1
-
-    def _call(self, fn: Callable[[], T], what: str = "request") -> T:
-        """Run one SDK call, mapping its errors to ``pagedlist.errors``.
-
-        404, 409 and 412 are returned to the caller as the SDK's exceptions (they are
-        answers, not failures) — callers catch ``exceptions.CosmosHttpResponseError``.
-        """
-        try:
-            return fn()
-        except exceptions.CosmosHttpResponseError as err:
-            self._account(getattr(err, "headers", None))
-            if err.status_code in (404, 409, 412):
-                raise
-            raise self._map(err, what) from err
-        except (AzureError, OSError) as err:
-            raise self._map(err, what) from err
-
-    def _map(self, err: BaseException, what: str) -> PagedListError:
-        """The pagedlist error for an SDK exception (:data:`ERRORS`), chained to it."""
-        retry_after = None
-        if isinstance(err, exceptions.CosmosHttpResponseError) and err.status_code == 429:
-            with self._lock:
-                self._throttled += 1
-            raw = (err.headers or {}).get("x-ms-retry-after-ms")
-            try:
-                retry_after = float(raw) / 1000 if raw else None
-            except ValueError:
-                retry_after = None
-        message = str(getattr(err, "message", "") or err).strip()
-        return ERRORS.error(
-            err,
-            what=what,
-            where=f"Cosmos DB {what} at {self._where}",
-            url=self._where,
-            key_env=KEY_ENV,
-            status=getattr(err, "status_code", ""),
-            detail=(message.splitlines() or [""])[0][:300],
-            retry_after=retry_after,
-        )
+    # --- rows -------------------------------------------------------------------------
 
     @staticmethod
     def _check_key(key: str) -> None:
@@ -610,24 +680,31 @@ class CosmosStore(Store):
             )
         return doc
 
-    def _patch(self, key: str, ops: list[dict[str, Any]], predicate: str | None) -> Any:
-        kwargs: dict[str, Any] = {"response_hook": self._hook}
+    def _patch(self, key: str, ops: list[dict[str, Any]], predicate: str | None) -> _Call:
+        kwargs: dict[str, Any] = {}
         if predicate is not None:
             kwargs["filter_predicate"] = predicate
-        return self._call(
-            lambda: self._container.patch_item(key, key, ops, **kwargs), f"patch of {key!r}"
-        )
+        return self._data("patch_item", key, key, ops, what=f"patch of {key!r}", **kwargs)
 
-    def _read(self, key: str) -> dict[str, Any] | None:
-        """One item, or ``None`` only when the service says it is absent."""
+    def _create(self, body: dict[str, Any]) -> _Call:
+        return self._data("create_item", body, what=f"create of {body['id']!r}")
+
+    def _p_read(self, key: str, partition: str | None = None) -> Plan[dict[str, Any] | None]:
+        """Item ``key`` of logical partition ``partition`` (a row's own key by default), or
+        ``None`` only when the service says it is absent."""
         self._check_key(key)
+        partition = key if partition is None else partition
         try:
-            return self._call(
-                lambda: self._container.read_item(key, key, response_hook=self._hook),
-                f"read of {key!r}",
+            item: dict[str, Any] = yield self._data(
+                "read_item", key, partition, what=f"read of {key!r}"
             )
+            return item
         except exceptions.CosmosResourceNotFoundError:
             return None
+        except exceptions.CosmosHttpResponseError as err:
+            if err.status_code == 404:
+                return None
+            raise self._map(err, "request") from err
         except StoreUnavailable as err:
             cause = err.__cause__
             if not self._vercel or not isinstance(cause, exceptions.CosmosHttpResponseError):
@@ -638,18 +715,27 @@ class CosmosStore(Store):
         # missing id, so a 500 is confirmed with a single-partition query, which says
         # "absent" unambiguously. On a real account a 500 stays StoreUnavailable (the
         # driver retries the read).
-        found = self._call(
-            lambda: list(
-                self._container.query_items(
-                    "SELECT * FROM c WHERE c.pk = @pk AND c.id = @id",
-                    parameters=[{"name": "@pk", "value": key}, {"name": "@id", "value": key}],
-                    partition_key=key,
-                    response_hook=self._hook,
-                )
-            ),
+        found = yield self._query(
+            "SELECT * FROM c WHERE c.pk = @pk AND c.id = @id",
+            {"@pk": partition, "@id": key},
+            partition,
             f"query for {key!r}",
         )
         return found[0] if found else None
+
+    def _query(self, sql: str, params: Mapping[str, Any], partition: str, what: str) -> _Call:
+        """A query in one logical partition, every value a parameter; answers a list."""
+        return _Call(
+            "query_items",
+            (sql,),
+            {
+                "parameters": [{"name": k, "value": v} for k, v in params.items()],
+                "partition_key": partition,
+                "response_hook": self._hook,
+            },
+            what,
+            listed=True,
+        )
 
     # --- the store protocol ----------------------------------------------------------------
 
@@ -674,33 +760,33 @@ class CosmosStore(Store):
         wrapper = {"id": key, "pk": key, DOC: doc, ROW_BYTES: 0}
         return _json_bytes(wrapper) + SYSTEM_PROPERTY_BYTES + ROW_SLACK_BYTES
 
-    def put_if_absent(self, key: str, doc: JSONDoc) -> bool:
+    def _p_put_if_absent(self, key: str, doc: JSONDoc) -> Plan[bool]:
         """``create_item``; a 409 conflict means the row exists."""
         self._check_key(key)
-        body = self._body(key, doc)
         try:
-            self._call(
-                lambda: self._container.create_item(body, response_hook=self._hook),
-                f"create of {key!r}",
-            )
-        except exceptions.CosmosResourceExistsError:
-            return False
+            yield self._create(self._body(key, doc))
+        except exceptions.CosmosHttpResponseError as err:
+            if err.status_code == 409:
+                return False
+            raise self._map(err, "request") from err
         return True
 
-    def replace(self, key: str, doc: JSONDoc, version: str) -> str | None:
+    def _p_replace(self, key: str, doc: JSONDoc, version: str) -> Plan[str | None]:
         """``replace_item`` conditional on the ``_etag``; 412 or 404 mean no."""
         self._check_key(key)
-        body = self._body(key, doc)
+        return (yield from self._p_swap(self._body(key, doc), version, f"replace of {key!r}"))
+
+    def _p_swap(self, body: dict[str, Any], version: str, what: str) -> Plan[str | None]:
+        """``replace_item`` of ``body`` if its ``_etag`` is still ``version`` (never creates):
+        the new ``_etag``, or ``None`` on 412 or 404."""
         try:
-            item = self._call(
-                lambda: self._container.replace_item(
-                    key,
-                    body,
-                    etag=version,
-                    match_condition=MatchConditions.IfNotModified,
-                    response_hook=self._hook,
-                ),
-                f"replace of {key!r}",
+            item = yield self._data(
+                "replace_item",
+                body["id"],
+                body,
+                what=what,
+                etag=version,
+                match_condition=MatchConditions.IfNotModified,
             )
         except exceptions.CosmosHttpResponseError as err:
             if err.status_code in (404, 412):
@@ -708,43 +794,40 @@ class CosmosStore(Store):
             raise self._map(err, "request") from err
         return str(item["_etag"])
 
-    def get(self, key: str) -> Row | None:
+    def _p_get(self, key: str) -> Plan[Row | None]:
         """A point read (strongly consistent on a Strong-consistency account)."""
-        item = self._read(key)
+        return self._row((yield from self._p_read(key)))
+
+    def _row(self, item: Mapping[str, Any] | None) -> Row | None:
+        """The ``Row`` an item holds (its ``doc`` and ``_etag``), ``None`` for no item."""
         return None if item is None else Row(self._doc(item), str(item["_etag"]))
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, Row]:
+    def _p_get_many(self, keys: Iterable[str]) -> Plan[dict[str, Row]]:
         """``read_items`` in batches of distinct keys; missing keys are absent."""
         wanted = list(dict.fromkeys(keys))
         for key in wanted:
             self._check_key(key)
         out: dict[str, Row] = {}
-        if len(wanted) == 1:
-            row = self.get(wanted[0])
-            return {} if row is None else {wanted[0]: row}
         for i in range(0, len(wanted), READ_BATCH):
             part = wanted[i : i + READ_BATCH]
             if len(part) == 1:
                 # read_items turns a single key into a point read: use ours, which handles
-                # an ambiguous 500 (see _read).
-                row = self.get(part[0])
+                # an ambiguous 500 (see _p_read).
+                row = yield from self._p_get(part[0])
                 if row is not None:
                     out[part[0]] = row
                 continue
-            items = self._call(
-                lambda part=part: self._container.read_items(
-                    [(k, k) for k in part], response_hook=self._hook
-                ),
-                f"read_items of {len(part)} keys",
+            items = yield self._data(
+                "read_items", [(k, k) for k in part], what=f"read_items of {len(part)} keys"
             )
             for item in items:
                 if item.get("id") in part:
                     out[item["id"]] = Row(self._doc(item), str(item["_etag"]))
         return out
 
-    def append(
+    def _p_append(
         self, key: str, field: str, entries: Iterable[JSONDoc], max_len: int
-    ) -> AppendOutcome:
+    ) -> Plan[AppendOutcome]:
         """One conditional patch: ``add /doc/FIELD/-`` per entry and ``incr /rowbytes``.
 
         The predicate requires the field to exist, its length to leave room for the batch,
@@ -765,7 +848,7 @@ class CosmosStore(Store):
                 raise InvalidValue(f"entry id must be a str, got {entry_id!r}")
         grow = sum(_json_bytes(e) + 1 for e in batch)  # each entry and its comma
         if not batch:
-            item = self._read(key)
+            item = yield from self._p_read(key)
             items = [] if item is None else self._doc(item).get(field, [])
             return Full(len(items)) if len(items) > max_len else Appended(len(items))
         room = COSMOS_ITEM_BYTES - grow
@@ -784,17 +867,13 @@ class CosmosStore(Store):
         ops.append({"op": "incr", "path": _pointer(ROW_BYTES), "value": grow})
         for _ in range(MAX_RACES):
             try:
-                item = self._patch(key, ops, predicate)
+                item = yield self._patch(key, ops, predicate)
                 return Appended(len(self._doc(item)[field]))
-            except exceptions.CosmosResourceNotFoundError:
-                outcome = self._append_new_row(key, field, batch, max_len)
-            except exceptions.CosmosAccessConditionFailedError:
-                outcome = self._classify(key, field, batch, max_len, grow)
             except exceptions.CosmosHttpResponseError as err:
                 if err.status_code == 404:
-                    outcome = self._append_new_row(key, field, batch, max_len)
+                    outcome = yield from self._p_append_new_row(key, field, batch, max_len)
                 elif err.status_code == 412:
-                    outcome = self._classify(key, field, batch, max_len, grow)
+                    outcome = yield from self._p_classify(key, field, batch, max_len, grow)
                 else:
                     raise self._map(err, "request") from err
             if outcome is not None:
@@ -807,39 +886,33 @@ class CosmosStore(Store):
             "row: backing off (heavy contention on one list)"
         )
 
-    def _append_new_row(
+    def _p_append_new_row(
         self, key: str, field: str, batch: list[JSONDoc], max_len: int
-    ) -> AppendOutcome | None:
+    ) -> Plan[AppendOutcome | None]:
         """The row is absent: create it holding the batch (``None``: lost a race, retry)."""
         if len(batch) > max_len:
             return Full(0)
-        body = self._body(key, {field: batch})
-        try:
-            self._call(
-                lambda: self._container.create_item(body, response_hook=self._hook),
-                f"create of {key!r}",
-            )
-        except exceptions.CosmosHttpResponseError as err:
-            if err.status_code == 409:
-                return None
-            raise self._map(err, "request") from err
-        return Appended(len(batch))
+        created = yield from self._p_put_if_absent(key, {field: batch})
+        return Appended(len(batch)) if created else None
 
-    def _classify(
+    def _p_classify(
         self, key: str, field: str, batch: list[JSONDoc], max_len: int, grow: int
-    ) -> AppendOutcome | None:
+    ) -> Plan[AppendOutcome | None]:
         """Why did the append's predicate fail? Read the row and decide, or ``None`` to retry.
 
         Every answer is true at the time of this read, and nothing was written, so it is a
         valid (linearizable) outcome of the append.
         """
-        item = self._read(key)
+        item = yield from self._p_read(key)
         if item is None:
-            return self._append_new_row(key, field, batch, max_len)
+            return (yield from self._p_append_new_row(key, field, batch, max_len))
         doc = self._doc(item)
         items = doc.get(field)
         if items is None:
-            return self._append_new_field(key, field, batch, max_len, item)
+            if len(batch) > max_len:
+                return Full(0)
+            added = yield from self._p_new_field(key, field, batch, item)
+            return Appended(len(batch)) if added else None
         if not isinstance(items, list):
             raise not_a_list(key, field, items)
         where = {e.get("id"): i for i, e in enumerate(items) if isinstance(e, dict)}
@@ -862,13 +935,12 @@ class CosmosStore(Store):
             )
         return size
 
-    def _append_new_field(
-        self, key: str, field: str, batch: list[JSONDoc], max_len: int, item: Mapping[str, Any]
-    ) -> AppendOutcome | None:
-        """The row exists without ``field``: set it, conditional on its absence."""
-        if len(batch) > max_len:
-            return Full(0)
-        grow = _json_bytes(field) + 1 + _json_bytes(batch) + 1  # "field":[...],
+    def _p_new_field(
+        self, key: str, field: str, value: Any, item: Mapping[str, Any]
+    ) -> Plan[bool]:
+        """The row exists without ``field``: set it to ``value`` (growing ``rowbytes``),
+        conditional on its absence; ``False``: the row changed meanwhile, retry."""
+        grow = _json_bytes(field) + 1 + _json_bytes(value) + 1  # "field":value,
         size = self._row_bytes(item)
         if size + grow > COSMOS_ITEM_BYTES:
             raise too_large(key, size + grow, COSMOS_ITEM_BYTES)
@@ -877,18 +949,20 @@ class CosmosStore(Store):
             f"{_int_literal(COSMOS_ITEM_BYTES - grow)} >= {_SIZE}",
         )
         ops = [
-            {"op": "set", "path": _pointer(DOC, field), "value": batch},
+            {"op": "set", "path": _pointer(DOC, field), "value": value},
             {"op": "incr", "path": _pointer(ROW_BYTES), "value": grow},
         ]
         try:
-            self._patch(key, ops, predicate)
+            yield self._patch(key, ops, predicate)
         except exceptions.CosmosHttpResponseError as err:
             if err.status_code in (404, 412):
-                return None
+                return False
             raise self._map(err, "request") from err
-        return Appended(len(batch))
+        return True
 
-    def increment(self, key: str, field: str, by: int = 1, expect: int | None = None) -> int | None:
+    def _p_increment(
+        self, key: str, field: str, by: int = 1, expect: int | None = None
+    ) -> Plan[int | None]:
         """A conditional ``incr`` patch; a missing row or field counts as 0.
 
         Fast path (the field exists): one patch whose predicate is ``IS_NUMBER(field)``, or
@@ -905,28 +979,18 @@ class CosmosStore(Store):
         ops = [{"op": "incr", "path": _pointer(DOC, field), "value": by}]
         for _ in range(MAX_RACES):
             try:
-                item = self._patch(key, ops, predicate)
+                item = yield self._patch(key, ops, predicate)
                 return self._int_field(item, field)
             except exceptions.CosmosHttpResponseError as err:
                 if err.status_code not in (404, 412):
                     raise self._map(err, "request") from err
                 # A 404 from a patch says the row is absent (no read needed).
-                item = None if err.status_code == 404 else self._read(key)
+                item = None if err.status_code == 404 else (yield from self._p_read(key))
             if item is None:
                 if expect not in (None, 0):
                     return None
-                body = self._body(key, {field: by})
-                try:
-                    self._call(
-                        lambda body=body: self._container.create_item(
-                            body, response_hook=self._hook
-                        ),
-                        f"create of {key!r}",
-                    )
+                if (yield from self._p_put_if_absent(key, {field: by})):
                     return by
-                except exceptions.CosmosHttpResponseError as err:
-                    if err.status_code != 409:
-                        raise self._map(err, "request") from err
                 continue
             doc = self._doc(item)
             if field in doc:
@@ -936,27 +1000,8 @@ class CosmosStore(Store):
                 continue  # the field appeared, or changed back: patch again
             if expect not in (None, 0):
                 return None
-            grow = _json_bytes(field) + 1 + _json_bytes(by) + 1
-            size = self._row_bytes(item)
-            if size + grow > COSMOS_ITEM_BYTES:
-                raise too_large(key, size + grow, COSMOS_ITEM_BYTES)
-            create = self._predicate(
-                f"NOT IS_DEFINED({self._field(field)})",
-                f"{_int_literal(COSMOS_ITEM_BYTES - grow)} >= {_SIZE}",
-            )
-            try:
-                self._patch(
-                    key,
-                    [
-                        {"op": "set", "path": _pointer(DOC, field), "value": by},
-                        {"op": "incr", "path": _pointer(ROW_BYTES), "value": grow},
-                    ],
-                    create,
-                )
+            if (yield from self._p_new_field(key, field, by, item)):
                 return by
-            except exceptions.CosmosHttpResponseError as err:
-                if err.status_code not in (404, 412):
-                    raise self._map(err, "request") from err
         raise self._contended(key)
 
     def _int_field(self, item: Mapping[str, Any], field: str) -> int:
@@ -965,17 +1010,315 @@ class CosmosStore(Store):
             raise not_an_integer(str(item.get("id")), field, value)
         return value
 
-    def delete(self, key: str) -> None:
+    def _p_delete(self, key: str) -> Plan[None]:
         """``delete_item``; a missing row is fine."""
         self._check_key(key)
         try:
-            self._call(
-                lambda: self._container.delete_item(key, key, response_hook=self._hook),
-                f"delete of {key!r}",
-            )
+            yield self._data("delete_item", key, key, what=f"delete of {key!r}")
         except exceptions.CosmosHttpResponseError as err:
             if err.status_code != 404:
                 raise self._map(err, "request") from err
+
+    # --- entry operations (layout 2) ------------------------------------------------------
+
+    @property
+    def features(self) -> Features:
+        """Entry documents (layout 2), one entry per claim, no ``push``."""
+        return FEATURES
+
+    @staticmethod
+    def _check_list(list_id: str) -> None:
+        # Entry documents live in the list's own logical partition; row keys always hold a
+        # "|", so a list id without one can never share a partition with a row.
+        _CosmosPlans._check_key(list_id)
+        if "|" in list_id:
+            raise UsageError(f"list id {list_id!r} cannot hold '|' (row keys use it)")
+
+    def _entry_body(self, list_id: str, position: int, entry: JSONDoc) -> dict[str, Any]:
+        """The document of an entry: its position as ``id`` and ``pos``, the list as ``pk``,
+        the entry as it is under ``doc``."""
+        self._check_list(list_id)
+        if not isinstance(entry, dict):
+            raise InvalidValue(f"an entry must be a JSON object, got {type(entry).__name__}")
+        for field in entry:
+            if field not in _ENTRY_SET:
+                raise InvalidValue(
+                    f"entry field {field!r} of list {list_id!r} is not one of the entry fields "
+                    f"{', '.join(ENTRY_FIELDS)}: entry documents hold only what the core writes"
+                )
+        body = {"id": _int_literal(position), "pk": list_id, POS: position, DOC: entry}
+        size = _json_bytes(body) + SYSTEM_PROPERTY_BYTES
+        if size > COSMOS_ITEM_BYTES:
+            raise too_large(f"{list_id} @ {position}", size, COSMOS_ITEM_BYTES)
+        return body
+
+    def _p_claim(self, list_id: str, first: int, entries: Sequence[JSONDoc]) -> Plan[ClaimOutcome]:
+        """One entry: ``create_item`` of its document in the list's partition. Several: one
+        transactional batch of such creates (all or nothing; the first refused one is the
+        lowest taken position). A 409 costs one read of the occupant (``Taken``)."""
+        batch = list(entries)
+        if len(batch) > CLAIM_ENTRIES:
+            raise UsageError(
+                f"claim of {len(batch)} entries in list {list_id!r}: this store takes at most "
+                f"{CLAIM_ENTRIES} per claim (features.claim_entries); nothing was written: "
+                "split the batch"
+            )
+        if not batch:
+            return Claimed()
+        bodies = [self._entry_body(list_id, first + i, e) for i, e in enumerate(batch)]
+        while True:
+            at = 0
+            try:
+                if len(bodies) == 1:
+                    yield self._create(bodies[0])
+                else:
+                    yield self._data(
+                        "execute_item_batch",
+                        [("create", (body,)) for body in bodies],
+                        what=f"claim of positions {first}.. of list {list_id!r}",
+                        partition_key=list_id,
+                    )
+                return Claimed()
+            except exceptions.CosmosBatchOperationError as err:
+                at = err.error_index or 0
+                if self._vercel and at > 0:
+                    # emulator=vercel only: the local server runs a batch's operations one
+                    # by one and keeps those before the refused one; Cosmos DB rolls them
+                    # back. Take them back out (docs/backends/cosmos.md, "Fidelity").
+                    yield from self._p_delete_ids(list_id, [b["id"] for b in bodies[:at]])
+            except exceptions.CosmosHttpResponseError as err:
+                if err.status_code != 409:
+                    raise self._map(err, "request") from err
+            row = yield from self._p_get_entry(list_id, first + at)
+            if row is not None:
+                return Taken(first + at, row.doc)
+            # Deleted (purged) between the refusal and the read: claim again.
+
+    def _p_scan(
+        self,
+        list_id: str,
+        lo: int = 0,
+        hi: int | None = None,
+        limit: int = 1,
+        newest_first: bool = False,
+    ) -> Plan[tuple[Slot, ...]]:
+        """One query in the list's partition: ``SELECT TOP @n ... ORDER BY c.pos``, every
+        value a parameter."""
+        self._check_list(list_id)
+        if limit <= 0 or (hi is not None and hi <= lo):
+            return ()
+        params: dict[str, Any] = {"@pk": list_id, "@n": min(limit, MAX_TOP), "@lo": lo}
+        where = "c.pk = @pk AND c.pos >= @lo"
+        if hi is not None:
+            where += " AND c.pos < @hi"
+            params["@hi"] = hi
+        order = "DESC" if newest_first else "ASC"
+        items = yield self._query(
+            f"SELECT TOP @n c.pos, c.{DOC} FROM c WHERE {where} ORDER BY c.pos {order}",
+            params,
+            list_id,
+            f"scan of list {list_id!r}",
+        )
+        return tuple((int(item[POS]), self._doc(item)) for item in items)
+
+    def _p_get_entry(self, list_id: str, position: int) -> Plan[Row | None]:
+        """A point read of the entry's document in the list's partition."""
+        self._check_list(list_id)
+        return self._row((yield from self._p_read(_int_literal(position), list_id)))
+
+    def _p_replace_entry(
+        self, list_id: str, position: int, entry: JSONDoc, version: str
+    ) -> Plan[str | None]:
+        """``replace_item`` conditional on the ``_etag`` (never creates); 412 or 404: no."""
+        body = self._entry_body(list_id, position, entry)
+        what = f"replace of entry {position} of list {list_id!r}"
+        return (yield from self._p_swap(body, version, what))
+
+    def _p_purge(self, list_id: str, below: int) -> Plan[None]:
+        """A query of the ids below ``below``, then a ``delete_item`` each; no request
+        starts after the operation's deadline (idempotent: the next purge goes on)."""
+        yield from self._p_delete_entries(list_id, below)
+
+    def _p_drop_entries(self, list_id: str) -> Plan[None]:
+        """As :meth:`_p_purge`, every position."""
+        yield from self._p_delete_entries(list_id, None)
+
+    def _p_delete_entries(self, list_id: str, below: int | None) -> Plan[None]:
+        self._check_list(list_id)
+        params: dict[str, Any] = {"@pk": list_id}
+        where = "c.pk = @pk AND IS_DEFINED(c.pos)"
+        if below is not None:
+            where += " AND c.pos < @below"
+            params["@below"] = below
+        still = f"entry documents of list {list_id!r} still to delete (purges are idempotent)"
+        self._run_out(still)
+        items = yield self._query(
+            f"SELECT c.id FROM c WHERE {where}", params, list_id, f"purge of list {list_id!r}"
+        )
+        yield from self._p_delete_ids(list_id, [item["id"] for item in items], still)
+
+    def _p_delete_ids(self, list_id: str, ids: list[str], still: str = "") -> Plan[None]:
+        """``delete_item`` of each of ``ids`` in the list's partition; absent ones are fine."""
+        for item_id in ids:
+            if still:
+                self._run_out(still)
+            try:
+                yield self._data("delete_item", item_id, list_id, what=f"delete in {list_id!r}")
+            except exceptions.CosmosHttpResponseError as err:
+                if err.status_code != 404:
+                    raise self._map(err, "request") from err
+
+    def _run_out(self, still: str) -> None:
+        """``DeadlineExceeded`` if the running operation's deadline has passed (none set:
+        never) before a request that continues a purge."""
+        seconds = remaining()
+        if seconds is not None and seconds <= 0:
+            raise DeadlineExceeded(
+                f"Cosmos DB purge at {self._where}: the operation's deadline passed with "
+                f"{still}: retry, or raise the deadline"
+            )
+
+    def stats(self) -> Mapping[str, Any]:
+        """Running totals: request units charged, requests made, 429s seen."""
+        with self._lock:
+            return {
+                "request_charge_ru": round(self._charge, 2),
+                "requests": self._requests,
+                "throttled": self._throttled,
+            }
+
+    def describe(self) -> str:
+        """Endpoint, database, container and where the credential came from (never the key)."""
+        return f"{self._where} (auth: {self._auth})"
+
+
+#: The store operations both classes serve from a ``_p_`` plan of :class:`_CosmosPlans`.
+_OPERATIONS = (
+    "put_if_absent",
+    "replace",
+    "get",
+    "get_many",
+    "append",
+    "increment",
+    "delete",
+    "claim",
+    "scan",
+    "get_entry",
+    "replace_entry",
+    "purge",
+    "drop_entries",
+)
+
+
+def _serving(
+    wrap: Callable[[Callable[..., Plan[Any]]], Callable[..., Any]],
+) -> Callable[[type], type]:
+    """A class decorator: each operation of :data:`_OPERATIONS` as ``wrap(plan)``."""
+
+    def decorate(cls: type) -> type:
+        for name in _OPERATIONS:
+            plan = getattr(_CosmosPlans, f"_p_{name}")
+            method = wrap(plan)
+            method.__name__ = name
+            method.__qualname__ = f"{cls.__name__}.{name}"
+            method.__doc__ = plan.__doc__
+            setattr(cls, name, method)
+        abc.update_abstractmethods(cls)
+        return cls
+
+    return decorate
+
+
+def _blocking(plan: Callable[..., Plan[Any]]) -> Callable[..., Any]:
+    def call(self: CosmosStore, *args: Any, **kwargs: Any) -> Any:
+        return self._drive(plan(self, *args, **kwargs))
+
+    return call
+
+
+def _awaiting(plan: Callable[..., Plan[Any]]) -> Callable[..., Any]:
+    async def call(self: AsyncCosmosStore, *args: Any, **kwargs: Any) -> Any:
+        return await self._drive(plan(self, *args, **kwargs))
+
+    return call
+
+
+@_serving(_blocking)
+class CosmosStore(_CosmosPlans, Store):
+    """Rows in one Cosmos DB container, each row its own logical partition (azure-cosmos's
+    blocking client)."""
+
+    @classmethod
+    def _parse(cls, url: str) -> dict[str, Any]:
+        return _parse_url(url)
+
+    @classmethod
+    def from_url(cls, url: str) -> CosmosStore:
+        """Open ``cosmos://HOST:PORT/DATABASE/CONTAINER[?tls=false&create=true...]``."""
+        return cls(**_parse_url(url))
+
+    @classmethod
+    def through(cls, url: str, route: Callable[[str, int], tuple[str, int]]) -> CosmosStore:
+        """Open ``url`` with its server ``(host, port)`` reached at ``route(host, port)``
+        instead (the conformance suite's fault proxy, clause W1).
+
+        ``ConfigError`` unless the URL has ``tls=false``: a certificate names the server,
+        not a loopback proxy.
+        """
+        return cls(**_routed(url, route))
+
+    @classmethod
+    def provision(cls, url: str) -> str:
+        """Create the database and container (partition key ``/pk``) if absent."""
+        opts = _parse_url(url)
+        opts["create"] = True
+        store = cls(**opts)
+        try:
+            return store._provisioned
+        finally:
+            store.close()
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        database: str,
+        container: str,
+        *,
+        tls: bool = True,
+        create: bool = False,
+        verify: bool = True,
+        timeout: float = 10.0,
+        require_strong: bool = True,
+        emulator: str = "none",
+    ) -> None:
+        endpoint = self._settings(host, port, database, container, tls, emulator)
+        credential, self._auth = self._credential(host)
+        self._client = self._make_client(CosmosClient, endpoint, credential, timeout, verify)
+        try:
+            self._drive(self._p_open(require_strong, create))
+        except BaseException:
+            self.close()
+            raise
+
+    def _drive(self, plan: Plan[T]) -> T:
+        """Run ``plan``, each request a blocking SDK call."""
+        step = _advance(plan, None, None)
+        while not isinstance(step, _Done):
+            try:
+                target = self._container if step.target is None else step.target
+                answer = getattr(target, step.method)(*step.args, **step.kwargs)
+                if step.listed:
+                    answer = list(answer)
+            except Exception as err:
+                step = _advance(plan, None, self._failed(err, step.what))
+            else:
+                step = _advance(plan, answer, None)
+        return step.value
+
+    def _read(self, key: str) -> dict[str, Any] | None:
+        """The raw item of ``key`` (``None``: absent), for inspection."""
+        return self._drive(self._p_read(key))
 
     def close(self) -> None:
         """Close the client's HTTP connections."""
@@ -991,15 +1334,83 @@ class CosmosStore(Store):
             client.close()
             self._client = None
 
-    def stats(self) -> Mapping[str, Any]:
-        """Running totals: request units charged, requests made, 429s seen."""
-        with self._lock:
-            return {
-                "request_charge_ru": round(self._charge, 2),
-                "requests": self._requests,
-                "throttled": self._throttled,
-            }
 
-    def describe(self) -> str:
-        """Endpoint, database, container and where the credential came from (never the key)."""
-        return f"{self._where} (auth: {self._auth})"
+@_serving(_awaiting)
+class AsyncCosmosStore(_CosmosPlans, AsyncStore):
+    """The same container for asyncio, through ``azure.cosmos.aio``: the very plans of
+    :class:`CosmosStore`, each request awaited. Open it with
+    ``await AsyncCosmosStore.from_url(url)`` or ``open_async_store(url)``; close it with
+    ``await store.aclose()``."""
+
+    _ACCOUNT_METHOD = "_get_database_account"
+
+    @classmethod
+    async def from_url(cls, url: str) -> AsyncCosmosStore:
+        """Open ``cosmos://HOST:PORT/DATABASE/CONTAINER[?tls=false&create=true...]``."""
+        return await cls._open(_parse_url(url))
+
+    @classmethod
+    async def through(
+        cls, url: str, route: Callable[[str, int], tuple[str, int]]
+    ) -> AsyncCosmosStore:
+        """As :meth:`CosmosStore.through` (the fault proxy, clause W1)."""
+        return await cls._open(_routed(url, route))
+
+    @classmethod
+    async def _open(cls, opts: dict[str, Any]) -> AsyncCosmosStore:
+        require_strong, create = opts.pop("require_strong"), opts.pop("create")
+        store = cls(**opts)
+        try:
+            await store._drive(store._p_open(require_strong, create))
+        except BaseException:
+            await store.aclose()
+            raise
+        return store
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        database: str,
+        container: str,
+        *,
+        tls: bool = True,
+        verify: bool = True,
+        timeout: float = 10.0,
+        emulator: str = "none",
+    ) -> None:
+        try:
+            from azure.cosmos.aio import CosmosClient as AioCosmosClient
+        except ImportError as err:
+            raise ConfigError(
+                f"the asyncio cosmos:// adapter needs {err.name!r}, which is not installed: "
+                "pip install 'pagedlist[cosmos]'"
+            ) from None
+        endpoint = self._settings(host, port, database, container, tls, emulator)
+        self._credential_object, self._auth = self._credential(host, aio=True)
+        self._client = self._make_client(
+            AioCosmosClient, endpoint, self._credential_object, timeout, verify
+        )
+
+    async def _drive(self, plan: Plan[T]) -> T:
+        """Run ``plan``, each request awaited on the event loop."""
+        step = _advance(plan, None, None)
+        while not isinstance(step, _Done):
+            try:
+                target = self._container if step.target is None else step.target
+                call = getattr(target, step.method)(*step.args, **step.kwargs)
+                answer = [x async for x in call] if step.listed else await call
+            except Exception as err:
+                step = _advance(plan, None, self._failed(err, step.what))
+            else:
+                step = _advance(plan, answer, None)
+        return step.value
+
+    async def aclose(self) -> None:
+        """Close the client's connections (and an Azure identity credential)."""
+        client, self._client = getattr(self, "_client", None), None
+        if client is not None:
+            await client.close()
+        credential = getattr(self, "_credential_object", None)
+        if credential is not None and not isinstance(credential, str):
+            await credential.close()
