@@ -56,6 +56,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from pagedlist.adapters._toolkit import billed_units
 from pagedlist.core import observe
 from pagedlist.core.astore import AsyncStore
 from pagedlist.core.awrapper import AsyncStoreWrapper
@@ -100,20 +101,7 @@ DB_SYSTEMS: Mapping[str, str] = {
     "memory": "memory",
 }
 
-#: Older adapter totals that are billed units, and the kind each is reported as.
-_LEGACY_UNITS = {"read_units": "read", "write_units": "write", "request_charge_ru": "ru"}
-
 VERSION = "0.1.0"
-
-
-def billed_units(stats: Mapping[str, Any]) -> dict[str, float]:
-    """The billed units in an adapter's ``stats()``: its ``units`` mapping (kind to
-    running total), or the older per-adapter keys (``read_units``, ``write_units``,
-    ``request_charge_ru``). Empty for stores that bill nothing."""
-    units = stats.get("units")
-    if isinstance(units, Mapping):
-        return {str(k): float(v) for k, v in units.items()}
-    return {kind: float(stats[key]) for key, kind in _LEGACY_UNITS.items() if key in stats}
 
 
 def _scheme(store: Any) -> str:

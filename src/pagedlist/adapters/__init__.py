@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from pagedlist.adapters._toolkit import redact
+from pagedlist.adapters._toolkit import redact, tallied
 from pagedlist.core.store import Store
 
 if TYPE_CHECKING:
@@ -131,7 +131,8 @@ def adapter_class(scheme: str) -> type[Store]:
             f"the {scheme}:// adapter needs {err.name!r}, which is not installed: "
             f"pip install 'pagedlist[{info.extra}]'"
         ) from None
-    return getattr(module, class_name)
+    # Every adapter's stats() gets the common keys, whether or not its module declares it.
+    return tallied(getattr(module, class_name))
 
 
 def scheme_of(url: str) -> str:
@@ -220,4 +221,4 @@ async def open_async_store(url: str | None = None) -> AsyncStore:
             f"the asyncio {scheme}:// adapter needs {err.name!r}, which is not installed: "
             f"pip install 'pagedlist[{info.extra}]'"
         ) from None
-    return await getattr(module, class_name).from_url(url)
+    return await tallied(getattr(module, class_name)).from_url(url)
