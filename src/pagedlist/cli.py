@@ -64,6 +64,7 @@ else:
         lazy: dict[str, str] = {
             "serve": "pagedlist.app.command:serve",
             "bench": "pagedlist.bench.command:bench",
+            "doctor": "pagedlist.doctor:doctor",
         }
 
         def invoke(self, ctx: click.Context) -> Any:
@@ -87,7 +88,7 @@ else:
             try:
                 return getattr(importlib.import_module(module), attr)
             except ImportError as err:
-                extra = "app" if name == "serve" else "bench"
+                extra = {"serve": "app", "bench": "bench"}.get(name, "cli")
                 message = f"'pagedlist {name}' needs {err.name!r}: pip install 'pagedlist[{extra}]'"
 
             @click.command(name, help=f"(unavailable: {message})")
@@ -404,8 +405,12 @@ else:
 
         sys.exit(
             run_suite(
-                url, select=select, clauses=set(clauses) or None, exitfirst=exitfirst,
-                api=api, echo=click.echo,
+                url,
+                select=select,
+                clauses=set(clauses) or None,
+                exitfirst=exitfirst,
+                api=api,
+                echo=click.echo,
             )
         )
 
@@ -614,7 +619,10 @@ else:
         try:
             with _moving(), open_store(url) as store, _Bars() as bars:
                 mobility.export_list(
-                    store, list_id, out, progress=bars.task(f"export {list_id}"),
+                    store,
+                    list_id,
+                    out,
+                    progress=bars.task(f"export {list_id}"),
                     deadline=deadline,
                 )
         finally:
@@ -771,9 +779,7 @@ else:
             click.echo(f"{backend} already runs for {owner} (logs in {kept['log_dir']})")
             click.echo(kept["url"])
             return
-        click.echo(
-            f"{backend} started for {owner}, pids {server.pids}, logs in {server.log_dir}"
-        )
+        click.echo(f"{backend} started for {owner}, pids {server.pids}, logs in {server.log_dir}")
         click.echo(server.url)
 
     @emulator.command("stop")
