@@ -501,10 +501,11 @@ class Tally:
 
 
 def _tally(store: Any) -> Tally:
-    found = store.__dict__.get("_pagedlist_tally")
+    found: Tally | None = store.__dict__.get("_pagedlist_tally")
     if found is None:
         # setdefault keeps one Tally when two threads make the first call at once.
         found = store.__dict__.setdefault("_pagedlist_tally", Tally())
+    assert found is not None
     return found
 
 
@@ -568,7 +569,7 @@ def tallied(cls: S) -> S:
         wrapped = _counted(name, method)
         wrapped._pagedlist_counted = True  # type: ignore[attr-defined]
         setattr(cls, name, wrapped)
-    own_stats = cls.stats
+    own_stats = cls.stats  # type: ignore[attr-defined]
 
     if not getattr(own_stats, "_pagedlist_counted", False):
 
@@ -577,6 +578,6 @@ def tallied(cls: S) -> S:
             return _tally(self).snapshot(own_stats(self))
 
         stats._pagedlist_counted = True  # type: ignore[attr-defined]
-        cls.stats = stats
-    cls._pagedlist_tallied = True
+        cls.stats = stats  # type: ignore[attr-defined]
+    cls._pagedlist_tallied = True  # type: ignore[attr-defined]
     return cls
