@@ -90,3 +90,15 @@ def test_endpoints_of_the_url_forms() -> None:
     assert endpoint_of("postgresql://u@db.example:6543/x") == ("db.example", 6543)
     assert endpoint_of("sqlite:///x.db") is None
     assert endpoint_of("memory://") is None
+
+
+@pytest.mark.parametrize("backend", ["postgres", "dynamodb", "cosmos", "oci-nosql"])
+def test_every_local_server_is_healthy(servers: Any, backend: str) -> None:
+    running = servers.get(backend)
+    url = running.url
+    result = doctor(url)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith("ok reachable:") for line in lines), result.output
+    assert any(line.startswith("ok round trip:") for line in lines)
+    assert lines[-1] == "verdict: healthy"
