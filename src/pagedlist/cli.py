@@ -35,8 +35,11 @@ except ImportError:  # pragma: no cover - exercised only without the [cli] extra
 else:
     from click.core import ParameterSource
 
-    from pagedlist.adapters import ENV_VAR, adapter_class, open_store
+    from pagedlist.adapters import ENV_VAR, adapter_class
+    from pagedlist.adapters import open_store as _open_store
+    from pagedlist.core import deadline as _deadline
     from pagedlist.core.pagedlist import Item, PagedList
+    from pagedlist.core.store import Store
     from pagedlist.errors import ListNotFound, PagedListError
 
     DEMO_STORE = "sqlite:///pagedlist-demo.db"
@@ -64,6 +67,7 @@ else:
         lazy: dict[str, str] = {
             "serve": "pagedlist.app.command:serve",
             "bench": "pagedlist.bench.command:bench",
+            "doctor": "pagedlist.doctor:doctor",
         }
 
         def invoke(self, ctx: click.Context) -> Any:
@@ -87,7 +91,7 @@ else:
             try:
                 return getattr(importlib.import_module(module), attr)
             except ImportError as err:
-                extra = "app" if name == "serve" else "bench"
+                extra = {"serve": "app", "bench": "bench"}.get(name, "cli")
                 message = f"'pagedlist {name}' needs {err.name!r}: pip install 'pagedlist[{extra}]'"
 
             @click.command(name, help=f"(unavailable: {message})")
@@ -164,6 +168,23 @@ else:
             yield
         except PagedListError as err:
             _fail(err)
+
+    def open_store(url: str) -> Store:
+        """Open a store for a command, checked at once (``check_store``): an unreachable
+        server or bad credentials fail in a moment with the fix, not after the first
+        operation's retries. The check may take the command's ``--deadline`` (else 5 s);
+        a refused connection or an unknown name fails at once either way."""
+        ctx = click.get_current_context(silent=True)
+        given = ctx.params.get("deadline") if ctx is not None else None
+        return _open_store(url, check=float(given) if given else 5.0)
+
+    @contextmanager
+    def _bounded(deadline: float | None) -> Iterator[None]:
+        """Bound every store call inside to ``deadline`` seconds (none: no bound)."""
+        import time
+
+        with _deadline.active(None if deadline is None else time.monotonic() + deadline):
+            yield
 
     def _item_json(item: Item) -> dict[str, Any]:
         return {"position": item.position, "id": item.id, "ts": item.ts, "value": item.value}
@@ -327,7 +348,8 @@ else:
 
     @main.command()
     @click.argument("url")
-    def init(url: str) -> None:
+    @deadline_option
+    def init(url: str, deadline: float | None) -> None:
         """Create the table/container URL needs, if absent (DynamoDB, Cosmos DB, OCI)."""
         from urllib.parse import urlsplit
 
@@ -344,7 +366,8 @@ else:
                     f"unknown store scheme {scheme!r} in {url!r}. Accepted forms:\n"
                     f"{accepted_forms()}"
                 )
-            click.echo(adapter_class(scheme).provision(url))
+            with _bounded(deadline):
+                click.echo(adapter_class(scheme).provision(url))
 
     @main.command()
     @click.option(
@@ -355,7 +378,8 @@ else:
         metavar="URL",
         help="Store URL to build the demo feed in (the one 'pagedlist serve' reads).",
     )
-    def demo(store_url: str) -> None:
+    @deadline_option
+    def demo(store_url: str, deadline: float | None) -> None:
         """Seed the feed application's demo posts once and print them as a tree."""
         try:
             from pagedlist.demo import build_demo, print_tree
@@ -364,7 +388,7 @@ else:
                 f"'pagedlist demo' needs {err.name!r}: pip install 'pagedlist[app]'"
             ) from None
 
-        with _reported(), open_store(store_url) as store:
+        with _reported(), open_store(store_url) as store, _bounded(deadline):
             created = build_demo(store)
             click.echo(f"{'built' if created else 'reused'} the demo feed in {store.describe()}\n")
             print_tree(store, click.echo)
@@ -404,8 +428,12 @@ else:
 
         sys.exit(
             run_suite(
-                url, select=select, clauses=set(clauses) or None, exitfirst=exitfirst,
-                api=api, echo=click.echo,
+                url,
+                select=select,
+                clauses=set(clauses) or None,
+                exitfirst=exitfirst,
+                api=api,
+                echo=click.echo,
             )
         )
 
@@ -614,7 +642,10 @@ else:
         try:
             with _moving(), open_store(url) as store, _Bars() as bars:
                 mobility.export_list(
-                    store, list_id, out, progress=bars.task(f"export {list_id}"),
+                    store,
+                    list_id,
+                    out,
+                    progress=bars.task(f"export {list_id}"),
                     deadline=deadline,
                 )
         finally:
@@ -771,9 +802,7 @@ else:
             click.echo(f"{backend} already runs for {owner} (logs in {kept['log_dir']})")
             click.echo(kept["url"])
             return
-        click.echo(
-            f"{backend} started for {owner}, pids {server.pids}, logs in {server.log_dir}"
-        )
+        click.echo(f"{backend} started for {owner}, pids {server.pids}, logs in {server.log_dir}")
         click.echo(server.url)
 
     @emulator.command("stop")

@@ -169,12 +169,12 @@ def test_get_many_splits_and_deduplicates(store):
     keys = [f"{prefix}|{i}" for i in range(230)]
     for k in keys[::2]:
         assert store.put_if_absent(k, {"k": k})
-    calls_before = store.stats()["calls"]
+    calls_before = store.stats()["requests"]
     found = store.get_many(keys + keys[:50] + [f"{prefix}|missing"])
     assert set(found) == set(keys[::2])
     assert all(found[k].doc == {"k": k} for k in found)
     # 230 distinct keys (+1 missing): three BatchGetItem requests of at most 100 keys.
-    assert store.stats()["calls"] - calls_before == 3
+    assert store.stats()["requests"] - calls_before == 3
 
 
 def test_consumed_capacity_is_counted(store):
@@ -185,7 +185,7 @@ def test_consumed_capacity_is_counted(store):
     after = store.stats()
     assert after["write_units"] - before["write_units"] >= 1
     assert after["read_units"] - before["read_units"] > 0
-    assert after["calls"] - before["calls"] == 2
+    assert after["requests"] - before["requests"] == 2
 
 
 def test_append_keeps_id_set_in_step_after_replace(store):
@@ -259,7 +259,7 @@ def _entry(item_id: str, value_bytes: int = 200) -> dict:
 
 
 def _calls(store) -> int:
-    return store.stats()["calls"]
+    return store.stats()["requests"]
 
 
 def test_new_tables_have_the_sort_key_and_offer_entry_rows(url, scratch_tables):
@@ -345,12 +345,12 @@ def test_claim_of_one_entry_is_one_put_of_one_write_unit(store):
     before = store.stats()
     assert store.claim(list_id, 0, [_entry("a")]).__class__.__name__ == "Claimed"
     after = store.stats()
-    assert after["calls"] - before["calls"] == 1
+    assert after["requests"] - before["requests"] == 1
     assert after["write_units"] - before["write_units"] == 1.0
     # The refusal carries the occupant in the same call.
     taken = store.claim(list_id, 0, [_entry("b")])
     assert taken.position == 0 and taken.entry == _entry("a")
-    assert _calls(store) - after["calls"] == 1
+    assert _calls(store) - after["requests"] == 1
 
 
 def test_claim_of_several_entries_is_one_transaction(store):
@@ -472,7 +472,7 @@ def test_append_bills_one_write_unit_and_latest_what_a_native_query_bills(store)
     for _ in range(60):
         plist.append("x" * 198)
     after = store.stats()
-    assert after["calls"] - before["calls"] == 60
+    assert after["requests"] - before["requests"] == 60
     assert after["write_units"] - before["write_units"] == 60.0
     native = DynamoDBItemsSubject(store.client, f"{store.table}_bench_native")
     feed = f"nat-{uuid.uuid4().hex[:10]}"
@@ -483,7 +483,7 @@ def test_append_bills_one_write_unit_and_latest_what_a_native_query_bills(store)
     before = store.stats()
     assert len(plist.latest(50)) == 50
     after = store.stats()
-    assert after["calls"] - before["calls"] == 1
+    assert after["requests"] - before["requests"] == 1
     ours = after["read_units"] - before["read_units"]
     assert ours <= native_units, (ours, native_units)
 
@@ -500,5 +500,5 @@ def test_claim_entries_option_trades_throughput_for_single_write_units(url):
         before = one.stats()
         assert plist.extend(["a", "b", "c"]) == [1, 2, 3]
         after = one.stats()
-        assert after["calls"] - before["calls"] == 3
+        assert after["requests"] - before["requests"] == 3
         assert after["write_units"] - before["write_units"] == 3.0

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from pagedlist.adapters._toolkit import redact
+from pagedlist.adapters._toolkit import redact, tallied
 from pagedlist.core.store import Store
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ __all__ = [
     "ENV_VAR",
     "AdapterInfo",
     "adapter_for",
+    "check_store",
     "open_async_store",
     "open_store",
     "redact",
@@ -132,7 +133,8 @@ def adapter_class(scheme: str) -> type[Store]:
             f"the {scheme}:// adapter needs {err.name!r}, which is not installed: "
             f"pip install 'pagedlist[{info.extra}]'"
         ) from None
-    store_class: type[Store] = getattr(module, class_name)
+    # Every adapter's stats() gets the common keys, whether or not its module declares it.
+    store_class: type[Store] = tallied(getattr(module, class_name))
     return store_class
 
 
@@ -165,8 +167,12 @@ def adapter_for(url: str) -> type[Store]:
     return adapter_class(scheme_of(url))
 
 
-def open_store(url: str | None = None) -> Store:
+def open_store(url: str | None = None, *, check: bool | float = False) -> Store:
     """Open the store a URL names; with no URL, the one in ``$PAGEDLIST_STORE``.
+
+    With ``check`` (``True``, or the seconds it may take; ``True`` is one second),
+    :func:`check_store` makes one round trip before returning, so an unreachable store or
+    bad credentials raise at once rather than on the first operation.
 
     Accepted forms: ``memory://``, ``sqlite:///path.db``, ``redis://host:port``,
     ``redis+cluster://host:port,...``, ``dynamodb://TABLE?region=...``,
@@ -181,7 +187,52 @@ def open_store(url: str | None = None) -> Store:
                 f"no store URL given and ${ENV_VAR} is not set: pass a URL, e.g. "
                 f"sqlite:///feed.db, or export {ENV_VAR}. Accepted forms:\n{accepted_forms()}"
             )
-    return adapter_for(url).from_url(url)
+    store = adapter_for(url).from_url(url)
+    if check:
+        try:
+            check_store(store, within=1.0 if check is True else float(check))
+        except BaseException:
+            store.close()
+            raise
+    return store
+
+
+def check_store(store: Store, *, within: float = 1.0) -> None:
+    """Fail fast: one round trip to ``store`` (its ``ping``, else a read of an absent row),
+    not retried, within ``within`` seconds.
+
+    Adapters connect lazily, so an open store may be one nobody can reach; the first list
+    operation would then retry until its deadline (10 s by default). This raises at once
+    instead: ``StoreUnavailable`` for a name that does not resolve or a refused connection,
+    ``DeadlineExceeded`` for a server that does not answer, ``ConfigError`` for bad
+    credentials, each saying what to check.
+    """
+    import time
+
+    from pagedlist.core import deadline as _deadline
+    from pagedlist.errors import DeadlineExceeded, StoreUnavailable
+
+    ping = getattr(store, "ping", None)
+    try:
+        with _deadline.active(time.monotonic() + within):
+            if callable(ping):
+                ping()
+            else:
+                store.get("pagedlist-check|0")
+    except StoreUnavailable as err:
+        said = str(err).rstrip(". ")
+        if "cannot reach" not in said:
+            said = f"cannot reach {store.describe()}: {said}"
+        raise StoreUnavailable(
+            f"{said}. Check that the server is running and that the URL's host and port are "
+            "right ('pagedlist doctor URL' checks each step)"
+        ) from err
+    except DeadlineExceeded as err:
+        raise DeadlineExceeded(
+            f"{store.describe()} did not answer within {within:g}s ({str(err).rstrip('. ')}). "
+            "Check that the server is healthy and reachable ('pagedlist doctor URL' measures "
+            "its round trip)"
+        ) from err
 
 
 def _store_url(url: str | None) -> str:
@@ -222,5 +273,5 @@ async def open_async_store(url: str | None = None) -> AsyncStore:
             f"the asyncio {scheme}:// adapter needs {err.name!r}, which is not installed: "
             f"pip install 'pagedlist[{info.extra}]'"
         ) from None
-    opened: AsyncStore = await getattr(module, class_name).from_url(url)
+    opened: AsyncStore = await tallied(getattr(module, class_name)).from_url(url)
     return opened

@@ -19,19 +19,30 @@ SDK, and nothing here is for applications: it is for the authors of
   class each adapter declares, saying how the conformance suite may test it;
 * :func:`host_port`: ``HOST[:PORT]`` with a bad port a ``ConfigError``;
 * :func:`not_a_list`, :func:`not_an_integer`, :func:`too_many_entries`: the errors every
-  backend raises, with one class each, for the faults ``docs/contract.md`` names.
+  backend raises, with one class each, for the faults ``docs/contract.md`` names;
+* :func:`tallied` and :class:`Tally`: the running totals every adapter's ``stats()``
+  reports under the same keys (``calls``, ``errors``, ``retries``, ``units``), counted
+  around the adapter's store calls so no adapter counts them by hand;
+  :func:`billed_units` reads the billed units out of an adapter's own totals.
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
+import inspect
 import ipaddress
 import secrets
+import threading
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
+from pagedlist.core import deadline as _deadline
 from pagedlist.core.capabilities import Capabilities
+from pagedlist.core.wrapper import CALLS
 from pagedlist.errors import (
     ConfigError,
     ContractViolation,
@@ -42,10 +53,13 @@ from pagedlist.errors import (
 )
 
 __all__ = [
+    "STATS_KEYS",
     "Capabilities",
     "ErrorTable",
     "Rule",
+    "Tally",
     "UrlOptions",
+    "billed_units",
     "class_keys",
     "host_port",
     "is_loopback",
@@ -53,6 +67,7 @@ __all__ = [
     "not_a_list",
     "not_an_integer",
     "redact",
+    "tallied",
     "too_many_entries",
 ]
 
@@ -406,3 +421,163 @@ def _kind(value: Any) -> str:
     name = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
     name.update({list: "a list", dict: "an object"})
     return name.get(type(value), f"a {type(value).__name__}")
+
+
+# --- stats(): the same keys on every adapter -----------------------------------------------
+
+#: The keys every adapter's ``stats()`` has (adapters add their own beside them).
+STATS_KEYS = ("calls", "errors", "retries", "units")
+
+#: Older per-adapter totals that are billed units, and the kind each is reported as.
+_LEGACY_UNITS = {"read_units": "read", "write_units": "write", "request_charge_ru": "ru"}
+
+S = TypeVar("S", bound=type)
+
+
+def billed_units(stats: Mapping[str, Any]) -> dict[str, float]:
+    """The billed units in an adapter's totals: its ``units`` mapping (kind to running
+    total), else its older keys (``read_units``, ``write_units``, ``request_charge_ru``).
+    Empty for stores that bill nothing."""
+    units = stats.get("units")
+    if isinstance(units, Mapping):
+        return {str(k): float(v) for k, v in units.items()}
+    return {kind: float(stats[key]) for key, kind in _LEGACY_UNITS.items() if key in stats}
+
+
+# The store whose call is running in this thread or task: a store call an adapter makes
+# through another of its own (a default ``get_many`` calling ``get``) is counted once.
+_inside: contextvars.ContextVar[object | None] = contextvars.ContextVar(
+    "pagedlist_tally_inside", default=None
+)
+# The last call that failed transiently in this thread or task, as (store, call, the
+# operation's deadline): the same call again within the same operation is the driver's
+# retry (the driver repeats exactly the failed call, see ``pagedlist.core.driver``).
+_failed: contextvars.ContextVar[tuple[int, str, float] | None] = contextvars.ContextVar(
+    "pagedlist_tally_failed", default=None
+)
+
+
+class Tally:
+    """One store's running totals: store calls, errors by class, retries the driver made
+    of its calls. Thread-safe; :func:`tallied` keeps one per store object."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls = 0
+        self.retries = 0
+        self.errors: Counter[str] = Counter()
+
+    def started(self, owner: object, name: str) -> None:
+        """A store call ``name`` begins (a retry if it repeats one that just failed)."""
+        failed = _failed.get()
+        retry = False
+        if failed is not None:
+            at = _deadline.deadline()
+            retry = at is not None and failed == (id(owner), name, at)
+            _failed.set(None)
+        with self._lock:
+            self.calls += 1
+            if retry:
+                self.retries += 1
+
+    def failed(self, owner: object, name: str, err: BaseException) -> None:
+        """It raised ``err``."""
+        with self._lock:
+            self.errors[type(err).__name__] += 1
+        at = _deadline.deadline()
+        if getattr(err, "retryable", False) and at is not None:
+            _failed.set((id(owner), name, at))
+
+    def snapshot(self, own: Mapping[str, Any]) -> dict[str, Any]:
+        """The adapter's own totals ``own`` with the common keys added."""
+        with self._lock:
+            common = {
+                "calls": self.calls,
+                "errors": dict(self.errors),
+                "retries": self.retries,
+                "units": billed_units(own),
+            }
+        return {**own, **common}
+
+
+def _tally(store: Any) -> Tally:
+    found: Tally | None = store.__dict__.get("_pagedlist_tally")
+    if found is None:
+        # setdefault keeps one Tally when two threads make the first call at once.
+        found = store.__dict__.setdefault("_pagedlist_tally", Tally())
+    assert found is not None
+    return found
+
+
+def _counted(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def acall(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if _inside.get() is self:
+                return await method(self, *args, **kwargs)
+            tally = _tally(self)
+            tally.started(self, name)
+            token = _inside.set(self)
+            try:
+                return await method(self, *args, **kwargs)
+            except Exception as err:
+                tally.failed(self, name, err)
+                raise
+            finally:
+                _inside.reset(token)
+
+        return acall
+
+    @functools.wraps(method)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _inside.get() is self:
+            return method(self, *args, **kwargs)
+        tally = _tally(self)
+        tally.started(self, name)
+        token = _inside.set(self)
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as err:
+            tally.failed(self, name, err)
+            raise
+        finally:
+            _inside.reset(token)
+
+    return call
+
+
+def tallied(cls: S) -> S:
+    """Class decorator for adapters: count every store call (:data:`CALLS`) and give
+    ``stats()`` the common keys, on top of what the adapter's own ``stats()`` returns:
+
+    * ``calls``: store calls made (round trips as the core sees them);
+    * ``errors``: errors raised, by ``pagedlist.errors`` class name;
+    * ``retries``: calls the driver repeated after a transient error;
+    * ``units``: billed units by kind (``read``, ``write``, ``ru``), ``{}`` where nothing
+      is billed (from the adapter's ``units`` total or its older unit keys).
+
+    Applying it twice (or to a subclass of a tallied class) counts once.
+    ``open_store`` applies it to every adapter class it loads.
+    """
+    if cls.__dict__.get("_pagedlist_tallied"):
+        return cls
+    for name in sorted(CALLS):
+        method = getattr(cls, name, None)
+        if method is None or getattr(method, "_pagedlist_counted", False):
+            continue
+        wrapped = _counted(name, method)
+        wrapped._pagedlist_counted = True  # type: ignore[attr-defined]
+        setattr(cls, name, wrapped)
+    own_stats = cls.stats  # type: ignore[attr-defined]
+
+    if not getattr(own_stats, "_pagedlist_counted", False):
+
+        @functools.wraps(own_stats)
+        def stats(self: Any) -> Mapping[str, Any]:
+            return _tally(self).snapshot(own_stats(self))
+
+        stats._pagedlist_counted = True  # type: ignore[attr-defined]
+        cls.stats = stats  # type: ignore[attr-defined]
+    cls._pagedlist_tallied = True  # type: ignore[attr-defined]
+    return cls

@@ -74,6 +74,7 @@ from pagedlist.adapters._toolkit import (
     new_version,
     not_a_list,
     not_an_integer,
+    tallied,
     too_many_entries,
 )
 from pagedlist.core.astore import AsyncStore
@@ -638,7 +639,7 @@ class _Plans:
         # Until the table is described: a table with a sort key offers entry rows.
         self._sort = False
         self._lock = threading.Lock()
-        self._stats = {"read_units": 0.0, "write_units": 0.0, "calls": 0, "throttled": 0}
+        self._stats = {"read_units": 0.0, "write_units": 0.0, "requests": 0, "throttled": 0}
 
     def _client_args(
         self, has_credentials: bool, config: Any, timeouts: tuple[float, float]
@@ -687,8 +688,9 @@ class _Plans:
         return item_size(_to_item(key, doc, new_version(), self._sort))
 
     def stats(self) -> Mapping[str, Any]:
-        """Running totals: consumed ``read_units`` and ``write_units``, ``calls``, and how many
-        calls were ``throttled``."""
+        """Running totals: consumed ``read_units`` and ``write_units``, DynamoDB
+        ``requests`` (a store call may make several: unprocessed keys asked again), and how
+        many were ``throttled``; ``tallied`` adds the common keys."""
         with self._lock:
             return dict(self._stats)
 
@@ -721,7 +723,7 @@ class _Plans:
             return err
         if call.write is not None:
             with self._lock:
-                self._stats["calls"] += 1
+                self._stats["requests"] += 1
         return self._error(err, _api(call.method))
 
     @staticmethod
@@ -734,7 +736,7 @@ class _Plans:
             consumed = [consumed]
         units = sum(float(c.get("CapacityUnits", 0)) for c in consumed)
         with self._lock:
-            self._stats["calls"] += 1
+            self._stats["requests"] += 1
             self._stats["write_units" if write else "read_units"] += units
             if throttled:
                 self._stats["throttled"] += 1
@@ -1470,6 +1472,7 @@ def _awaiting(name: str, plan: Callable[..., Plan[Any]]) -> Callable[..., Any]:
 
 
 @_serving(_blocking)
+@tallied
 class DynamoDBStore(_Plans, Store):
     """A DynamoDB table (AWS, DynamoDB Local, or a compatible server), through boto3.
 
@@ -1575,6 +1578,7 @@ class DynamoDBStore(_Plans, Store):
 
 
 @_serving(_awaiting)
+@tallied
 class AsyncDynamoDBStore(_Plans, AsyncStore):
     """The same table for asyncio, through aiobotocore: the very plans of
     :class:`DynamoDBStore`, each request awaited; ``scan_many`` runs its queries

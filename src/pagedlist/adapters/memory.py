@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from pagedlist.adapters._toolkit import not_a_list, not_an_integer
+from pagedlist.adapters._toolkit import not_a_list, not_an_integer, tallied
 from pagedlist.core.astore import InlineAsyncStore
 from pagedlist.core.capabilities import Capabilities
 from pagedlist.core.ops import (
@@ -105,6 +105,7 @@ class MemorySnapshot:
     next_version: int
 
 
+@tallied
 class MemoryStore(Store):
     """A dict behind a lock. ``memory://`` URLs each open a new, empty store."""
 

@@ -71,6 +71,7 @@ from pagedlist.adapters._toolkit import (
     not_a_list,
     not_an_integer,
     redact,
+    tallied,
     too_many_entries,
 )
 from pagedlist.core.deadline import remaining
@@ -373,6 +374,7 @@ def _no_resend(handle: NoSQLHandle) -> None:
         )
 
 
+@tallied
 class OCINoSQLStore(Store):
     """One Oracle NoSQL table as a pagedlist store (see the module docstring)."""
 

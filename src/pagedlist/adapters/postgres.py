@@ -104,6 +104,7 @@ from pagedlist.adapters._toolkit import (
     class_keys,
     is_loopback,
     redact,
+    tallied,
 )
 from pagedlist.core.astore import AsyncStore
 from pagedlist.core.deadline import remaining
@@ -1647,6 +1648,7 @@ async def _aconfigure(conn: psycopg.AsyncConnection) -> None:
     await conn.execute(_SESSION)
 
 
+@tallied
 class PostgresStore(_Plans, Store):
     """Rows and entry rows in PostgreSQL tables, through a psycopg connection pool."""
 
@@ -1838,6 +1840,7 @@ class PostgresStore(_Plans, Store):
         self._pool.close(timeout=5)
 
 
+@tallied
 class AsyncPostgresStore(_Plans, AsyncStore):
     """The asyncio adapter: :class:`PostgresStore`'s statements, parameters and parsers,
     sent through a psycopg ``AsyncConnectionPool``. A loop timer stands in for the

@@ -79,6 +79,7 @@ from pagedlist.adapters._toolkit import (
     new_version,
     not_a_list,
     not_an_integer,
+    tallied,
 )
 from pagedlist.core.astore import AsyncStore
 from pagedlist.core.deadline import remaining
@@ -1203,6 +1204,7 @@ class _Base(_Plans):
         return self._target.describe()
 
 
+@tallied
 class RedisStore(_Base, Store):
     """Rows as Redis hashes and entry rows as one sorted set per list, written by Lua
     scripts (standalone or Cluster), through redis-py's blocking client."""
@@ -1342,6 +1344,7 @@ class RedisStore(_Base, Store):
             self._client.close()
 
 
+@tallied
 class AsyncRedisStore(_Base, AsyncStore):
     """:class:`RedisStore` for asyncio, through ``redis.asyncio`` (standalone or Cluster):
     the same plans, scripts and error table, each request awaited."""
