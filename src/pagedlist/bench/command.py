@@ -110,6 +110,16 @@ def print_summary(report: dict[str, Any], file: Any = None) -> None:
         console.print()
 
 
+def layout_of(lists: Any) -> int | None:
+    """The layout the pagedlist subject's lists got (``None`` if it created none)."""
+    from pagedlist.core.pagedlist import PagedList
+
+    for list_id in lists._capacity:
+        with contextlib.suppress(Exception):
+            return int(PagedList.open(lists.store, list_id).layout)
+    return None
+
+
 def server_versions(emulator: Any) -> dict[str, str]:
     """Version pins a launcher module declares (``*_VERSION`` strings), for the header."""
     import sys
@@ -137,7 +147,7 @@ def run_bench(
     """Run the workloads (and optionally the capacity sweep) on ``url``; return the report."""
     from pagedlist.adapters import open_store
     from pagedlist.bench.native import native_subjects
-    from pagedlist.bench.report import build_report
+    from pagedlist.bench.report import build_report, evaluate_targets
     from pagedlist.bench.subjects import open_subjects
     from pagedlist.bench.sweep import DEFAULT_CAPACITIES, sweep_capacity
     from pagedlist.bench.workloads import BenchConfig, run_workloads
@@ -147,7 +157,7 @@ def run_bench(
     started = time.monotonic()
     store = open_store(url)
     timed, lists, raw, raw_page = open_subjects(
-        store, capacity=cfg.capacity, max_item_bytes=cfg.max_item_bytes
+        store, capacity=cfg.capacity, max_item_bytes=cfg.max_item_bytes, layout=cfg.layout
     )
     natives = native_subjects(url, store) if native else []
     subjects = [lists, raw, raw_page, *natives]
@@ -184,6 +194,9 @@ def run_bench(
             "feed_fill": cfg.feed_fill,
             "feed_threads": cfg.feed_threads,
             "read_fraction": cfg.read_fraction,
+            "timeline_lists": cfg.timeline_lists,
+            "layout": cfg.layout,
+            "layout_measured": layout_of(lists),
             "workloads": list(cfg.workloads),
         }
         report = build_report(
@@ -199,6 +212,8 @@ def run_bench(
             backend_note=note,
         )
         report["backend"]["name"] = name or scheme
+        # Some targets hold on named backends only (Redis's p99): evaluated by name too.
+        report["targets"] = evaluate_targets(scheme, report["results"], name or scheme)
         return report
     finally:
         for subject in natives:
@@ -214,8 +229,8 @@ def run_bench(
     "-w",
     "workloads",
     multiple=True,
-    type=click.Choice(["append", "concurrent", "latest", "before", "feed"]),
-    help="Workload to run (repeatable); default: all five.",
+    type=click.Choice(["append", "concurrent", "latest", "before", "feed", "timeline"]),
+    help="Workload to run (repeatable); default: all six.",
 )
 @click.option(
     "--concurrency",
@@ -288,6 +303,19 @@ def run_bench(
     help=f"Client threads of the feed workload (up to {MAX_WRITERS}).",
 )
 @click.option(
+    "--timeline-lists",
+    type=click.IntRange(1),
+    default=20,
+    show_default=True,
+    help="Lists one timeline read (latest_many) merges.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["1", "2"]),
+    default=None,
+    help="Layout of the pagedlist lists (default: the store's default, what a user gets).",
+)
+@click.option(
     "--native/--no-native",
     default=True,
     show_default=True,
@@ -311,6 +339,8 @@ def bench(
     latest_n: int,
     feed_lists: int,
     feed_threads: int,
+    timeline_lists: int,
+    layout: str | None,
     native: bool,
     plots: bool,
     name: str | None,
@@ -342,6 +372,8 @@ def bench(
         max_item_bytes=max(1024, value_bytes),
         feed_lists=feed_lists,
         feed_threads=feed_threads,
+        timeline_lists=timeline_lists,
+        layout=int(layout) if layout else None,
         workloads=tuple(workloads) or WORKLOADS,
     )
     with _target(target) as (url, backend, note, pins):
