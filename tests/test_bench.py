@@ -428,3 +428,54 @@ def test_timeline_and_native_ratios_end_to_end(backend: str, tmp_path: Path) -> 
     print_summary(report, file=buf)
     assert "Ratio to the native design" in buf.getvalue()
     assert "timeline" in buf.getvalue()
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_async_api_runs_the_same_workloads_with_tasks_against_threads(
+    backend: str, tmp_path: Path
+) -> None:
+    from pagedlist.bench.asyncbench import ASYNC_KIND
+    from pagedlist.bench.command import run_bench
+
+    url = "memory://" if backend == "memory" else f"sqlite:///{tmp_path}/bench.db"
+    cfg = BenchConfig(
+        ops=8,
+        concurrency=(1, 6),
+        n=4,
+        value_bytes=16,
+        feed_lists=2,
+        feed_fill=5,
+        feed_threads=2,
+        timeline_lists=3,
+        warmup=2,
+    )
+    report = run_bench(url, cfg=cfg, sweep=False, native=False, async_api=True)
+    rows = [r for r in report["results"] if r["kind"] == ASYNC_KIND]
+    assert {(r["workload"], r["concurrency"]) for r in rows} == {
+        ("append", 1),
+        ("concurrent", 1),
+        ("concurrent", 6),
+        ("latest", 1),
+        ("before", 1),
+        ("feed", 2),
+        ("timeline", 1),
+    }
+    for r in rows:
+        assert r["errors"] == 0, (r["workload"], r["first_error"])
+        if r["workload"] in ("append", "concurrent"):
+            # Six tasks append five times each (at least ops): all read back exactly once.
+            assert (r["lost"], r["duplicated"]) == (0, 0)
+            assert r["extra"]["acknowledged"] == r["ops"] == (30 if r["concurrency"] == 6 else 8)
+        assert r["calls_per_op"] > 0
+    versus = {(v["workload"], v["concurrency"]): v for v in report["async_vs_sync"]}
+    six = versus[("concurrent", 6)]
+    sync_row = next(
+        r
+        for r in report["results"]
+        if r["kind"] == "pagedlist" and r["workload"] == "concurrent" and r["concurrency"] == 6
+    )
+    assert six["p50_ms_sync"] == sync_row["p50_ms"]
+    assert six["throughput_ops_s_ratio"] == pytest.approx(
+        six["throughput_ops_s_async"] / sync_row["throughput_ops_s"]
+    )
+    assert "asyncio API" in render_markdown([report])

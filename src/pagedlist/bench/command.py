@@ -143,8 +143,11 @@ def run_bench(
     capacities: tuple[int, ...] | None = None,
     native: bool = True,
     show_progress: bool = False,
+    async_api: bool = False,
 ) -> dict[str, Any]:
-    """Run the workloads (and optionally the capacity sweep) on ``url``; return the report."""
+    """Run the workloads (and optionally the capacity sweep) on ``url``; return the report.
+    With ``async_api``, the workloads also run through ``AsyncPagedList`` (tasks where the
+    sync run has threads) and the report compares both."""
     from pagedlist.adapters import open_store
     from pagedlist.bench.native import native_subjects
     from pagedlist.bench.report import build_report, evaluate_targets
@@ -175,6 +178,12 @@ def run_bench(
                     capacities=capacities or DEFAULT_CAPACITIES,
                     progress=bars,
                 )
+        async_rows: list[dict[str, Any]] = []
+        if async_api:
+            from pagedlist.adapters import open_async_store
+            from pagedlist.bench.asyncbench import run_async_workloads
+
+            async_rows = run_async_workloads(cfg, lambda: open_async_store(url))
         capacity = None
         caps = list(lists._capacity.values())
         if caps:
@@ -212,6 +221,11 @@ def run_bench(
             backend_note=note,
         )
         report["backend"]["name"] = name or scheme
+        if async_api:
+            from pagedlist.bench.asyncbench import compare_async
+
+            report["results"] += async_rows
+            report["async_vs_sync"] = compare_async(report["results"])
         # Some targets hold on named backends only (Redis's p99): evaluated by name too.
         report["targets"] = evaluate_targets(scheme, report["results"], name or scheme)
         return report
@@ -324,6 +338,13 @@ def run_bench(
 @click.option(
     "--plots/--no-plots", default=True, show_default=True, help="Draw PNG plots (needs matplotlib)."
 )
+@click.option(
+    "--async",
+    "async_api",
+    is_flag=True,
+    help="Also run the workloads through AsyncPagedList (N tasks where the sync run has N "
+    "threads) and compare.",
+)
 @click.option("--name", default=None, help="Backend name in the report (default: URL scheme).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary table.")
 def bench(
@@ -343,6 +364,7 @@ def bench(
     layout: str | None,
     native: bool,
     plots: bool,
+    async_api: bool,
     name: str | None,
     quiet: bool,
 ) -> None:
@@ -388,6 +410,7 @@ def bench(
                 capacities=caps,
                 native=native,
                 show_progress=not quiet,
+                async_api=async_api,
             )
         except PagedListError as err:
             raise click.ClickException(f"{type(err).__name__}: {err}") from err

@@ -414,6 +414,29 @@ def _backend_section(report: dict[str, Any], img_prefix: str | None) -> list[str
                 f"| {_x(q['units'])} | {_x(q['calls'])} | {_x(q['cpu'])} "
                 f"| {_x(q['throughput'])} |"
             )
+    versus = report.get("async_vs_sync") or []
+    if versus:
+        out += [
+            "",
+            "asyncio API (`AsyncPagedList`, N tasks in one event loop) against the sync API "
+            "(N threads), same run:",
+            "",
+            "| workload | tasks / threads | p50 ms async / sync | p99 ms async / sync "
+            "| ops/s async / sync | calls/op async / sync | lost/dup async |",
+            "|---|--:|--:|--:|--:|--:|--:|",
+        ]
+        for v in versus:
+            out.append(
+                f"| {v['workload']} | {v['concurrency']} "
+                f"| {_f(v['p50_ms_async'], 3)} / {_f(v['p50_ms_sync'], 3)} "
+                f"({_x(v['p50_ms_ratio'])}) "
+                f"| {_f(v['p99_ms_async'], 3)} / {_f(v['p99_ms_sync'], 3)} "
+                f"({_x(v['p99_ms_ratio'])}) "
+                f"| {_f(v['throughput_ops_s_async'], 0)} / {_f(v['throughput_ops_s_sync'], 0)} "
+                f"({_x(v['throughput_ops_s_ratio'])}) "
+                f"| {_f(v['calls_per_op_async'])} / {_f(v['calls_per_op_sync'])} "
+                f"| {_f(v['lost_async'])}/{_f(v['duplicated_async'])} |"
+            )
     errors = [r for r in report["results"] if r.get("first_error")]
     for r in errors:
         late = r.get("extra", {}).get("committed_unacknowledged")
@@ -633,6 +656,21 @@ def terminal_summary(report: dict[str, Any]) -> list[Any]:
                 style="dim",
             )
         )
+    versus = report.get("async_vs_sync") or []
+    if versus:
+        vt = table(
+            "asyncio (N tasks) against sync (N threads)",
+            "workload", "N", "p50 ms a/s", "p99 ms a/s", "ops/s a/s", "lost/dup",
+        )
+        for v in versus:
+            vt.add_row(
+                v["workload"], str(v["concurrency"]),
+                f"{_f(v['p50_ms_async'], 2)}/{_f(v['p50_ms_sync'], 2)}",
+                f"{_f(v['p99_ms_async'], 2)}/{_f(v['p99_ms_sync'], 2)}",
+                f"{_f(v['throughput_ops_s_async'], 0)}/{_f(v['throughput_ops_s_sync'], 0)}",
+                f"{_f(v['lost_async'])}/{_f(v['duplicated_async'])}",
+            )
+        out.append(vt)
     if report["targets"]:
         targets = table("Targets", "target", "measured", "limit", "verdict", text=1)
         for t in report["targets"]:
