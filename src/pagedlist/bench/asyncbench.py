@@ -26,7 +26,7 @@ from typing import Any
 from pagedlist.bench.runner import PhaseResult
 from pagedlist.bench.stats import Sample, summarize, unit_deltas
 from pagedlist.bench.subjects import make_entry
-from pagedlist.bench.workloads import BenchConfig, verify
+from pagedlist.bench.workloads import TIMELINE_ROUNDS, BenchConfig, verify
 from pagedlist.core.apagedlist import AsyncPagedList
 from pagedlist.core.astore import AsyncStore
 from pagedlist.core.counting import AsyncCountingStore
@@ -207,8 +207,12 @@ class _AsyncRun:
     async def timeline(self) -> None:
         cfg = self.cfg
         ids = [self.lid("timeline", str(k)) for k in range(cfg.timeline_lists)]
-        for list_id in ids:
-            await self.fill(await self.create(list_id), max(cfg.n, cfg.feed_fill))
+        handles = [await self.create(list_id) for list_id in ids]
+        total = max(cfg.n, cfg.feed_fill)
+        for r in range(TIMELINE_ROUNDS):  # interleaved timestamps, as in the sync workload
+            share = total // TIMELINE_ROUNDS + (1 if r < total % TIMELINE_ROUNDS else 0)
+            for handle in handles:
+                await self.fill(handle, share)
         await AsyncPagedList.latest_many(self.store, ids, cfg.n)  # once per process
 
         async def op(t: int, i: int) -> str:

@@ -280,10 +280,10 @@ class RawSubject(Subject):
             self.lists.create(list_id)
 
     def populate(self, list_id: str, entries: Sequence[Entry]) -> None:
-        """Reads go to the layout-1 list of the same id: filled once (raw and raw-page share
-        it; when the measured pagedlist is that same subject, it has filled it already)."""
-        if self.lists.size(list_id) == 0:
-            self.lists.populate(list_id, entries)
+        """Fill the layout-1 list of the same id the reads go to (raw and raw-page share it;
+        the workloads fill each list once, and not at all when it is the measured pagedlist
+        subject's own list)."""
+        self.lists.populate(list_id, entries)
 
     def latest_many(self, list_ids: Sequence[str], n: int) -> int:
         """One batch get of every list's newest rows (summaries included)."""

@@ -27,6 +27,9 @@ __all__ = ["WORKLOADS", "BenchConfig", "run_workloads", "verify"]
 
 WORKLOADS = ("append", "concurrent", "latest", "before", "feed", "timeline")
 
+#: Rounds in which the timeline workload fills its lists (see :meth:`_Run.timeline`).
+TIMELINE_ROUNDS = 6
+
 Progress = Callable[[str, int], Callable[[int], None]]
 """``progress(description, total) -> advance``: how the command shows progress bars."""
 
@@ -326,11 +329,18 @@ class _Run:
             if subject.kind == "raw-page":
                 continue  # reads exactly like "raw"
             ids = [self.lid("timeline", subject, f"{k}") for k in range(cfg.timeline_lists)]
+            fill = [list_id for list_id in ids if list_id not in self._filled]
             for list_id in ids:
                 subject.create(list_id)
-                if list_id not in self._filled:
-                    subject.populate(list_id, self.entries(max(n, cfg.feed_fill)))
-                    self._filled.add(list_id)
+            # Lists are filled in rounds of a few items each, so their timestamps interleave
+            # as followed accounts' posts do: the newest n come from several lists (filling
+            # one list after the other would put all of them in the last list).
+            total, rounds = max(n, cfg.feed_fill), TIMELINE_ROUNDS
+            for r in range(rounds):
+                share = total // rounds + (1 if r < total % rounds else 0)
+                for list_id in fill:
+                    subject.populate(list_id, self.entries(share))
+            self._filled.update(fill)
             # The handles a process keeps anyway (and latest_many's first summary read, done
             # once per process): opened before timing, as for every other workload.
             subject.prepare_thread(ids)
