@@ -322,3 +322,160 @@ def test_cli_rejects_an_unknown_target(tmp_path: Path) -> None:
     result = CliRunner().invoke(bench, ["no-such-server", "--out", str(tmp_path)])
     assert result.exit_code != 0
     assert "neither a store URL" in result.output
+
+
+def test_native_ratios_and_targets_compare_pagedlist_with_the_first_native_design() -> None:
+    from pagedlist.bench.report import native_ratios
+
+    units = {"write_units": 3.0, "read_units": 1.0, "round_trips": 9.0}
+    results = [
+        _result(
+            "append", "pagedlist", p50=2.4, units_per_op=units, calls_per_op=1.0, cpu_us_per_op=60.0
+        ),
+        _result(
+            "append",
+            "native",
+            p50=2.0,
+            units_per_op={"write_units": 2.0},
+            calls_per_op=1.0,
+            cpu_us_per_op=30.0,
+        ),
+        _result("latest", "pagedlist", p50=1.0, calls_per_op=1.0, cpu_us_per_op=20.0),
+        _result(
+            "latest", "native", p50=1.0, calls_per_op=1.0, cpu_us_per_op=20.0, subject="native:a"
+        ),
+        _result(
+            "latest", "native", p50=0.5, calls_per_op=1.0, cpu_us_per_op=20.0, subject="native:b"
+        ),
+        _result(
+            "concurrent",
+            "pagedlist",
+            conc=100,
+            p50=5.0,
+            p99_ms=30.0,
+            calls_per_op=1.5,
+            throughput_ops_s=500.0,
+        ),
+        _result("concurrent", "native", conc=100, p50=5.0, throughput_ops_s=1000.0),
+    ]
+    ratios = native_ratios(results)
+    append = next(r for r in ratios if r["workload"] == "append")
+    assert append["p50"] == pytest.approx(1.2)
+    # Billed units only (round trips are not billed): 4 / 2.
+    assert append["units"] == pytest.approx(2.0)
+    assert append["cpu"] == pytest.approx(2.0) and append["calls"] == 1.0
+    latest = [r for r in ratios if r["workload"] == "latest"]
+    assert [(r["native"], r["primary"]) for r in latest] == [
+        ("native:a", True),
+        ("native:b", False),
+    ]
+    assert latest[0]["units"] is None  # nothing billed
+    assert latest[1]["p50"] == pytest.approx(2.0)
+    targets = {t["name"]: t for t in evaluate_targets("redis", results)}
+    assert targets["native_append_p50"]["met"]  # 1.2 is within "at most 1.2x"
+    assert not targets["native_append_units"]["met"]
+    assert targets["native_append_units"]["missed_by"] == "missed by 66.7%"
+    assert targets["native_latest_p50"]["met"]  # against the first native design only
+    assert "native_latest_units" not in targets
+    assert not targets["native_concurrent_throughput"]["met"]
+    assert targets["native_concurrent_throughput"]["value"] == pytest.approx(2.0)
+    assert not targets["concurrent_p99_ms"]["met"]
+    assert not targets["concurrent_calls_per_op"]["met"]
+    # Redis's p99 target is Redis's own.
+    assert "concurrent_p99_ms" not in {t["name"] for t in evaluate_targets("sqlite", results)}
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_timeline_and_native_ratios_end_to_end(backend: str, tmp_path: Path) -> None:
+    from pagedlist.bench.command import print_summary, run_bench
+
+    url = "memory://" if backend == "memory" else f"sqlite:///{tmp_path}/bench.db"
+    cfg = BenchConfig(
+        ops=9,
+        concurrency=(1, 4),
+        n=5,
+        value_bytes=16,
+        feed_lists=3,
+        feed_fill=6,
+        feed_threads=2,
+        timeline_lists=4,
+        warmup=2,
+    )
+    report = run_bench(url, cfg=cfg, sweep=False)
+    assert report["config"]["layout_measured"] in (1, 2)
+    rows = {(r["workload"], r["kind"]): r for r in report["results"] if r["concurrency"] == 1}
+    for r in report["results"]:
+        assert r["errors"] == 0, (r["workload"], r["subject"], r["first_error"])
+    # Every timeline read returned exactly n items (the op raises otherwise).
+    assert rows[("timeline", "pagedlist")]["extra"] == {"n": 5, "lists": 4}
+    assert ("timeline", "native") in rows and ("timeline", "raw") in rows
+    workloads = {(q["workload"], q["concurrency"]) for q in report["native_ratios"]}
+    for w in ("append", "latest", "before", "feed", "timeline"):
+        assert any(k[0] == w for k in workloads), w
+    t = next(q for q in report["native_ratios"] if q["workload"] == "timeline")
+    mine, native = rows[("timeline", "pagedlist")], rows[("timeline", "native")]
+    assert t["p50"] == pytest.approx(mine["p50_ms"] / native["p50_ms"])
+    assert t["calls"] == pytest.approx(mine["calls_per_op"] / native["calls_per_op"])
+    names = {x["name"] for x in report["targets"]}
+    assert {"native_append_p50", "native_latest_p50", "native_timeline_p50"} <= names
+    assert ("core_overhead_us" in names) == (backend == "memory")
+    md = render_markdown([report])
+    assert "Ratio to the native design" in md
+    assert f"| timeline | 1 | {t['native']} | {t['p50']:.2f}x |" in md
+    import io
+
+    buf = io.StringIO()
+    print_summary(report, file=buf)
+    assert "Ratio to the native design" in buf.getvalue()
+    assert "timeline" in buf.getvalue()
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_async_api_runs_the_same_workloads_with_tasks_against_threads(
+    backend: str, tmp_path: Path
+) -> None:
+    from pagedlist.bench.asyncbench import ASYNC_KIND
+    from pagedlist.bench.command import run_bench
+
+    url = "memory://" if backend == "memory" else f"sqlite:///{tmp_path}/bench.db"
+    cfg = BenchConfig(
+        ops=8,
+        concurrency=(1, 6),
+        n=4,
+        value_bytes=16,
+        feed_lists=2,
+        feed_fill=5,
+        feed_threads=2,
+        timeline_lists=3,
+        warmup=2,
+    )
+    report = run_bench(url, cfg=cfg, sweep=False, native=False, async_api=True)
+    rows = [r for r in report["results"] if r["kind"] == ASYNC_KIND]
+    assert {(r["workload"], r["concurrency"]) for r in rows} == {
+        ("append", 1),
+        ("concurrent", 1),
+        ("concurrent", 6),
+        ("latest", 1),
+        ("before", 1),
+        ("feed", 2),
+        ("timeline", 1),
+    }
+    for r in rows:
+        assert r["errors"] == 0, (r["workload"], r["first_error"])
+        if r["workload"] in ("append", "concurrent"):
+            # Six tasks append five times each (at least ops): all read back exactly once.
+            assert (r["lost"], r["duplicated"]) == (0, 0)
+            assert r["extra"]["acknowledged"] == r["ops"] == (30 if r["concurrency"] == 6 else 8)
+        assert r["calls_per_op"] > 0
+    versus = {(v["workload"], v["concurrency"]): v for v in report["async_vs_sync"]}
+    six = versus[("concurrent", 6)]
+    sync_row = next(
+        r
+        for r in report["results"]
+        if r["kind"] == "pagedlist" and r["workload"] == "concurrent" and r["concurrency"] == 6
+    )
+    assert six["p50_ms_sync"] == sync_row["p50_ms"]
+    assert six["throughput_ops_s_ratio"] == pytest.approx(
+        six["throughput_ops_s_async"] / sync_row["throughput_ops_s"]
+    )
+    assert "asyncio API" in render_markdown([report])

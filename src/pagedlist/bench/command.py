@@ -110,6 +110,16 @@ def print_summary(report: dict[str, Any], file: Any = None) -> None:
         console.print()
 
 
+def layout_of(lists: Any) -> int | None:
+    """The layout the pagedlist subject's lists got (``None`` if it created none)."""
+    from pagedlist.core.pagedlist import PagedList
+
+    for list_id in lists._capacity:
+        with contextlib.suppress(Exception):
+            return int(PagedList.open(lists.store, list_id).layout)
+    return None
+
+
 def server_versions(emulator: Any) -> dict[str, str]:
     """Version pins a launcher module declares (``*_VERSION`` strings), for the header."""
     import sys
@@ -133,11 +143,14 @@ def run_bench(
     capacities: tuple[int, ...] | None = None,
     native: bool = True,
     show_progress: bool = False,
+    async_api: bool = False,
 ) -> dict[str, Any]:
-    """Run the workloads (and optionally the capacity sweep) on ``url``; return the report."""
+    """Run the workloads (and optionally the capacity sweep) on ``url``; return the report.
+    With ``async_api``, the workloads also run through ``AsyncPagedList`` (tasks where the
+    sync run has threads) and the report compares both."""
     from pagedlist.adapters import open_store
     from pagedlist.bench.native import native_subjects
-    from pagedlist.bench.report import build_report
+    from pagedlist.bench.report import build_report, evaluate_targets
     from pagedlist.bench.subjects import open_subjects
     from pagedlist.bench.sweep import DEFAULT_CAPACITIES, sweep_capacity
     from pagedlist.bench.workloads import BenchConfig, run_workloads
@@ -147,7 +160,7 @@ def run_bench(
     started = time.monotonic()
     store = open_store(url)
     timed, lists, raw, raw_page = open_subjects(
-        store, capacity=cfg.capacity, max_item_bytes=cfg.max_item_bytes
+        store, capacity=cfg.capacity, max_item_bytes=cfg.max_item_bytes, layout=cfg.layout
     )
     natives = native_subjects(url, store) if native else []
     subjects = [lists, raw, raw_page, *natives]
@@ -165,6 +178,12 @@ def run_bench(
                     capacities=capacities or DEFAULT_CAPACITIES,
                     progress=bars,
                 )
+        async_rows: list[dict[str, Any]] = []
+        if async_api:
+            from pagedlist.adapters import open_async_store
+            from pagedlist.bench.asyncbench import run_async_workloads
+
+            async_rows = run_async_workloads(cfg, lambda: open_async_store(url))
         capacity = None
         caps = list(lists._capacity.values())
         if caps:
@@ -184,6 +203,9 @@ def run_bench(
             "feed_fill": cfg.feed_fill,
             "feed_threads": cfg.feed_threads,
             "read_fraction": cfg.read_fraction,
+            "timeline_lists": cfg.timeline_lists,
+            "layout": cfg.layout,
+            "layout_measured": layout_of(lists),
             "workloads": list(cfg.workloads),
         }
         report = build_report(
@@ -199,6 +221,13 @@ def run_bench(
             backend_note=note,
         )
         report["backend"]["name"] = name or scheme
+        if async_api:
+            from pagedlist.bench.asyncbench import compare_async
+
+            report["results"] += async_rows
+            report["async_vs_sync"] = compare_async(report["results"])
+        # Some targets hold on named backends only (Redis's p99): evaluated by name too.
+        report["targets"] = evaluate_targets(scheme, report["results"], name or scheme)
         return report
     finally:
         for subject in natives:
@@ -214,8 +243,8 @@ def run_bench(
     "-w",
     "workloads",
     multiple=True,
-    type=click.Choice(["append", "concurrent", "latest", "before", "feed"]),
-    help="Workload to run (repeatable); default: all five.",
+    type=click.Choice(["append", "concurrent", "latest", "before", "feed", "timeline"]),
+    help="Workload to run (repeatable); default: all six.",
 )
 @click.option(
     "--concurrency",
@@ -288,6 +317,19 @@ def run_bench(
     help=f"Client threads of the feed workload (up to {MAX_WRITERS}).",
 )
 @click.option(
+    "--timeline-lists",
+    type=click.IntRange(1),
+    default=20,
+    show_default=True,
+    help="Lists one timeline read (latest_many) merges.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["1", "2"]),
+    default=None,
+    help="Layout of the pagedlist lists (default: the store's default, what a user gets).",
+)
+@click.option(
     "--native/--no-native",
     default=True,
     show_default=True,
@@ -295,6 +337,13 @@ def run_bench(
 )
 @click.option(
     "--plots/--no-plots", default=True, show_default=True, help="Draw PNG plots (needs matplotlib)."
+)
+@click.option(
+    "--async",
+    "async_api",
+    is_flag=True,
+    help="Also run the workloads through AsyncPagedList (N tasks where the sync run has N "
+    "threads) and compare.",
 )
 @click.option("--name", default=None, help="Backend name in the report (default: URL scheme).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary table.")
@@ -311,8 +360,11 @@ def bench(
     latest_n: int,
     feed_lists: int,
     feed_threads: int,
+    timeline_lists: int,
+    layout: str | None,
     native: bool,
     plots: bool,
+    async_api: bool,
     name: str | None,
     quiet: bool,
 ) -> None:
@@ -342,6 +394,8 @@ def bench(
         max_item_bytes=max(1024, value_bytes),
         feed_lists=feed_lists,
         feed_threads=feed_threads,
+        timeline_lists=timeline_lists,
+        layout=int(layout) if layout else None,
         workloads=tuple(workloads) or WORKLOADS,
     )
     with _target(target) as (url, backend, note, pins):
@@ -356,6 +410,7 @@ def bench(
                 capacities=caps,
                 native=native,
                 show_progress=not quiet,
+                async_api=async_api,
             )
         except PagedListError as err:
             raise click.ClickException(f"{type(err).__name__}: {err}") from err

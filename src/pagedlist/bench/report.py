@@ -22,10 +22,12 @@ from pagedlist.bench.runner import PhaseResult
 from pagedlist.bench.stats import is_unit
 
 __all__ = [
+    "NATIVE_TARGETS",
     "TARGETS",
     "build_report",
     "evaluate_targets",
     "machine_info",
+    "native_ratios",
     "plot_capacity",
     "plot_concurrency",
     "render_markdown",
@@ -44,6 +46,144 @@ TARGETS = {
     "core_overhead_us": ("core CPU per append beyond the store call (memory store), µs", 30.0),
     "latest_overhead_us": ("core CPU per latest(n) beyond the store call (memory store), µs", 30.0),
 }
+
+
+#: The issue's targets against the native design (pagedlist / native, same run):
+#: ``(workload, metric) -> limit``. Metrics: ``p50`` latency, billed ``units`` (where the
+#: backend bills), ``calls`` (store round trips), ``cpu`` (client CPU), ``throughput``
+#: (native ops/s over pagedlist's: at most 1 means at least the native's throughput).
+NATIVE_TARGETS: dict[tuple[str, str], float] = {
+    ("append", "p50"): 1.2,
+    ("append", "units"): 1.2,
+    ("latest", "p50"): 1.2,
+    ("latest", "units"): 1.2,
+    ("before", "p50"): 1.2,
+    ("before", "units"): 1.2,
+    ("timeline", "p50"): 1.2,
+    ("timeline", "units"): 1.2,
+    ("concurrent", "throughput"): 1.0,
+}
+
+#: Absolute targets of the most concurrent writers' row: ``(metric, limit, backends)``
+#: (``None``: every backend).
+CONCURRENT_TARGETS = (
+    ("p99_ms", 25.0, ("redis", "rediss", "redis-cluster", "redis+cluster")),
+    ("calls_per_op", 1.2, None),
+)
+
+_METRICS = {
+    "p50": ("p50 latency", "ms"),
+    "units": ("billed units", "units"),
+    "calls": ("store round trips", "calls"),
+    "cpu": ("client CPU", "µs"),
+    "throughput": ("native ops/s over pagedlist ops/s", "ops/s"),
+}
+
+
+def _unit_total(row: dict[str, Any]) -> float:
+    return sum(v for k, v in (row.get("units_per_op") or {}).items() if is_unit(k))
+
+
+def _metric(row: dict[str, Any], metric: str) -> float | None:
+    value: Any = {
+        "p50": row.get("p50_ms"),
+        "units": _unit_total(row),
+        "calls": row.get("calls_per_op"),
+        "cpu": row.get("cpu_us_per_op"),
+        "throughput": row.get("throughput_ops_s"),
+    }[metric]
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def native_ratios(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """pagedlist over each native design, per workload and concurrency: p50 latency, billed
+    units (``None`` where neither bills), store round trips and client CPU per operation;
+    ``primary`` marks the backend's first native design, the one the targets use."""
+    out: list[dict[str, Any]] = []
+    primary_seen: set[tuple[str, int]] = set()
+    for mine in results:
+        if mine["kind"] != "pagedlist":
+            continue
+        key = (mine["workload"], mine["concurrency"])
+        for other in results:
+            if other["kind"] != "native" or (other["workload"], other["concurrency"]) != key:
+                continue
+            row: dict[str, Any] = {
+                "workload": mine["workload"],
+                "concurrency": mine["concurrency"],
+                "native": other["subject"],
+                "primary": key not in primary_seen,
+            }
+            primary_seen.add(key)
+            for metric in ("p50", "units", "calls", "cpu"):
+                a, b = _metric(mine, metric), _metric(other, metric)
+                if metric == "units" and not a and not b:
+                    row[metric] = None  # nothing billed on this backend
+                elif a is None or b is None or b == 0:
+                    row[metric] = None if a is None or b is None else math.inf
+                else:
+                    row[metric] = a / b
+                row[f"{metric}_pagedlist"], row[f"{metric}_native"] = a, b
+            a, b = _metric(mine, "throughput"), _metric(other, "throughput")
+            row["throughput"] = b / a if a and b else None
+            row["throughput_pagedlist"], row["throughput_native"] = a, b
+            out.append(row)
+    return out
+
+
+def _native_targets(scheme: str, name: str, results: Sequence[dict[str, Any]]):
+    ratios = [r for r in native_ratios(results) if r["primary"]]
+    out: list[dict[str, Any]] = []
+    for (workload, metric), limit in NATIVE_TARGETS.items():
+        rows = [r for r in ratios if r["workload"] == workload]
+        if workload == "concurrent":
+            rows = rows[-1:] if rows else []  # the most writers (rows are in ascending order)
+        elif rows:
+            rows = [min(rows, key=lambda r: r["concurrency"])]
+        for r in rows:
+            value = r[metric]
+            if value is None:
+                continue
+            what, unit = _METRICS[metric]
+            a, b = r[f"{metric}_pagedlist"], r[f"{metric}_native"]
+            detail = f"pagedlist {_f(a, 3)} / {r['native']} {_f(b, 3)} {unit}"
+            if metric == "throughput":
+                detail = f"{r['native']} {_f(b, 0)} ops/s / pagedlist {_f(a, 0)} ops/s"
+            if metric == "throughput":
+                desc = f"{workload}, {r['concurrency']} writers: {what}"
+            else:
+                desc = f"{workload}: {what}, pagedlist / native"
+            out.append(
+                _verdict(
+                    f"native_{workload}_{metric}",
+                    desc,
+                    value,
+                    limit,
+                    detail,
+                )
+            )
+    conc = [r for r in results if r["workload"] == "concurrent" and r["kind"] == "pagedlist"]
+    if conc:
+        top = max(conc, key=lambda r: r["concurrency"])
+        for field, limit, backends in CONCURRENT_TARGETS:
+            if backends is not None and name not in backends and scheme not in backends:
+                continue
+            value = top.get(field)
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                continue
+            label = "p99 ms" if field == "p99_ms" else "store calls per append"
+            out.append(
+                _verdict(
+                    f"concurrent_{field}",
+                    f"concurrent, {top['concurrency']} writers: {label}",
+                    float(value),
+                    limit,
+                    f"{_f(float(value), 2)}",
+                )
+            )
+    return out
 
 
 def machine_info() -> dict[str, Any]:
@@ -96,26 +236,29 @@ def _verdict(name: str, desc: str, value: float, limit: float, detail: str) -> d
     }
 
 
-def evaluate_targets(scheme: str, results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The issue's targets, measured: each with its value, limit and by how much it missed."""
-    out: list[dict[str, Any]] = []
-    for name, workload, kind in (
+def evaluate_targets(
+    scheme: str, results: Sequence[dict[str, Any]], name: str | None = None
+) -> list[dict[str, Any]]:
+    """The issue's targets, measured: each with its value, limit and by how much it missed.
+    The ratios to the native design come first, then those to the raw round trip."""
+    out: list[dict[str, Any]] = _native_targets(scheme, name or scheme, results)
+    for key, workload, kind in (
         ("append_p50_ratio", "append", "raw"),
         ("append_p50_ratio_same_row", "append", "raw-page"),
         ("latest_p50_ratio", "latest", "raw"),
     ):
         found = _ratio_target(
-            name, _find(results, workload, "pagedlist", 1), _find(results, workload, kind, 1)
+            key, _find(results, workload, "pagedlist", 1), _find(results, workload, kind, 1)
         )
         if found:
             out.append(found)
     if scheme == "memory":
-        for name, workload in (("core_overhead_us", "append"), ("latest_overhead_us", "latest")):
+        for key, workload in (("core_overhead_us", "append"), ("latest_overhead_us", "latest")):
             mine = _find(results, workload, "pagedlist", 1)
             if mine:
-                desc, limit = TARGETS[name]
+                desc, limit = TARGETS[key]
                 value = mine["overhead_us_per_op"]
-                out.append(_verdict(name, desc, value, limit, f"{value:.1f} µs"))
+                out.append(_verdict(key, desc, value, limit, f"{value:.1f} µs"))
     conc = [r for r in results if r["workload"] == "concurrent" and r["kind"] == "pagedlist"]
     if conc:
         top = max(conc, key=lambda r: r["concurrency"])
@@ -179,6 +322,7 @@ def build_report(
         },
         "config": config,
         "results": rows,
+        "native_ratios": native_ratios(rows),
         "targets": evaluate_targets(scheme, rows),
         "sweep": sweep,
         "duration_s": duration,
@@ -198,6 +342,13 @@ def _f(value: Any, digits: int = 2) -> str:
             return f"{value:,.0f}"
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def _x(ratio: float | None) -> str:
+    """A ratio as ``1.23x`` (``-`` when not measured or not billed)."""
+    if ratio is None or (isinstance(ratio, float) and math.isnan(ratio)):
+        return "-"
+    return "inf" if math.isinf(ratio) else f"{ratio:.2f}x"
 
 
 def _units(units: dict[str, float]) -> str:
@@ -245,6 +396,46 @@ def _backend_section(report: dict[str, Any], img_prefix: str | None) -> list[str
                 f"| ↳ {tag} | | | {_f(s['p50_ms'], 3)} | {_f(s['p90_ms'], 3)} "
                 f"| {_f(s['p99_ms'], 3)} | | {_f(s['calls_per_op'])} | {_f(s['cpu_us_per_op'], 1)} "
                 f"| {_f(s['overhead_us_per_op'], 1)} | | | | {s['errors']} |"
+            )
+    ratios = report.get("native_ratios") or native_ratios(report["results"])
+    if ratios:
+        out += [
+            "",
+            "Ratio to the native design (pagedlist / native, same run; below 1 is better; "
+            "ops/s: native over pagedlist):",
+            "",
+            "| workload | conc. | native design | p50 | units | round trips | client CPU "
+            "| ops/s |",
+            "|---|--:|---|--:|--:|--:|--:|--:|",
+        ]
+        for q in ratios:
+            out.append(
+                f"| {q['workload']} | {q['concurrency']} | {q['native']} | {_x(q['p50'])} "
+                f"| {_x(q['units'])} | {_x(q['calls'])} | {_x(q['cpu'])} "
+                f"| {_x(q['throughput'])} |"
+            )
+    versus = report.get("async_vs_sync") or []
+    if versus:
+        out += [
+            "",
+            "asyncio API (`AsyncPagedList`, N tasks in one event loop) against the sync API "
+            "(N threads), same run:",
+            "",
+            "| workload | tasks / threads | p50 ms async / sync | p99 ms async / sync "
+            "| ops/s async / sync | calls/op async / sync | lost/dup async |",
+            "|---|--:|--:|--:|--:|--:|--:|",
+        ]
+        for v in versus:
+            out.append(
+                f"| {v['workload']} | {v['concurrency']} "
+                f"| {_f(v['p50_ms_async'], 3)} / {_f(v['p50_ms_sync'], 3)} "
+                f"({_x(v['p50_ms_ratio'])}) "
+                f"| {_f(v['p99_ms_async'], 3)} / {_f(v['p99_ms_sync'], 3)} "
+                f"({_x(v['p99_ms_ratio'])}) "
+                f"| {_f(v['throughput_ops_s_async'], 0)} / {_f(v['throughput_ops_s_sync'], 0)} "
+                f"({_x(v['throughput_ops_s_ratio'])}) "
+                f"| {_f(v['calls_per_op_async'])} / {_f(v['calls_per_op_sync'])} "
+                f"| {_f(v['lost_async'])}/{_f(v['duplicated_async'])} |"
             )
     errors = [r for r in report["results"] if r.get("first_error")]
     for r in errors:
@@ -446,6 +637,40 @@ def terminal_summary(report: dict[str, Any]) -> list[Any]:
                     f"x{r['concurrency']}; first: {r['first_error'][:300]}"
                 )
             )
+    ratios = report.get("native_ratios") or native_ratios(report["results"])
+    if ratios:
+        rt = table(
+            "Ratio to the native design (pagedlist / native)",
+            "workload", "native", "conc.", "p50", "units", "calls", "CPU", "ops/s",
+        )
+        for q in ratios:
+            rt.add_row(
+                q["workload"], _subject(q["native"]), str(q["concurrency"]), _x(q["p50"]),
+                _x(q["units"]), _x(q["calls"]), _x(q["cpu"]), _x(q["throughput"]),
+            )
+        out.append(rt)
+        out.append(
+            Text(
+                "Below 1x is better; ops/s is native over pagedlist; units are billed units "
+                "(- where the backend bills none).",
+                style="dim",
+            )
+        )
+    versus = report.get("async_vs_sync") or []
+    if versus:
+        vt = table(
+            "asyncio (N tasks) against sync (N threads)",
+            "workload", "N", "p50 ms a/s", "p99 ms a/s", "ops/s a/s", "lost/dup",
+        )
+        for v in versus:
+            vt.add_row(
+                v["workload"], str(v["concurrency"]),
+                f"{_f(v['p50_ms_async'], 2)}/{_f(v['p50_ms_sync'], 2)}",
+                f"{_f(v['p99_ms_async'], 2)}/{_f(v['p99_ms_sync'], 2)}",
+                f"{_f(v['throughput_ops_s_async'], 0)}/{_f(v['throughput_ops_s_sync'], 0)}",
+                f"{_f(v['lost_async'])}/{_f(v['duplicated_async'])}",
+            )
+        out.append(vt)
     if report["targets"]:
         targets = table("Targets", "target", "measured", "limit", "verdict", text=1)
         for t in report["targets"]:

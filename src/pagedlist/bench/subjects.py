@@ -104,6 +104,12 @@ class Subject(abc.ABC):
         Return ``(count, next_cursor)``; ``next_cursor`` is ``None`` at the start of the list.
         """
 
+    def latest_many(self, list_ids: Sequence[str], n: int) -> int:
+        """The newest ``n`` entries merged from ``list_ids`` (a home timeline); return how
+        many came back. The default reads each list's newest ``n`` one after the other and
+        merges them: what a hand-written feed does where the store has no batch read."""
+        return min(n, sum(self.latest(list_id, n) for list_id in list_ids))
+
     def read_ids(self, list_id: str) -> list[str] | None:
         """Every entry id in the list, oldest first (``None`` if the subject cannot)."""
         return None
@@ -130,8 +136,8 @@ class PagedListSubject(Subject):
         layout: int | None = 1,
     ) -> None:
         self.store = store
-        # The raw and raw-page subjects mirror layout 1's rows, so the subject defaults to
-        # it; layout=None measures the store's default layout.
+        # layout=None measures the store's default layout (what a new user gets); the raw
+        # subjects mirror layout 1's rows and read a layout-1 subject of their own.
         self.layout = layout
         self.capacity_wanted = capacity
         self.max_item_bytes = max_item_bytes
@@ -211,6 +217,10 @@ class PagedListSubject(Subject):
         """``PagedList.latest(n)``."""
         return len(self.handle(list_id).latest(n))
 
+    def latest_many(self, list_ids: Sequence[str], n: int) -> int:
+        """``PagedList.latest_many(store, list_ids, n)``: one batch read for every list."""
+        return len(PagedList.latest_many(self.store, list_ids, n).items)
+
     def before(self, list_id: str, cursor: Cursor, n: int) -> tuple[int, Cursor]:
         """``PagedList.before(position, n)``; the first cursor is the list's length."""
         position = self.size(list_id) if cursor is None else cursor
@@ -250,6 +260,8 @@ class RawSubject(Subject):
     verifiable = False
 
     def __init__(self, store: TimedStore, lists: PagedListSubject) -> None:
+        if lists.layout != 1:
+            raise ValueError(f"the raw subjects mirror layout 1's rows, not layout {lists.layout}")
         self.store = store
         self.lists = lists
         self.prefix = f"bench-raw-{uuid.uuid4().hex[:8]}"
@@ -268,7 +280,22 @@ class RawSubject(Subject):
             self.lists.create(list_id)
 
     def populate(self, list_id: str, entries: Sequence[Entry]) -> None:
-        """Reads go to pagedlist's list, which the pagedlist subject fills."""
+        """Fill the layout-1 list of the same id the reads go to (raw and raw-page share it;
+        the workloads fill each list once, and not at all when it is the measured pagedlist
+        subject's own list)."""
+        self.lists.populate(list_id, entries)
+
+    def latest_many(self, list_ids: Sequence[str], n: int) -> int:
+        """One batch get of every list's newest rows (summaries included)."""
+        keys: list[str] = []
+        for list_id in list_ids:
+            capacity, size = self._pages(list_id)
+            head = size // capacity
+            back = -(-n // capacity)
+            keys.append(summary_key(list_id))
+            keys += [page_key(list_id, p) for p in range(max(0, head - back), head + 1)]
+        rows = self.store.get_many(keys)
+        return min(n, sum(len(r.doc.get(ITEMS, [])) for r in rows.values()))
 
     def append(self, list_id: str, entry: Entry) -> None:
         """One conditional append on a fresh key."""
@@ -362,9 +389,15 @@ class NativeSubject(Subject):
 
 
 def open_subjects(
-    store: Store, *, capacity: int | None, max_item_bytes: int
+    store: Store, *, capacity: int | None, max_item_bytes: int, layout: int | None = None
 ) -> tuple[TimedStore, PagedListSubject, RawSubject, RawPageSubject]:
-    """The pagedlist and the two raw subjects on one timed store."""
+    """The pagedlist subject (``layout``; ``None``: the store's default) and the two raw
+    subjects on one timed store. The raw ones read layout-1 rows: the pagedlist subject's
+    own lists when it is layout 1, otherwise a layout-1 subject of their own (not
+    reported, its lists filled by the raw subjects)."""
     timed = store if isinstance(store, TimedStore) else TimedStore(store)
-    lists = PagedListSubject(timed, capacity=capacity, max_item_bytes=max_item_bytes)
-    return timed, lists, RawSubject(timed, lists), RawPageSubject(timed, lists)
+    lists = PagedListSubject(timed, capacity=capacity, max_item_bytes=max_item_bytes, layout=layout)
+    backing = lists
+    if layout != 1:
+        backing = PagedListSubject(timed, capacity=capacity, max_item_bytes=max_item_bytes)
+    return timed, lists, RawSubject(timed, backing), RawPageSubject(timed, backing)

@@ -8,6 +8,8 @@
 * ``before``: paging back through that list ``n`` at a time with ``before``.
 * ``feed``: a mix over many lists, ``read_fraction`` of ``latest(n)`` and the rest appends,
   on a few threads.
+* ``timeline``: a home timeline, the newest ``n`` items merged from ``timeline_lists``
+  lists (``PagedList.latest_many``; each native design's own way to read several feeds).
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ from pagedlist.bench.subjects import Entry, PagedListSubject, Subject, make_entr
 
 __all__ = ["WORKLOADS", "BenchConfig", "run_workloads", "verify"]
 
-WORKLOADS = ("append", "concurrent", "latest", "before", "feed")
+WORKLOADS = ("append", "concurrent", "latest", "before", "feed", "timeline")
+
+#: Rounds in which the timeline workload fills its lists (see :meth:`_Run.timeline`).
+TIMELINE_ROUNDS = 6
 
 Progress = Callable[[str, int], Callable[[int], None]]
 """``progress(description, total) -> advance``: how the command shows progress bars."""
@@ -43,6 +48,10 @@ class BenchConfig:
     feed_fill: int = 60
     feed_threads: int = 4
     read_fraction: float = 0.9
+    timeline_lists: int = 20
+    """Lists one ``timeline`` read merges (each filled with ``max(n, feed_fill)`` items)."""
+    layout: int | None = None
+    """Layout of the pagedlist lists; ``None``: the store's default (what a user gets)."""
     populate: int | None = None
     """Items in the ``latest``/``before`` list; default about 2.5 pages (at least 3 n)."""
     workloads: tuple[str, ...] = WORKLOADS
@@ -103,10 +112,18 @@ class _Run:
         self.pagedlist = next(s for s in subjects if isinstance(s, PagedListSubject))
 
     def lid(self, workload: str, subject: Subject, extra: str = "") -> str:
-        # Raw reads pagedlist's own lists, so both share list ids.
-        shared = ("pagedlist", "raw", "raw-page")
-        owner = "pl" if subject.kind in shared else subject.name.split(":")[-1]
+        # Raw reads pagedlist's own lists when they are layout 1, so both share list ids;
+        # otherwise the raw subjects share a layout-1 list of their own.
+        owner = subject.name.split(":")[-1]
+        if subject.kind == "pagedlist":
+            owner = "pl"
+        elif subject.kind in ("raw", "raw-page"):
+            owner = "pl" if self._shares(subject) else "pl1"
         return f"bench-{self.cfg.run_id}-{workload}{extra}-{owner}"
+
+    def _shares(self, subject: Subject) -> bool:
+        """Whether a raw subject reads the measured pagedlist subject's own lists."""
+        return getattr(subject, "lists", None) is self.pagedlist
 
     def bar(self, text: str, total: int) -> Callable[[int], None]:
         return self.progress(text, total) if self.progress else _noop
@@ -213,7 +230,9 @@ class _Run:
             count = self.cfg.populate_count(self.pagedlist.capacity(pl_id))
             self.pagedlist.populate(pl_id, self.entries(count))
             self._filled.add(pl_id)
-        if subject.kind in ("pagedlist", "raw", "raw-page"):
+        if subject.kind == "pagedlist" or (
+            subject.kind in ("raw", "raw-page") and self._shares(subject)
+        ):
             return pl_id
         list_id = self.lid("read", subject)
         if list_id not in self._filled:
@@ -278,9 +297,10 @@ class _Run:
             ids = [self.lid("feed", subject, f"{k}") for k in range(cfg.feed_lists)]
             for list_id in ids:
                 subject.create(list_id)
-                if subject.kind in ("raw", "raw-page"):
-                    continue  # reads pagedlist's lists, filled by the pagedlist subject
+                if subject.kind in ("raw", "raw-page") and list_id in self._filled:
+                    continue  # reads lists another subject filled
                 subject.populate(list_id, self.entries(cfg.feed_fill))
+                self._filled.add(list_id)
             rngs = [random.Random(cfg.seed * 1000 + t) for t in range(cfg.feed_threads)]
 
             def op(
@@ -301,6 +321,44 @@ class _Run:
             jobs.append(_Job(subject, op, ids, cfg.feed_threads, None))
         self.run_jobs("feed", jobs, ops=cfg.ops, rounds=cfg.rounds)
 
+    def timeline(self) -> None:
+        cfg = self.cfg
+        n = cfg.n
+        jobs = []
+        for subject in self.subjects:
+            if subject.kind == "raw-page":
+                continue  # reads exactly like "raw"
+            ids = [self.lid("timeline", subject, f"{k}") for k in range(cfg.timeline_lists)]
+            fill = [list_id for list_id in ids if list_id not in self._filled]
+            for list_id in ids:
+                subject.create(list_id)
+            # Lists are filled in rounds of a few items each, so their timestamps interleave
+            # as followed accounts' posts do: the newest n come from several lists (filling
+            # one list after the other would put all of them in the last list).
+            total, rounds = max(n, cfg.feed_fill), TIMELINE_ROUNDS
+            for r in range(rounds):
+                share = total // rounds + (1 if r < total % rounds else 0)
+                for list_id in fill:
+                    subject.populate(list_id, self.entries(share))
+            self._filled.update(fill)
+            # The handles a process keeps anyway (and latest_many's first summary read, done
+            # once per process): opened before timing, as for every other workload.
+            subject.prepare_thread(ids)
+            subject.latest_many(ids, n)
+
+            def op(t: int, i: int, subject: Subject = subject, ids: list[str] = ids) -> str:
+                got = subject.latest_many(ids, n)
+                if got != n:
+                    raise AssertionError(f"latest_many({len(ids)} lists, {n}) returned {got}")
+                return "read"
+
+            def finish(result: PhaseResult, lists: int = len(ids)) -> None:
+                result.extra["n"] = n
+                result.extra["lists"] = lists
+
+            jobs.append(_Job(subject, op, ids, 1, finish))
+        self.run_jobs("timeline", jobs, ops=cfg.ops, rounds=cfg.rounds)
+
     def run(self) -> list[PhaseResult]:
         self._filled: set[str] = set()
         self.warm_up()
@@ -316,6 +374,8 @@ class _Run:
                 self.before()
             elif workload == "feed":
                 self.feed()
+            elif workload == "timeline":
+                self.timeline()
             else:
                 raise ValueError(f"unknown workload {workload!r}; known: {', '.join(WORKLOADS)}")
         return self.results

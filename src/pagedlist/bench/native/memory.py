@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections.abc import Sequence
 
@@ -45,6 +46,16 @@ class PythonListSubject(NativeSubject):
     def latest(self, list_id: str, n: int) -> int:
         """The last ``n``, newest first."""
         return len(self.call(lambda: self._slice(list_id, -n, None)))
+
+    def latest_many(self, list_ids: Sequence[str], n: int) -> int:
+        """The last ``n`` of each list, then the newest ``n`` of those by timestamp."""
+
+        def merge() -> list[Entry]:
+            with self._lock:
+                got = [e for list_id in list_ids for e in self._feeds[list_id][-n:]]
+            return heapq.nlargest(n, got, key=lambda e: e.ts)
+
+        return len(self.call(merge))
 
     def before(self, list_id: str, cursor: Cursor, n: int) -> tuple[int, Cursor]:
         """Index cursors."""

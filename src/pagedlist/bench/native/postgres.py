@@ -81,6 +81,12 @@ class PostgresTableSubject(NativeSubject):
             "ORDER BY seq DESC LIMIT %s"
         )
 
+        self._many = self._sql(
+            "SELECT e.seq, e.item_id, e.ts, e.v FROM unnest(%s::text[]) AS l(id) "
+            "CROSS JOIN LATERAL (SELECT seq, item_id, ts, v FROM {t} WHERE list = l.id "
+            "ORDER BY seq DESC LIMIT %s) AS e ORDER BY e.ts DESC LIMIT %s"
+        )
+
     def _sql(self, text: str) -> sql.Composed:
         return sql.SQL(text).format(t=self._table)
 
@@ -105,6 +111,11 @@ class PostgresTableSubject(NativeSubject):
     def latest(self, list_id: str, n: int) -> int:
         """``ORDER BY seq DESC LIMIT n``."""
         return len(self.call(lambda: self._rows(self._latest, (list_id, n))))
+
+    def latest_many(self, list_ids: Sequence[str], n: int) -> int:
+        """One statement: each list's ``ORDER BY seq DESC LIMIT n`` (a ``LATERAL`` index
+        range per list id of the array), newest ``n`` by timestamp."""
+        return len(self.call(lambda: self._rows(self._many, (list(list_ids), n, n))))
 
     def before(self, list_id: str, cursor: Cursor, n: int) -> tuple[int, Cursor]:
         """Keyset paging on ``seq``."""

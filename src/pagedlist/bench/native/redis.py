@@ -91,6 +91,20 @@ class RedisListSubject(_RedisSubject):
             [json.loads(v) for v in self.call(lambda: self.r.lrange(self.key(list_id), 0, n - 1))]
         )
 
+    def latest_many(self, list_ids: Sequence[str], n: int) -> int:
+        """``LRANGE key 0 n-1`` for every list in one pipeline (one round trip per node),
+        then the newest ``n`` by timestamp."""
+
+        def read() -> list[Any]:
+            pipe = self.r.pipeline(transaction=False)
+            for list_id in list_ids:
+                pipe.lrange(self.key(list_id), 0, n - 1)
+            return list(pipe.execute())
+
+        docs = [json.loads(v) for got in self.call(read) for v in got]
+        docs.sort(key=lambda d: d["ts"], reverse=True)
+        return len(docs[:n])
+
     def before(self, list_id: str, cursor: Cursor, n: int) -> tuple[int, Cursor]:
         """``LRANGE key off off+n-1`` (cursor: offset from the newest)."""
         off = 0 if cursor is None else cursor

@@ -100,6 +100,20 @@ class SQLiteTableSubject(NativeSubject):
         )
         return len(rows)
 
+    def latest_many(self, list_ids: Sequence[str], n: int) -> int:
+        """One statement: a ``UNION ALL`` of each list's ``ORDER BY seq DESC LIMIT n``
+        (each an index range), newest ``n`` by timestamp."""
+        branch = (
+            "SELECT * FROM (SELECT seq, item_id, ts, v FROM bench_native_feed WHERE feed = ? "
+            "ORDER BY seq DESC LIMIT ?)"
+        )
+        query = " UNION ALL ".join([branch] * len(list_ids)) + " ORDER BY ts DESC LIMIT ?"
+        params: list[object] = []
+        for list_id in list_ids:
+            params += [list_id, n]
+        params.append(n)
+        return len(self.call(lambda: self._run(query, params)))
+
     def before(self, list_id: str, cursor: Cursor, n: int) -> tuple[int, Cursor]:
         """Keyset paging on ``seq``."""
         top = (1 << 62) if cursor is None else cursor
