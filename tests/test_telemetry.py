@@ -9,6 +9,7 @@ import asyncio
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -300,3 +301,22 @@ print("ok")
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_units_billed_by_dynamodb_local(rec: Recorder, servers: Any) -> None:
+    """The consumed capacity DynamoDB Local reports reaches ``pagedlist.units`` exactly
+    as it grows in the adapter's ``stats()``."""
+    inner = open_store(servers.get("dynamodb").url)
+    store = TelemetryStore(inner, telemetry=rec.telemetry)
+    before = billed_units(inner.stats())
+    feed = PagedList.create(store, f"units{time.time_ns()}")
+    for i in range(5):
+        feed.append({"n": i})
+    feed.latest(5)
+    after = billed_units(inner.stats())
+    store.close()
+    assert after["write"] > before.get("write", 0) and after["read"] > before.get("read", 0)
+    for kind in ("read", "write"):
+        assert rec.total(
+            "pagedlist.units", pagedlist__unit_kind=kind, db__system="aws.dynamodb"
+        ) == pytest.approx(after[kind] - before.get(kind, 0))

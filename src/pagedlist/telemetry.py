@@ -60,6 +60,7 @@ from pagedlist.adapters._toolkit import billed_units
 from pagedlist.core import observe
 from pagedlist.core.astore import AsyncStore
 from pagedlist.core.awrapper import AsyncStoreWrapper
+from pagedlist.core.costs import NoBilling, billing_for
 from pagedlist.core.store import Store
 from pagedlist.core.wrapper import StoreWrapper
 from pagedlist.errors import Throttled
@@ -325,6 +326,15 @@ class _Units:
         self._lock = threading.Lock()
         self._last = billed_units(store.stats())
 
+    @classmethod
+    def of(cls, store: Any, scheme: str) -> _Units | None:
+        """The tracker for ``store``, or ``None`` for a backend that bills nothing and
+        reports no units (so its calls skip reading ``stats()``)."""
+        units = cls(store)
+        if not units._last and isinstance(billing_for(scheme), NoBilling):
+            return None
+        return units
+
     def report(self, telemetry: Telemetry, store: Any, system: str) -> None:
         now = billed_units(store.stats())
         if not now:
@@ -361,7 +371,7 @@ class TelemetryStore(StoreWrapper):
         self.telemetry = _default(telemetry)
         self.scheme = _scheme(inner)
         self._system = _db_system(inner)
-        self._units = _Units(inner) if self.telemetry.enabled else None
+        self._units = _Units.of(inner, self.scheme) if self.telemetry.enabled else None
 
     def _call(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         t = self.telemetry
@@ -404,7 +414,7 @@ class AsyncTelemetryStore(AsyncStoreWrapper):
         self.telemetry = _default(telemetry)
         self.scheme = _scheme(inner)
         self._system = _db_system(inner)
-        self._units = _Units(inner) if self.telemetry.enabled else None
+        self._units = _Units.of(inner, self.scheme) if self.telemetry.enabled else None
 
     async def _call(
         self, name: str, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any
