@@ -102,3 +102,7 @@ def test_every_local_server_is_healthy(servers: Any, backend: str) -> None:
     assert any(line.startswith("ok reachable:") for line in lines), result.output
     assert any(line.startswith("ok round trip:") for line in lines)
     assert lines[-1] == "verdict: healthy"
+    # Where the adapter can tell, the table's own settings are reported too.
+    settings = {"dynamodb": "billing mode:", "oci-nosql": "table state:"}.get(backend)
+    if settings is not None:
+        assert any(settings in line for line in lines), result.output

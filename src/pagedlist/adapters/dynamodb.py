@@ -1536,6 +1536,22 @@ class DynamoDBStore(_Plans, Store):
         """Create the table if absent and wait until it is ACTIVE; return what was done."""
         return self._drive(self._p_create_table())
 
+    def doctor_settings(self) -> dict[str, Any]:
+        """What ``pagedlist doctor`` reports of the table (one DescribeTable): its billing
+        mode and provisioned capacity, status, key schema (layout) and approximate size."""
+        table = self._drive(self._p_describe())
+        mode = (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
+        out: dict[str, Any] = {"billing mode": mode}
+        if mode == "PROVISIONED":
+            tp = table.get("ProvisionedThroughput") or {}
+            out["provisioned"] = (
+                f"{tp.get('ReadCapacityUnits', '?')} RCU, {tp.get('WriteCapacityUnits', '?')} WCU"
+            )
+        out["table status"] = table.get("TableStatus", "?")
+        out["key schema"] = "pk + sk (entry rows)" if self._sort else "pk only (0.1 layout)"
+        out["items (approx.)"] = table.get("ItemCount", "?")
+        return out
+
     def _drive(self, plan: Plan[T]) -> T:
         """Run ``plan``, each request a blocking boto3 call."""
         step = _advance(plan, None, None)

@@ -591,6 +591,24 @@ class OCINoSQLStore(Store):
         else:
             self._provisioned = f"table {self._table} exists (no {self._entries_table})"
 
+    def doctor_settings(self) -> dict[str, Any]:
+        """What ``pagedlist doctor`` reports of the table (one GetTable): its state and its
+        limits (read and write units, storage, capacity mode)."""
+        try:
+            result = self._handle.get_table(GetTableRequest().set_table_name(self._table))
+        except Exception as err:
+            raise _map_error(err, f"reading table {self._table}", self._where) from err
+        out: dict[str, Any] = {"table state": result.get_state()}
+        limits = result.get_table_limits()
+        if limits is None:
+            out["table limits"] = "none reported (an on-premises or local endpoint)"
+        else:
+            out["table limits"] = (
+                f"{limits.get_read_units()} read units, {limits.get_write_units()} write "
+                f"units, {limits.get_storage_gb()} GB, mode {limits.get_mode()}"
+            )
+        return out
+
     def _exists(self, table: str) -> bool:
         try:
             self._handle.get_table(GetTableRequest().set_table_name(table))
