@@ -22,15 +22,17 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 try:
     import click
 except ImportError:  # pragma: no cover - exercised only without the [cli] extra
+    # Hidden from type checkers, which would otherwise type ``main`` by this stand-in.
+    if not TYPE_CHECKING:
 
-    def main() -> None:
-        """Stand-in that names the missing extra."""
-        sys.exit("the pagedlist command needs its CLI extra: pip install 'pagedlist[cli]'")
+        def main() -> None:
+            """Stand-in that names the missing extra."""
+            sys.exit("the pagedlist command needs its CLI extra: pip install 'pagedlist[cli]'")
 
 else:
     from click.core import ParameterSource

@@ -192,8 +192,7 @@ class Telemetry(observe.Observer):
         """``store`` wrapped in :class:`TelemetryStore` (or :class:`AsyncTelemetryStore`
         for an asyncio store) reporting to this telemetry's providers."""
         if isinstance(store, AsyncStore):
-            # Its store calls are set on the class at import (see core.awrapper).
-            return AsyncTelemetryStore(store, telemetry=self)  # type: ignore[abstract]
+            return AsyncTelemetryStore(store, telemetry=self)
         return TelemetryStore(store, telemetry=self)
 
     # --- the driver's hooks -----------------------------------------------------------
