@@ -524,11 +524,14 @@ def render_markdown(
         out += ["", f"Reproduce: `{command}`"]
     out += [
         "",
-        "Subjects: **pagedlist** (the library), **raw** (the adapter's bare primitive: "
-        "one conditional append on a fresh key; one get_many of exactly the rows pagedlist "
-        "reads), **raw-page** (the same conditional append on rows filled to the list's "
-        "capacity, like pagedlist's pages, with no summary row or head pointer), "
-        "**native:…** (the backend's usual one-row-per-entry feed design). "
+        "Subjects: **pagedlist** (the library, lists with default settings: the store's "
+        "default layout), **raw** (the adapter's bare primitive on layout-1 rows: one "
+        "conditional append on a fresh key; one get_many of exactly the rows a layout-1 "
+        "read takes), **raw-page** (the same conditional append on rows filled to the "
+        "list's capacity, like layout 1's pages, with no summary row or head pointer), "
+        "**native:…** (the backend's usual one-row-per-entry feed design), and with "
+        "`--async` **pagedlist-async** (`AsyncPagedList`, tasks where the sync run has "
+        "threads). "
         '"beyond store" is client CPU per operation outside the store/SDK call.',
         "",
     ]
