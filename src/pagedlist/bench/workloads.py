@@ -158,9 +158,9 @@ class _Run:
                 )
                 done = merged[k]
                 merged[k] = phase if done is None else merge_phases(done, phase)
-        for job, phase in zip(jobs, merged, strict=True):
-            assert phase is not None
-            result = summarize_phase(phase, workload, job.subject, job.concurrency)
+        for job, got in zip(jobs, merged, strict=True):
+            assert got is not None
+            result = summarize_phase(got, workload, job.subject, job.concurrency)
             if job.finish is not None:
                 job.finish(result)
             self.results.append(result)

@@ -151,7 +151,7 @@ class DynamoDBItemsSubject(NativeSubject):
 
 def subjects(url: str, store: Store) -> list[NativeSubject]:
     """The items design, on the store's own client, in a sibling table."""
-    inner = getattr(store, "inner", store)
+    inner: Any = getattr(store, "inner", store)  # the DynamoDBStore under any wrapper
     client = inner.client  # the adapter's public boto3 client
     table = inner.describe().split("://", 1)[1].split("?", 1)[0]
     return [DynamoDBItemsSubject(client, f"{table}_bench_native")]

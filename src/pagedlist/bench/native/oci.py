@@ -165,7 +165,7 @@ class OCIRowsSubject(NativeSubject):
 
 def subjects(url: str, store: Store) -> list[NativeSubject]:
     """The rows design, on the store's own borneo handle, in a sibling table."""
-    inner = getattr(store, "inner", store)
+    inner: Any = getattr(store, "inner", store)  # the OCINoSQLStore under any wrapper
     return [
         OCIRowsSubject(
             inner.handle, f"{inner.table}_bench_native", cloud=url.lower().startswith("oci-nosql:")

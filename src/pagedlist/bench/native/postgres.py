@@ -133,7 +133,8 @@ class PostgresTableSubject(NativeSubject):
     def versions(self) -> dict[str, str]:
         """psycopg, libpq and server versions."""
         with self._pool.connection() as conn:
-            server = conn.execute("SHOW server_version").fetchone()[0]
+            row = conn.execute("SHOW server_version").fetchone()
+        server = "?" if row is None else row[0]
         return {
             "psycopg": psycopg.__version__,
             "libpq": str(psycopg.pq.version()),
