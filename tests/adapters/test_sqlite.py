@@ -8,6 +8,7 @@ from pagedlist.conformance import ConformanceSuite, StoreFixtures
 from pagedlist.conformance.blocking import AsyncAdapterFixtures
 from pagedlist.conformance.fixtures import LayoutOneFixtures
 from pagedlist.conformance.history_clauses import AbstractHistoryTests
+from pagedlist.conformance.lifecycle_clauses import AbstractLifecycleTests
 from pagedlist.conformance.list_clauses import AbstractListTests
 
 
@@ -22,9 +23,14 @@ class TestSQLite(ConformanceSuite, SQLiteFixtures):
 
 
 class TestSQLiteLayoutOne(
-    AbstractListTests, AbstractHistoryTests, LayoutOneFixtures, SQLiteFixtures
+    AbstractListTests,
+    AbstractHistoryTests,
+    AbstractLifecycleTests,
+    LayoutOneFixtures,
+    SQLiteFixtures,
 ):
-    """The list clauses again on layout 1 (page rows)."""
+    """The list and history clauses again on layout 1 (page rows), and D10 (layout 1
+    refuses edits, naming the fix)."""
 
 
 class TestSQLiteAsync(ConformanceSuite, AsyncAdapterFixtures, SQLiteFixtures):
