@@ -102,6 +102,7 @@ from pagedlist.adapters._toolkit import (
     class_keys,
     not_a_list,
     not_an_integer,
+    tallied,
 )
 from pagedlist.core import deadline
 from pagedlist.core.capabilities import Capabilities
@@ -431,6 +432,7 @@ class SQLiteCapabilities(Capabilities):
     reason = {"network": "sqlite: is embedded: no network connection for the fault proxy to cut"}
 
 
+@tallied
 class SQLiteStore(Store):
     """A SQLite file shared safely by threads and processes on one machine."""
 
