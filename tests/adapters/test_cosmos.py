@@ -353,9 +353,9 @@ def test_more_entries_than_one_patch_takes_are_refused(store, key):
 
 
 def test_pagedlist_splits_batches_to_patch_size(store):
-    """extend() of 25 values fits one page but needs three appends of at most 9 (the
-    adapter refuses a tenth entry, so an unsplit batch would fail)."""
-    plist = PagedList.create(store, f"ext-{uuid.uuid4().hex[:12]}", capacity=40)
+    """Layout 1: extend() of 25 values fits one page but needs three appends of at most 9
+    (the adapter refuses a tenth entry, so an unsplit batch would fail)."""
+    plist = PagedList.create(store, f"ext-{uuid.uuid4().hex[:12]}", capacity=40, layout=1)
     assert plist.extend(range(25)) == list(range(25))
     assert [i.value for i in plist.iter()] == list(range(25))
     page = store.get(f"{plist.id}|0").doc["items"]
