@@ -25,6 +25,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Declare the suite's markers so ``--strict-markers`` accepts them."""
     config.addinivalue_line("markers", "pagedlist_clause(id): the contract clause a test checks")
+    # pytest-timeout's marker, declared here too so the stress clauses' own time limit is
+    # accepted by --strict-markers where that plugin is not installed (it is then inert).
+    config.addinivalue_line("markers", "timeout(seconds): a test's time limit (pytest-timeout)")
     config.addinivalue_line(
         "markers", "pagedlist_requires(*names): capabilities a conformance test needs"
     )
