@@ -32,6 +32,7 @@ system-deps:
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict src/pagedlist/core src/pagedlist/errors.py
+	$(BIN)/mypy src/pagedlist
 
 ## make test: install everything the tests need, then run them all
 test: install-test lint

@@ -103,6 +103,10 @@ def test_every_local_server_is_healthy(servers: Any, backend: str) -> None:
     assert any(line.startswith("ok round trip:") for line in lines)
     assert lines[-1] == "verdict: healthy"
     # Where the adapter can tell, the table's own settings are reported too.
-    settings = {"dynamodb": "billing mode:", "oci-nosql": "table state:"}.get(backend)
+    settings = {
+        "dynamodb": "billing mode:",
+        "oci-nosql": "table state:",
+        "cosmos": "partition key:",
+    }.get(backend)
     if settings is not None:
         assert any(settings in line for line in lines), result.output

@@ -69,6 +69,7 @@ from pagedlist.adapters._toolkit import (
     is_loopback,
     not_a_list,
     not_an_integer,
+    tallied,
     too_many_entries,
 )
 from pagedlist.core.astore import AsyncStore
@@ -431,6 +432,8 @@ class _CosmosPlans:
     """
 
     scheme = "cosmos"
+    _auth: str
+    """Where the credential came from (for ``describe``; never the key itself)."""
     _client: Any
     _container: Any
     #: The client's method that reads the account (the aio client names it privately).
@@ -473,6 +476,7 @@ class _CosmosPlans:
             return key, f"key from ${KEY_ENV}"
         if is_loopback(host):
             return EMULATOR_KEY, "emulator key"
+        Credential: Any
         try:
             if aio:
                 from azure.identity.aio import DefaultAzureCredential as Credential
@@ -588,6 +592,21 @@ class _CosmosPlans:
                 f"accept {level} (readers in other processes may then see a list a moment "
                 "behind; writers stay correct)"
             )
+
+    def _p_doctor_settings(self) -> Plan[dict[str, Any]]:
+        """The account's default consistency and the container's partition key and
+        indexing mode, for ``pagedlist doctor`` (two reads)."""
+        account = yield _Call(self._ACCOUNT_METHOD, (), {}, "read of the account", self._client)
+        policy = getattr(account, "ConsistencyPolicy", None) or {}
+        props = yield _Call("read", (), {}, "read of the container")
+        key = props.get("partitionKey") or {}
+        indexing = props.get("indexingPolicy") or {}
+        paths = ", ".join(key.get("paths", [])) or "?"
+        return {
+            "consistency": policy.get("defaultConsistencyLevel", "unknown"),
+            "partition key": f"{paths} ({key.get('kind', '?')}, version {key.get('version', 1)})",
+            "indexing": indexing.get("indexingMode", "?"),
+        }
 
     def _p_open_container(self, create: bool) -> Plan[Any]:
         db = self._client.get_database_client(self._database_name)
@@ -863,7 +882,9 @@ class _CosmosPlans:
             for i in ids
         ]
         predicate = self._predicate(*conditions)
-        ops = [{"op": "add", "path": _pointer(DOC, field, "-"), "value": e} for e in batch]
+        ops: list[dict[str, Any]] = [
+            {"op": "add", "path": _pointer(DOC, field, "-"), "value": e} for e in batch
+        ]
         ops.append({"op": "incr", "path": _pointer(ROW_BYTES), "value": grow})
         for _ in range(MAX_RACES):
             try:
@@ -1244,6 +1265,7 @@ def _awaiting(plan: Callable[..., Plan[Any]]) -> Callable[..., Any]:
 
 
 @_serving(_blocking)
+@tallied
 class CosmosStore(_CosmosPlans, Store):
     """Rows in one Cosmos DB container, each row its own logical partition (azure-cosmos's
     blocking client)."""
@@ -1320,6 +1342,11 @@ class CosmosStore(_CosmosPlans, Store):
         """The raw item of ``key`` (``None``: absent), for inspection."""
         return self._drive(self._p_read(key))
 
+    def doctor_settings(self) -> dict[str, Any]:
+        """What ``pagedlist doctor`` reports: the account's consistency level and the
+        container's partition key and indexing mode."""
+        return self._drive(self._p_doctor_settings())
+
     def close(self) -> None:
         """Close the client's HTTP connections."""
         client = getattr(self, "_client", None)
@@ -1336,6 +1363,7 @@ class CosmosStore(_CosmosPlans, Store):
 
 
 @_serving(_awaiting)
+@tallied
 class AsyncCosmosStore(_CosmosPlans, AsyncStore):
     """The same container for asyncio, through ``azure.cosmos.aio``: the very plans of
     :class:`CosmosStore`, each request awaited. Open it with
