@@ -49,10 +49,11 @@ Attributes never carry a value, an item id, a key beyond the list id, or a crede
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -360,90 +361,80 @@ _shared: Telemetry | None = None
 _shared_lock = threading.Lock()
 
 
-class TelemetryStore(StoreWrapper):
+class _Spanning:
+    """What both telemetry wrappers share: their settings, and the span, count, duration
+    and units of one store call (:meth:`_span`)."""
+
+    inner: Any
+
+    def _setup(self, inner: Any, telemetry: Telemetry | None) -> None:
+        self.telemetry = _default(telemetry)
+        self.scheme = _scheme(inner)
+        self._system = _db_system(inner)
+        self._units = _Units.of(inner, self.scheme) if self.telemetry.enabled else None
+
+    @contextlib.contextmanager
+    def _span(self, name: str) -> Iterator[None]:
+        t = self.telemetry
+        attributes = t._attributes(self._system, name)
+        span = t.tracer.start_span(
+            name,
+            kind=_otel_trace.SpanKind.CLIENT,
+            attributes={
+                **attributes,
+                "db.system.name": self._system,
+                "pagedlist.backend": self.scheme,
+            },
+        )
+        began = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            with _otel_trace.use_span(span, end_on_exit=False, record_exception=False):
+                yield
+        except BaseException as err:
+            error = err
+            raise
+        finally:
+            t._ended(span, attributes, error, time.perf_counter() - began)
+            span.end()
+            if self._units is not None:
+                self._units.report(t, self.inner, self._system)
+
+
+class TelemetryStore(_Spanning, StoreWrapper):
     """A store wrapper making a span, a count and a duration of every store call, plus the
     billed units and throttles it saw. ``telemetry`` defaults to one on the global
     providers, registered with the driver."""
 
     def __init__(self, inner: Store, *, telemetry: Telemetry | None = None) -> None:
         super().__init__(inner)
-        self.telemetry = _default(telemetry)
-        self.scheme = _scheme(inner)
-        self._system = _db_system(inner)
-        self._units = _Units.of(inner, self.scheme) if self.telemetry.enabled else None
+        self._setup(inner, telemetry)
 
     def _call(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        t = self.telemetry
-        if not t.enabled:
+        if not self.telemetry.enabled:
             return fn(*args, **kwargs)
-        attributes = t._attributes(self._system, name)
-        span = t.tracer.start_span(
-            name,
-            kind=_otel_trace.SpanKind.CLIENT,
-            attributes={
-                **attributes,
-                "db.system.name": self._system,
-                "pagedlist.backend": self.scheme,
-            },
-        )
-        began = time.perf_counter()
-        error: BaseException | None = None
-        try:
-            with _otel_trace.use_span(span, end_on_exit=False, record_exception=False):
-                return fn(*args, **kwargs)
-        except BaseException as err:
-            error = err
-            raise
-        finally:
-            t._ended(span, attributes, error, time.perf_counter() - began)
-            span.end()
-            if self._units is not None:
-                self._units.report(t, self.inner, self._system)
+        with self._span(name):
+            return fn(*args, **kwargs)
 
     def describe(self) -> str:
         """The inner store's description."""
         return self.inner.describe()
 
 
-class AsyncTelemetryStore(AsyncStoreWrapper):
+class AsyncTelemetryStore(_Spanning, AsyncStoreWrapper):
     """:class:`TelemetryStore` for asyncio stores."""
 
     def __init__(self, inner: AsyncStore, *, telemetry: Telemetry | None = None) -> None:
         super().__init__(inner)
-        self.telemetry = _default(telemetry)
-        self.scheme = _scheme(inner)
-        self._system = _db_system(inner)
-        self._units = _Units.of(inner, self.scheme) if self.telemetry.enabled else None
+        self._setup(inner, telemetry)
 
     async def _call(
         self, name: str, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any
     ) -> T:
-        t = self.telemetry
-        if not t.enabled:
+        if not self.telemetry.enabled:
             return await fn(*args, **kwargs)
-        attributes = t._attributes(self._system, name)
-        span = t.tracer.start_span(
-            name,
-            kind=_otel_trace.SpanKind.CLIENT,
-            attributes={
-                **attributes,
-                "db.system.name": self._system,
-                "pagedlist.backend": self.scheme,
-            },
-        )
-        began = time.perf_counter()
-        error: BaseException | None = None
-        try:
-            with _otel_trace.use_span(span, end_on_exit=False, record_exception=False):
-                return await fn(*args, **kwargs)
-        except BaseException as err:
-            error = err
-            raise
-        finally:
-            t._ended(span, attributes, error, time.perf_counter() - began)
-            span.end()
-            if self._units is not None:
-                self._units.report(t, self.inner, self._system)
+        with self._span(name):
+            return await fn(*args, **kwargs)
 
 
 def instrument(store: Any, telemetry: Telemetry | None = None) -> Any:
