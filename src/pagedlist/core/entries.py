@@ -423,7 +423,7 @@ def merge_latest(
         for scan, slots in zip(scans, answers, strict=True):
             lid = scan.list_id
             run = _run(_check_scan(lid, scan, slots), True)
-            live = [s for s in run if is_live(s[1])]
+            live = [s for s in run if "d" not in s[1]]  # is_live, inlined: 1,000 rows a page
             if lid in fresh and last is not None:
                 live = [s for s in live if _key(lid, s) < last]
             buffers[lid].extend(live)
