@@ -123,9 +123,13 @@ class AbstractListTests:
     # costs a refused create, a read and a range read (the local Cosmos server scans its
     # container for each query), so this stress clause gets more than the default limit.
     @pytest.mark.timeout(900)
-    def test_eight_clients_two_hundred_appends_capacity_fifty(self, make_store, list_id):
+    def test_eight_clients_two_hundred_appends_capacity_fifty(self, make_store, list_id, bridged):
         """P8: 8 clients x 200 appends on one list of capacity 50: nothing lost or doubled,
         every page below the head exactly 50, each client's appends in its own order."""
+        if bridged:
+            # The longest clause of the suite, once per backend: the async adapter's own
+            # contention is Y1's (100 tasks on one list) and P2's, through this bridge.
+            pytest.skip("a stress clause: it runs once per backend, through the sync adapter")
         PagedList.create(make_store(), list_id, capacity=50)
         recorder = hammer(make_store, list_id, threads=8, per_thread=200, readers=1)
         assert check_list(make_store(), list_id, recorder) == []
