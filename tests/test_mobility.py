@@ -22,7 +22,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -47,6 +48,10 @@ from pagedlist.errors import (
 
 BACKENDS = ["redis", "redis-cluster", "dynamodb", "cosmos", "oci-nosql", "postgres"]
 BIG = 10_000
+#: Backends whose local server is too slow for BIG items in the suite's time: the Cosmos DB
+#: server evaluates every query and batch in JavaScript over the whole container (a 10,000
+#: item copy, resumed and verified, takes over five minutes here), so it copies 2,000.
+SIZES = {"cosmos": 2_000}
 
 
 def backend_url(servers, name: str) -> str:
@@ -579,15 +584,26 @@ def test_malformed_headers(header, message):
 
 
 @pytest.fixture(scope="module")
-def big_source(tmp_path_factory) -> Iterator[tuple[str, str]]:
-    """A 10,000-item SQLite list: imported timestamps, caller ids every 50 items, values of
-    every JSON kind; with deletes, edits and a trim where SQLite has entry rows."""
-    path = tmp_path_factory.mktemp("mobility") / "source.db"
+def big_source(tmp_path_factory) -> Callable[[int], tuple[str, str]]:
+    """``big_source(size)``: a SQLite list of ``size`` items (made once per size): imported
+    timestamps, caller ids every 50 items, values of every JSON kind; with deletes, edits
+    and a trim where SQLite has entry rows."""
+    made: dict[int, tuple[str, str]] = {}
+
+    def source(size: int) -> tuple[str, str]:
+        if size not in made:
+            made[size] = _big_list(tmp_path_factory.mktemp("mobility") / "source.db", size)
+        return made[size]
+
+    return source
+
+
+def _big_list(path: Path, size: int) -> tuple[str, str]:
     url = f"sqlite:///{path}"
     list_id = f"big-{uuid.uuid4().hex[:8]}"
     with open_store(url) as store:
         plist = PagedList.create(store, list_id, capacity=100, max_item_bytes=200)
-        for at in range(0, BIG, 50):
+        for at in range(0, size, 50):
             plist.append({"n": at, "caller": True}, id=f"c-{at}", ts=1_600_000_000 + at / 1000)
             plist.extend(
                 [
@@ -598,14 +614,14 @@ def big_source(tmp_path_factory) -> Iterator[tuple[str, str]]:
             )
         if store.features.entries:
             rng = random.Random(1)
-            for pos in rng.sample(range(BIG), 300):
+            for pos in rng.sample(range(size), 300):
                 plist.delete(pos)
-            for pos in rng.sample(range(BIG), 300):
+            for pos in rng.sample(range(size), 300):
                 if plist.get(pos) is not None:
                     plist.replace(pos, {"edited": pos})
             plist.trim(before=137)
-        assert plist.count() == BIG
-    yield url, list_id
+        assert plist.count() == size
+    return url, list_id
 
 
 def cli(*args: str) -> subprocess.Popen:
@@ -646,7 +662,8 @@ def run_cli(*args: str, input: str | None = None):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_copy_10000_items_killed_and_resumed(servers, big_source, tmp_path, backend):
-    src_url, list_id = big_source
+    size = SIZES.get(backend, BIG)
+    src_url, list_id = big_source(size)
     url = backend_url(servers, backend)
     with open_store(src_url) as src, open_store(url) as dst:
         trimmed = PagedList.open(src, list_id).first() > 0
@@ -682,8 +699,11 @@ def test_copy_10000_items_killed_and_resumed(servers, big_source, tmp_path, back
         same_list(src, home, list_id)
         a, b = PagedList.open(src, list_id), PagedList.open(dst, list_id)
         assert (a.count(), a.first(), a.latest(5)) == (b.count(), b.first(), b.latest(5))
-        assert PagedList.open(dst, list_id).find(f"c-{BIG - 50}").position == BIG - 50
-        assert PagedList.open(home, list_id).find(f"c-{BIG - 50}").position == BIG - 50
+        # The newest caller id still live at the source (the random deletes may hit one):
+        # found by id, at its position, on both copies.
+        at = next(at for at in range(size - 50, 0, -50) if a.find(f"c-{at}") is not None)
+        assert PagedList.open(dst, list_id).find(f"c-{at}").position == at
+        assert PagedList.open(home, list_id).find(f"c-{at}").position == at
     print(f"{backend}: killed at {point}/{total}, round trip {time.monotonic() - started:.1f}s")
 
 
