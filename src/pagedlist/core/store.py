@@ -20,7 +20,8 @@ from __future__ import annotations
 import abc
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -285,10 +286,27 @@ _FIELDS: dict[type, tuple[str, ...]] = {
 }
 
 
+
+
+def _arguments(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A C-level getter of an operation's fields as a tuple (``attrgetter`` of one name
+    answers the bare value, so that case is wrapped)."""
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    one = operator.attrgetter(names[0])
+    return lambda op: (one(op),)
+
+
+#: Per operation kind: the store method's name and the getter of the call's arguments.
+_CALLING: dict[type, tuple[str, Callable[[Any], tuple[Any, ...]]]] = {
+    kind: (CALLS[kind], _arguments(names)) for kind, names in _FIELDS.items()
+}
+
+
 def perform(store: Store, op: Operation) -> Any:
     """Carry out one protocol operation on ``store`` and return its answer."""
-    kind = type(op)
-    method = CALLS.get(kind)
-    if method is None:
+    calling = _CALLING.get(type(op))
+    if calling is None:
         raise TypeError(f"not a store operation: {op!r}")
-    return getattr(store, method)(*[getattr(op, name) for name in _FIELDS[kind]])
+    method, arguments = calling
+    return getattr(store, method)(*arguments(op))

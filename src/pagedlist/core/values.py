@@ -150,12 +150,17 @@ def _check(value: Any, path: str, depth: int = 0) -> None:
     )
 
 
+# One encoder for every value: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def encode_value(value: Any, max_bytes: int) -> str:
     """Return the JSON text of ``value``, or raise ``InvalidValue`` / ``ItemTooLarge``."""
     try:
         _check(value, "value")
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        size = len(text.encode("utf-8"))
+        text = _ENCODER.encode(value)
+        # ASCII text is one byte per character: no need to build its UTF-8 copy.
+        size = len(text) if text.isascii() else len(text.encode("utf-8"))
     except RecursionError:
         raise InvalidValue("value is nested too deeply to encode as JSON") from None
     except UnicodeEncodeError as err:
