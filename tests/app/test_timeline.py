@@ -219,3 +219,21 @@ def test_rate_limit_is_a_fixed_window_per_account() -> None:
     _do(limiter.hit("ana", now=180.0))  # a new window
     row = store.get("|app.rate|ana")
     assert row is not None and row.doc == {"w3": 1}  # earlier windows dropped
+
+
+@pytest.mark.parametrize("lists", [1, 3])
+def test_a_timeline_page_is_one_batch_read(lists) -> None:
+    # The n-th pick ends the page: the list it came from is not read further, even when
+    # its buffered rows ran out exactly there (a one-list timeline of n items did that).
+    from pagedlist.core.counting import CountingStore
+
+    store = MemoryStore()
+    ids = [f"l{i}" for i in range(lists)]
+    for list_id in ids:
+        PagedList.create(store, list_id).extend([{"k": k} for k in range(60)])
+    counted = CountingStore(store)
+    PagedList.latest_many(counted, ids, 50)  # learns the lists' settings: one get_many
+    counted.reset()
+    page = PagedList.latest_many(counted, ids, 50)
+    assert len(page.items) == 50 and page.cursor is not None
+    assert dict(counted.calls) == {"scan_many": 1}
