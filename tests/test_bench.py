@@ -273,6 +273,21 @@ def test_targets_say_by_how_much_they_were_missed() -> None:
     assert "core_overhead_us" not in {t["name"] for t in evaluate_targets("redis", results)}
 
 
+def test_core_cpu_targets_leave_out_the_harness_the_raw_subject_measured() -> None:
+    results = [
+        _result("append", "pagedlist", p50=1.0, overhead_us_per_op=50.0),
+        _result("append", "raw", p50=1.0, overhead_us_per_op=25.0),
+        _result("latest", "pagedlist", p50=1.0, overhead_us_per_op=40.0),
+    ]
+    targets = {t["name"]: t for t in evaluate_targets("memory", results)}
+    assert targets["core_overhead_us"]["value"] == pytest.approx(25.0)
+    assert targets["core_overhead_us"]["met"]
+    assert "less the harness's 25.0" in targets["core_overhead_us"]["detail"]
+    # Without a raw run in the same results nothing is subtracted.
+    assert targets["latest_overhead_us"]["value"] == pytest.approx(40.0)
+    assert not targets["latest_overhead_us"]["met"]
+
+
 def test_cli_smoke_run_on_memory(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = CliRunner().invoke(

@@ -43,8 +43,15 @@ TARGETS = {
         1.15,
     ),
     "latest_p50_ratio": ("latest(n) p50 / one raw get_many of the same rows p50", 1.3),
-    "core_overhead_us": ("core CPU per append beyond the store call (memory store), µs", 30.0),
-    "latest_overhead_us": ("core CPU per latest(n) beyond the store call (memory store), µs", 30.0),
+    "core_overhead_us": (
+        "core CPU per append beyond the store call, less the harness's (the raw subject's "
+        "beyond-store CPU in the same run; memory store), µs",
+        30.0,
+    ),
+    "latest_overhead_us": (
+        "core CPU per latest(n) beyond the store call, less the harness's (memory store), µs",
+        30.0,
+    ),
 }
 
 
@@ -258,7 +265,17 @@ def evaluate_targets(
             if mine:
                 desc, limit = TARGETS[key]
                 value = mine["overhead_us_per_op"]
-                out.append(_verdict(key, desc, value, limit, f"{value:.1f} µs"))
+                detail = f"{value:.1f} µs"
+                # The raw subject runs the same harness (timers, value generation, the
+                # timed store's bookkeeping) around one adapter call and no core: its own
+                # beyond-store CPU is the harness's, not the core's.
+                raw = _find(results, workload, "raw", 1)
+                if raw and raw.get("overhead_us_per_op") is not None:
+                    harness = max(0.0, float(raw["overhead_us_per_op"]))
+                    net = value - harness
+                    detail = f"{net:.1f} µs ({value:.1f} less the harness's {harness:.1f})"
+                    value = net
+                out.append(_verdict(key, desc, value, limit, detail))
     conc = [r for r in results if r["workload"] == "concurrent" and r["kind"] == "pagedlist"]
     if conc:
         top = max(conc, key=lambda r: r["concurrency"])
