@@ -229,6 +229,30 @@ def _state(store: object, list_id: str) -> _ListState:
         return found
 
 
+def _states(store: object, list_ids: Sequence[str]) -> dict[str, _ListState]:
+    """:func:`_state` of each of ``list_ids`` (validated already), under one lock."""
+    with _STATES_LOCK:
+        lists = _STATES.get(store)
+        if lists is None:
+            lists = _STATES[store] = {}
+        out = {}
+        for list_id in list_ids:
+            found = lists.get(list_id)
+            if found is None:
+                found = lists[list_id] = _ListState()
+            out[list_id] = found
+        return out
+
+
+def _learn(st: _ListState, settings: alg.Settings, head: int) -> None:
+    """Publish a list's settings (and, layout 1, where its head is) to its shared state."""
+    with st.lock:
+        st.settings = settings
+        st.loaded_at = time.monotonic()
+    if settings.layout == alg.FORMAT:
+        st.seen(head)
+
+
 def _forget(store: object, list_id: str) -> None:
     with _STATES_LOCK:
         lists = _STATES.get(store)
@@ -255,12 +279,7 @@ class _Plans:
     # --- settings ----------------------------------------------------------------------
 
     def _learn(self, settings: alg.Settings, head: int) -> None:
-        st = self._state
-        with st.lock:
-            st.settings = settings
-            st.loaded_at = time.monotonic()
-        if settings.layout == alg.FORMAT:
-            st.seen(head)
+        _learn(self._state, settings, head)
 
     def _p_load(self) -> alg.Plan[alg.Settings]:
         """Read the summary afresh (``open``: the list must exist now) and publish it; the
@@ -1192,19 +1211,25 @@ class _ManyPlan:
         ids = [validate_list_id(i, store.limits.key_bytes) for i in list_ids]
         self.ids = list(dict.fromkeys(ids))
         self.cursor = None if cursor is None else _decode_cursor(cursor)
-        self.handles = {lid: cls(store, lid, deadline=deadline) for lid in self.ids}
+        self.store, self.cls, self.deadline = store, cls, deadline
+        # The lists' shared states, not a handle each: a timeline of 20 lists is read
+        # again and again, and a handle per list and per read cost more than the merge.
+        self.states = _states(store, self.ids)
 
     def step(self) -> alg.Plan[Timeline]:
         if self.n == 0 or not self.ids:
             return Timeline([], None)
-        unknown = [lid for lid, h in self.handles.items() if h._state.settings is None]
+        unknown = [lid for lid, st in self.states.items() if st.settings is None]
         if unknown:
             rows = yield from _summaries(unknown)
             for lid, (settings, head) in rows.items():
-                self.handles[lid]._learn(settings, head)
-        live = {lid: h for lid, h in self.handles.items() if h._state.settings is not None}
-        cfgs = {lid: h._state.settings for lid, h in live.items()}
+                _learn(self.states[lid], settings, head)
+        cfgs: dict[str, alg.Settings] = {}
+        for lid, st in self.states.items():
+            if st.settings is not None:
+                cfgs[lid] = st.settings
         if any(c.layout != ent.FORMAT for c in cfgs.values()):
+            live = {lid: self.cls(self.store, lid, deadline=self.deadline) for lid in cfgs}
             return (yield from self._slowly(live))
         starts = {lid: c.start for lid, c in cfgs.items()}
         chosen, nxt = yield from ent.merge_latest(starts, self.n, self.cursor)
