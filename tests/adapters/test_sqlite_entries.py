@@ -1,5 +1,5 @@
-"""SQLite's layout 2 beyond the conformance suite: what one append costs (one write
-transaction of four statements), the tail a purge keeps, rows a claim wrote at the tail,
+"""SQLite's layout 2 beyond the conformance suite: what one append costs (one autocommit
+statement), the tail a purge keeps, rows a claim wrote at the tail,
 failed pushes that leave no transaction open, and files written before layout 2 (their
 lists keep layout 1; a read-only one serves them without the entry tables)."""
 
@@ -45,15 +45,35 @@ def test_features_declare_entries_with_push(store):
     assert store.features == Features(entries=True, push=True, claim_entries=CLAIM_ENTRIES)
 
 
-def test_one_append_is_one_write_transaction_of_four_statements(store, path):
+def test_one_append_is_one_autocommit_statement(store, path):
     lst = PagedList.create(store, "feed")
     lst.append("warm")  # settings loaded: the next append makes only its push
     seen = _traced(store)
     lst.append("hello")
-    assert [s.split()[0] for s in seen] == ["BEGIN", "SELECT", "INSERT", "COMMIT"]
-    assert seen[0] == "BEGIN IMMEDIATE"
-    assert "pagedlist_entries" in seen[2] and "pagedlist_rows" not in " ".join(seen)
+    assert len(seen) == 1 and seen[0].startswith("INSERT INTO pagedlist_entries")
+    assert "RETURNING pos" in seen[0] and "pagedlist_rows" not in seen[0]
+    assert not store._conn().in_transaction
     assert [i.value for i in lst.latest(5)] == ["hello", "warm"]
+
+
+def test_a_repeated_push_of_one_entry_writes_nothing_and_answers_its_position(store):
+    assert store.push("L", [_entry("a")]) == Pushed((0,))
+    assert store.push("L", [_entry("b")]) == Pushed((1,))
+    seen = _traced(store)
+    # The single statement inserts nothing; the transaction reads the id's position.
+    assert store.push("L", [_entry("a", '"other"')]) == Pushed((0,))
+    assert [s.split()[0] for s in seen] == ["INSERT", "BEGIN", "SELECT", "COMMIT"]
+    assert [(p, e["v"]) for p, e in store.scan("L", limit=10)] == [(0, '"x"'), (1, '"x"')]
+    assert store.push("L", [_entry("c")]) == Pushed((2,))
+
+
+def test_a_push_of_one_entry_honours_the_floor_and_the_tail_a_purge_kept(store):
+    assert store.push("L", [_entry("a")], floor=5) == Pushed((5,))
+    assert store.push("L", [_entry("b")], floor=2) == Pushed((6,))
+    store.purge("L", 7)
+    assert store.scan("L", limit=10) == ()
+    assert store.push("L", [_entry("a")]) == Pushed((7,))  # purged: its id left the index
+    assert store.push("L", [_entry("c")], floor=20) == Pushed((20,))
 
 
 def test_a_batch_push_is_one_transaction_and_repeats_answer_their_first_positions(store):

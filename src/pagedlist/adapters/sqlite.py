@@ -20,7 +20,10 @@ thread gets its own connection.
 keeps the layout it was created in, so lists of layout 1 go on as they are). A push is one
 write transaction of two statements: one ``SELECT`` (the position the id already holds in
 the list's id index, the tail a purge recorded, and the newest position, read backwards on
-the primary key) and one ``INSERT`` of the new entries at the next positions. The newest
+the primary key) and one ``INSERT`` of the new entries at the next positions. The push of
+one new entry (every append) is a single autocommit ``INSERT ... RETURNING`` that reads
+the same three in its subqueries and writes nothing when the id index has the id (SQLite
+3.35 or later; earlier ones run the transaction). The newest
 row *is* the tail, so a push writes no counter; a purge, which may remove the newest rows,
 first records the tail past them in ``pagedlist_tails`` (a position is never reused), and
 ``drop_entries`` forgets it. Rows a claim wrote at the tail (a client that sees no push
@@ -208,6 +211,22 @@ _PUSH_READ = (
     "(SELECT next FROM pagedlist_tails WHERE list = ?1), "
     "(SELECT pos FROM pagedlist_entries WHERE list = ?1 ORDER BY pos DESC LIMIT 1)"
 )
+# A push of one entry as one autocommit statement (its own write transaction: SQLite takes
+# the write lock when the statement starts, as BEGIN IMMEDIATE does, and waits out the busy
+# timeout for it): the position past the newest row, the tail a purge kept and the floor,
+# unless the id index already holds the id (then nothing is written and no row returned,
+# and the push runs as a transaction that reads the id's position). VALUES, not
+# INSERT ... SELECT: a SELECT reading the table it inserts into goes through a temporary
+# table. ?1 list, ?2 id, ?3 ts, ?4 v, ?5 rest, ?6 version, ?7 floor.
+_PUSH_ONE = (
+    "INSERT INTO pagedlist_entries (list, pos, id, ts, v, rest, version, pushed_id) "
+    "VALUES (?1, max(?7, coalesce((SELECT next FROM pagedlist_tails WHERE list = ?1), 0), "
+    "coalesce((SELECT pos FROM pagedlist_entries WHERE list = ?1 ORDER BY pos DESC LIMIT 1)"
+    " + 1, 0)), ?2, ?3, ?4, ?5, ?6, ?2) "
+    "ON CONFLICT (list, pushed_id) WHERE pushed_id IS NOT NULL DO NOTHING RETURNING pos"
+)
+# RETURNING came in SQLite 3.35; older libraries push one entry as a transaction too.
+_HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
 # Before a purge deletes rows: the tail past the newest row, so a push never reuses a
 # position the purge freed (pushes themselves write no tail row: the newest row is it).
 _KEEP_TAIL = (
@@ -652,9 +671,11 @@ class SQLiteStore(Store):
             db.close()
 
     def _select(self, sql: str, params: Sequence[object]) -> list[tuple]:
-        """One read-only statement in its own (autocommit) transaction, every row fetched:
-        a single ``SELECT`` is a consistent snapshot by itself, and ``BEGIN``/``COMMIT``
-        around it would only add two statements to the hottest reads (scans)."""
+        """One statement in its own (autocommit) transaction, every row fetched: a single
+        ``SELECT`` is a consistent snapshot by itself, a single write is atomic by itself
+        (a failed one, busy at its commit included, is rolled back by SQLite), and
+        ``BEGIN``/``COMMIT`` around it would only add two statements to the hottest calls
+        (scans, the push of one entry)."""
         if self._memory:
             with self._shared_lock:
                 return self._run_select(self._shared, sql, params)
@@ -670,7 +691,8 @@ class SQLiteStore(Store):
                 if not self._memory:
                     db = self._conn()
             # fetchall(), never fetchone(): a statement stepped to its end is reset, so it
-            # keeps no read snapshot (which would stall WAL checkpoints) after the call.
+            # keeps no read snapshot (which would stall WAL checkpoints) after the call,
+            # and a write's autocommit happens (its COMMIT is that last step).
             return db.execute(sql, params).fetchall()
         except sqlite3.Error as err:
             raise self._fail(err) from err
@@ -827,8 +849,18 @@ class SQLiteStore(Store):
     def push(self, list_id: str, entries: Sequence[JSONDoc], floor: int = 0) -> Pushed:
         """Append at the tail in one write transaction: one ``SELECT`` (the id index, the
         tail a purge kept, the newest position), one ``INSERT`` at the next positions;
-        the new newest row is the advanced tail."""
+        the new newest row is the advanced tail. One entry whose id the index lacks is
+        one statement (an ``INSERT ... RETURNING`` that reads the same three things)."""
         self._need_entries("push")
+        if len(entries) == 1 and _HAS_RETURNING:
+            item_id, ts, v, rest = _columns(list_id, entries[0])
+            rows = self._select(
+                _PUSH_ONE, (list_id, item_id, ts, v, rest, _new_version(), _bound(floor))
+            )
+            if rows:
+                return Pushed((rows[0][0],))
+            # The id is in the index: the transaction below answers its position (or, if
+            # a purge removed it since, pushes it anew).
         # An id repeated in the batch is written once, as its first entry, and answered
         # that one position.
         index: dict[str, int] = {}
@@ -884,26 +916,43 @@ class SQLiteStore(Store):
         newest_first: bool = False,
     ) -> tuple[Slot, ...]:
         """One ``ORDER BY pos [DESC] LIMIT`` range read on the primary key."""
-        self._need_entries("scan")
-        end = _NO_END if hi is None else _bound(hi)
+        if not self._features.entries:
+            raise self._unsupported("scan")
+        # min() inline rather than _bound(): every latest(n) makes this call.
         rows = self._select(
             _SCAN_DESC if newest_first else _SCAN_ASC,
-            (list_id, _bound(lo), end, _bound(limit)),
+            (
+                list_id,
+                min(lo, _NO_END),
+                _NO_END if hi is None else min(hi, _NO_END),
+                min(limit, _NO_END),
+            ),
         )
         return _slots(rows)
 
     def scan_many(self, scans: Sequence[Scan]) -> tuple[tuple[Slot, ...], ...]:
-        """Every scan's range read in one read transaction (one snapshot)."""
-        self._need_entries("scan_many")
-        if not scans:
-            return ()
+        """Every scan's range read in one read transaction (one snapshot); a single scan
+        is one autocommit ``SELECT``, a snapshot by itself, as :meth:`scan` runs it."""
+        if not self._features.entries:
+            raise self._unsupported("scan_many")
+        if len(scans) <= 1:
+            if not scans:
+                return ()
+            s = scans[0]
+            return (self.scan(s.list_id, s.lo, s.hi, s.limit, s.newest_first),)
         out = []
         with self._tx() as db:
+            execute = db.execute
             for s in scans:
-                end = _NO_END if s.hi is None else _bound(s.hi)
-                rows = db.execute(
+                hi = s.hi
+                rows = execute(
                     _SCAN_DESC if s.newest_first else _SCAN_ASC,
-                    (s.list_id, _bound(s.lo), end, _bound(s.limit)),
+                    (
+                        s.list_id,
+                        min(s.lo, _NO_END),
+                        _NO_END if hi is None else min(hi, _NO_END),
+                        min(s.limit, _NO_END),
+                    ),
                 ).fetchall()
                 out.append(_slots(rows))
         return tuple(out)
