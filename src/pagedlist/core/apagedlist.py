@@ -224,16 +224,6 @@ class AsyncPagedList(_Plans):
         assert req.result is not None
         return req.result
 
-    def _pass_lead(self) -> None:
-        st = self._state
-        with st.lock:
-            following = st.queue.popleft() if st.queue else None
-            if following is None:
-                st.busy = False
-        if following is not None:
-            following.lead = True
-            following.wake()
-
     async def _wait(self, req: _AsyncRequest) -> None:
         st = self._state
         try:

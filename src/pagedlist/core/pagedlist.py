@@ -281,6 +281,18 @@ class _Plans:
     def _learn(self, settings: alg.Settings, head: int) -> None:
         _learn(self._state, settings, head)
 
+    def _pass_lead(self) -> None:
+        """End this caller's turn at the head of the list's appends: wake the next queued
+        caller as leader (a thread's event or a task's future), or mark the list idle."""
+        st = self._state
+        with st.lock:
+            following = st.queue.popleft() if st.queue else None
+            if following is None:
+                st.busy = False
+        if following is not None:
+            following.lead = True
+            following.wake()
+
     def _p_load(self) -> alg.Plan[alg.Settings]:
         """Read the summary afresh (``open``: the list must exist now) and publish it; the
         settings other handles share are replaced, never cleared."""
@@ -922,16 +934,6 @@ class PagedList(_Plans):
             raise req.error
         assert req.result is not None
         return req.result
-
-    def _pass_lead(self) -> None:
-        st = self._state
-        with st.lock:
-            following = st.queue.popleft() if st.queue else None
-            if following is None:
-                st.busy = False
-        if following is not None:
-            following.lead = True
-            following.wake()
 
     def _wait(self, req: _Request) -> None:
         st = self._state
