@@ -69,6 +69,7 @@ from pagedlist.core.ops import (
     Taken,
 )
 from pagedlist.core.pagedlist import CATALOG, PagedList
+from pagedlist.core.pagedlist import _deadline as _policy  # checked as list operations do
 from pagedlist.core.sizing import check_capacity, check_entry_size, derive_capacity
 from pagedlist.core.store import Store
 from pagedlist.core.values import (
@@ -784,21 +785,6 @@ def _differences(wanted: alg.Settings, have: alg.Settings) -> list[str]:
             f"{wanted.max_items}, {wanted.max_age_ms} ms)"
         )
     return out
-
-
-def _policy(deadline: float | None) -> RetryPolicy:
-    if deadline is None:
-        return RetryPolicy()
-    if (
-        isinstance(deadline, bool)
-        or not isinstance(deadline, int | float)
-        or not math.isfinite(deadline)
-        or deadline <= 0
-    ):
-        raise InvalidArgument(
-            f"deadline must be a positive, finite number of seconds, got {deadline!r:.60}"
-        )
-    return RetryPolicy(deadline=float(deadline))
 
 
 def _marks(store: Store, cfg: alg.Settings) -> bool:
