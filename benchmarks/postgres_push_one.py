@@ -29,6 +29,32 @@ X = "pg_current_xact_id()::text::bigint"
 # The adapter's statement as it is.
 CURRENT = adapter._PUSH_ONE
 
+# The push before the counter's upsert: an UPDATE, then an INSERT ... DO NOTHING.
+BEFORE = f"""
+WITH known AS (
+    SELECT pos FROM {{e}} WHERE list = %(list)s AND pushed AND id = %(id)s
+),
+bump AS (
+    UPDATE {{tails}} SET next = greatest(next, %(floor)s) + 1
+    WHERE list = %(list)s AND NOT EXISTS (SELECT 1 FROM known)
+    RETURNING next - 1 AS pos
+),
+made AS (
+    INSERT INTO {{tails}} (list, next)
+    SELECT %(list)s, %(floor)s::bigint + 1
+    WHERE NOT EXISTS (SELECT 1 FROM known) AND NOT EXISTS (SELECT 1 FROM bump)
+    ON CONFLICT (list) DO NOTHING
+    RETURNING next - 1 AS pos
+),
+ins AS (
+    INSERT INTO {{e}} (pos, version, ts, pushed, list, id, v, rest)
+    SELECT n.pos, {X}, %(ts)s, true, %(list)s, %(id)s, %(v)s, %(rest)s
+    FROM (SELECT pos FROM bump UNION ALL SELECT pos FROM made) AS n
+    RETURNING pos
+)
+SELECT (SELECT pos FROM known), (SELECT pos FROM ins)
+"""
+
 # The counter as one upsert: bumps an existing row or creates it, in one ModifyTable node
 # (ON CONFLICT DO UPDATE locks the row like the UPDATE does, and waits for a racing
 # creator instead of returning nothing).
@@ -115,6 +141,23 @@ ins AS (
 )
 SELECT (SELECT pos FROM known), (SELECT pos FROM ins)
 """
+LOOKUP_INSERT_PLAIN = f"""
+INSERT INTO {{e}} (pos, version, ts, pushed, list, id, v, rest)
+SELECT %(pos)s, {X}, %(ts)s, true, %(list)s, %(id)s, %(v)s, %(rest)s
+WHERE NOT EXISTS (SELECT 1 FROM {{e}} WHERE list = %(list)s AND pushed AND id = %(id)s)
+"""
+INSERT_SELECT = f"""
+INSERT INTO {{e}} (pos, version, ts, pushed, list, id, v, rest)
+SELECT %(pos)s, {X}, %(ts)s, true, %(list)s, %(id)s, %(v)s, %(rest)s
+"""
+INSERT_CTE = f"""
+WITH ins AS (
+    INSERT INTO {{e}} (pos, version, ts, pushed, list, id, v, rest)
+    VALUES (%(pos)s, {X}, %(ts)s, true, %(list)s, %(id)s, %(v)s, %(rest)s)
+    RETURNING pos
+)
+SELECT NULL::bigint, (SELECT pos FROM ins)
+"""
 COUNTER_INSERT = f"""
 WITH bump AS (
     UPDATE {{tails}} SET next = greatest(next, %(floor)s) + 1
@@ -189,13 +232,14 @@ def main() -> None:
     args = parser.parse_args()
     shapes = {
         "adapter's push_one": CURRENT,
+        "0.1 push_one (UPDATE + INSERT)": BEFORE,
         "upsert counter": UPSERT,
-        "upsert, lookup inline": UPSERT_INLINE,
         "upsert, insert as main": UPSERT_MAIN,
-        "upsert, union answer": UPSERT_UNION,
-        "update only (no creation)": UPDATE_ONLY,
         "part: lookup + insert": LOOKUP_INSERT,
         "part: counter + insert": COUNTER_INSERT,
+        "part: lookup + insert, no CTE": LOOKUP_INSERT_PLAIN,
+        "part: insert ... select": INSERT_SELECT,
+        "part: insert in a CTE": INSERT_CTE,
         "entry insert only": INSERT_ONLY,
         "entry insert, constant version": INSERT_NO_VERSION,
     }

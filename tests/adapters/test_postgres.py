@@ -872,6 +872,28 @@ def test_pooled_sessions_use_generic_plans(own):
         assert conn.execute("SHOW plan_cache_mode").fetchone() == ("force_generic_plan",)
 
 
+def test_a_one_thread_client_runs_every_call_on_one_connection(own):
+    """The pool opens with its first connection ready: a call made at once does not find
+    it empty and grow it, which would leave two connections for the pool to hand out in
+    turn, each call on a cold one."""
+    with open_store(own.url) as store:
+        list_id = f"one-{uuid.uuid4().hex[:6]}"
+        for i in range(20):
+            store.push(list_id, [{"id": f"i{i}", "ts": i, "v": "1"}])
+        assert store._pool.get_stats()["pool_size"] == 1
+
+
+def test_an_async_one_task_client_runs_every_call_on_one_connection(own):
+    async def main() -> int:
+        async with await open_async_store(own.url) as store:
+            list_id = f"one-{uuid.uuid4().hex[:6]}"
+            for i in range(20):
+                await store.push(list_id, [{"id": f"i{i}", "ts": i, "v": "1"}])
+            return store._pool.get_stats()["pool_size"]
+
+    assert asyncio.run(main()) == 1
+
+
 def test_loopback_hosts_go_without_tls_unless_asked():
     def mode(url: str) -> str | None:
         return psycopg.conninfo.conninfo_to_dict(parse_url(url).conninfo()).get("sslmode")
