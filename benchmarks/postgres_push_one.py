@@ -3,7 +3,9 @@ next to the native ``INSERT``: which part of the statement the server spends its
 
     .venv/bin/python benchmarks/postgres_push_one.py [URL] [--ops N] [--rounds R] [--fill F]
 
-Without a URL it starts a throw-away server. Each shape gets tables of its own with the
+Without a URL it starts a throw-away server with ``pg_stat_statements`` loaded, and then
+also reports each statement's mean execution time on the server (planning excluded: the
+generic plans are cached). Each shape gets tables of its own with the
 adapter's DDL (``push1_*``, dropped first) and a list filled with ``--fill`` entries;
 statements run as the adapter runs them (psycopg, autocommit, prepared,
 ``plan_cache_mode = force_generic_plan``), the shapes taking turns call by call. Reported
@@ -14,12 +16,12 @@ per shape: median wall time, median client CPU (``time.thread_time``), their dif
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import psycopg
-from pg_server import server
 from psycopg import sql
 
 from pagedlist.adapters import postgres as adapter
@@ -237,6 +239,32 @@ def _tables(conn: psycopg.Connection, prefix: str) -> dict[str, sql.Identifier]:
     return names
 
 
+@contextlib.contextmanager
+def _server(url: str | None) -> Iterator[str]:
+    """``url``, or a throw-away local server that loads pg_stat_statements."""
+    if url:
+        yield url
+        return
+    from pagedlist.emulators.postgres import PostgresEmulator
+
+    settings = {"shared_preload_libraries": "pg_stat_statements"}
+    with PostgresEmulator(settings=settings).start() as running:
+        yield running.url
+
+
+def _server_times(conn: psycopg.Connection, tables: dict[str, str]) -> dict[str, float]:
+    """Mean execution time (us) of each shape's statement, by the table it writes."""
+    rows = conn.execute(
+        "SELECT query, mean_exec_time FROM pg_stat_statements WHERE calls > 100"
+    ).fetchall()
+    out = {}
+    for name, table in tables.items():
+        times = [t for q, t in rows if f"{table} " in q or f'"{table}"' in q]
+        if times:
+            out[name] = max(times) * 1000
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("url", nargs="?")
@@ -258,14 +286,22 @@ def main() -> None:
         "entry insert only": INSERT_ONLY,
         "entry insert, constant version": INSERT_NO_VERSION,
     }
-    with server(args.url) as url, psycopg.connect(url, autocommit=True) as conn:
+    with _server(args.url) as url, psycopg.connect(url, autocommit=True) as conn:
         conn.execute(adapter._SESSION)
+        stats = conn.execute(
+            "SELECT count(*) FROM pg_settings WHERE name = 'shared_preload_libraries' "
+            "AND setting LIKE '%%pg_stat_statements%%'"
+        ).fetchone() == (1,)
+        if stats:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        tables = {"native INSERT": "push1_native"}
         conn.execute(NATIVE_DDL)
         lid = f"L{uuid.uuid4().hex[:8]}"
         value = "x" * 200
         calls: dict[str, Callable[[], object]] = {}
         for k, (name, text) in enumerate(shapes.items()):
             names = _tables(conn, f"push1_{k}")
+            tables[name] = f"push1_{k}_entries"
             statement = sql.SQL(text).format(**names).as_string(conn)
             fill = sql.SQL(CURRENT).format(**names).as_string(conn)
             with conn.transaction():
@@ -298,6 +334,8 @@ def main() -> None:
         for each in calls.values():
             for _ in range(30):
                 each()
+        if stats:
+            conn.execute("SELECT pg_stat_statements_reset()")
         wall: dict[str, list[float]] = {name: [] for name in calls}
         cpu: dict[str, list[float]] = {name: [] for name in calls}
         for _ in range(args.ops * args.rounds):
@@ -306,6 +344,7 @@ def main() -> None:
                 each()
                 wall[name].append(time.perf_counter() - w)
                 cpu[name].append(time.thread_time() - c)
+        server_us = _server_times(conn, tables) if stats else {}
         wal = {}
         for name, each in calls.items():
             (before,) = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()  # type: ignore[misc]
@@ -324,8 +363,9 @@ def main() -> None:
               f"{args.ops * args.rounds} calls each, interleaved")  # fmt: skip
         for name in calls:
             w, c = med(wall[name]), med(cpu[name])
+            on_server = f"  server {server_us[name]:4.0f} us" if name in server_us else ""
             print(f"  {name:32} wall {w:5.0f} us ({w / base:4.2f}x)  client CPU {c:4.0f} us"
-                  f"  rest {w - c:5.0f} us  WAL {wal[name]:4.0f} B")  # fmt: skip
+                  f"  rest {w - c:5.0f} us{on_server}  WAL {wal[name]:4.0f} B")  # fmt: skip
 
 
 if __name__ == "__main__":
