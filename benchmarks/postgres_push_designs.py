@@ -12,7 +12,8 @@ the machine's other load falls on all of them alike), and the WAL each append wr
 Appends (one entry, 200-byte value):
 
 * ``counter + id index``: the adapter's push (``_PUSH_ONE``): the list's id index looked
-  up, its tail counter row bumped (locked until commit), the entry inserted;
+  up, its tail counter row bumped or created by one upsert (locked until commit), the
+  entry inserted (``postgres_push_one.py`` takes this statement apart);
 * ``max + 1, optimistic``: no counter row; the tail is the index's newest position + 1,
   a racing push fails the primary key (23505) and runs again; the id index deduplicates
   by ``ON CONFLICT``. Cheaper by a row update, but under contention every lost race is a
@@ -74,14 +75,11 @@ def _counter(p: str, *, ids: bool = True, typed: bool = True) -> str:
     cols, vals = ("ts, v, rest", "%(ts)s, %(v)s, NULL") if typed else ("entry", "%(entry)s")
     return f"""
 WITH known AS ({known}),
-bump AS (UPDATE {p}_t SET next = next + 1
-         WHERE list = %(l)s AND NOT EXISTS (SELECT 1 FROM known) RETURNING next - 1 AS pos),
-made AS (INSERT INTO {p}_t (list, next) SELECT %(l)s, 1
-         WHERE NOT EXISTS (SELECT 1 FROM known) AND NOT EXISTS (SELECT 1 FROM bump)
-         ON CONFLICT (list) DO NOTHING RETURNING next - 1 AS pos),
+bump AS (INSERT INTO {p}_t AS t (list, next)
+         SELECT %(l)s, 1 WHERE NOT EXISTS (SELECT 1 FROM known)
+         ON CONFLICT (list) DO UPDATE SET next = t.next + 1 RETURNING t.next - 1 AS pos),
 ins AS (INSERT INTO {p}_e (pos, version, pushed, list, id, {cols})
-        SELECT n.pos, {X}, true, %(l)s, %(id)s, {vals}
-        FROM (SELECT pos FROM bump UNION ALL SELECT pos FROM made) AS n RETURNING pos)
+        SELECT bump.pos, {X}, true, %(l)s, %(id)s, {vals} FROM bump RETURNING pos)
 SELECT (SELECT pos FROM known), (SELECT pos FROM ins)"""
 
 

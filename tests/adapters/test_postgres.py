@@ -714,23 +714,24 @@ def test_a_push_racing_a_push_of_the_same_id_runs_again_and_finds_it(own, admin,
         assert store.push(list_id, [{"id": "next", "ts": 4, "v": "2"}]) == Pushed((2,))
 
 
-def test_first_pushes_racing_to_create_the_counter_lose_nothing(own, admin, key):
-    """A list's first push creates its counter row; one that finds the row created by a
-    racing first push (committed after its snapshot) writes nothing and runs again."""
+@pytest.mark.parametrize("count", [1, 3])
+def test_first_pushes_racing_to_create_the_counter_lose_nothing(own, admin, key, count):
+    """A list's first push creates its counter row; one that meets the row a racing first
+    push is creating waits for that push to commit, then bumps the row it made (the
+    upsert's update), positions after the racer's."""
     list_id = key[:-2]
     with open_store(own.url) as store:
         with psycopg.connect(own.url) as other:
             other.execute("INSERT INTO pagedlist_tails VALUES (%s, 5)", [list_id])
-            thread, out = _blocked(
-                lambda: store.push(list_id, [{"id": f"a{i}", "ts": 1, "v": "1"} for i in range(3)])
-            )
+            entries = [{"id": f"a{i}", "ts": 1, "v": "1"} for i in range(count)]
+            thread, out = _blocked(lambda: store.push(list_id, entries))
             _wait_for_lock(admin)
             other.commit()
             thread.join(timeout=30)
-        assert out == [Pushed((5, 6, 7))]
+        assert out == [Pushed(tuple(range(5, 5 + count)))]
         assert admin.execute(
             "SELECT next FROM pagedlist_tails WHERE list = %s", [list_id]
-        ).fetchone() == (8,)
+        ).fetchone() == (5 + count,)
 
 
 def test_a_claim_racing_another_runs_again_and_reports_it_taken(own, admin, key):
@@ -869,6 +870,28 @@ def test_pooled_sessions_use_generic_plans(own):
     ``= ANY($ids)`` lookup) anew on every call."""
     with open_store(own.url) as store, store._pool.connection() as conn:
         assert conn.execute("SHOW plan_cache_mode").fetchone() == ("force_generic_plan",)
+
+
+def test_a_one_thread_client_runs_every_call_on_one_connection(own):
+    """The pool opens with its first connection ready: a call made at once does not find
+    it empty and grow it, which would leave two connections for the pool to hand out in
+    turn, each call on a cold one."""
+    with open_store(own.url) as store:
+        list_id = f"one-{uuid.uuid4().hex[:6]}"
+        for i in range(20):
+            store.push(list_id, [{"id": f"i{i}", "ts": i, "v": "1"}])
+        assert store._pool.get_stats()["pool_size"] == 1
+
+
+def test_an_async_one_task_client_runs_every_call_on_one_connection(own):
+    async def main() -> int:
+        async with await open_async_store(own.url) as store:
+            list_id = f"one-{uuid.uuid4().hex[:6]}"
+            for i in range(20):
+                await store.push(list_id, [{"id": f"i{i}", "ts": i, "v": "1"}])
+            return store._pool.get_stats()["pool_size"]
+
+    assert asyncio.run(main()) == 1
 
 
 def test_loopback_hosts_go_without_tls_unless_asked():
