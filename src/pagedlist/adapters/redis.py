@@ -121,6 +121,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+S = TypeVar("S", str, bytes)
 
 # Redis takes strings up to 512 MB; rows are capped like the other stores' so a list
 # created here gets the capacity it would get on DynamoDB, and a read never moves a huge
@@ -149,14 +150,15 @@ _FORMS = (
 
 
 class _Lua(NamedTuple):
-    """A script and its SHA-1, which ``EVALSHA`` names it by."""
+    """A script and its SHA-1, which ``EVALSHA`` names it by (as bytes: redis-py sends
+    bytes as they are, and encodes every ``str`` argument of every call)."""
 
     text: str
-    sha: str
+    sha: bytes
 
 
 def _lua(text: str) -> _Lua:
-    return _Lua(text, hashlib.sha1(text.encode("utf-8")).hexdigest())
+    return _Lua(text, hashlib.sha1(text.encode("utf-8")).hexdigest().encode("ascii"))
 
 
 # --- row scripts: each reads and writes KEYS[1] only -------------------------------------
@@ -292,29 +294,41 @@ local function batched(cmd, key, list)
 end
 """
 
-# KEYS: e, x. ARGV: floor, k, k index fields ("=" .. id), k members without their "POS␟"
-# prefix. An entry whose id the index (or this batch) holds answers that position; the
-# others take the tail, raised to the floor, in order. Answers the k positions.
+# KEYS: e, x. ARGV: floor, then k index fields ("=" .. id), then k members without their
+# "POS␟" prefix (k is (#ARGV - 1) / 2: no count to send). An entry whose id the index (or
+# this batch) holds answers that position; the others take the tail, raised to the floor,
+# in order. Answers the k positions; a push of one entry (every append) answers its
+# position alone, and takes a path of three plain commands that builds no tables: the
+# script's own work is most of what an append costs the server.
 _PUSH = _lua(
     _BATCHED
     + """
-local k = tonumber(ARGV[2])
+local floor = tonumber(ARGV[1])
+if #ARGV == 3 then
+  local got = redis.call('HMGET', KEYS[2], 't', ARGV[2])
+  if got[2] then return tonumber(got[2]) end
+  local tail = tonumber(got[1] or '0')
+  if floor > tail then tail = floor end
+  redis.call('ZADD', KEYS[1], tail, string.format('%d', tail) .. '\\31' .. ARGV[3])
+  redis.call('HSET', KEYS[2], ARGV[2], tail, 't', tail + 1)
+  return tail
+end
+local k = (#ARGV - 1) / 2
 local fields = {'t'}
-for j = 1, k do fields[j + 1] = ARGV[2 + j] end
+for j = 1, k do fields[j + 1] = ARGV[1 + j] end
 local got = batched('HMGET', KEYS[2], fields)
 local tail = tonumber(got[1] or '0')
-local floor = tonumber(ARGV[1])
 if floor > tail then tail = floor end
 local out, rows, index, fresh = {}, {}, {}, {}
 for j = 1, k do
-  local field = ARGV[2 + j]
+  local field = ARGV[1 + j]
   local at = got[j + 1] and tonumber(got[j + 1]) or fresh[field]
   if not at then
     at = tail
     fresh[field] = tail
     local n = #rows
     rows[n + 1] = tail
-    rows[n + 2] = string.format('%d', tail) .. '\\31' .. ARGV[2 + k + j]
+    rows[n + 2] = string.format('%d', tail) .. '\\31' .. ARGV[1 + k + j]
     index[n + 1] = field
     index[n + 2] = tail
     tail = tail + 1
@@ -638,6 +652,15 @@ def _id_field(item_id: str) -> str:
     return "=" + item_id
 
 
+@functools.lru_cache(maxsize=4096)
+def _entry_keys_utf8(list_id: str) -> tuple[bytes, bytes]:
+    """:func:`entry_keys` as the bytes sent: a process appends to few lists, over and
+    over, so each list's keys are built and encoded once (``UnicodeEncodeError`` for a
+    list id that is not valid Unicode, which is then not cached)."""
+    e, x = entry_keys(list_id)
+    return e.encode("utf-8"), x.encode("utf-8")
+
+
 def _member(entry: JSONDoc, version: str) -> str:
     """``entry`` as a member without its position: ``VERSION␟TS␟E␟FLAGS␟V␟ID``."""
     ident = entry.get("id")
@@ -686,10 +709,11 @@ def _rare_member(entry: JSONDoc, version: str) -> str:
     return f"{version}\x1f\x1f\x1fJ\x1f{text}\x1f{ident if type(ident) is str else ''}"
 
 
-def _sized(list_id: str, member: str) -> str:
-    """``member``, or ``ItemTooLarge`` if the entry row would exceed the row limit."""
-    if len(member) > _SURELY_FITS:
-        size = len(_utf8(member))
+def _sized(list_id: str, member: S) -> S:
+    """``member``, or ``ItemTooLarge`` if the entry row would exceed the row limit (its
+    UTF-8 bytes: ``member`` is text or those bytes already)."""
+    if len(member) > (REDIS_ROW_BYTES if isinstance(member, bytes) else _SURELY_FITS):
+        size = len(member if isinstance(member, bytes) else _utf8(member))
         if size > REDIS_ROW_BYTES:
             raise too_large(f"{entry_keys(list_id)[0]} (an entry row)", size, REDIS_ROW_BYTES)
     return member
@@ -785,10 +809,17 @@ class _Now:
         yield  # a generator that returns at once
 
 
-def _evalsha(script: _Lua, keys: tuple[str, ...], args: list[Any], op: str, key: str) -> Plan[Any]:
+# The key counts of EVALSHA, as sent.
+_NUMKEYS = (b"0", b"1", b"2")
+
+
+def _evalsha(
+    script: _Lua, keys: Sequence[str | bytes], args: list[Any], op: str, key: str
+) -> Plan[Any]:
     """Run ``script`` (``EVALSHA``); a server that lacks it (restarted, a new Cluster node)
-    refuses it unrun, so it is loaded and run once more."""
-    command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+    refuses it unrun, so it is loaded and run once more. The command name stays text:
+    redis-py's Cluster client routes by comparing it with ``"EVALSHA"``."""
+    command = ("EVALSHA", script.sha, _NUMKEYS[len(keys)], *keys, *args)
     reply = yield _Command(command, op, key)
     if reply is _NOSCRIPT:
         yield _Command(("SCRIPT LOAD", script.text), op, key)
@@ -931,12 +962,28 @@ class _Plans:
     # --- entry rows ----------------------------------------------------------------------
 
     def _push(self, list_id: str, entries: Sequence[JSONDoc], floor: int) -> Plan[Pushed]:
+        # Every argument goes as UTF-8 bytes encoded here, once: redis-py would encode
+        # each str (and format each int) again on every call, which costs an append more
+        # client time than the rest of this plan.
         token = new_version()
-        ids = [_id_field(e["id"]) for e in entries]
-        members = [_sized(list_id, _member(e, f"{token}{j:x}")) for j, e in enumerate(entries)]
-        args = [floor, len(ids), *ids, *members]
-        answer = yield from _evalsha(_PUSH, entry_keys(list_id), args, "push", list_id)
-        return Pushed(tuple(answer))
+        try:
+            keys = _entry_keys_utf8(list_id)
+            if len(entries) == 1:  # every append: one entry
+                entry = entries[0]
+                member = _sized(list_id, _member(entry, token + "0").encode("utf-8"))
+                args = [b"%d" % floor, ("=" + entry["id"]).encode("utf-8"), member]
+            else:
+                ids = [("=" + e["id"]).encode("utf-8") for e in entries]
+                members = [
+                    _sized(list_id, _member(e, f"{token}{j:x}").encode("utf-8"))
+                    for j, e in enumerate(entries)
+                ]
+                args = [b"%d" % floor, *ids, *members]
+        except UnicodeEncodeError:
+            raise _unicode_error(_Command((), "push", list_id)) from None
+        answer = yield from _evalsha(_PUSH, keys, args, "push", list_id)
+        # One entry: the script answers its position alone (no array to parse).
+        return Pushed((answer,) if type(answer) is int else tuple(answer))
 
     def _claim(self, list_id: str, first: int, entries: Sequence[JSONDoc]) -> Plan[ClaimOutcome]:
         token = new_version()
