@@ -415,6 +415,35 @@ def test_append_and_latest_cost_one_command_whatever_the_length(store, lid):
     assert latest_cost() == small
 
 
+def _stored(store: RedisStore, lid: str) -> tuple[list[tuple[list[str], float]], dict[str, str]]:
+    """A list's entry rows (each member's fields without its version, and its score) and
+    its id index with the tail, as Redis holds them."""
+    e, x = entry_keys(lid)
+    rows = store._client.zrange(e, 0, -1, withscores=True)
+    members = [(m.split("\x1f")[:1] + m.split("\x1f")[2:], score) for m, score in rows]
+    return members, store._client.hgetall(x)
+
+
+@pytest.mark.parametrize("server", ["redis", "redis-cluster"])
+def test_one_entry_pushes_store_what_a_batch_stores(servers, server, lid):
+    """The script's one-entry path (every append) writes the same rows, index and tail as
+    its batch path, answers a known id's position without writing, and honours the floor."""
+    entries = [{"id": f"p{i}", "ts": i, "v": str(i)} for i in range(4)]
+    entries += [{"id": "p1", "ts": 9, "v": "again"}, {"id": "tomb", "ts": 5, "d": 1}]
+    with open_store(servers.get(server).url) as store:
+        one, batch = lid + "-one", lid + "-batch"
+        got = [store.push(one, [entry], 3) for entry in entries]
+        assert got == [Pushed((p,)) for p in (3, 4, 5, 6, 4, 7)]
+        assert store.push(batch, entries, 3) == Pushed((3, 4, 5, 6, 4, 7))
+        assert _stored(store, one) == _stored(store, batch)
+        members, index = _stored(store, one)
+        assert [score for _, score in members] == [3, 4, 5, 6, 7]
+        assert index["t"] == "8" and index["=p1"] == "4"
+        assert store.push(one, [{"id": "late", "ts": 1, "v": "1"}], 20) == Pushed((20,))
+        assert store.push(one, [{"id": "next", "ts": 1, "v": "1"}], 0) == Pushed((21,))
+        assert store.find_id(one, "late") == 20 and store.get_entry(one, 21).doc["id"] == "next"
+
+
 def test_a_push_of_many_entries_is_a_few_commands(store, lid):
     """The index lookup of every id and the tail is one HMGET, the rows one ZADD and the
     new ids with the tail one HSET (per 200 arguments): a coalesced group of appends
