@@ -45,6 +45,7 @@ from pagedlist.emulators.redis import (
 )
 from pagedlist.errors import (
     ConfigError,
+    ContractViolation,
     DeadlineExceeded,
     InvalidValue,
     ItemTooLarge,
@@ -442,6 +443,28 @@ def test_one_entry_pushes_store_what_a_batch_stores(servers, server, lid):
         assert store.push(one, [{"id": "late", "ts": 1, "v": "1"}], 20) == Pushed((20,))
         assert store.push(one, [{"id": "next", "ts": 1, "v": "1"}], 0) == Pushed((21,))
         assert store.find_id(one, "late") == 20 and store.get_entry(one, 21).doc["id"] == "next"
+
+
+def test_error_replies_keep_the_connection(store, lid):
+    """A script or range read the server refuses (WRONGTYPE), or text redis-py cannot
+    encode, fails that call alone: the connection is neither dropped nor left with an
+    unread reply, so the calls after it run on it and answer their own replies."""
+    bad = lid + "-bad"
+    e, x = entry_keys(bad)
+    store._client.set(e, "not a sorted set")
+    assert store.push(lid, [{"id": "a", "ts": 1, "v": "1"}]) == Pushed((0,))
+    opened = store._client.info("stats")["total_connections_received"]
+    for _ in range(3):
+        with pytest.raises(ContractViolation, match="not a pagedlist row"):
+            store.scan(bad, 0, None, 5, True)
+        with pytest.raises(ContractViolation, match="not a pagedlist row"):
+            store.push(bad, [{"id": "a", "ts": 1, "v": "1"}])
+        with pytest.raises(InvalidValue, match="Unicode"):
+            store.scan("\ud800", 0, None, 5)
+        assert store.push(lid, [{"id": "a", "ts": 1, "v": "1"}]) == Pushed((0,))
+        assert [p for p, _ in store.scan(lid, 0, None, 5)] == [0]
+    assert store._client.info("stats")["total_connections_received"] == opened
+    assert store._client.exists(x) == 0
 
 
 def test_a_push_of_many_entries_is_a_few_commands(store, lid):

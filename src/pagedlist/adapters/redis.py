@@ -1149,6 +1149,12 @@ def _client(
     )
 
 
+# Commands the blocking standalone store sends itself (:meth:`RedisStore._direct`): those
+# whose reply redis-py returns as read, with no response callback that would change it
+# (scripts, and the range reads of entry rows, which never ask WITHSCORES).
+_DIRECT = frozenset(("EVALSHA", "ZRANGEBYSCORE", "ZREVRANGEBYSCORE"))
+
+
 def _pool_args(pool: Any) -> tuple[str, ...]:
     """What ``ConnectionPool.get_connection`` needs: redis-py 5.0 to 5.2 require a command
     name (which they ignore), 5.3 on warn when given one."""
@@ -1303,22 +1309,22 @@ class RedisStore(_Base, Store):
         _remap: Callable[[str, int], tuple[str, int]] | None = None,
     ) -> None:
         super().__init__(target, _remap=_remap)
-        # A standalone server's scripts go straight over a pooled connection
-        # (:meth:`_script`); a Cluster's go through its client, which routes them.
+        # A standalone server's scripts and range reads go straight over a pooled
+        # connection (:meth:`_direct`); a Cluster's go through its client, which routes.
         self._pool: Any = None if target.cluster else self._client.connection_pool
         self._pool_args = _pool_args(self._pool) if self._pool is not None else ()
 
     def _reply(self, req: _Command | _Batch) -> Awaitable[Any]:
-        if self._pool is not None and type(req) is _Command and req.args[0] == "EVALSHA":
+        if self._pool is not None and type(req) is _Command and req.args[0] in _DIRECT:
             self._count()
-            return _Now(self._script(req.args))
+            return _Now(self._direct(req.args))
         return _Now(self._issue(req))
 
-    def _script(self, args: tuple[Any, ...]) -> Any:
-        """Send one ``EVALSHA`` on a pooled connection and read its reply: what
+    def _direct(self, args: tuple[Any, ...]) -> Any:
+        """Send one command on a pooled connection and read its reply: what
         ``Redis.execute_command`` does for it with retries off, without the rest of that
-        path (a retry wrapper around a closure, the per-command special cases, the
-        response callbacks that no script reply has, the per-command metrics), which
+        path (a retry wrapper around a closure, the per-command special cases, a response
+        callback that leaves these replies as they are, the per-command metrics), which
         cost an append about a fifth of its client time. As there, the command is sent
         once; a connection that failed mid-command is closed (its reply could still
         arrive) and one that answered, even with an error reply, goes back to the pool.
@@ -1326,13 +1332,15 @@ class RedisStore(_Base, Store):
         pool = self._pool
         conn = pool.get_connection(*self._pool_args)
         try:
-            conn.send_packed_command(conn.pack_command(*args))
-            return conn.read_response()
-        except rex.ResponseError:
-            raise
-        except BaseException:
-            conn.disconnect()
-            raise
+            packed = conn.pack_command(*args)  # nothing is sent if an argument is refused
+            try:
+                conn.send_packed_command(packed)
+                return conn.read_response()
+            except rex.ResponseError:
+                raise
+            except BaseException:
+                conn.disconnect()
+                raise
         finally:
             pool.release(conn)
 
