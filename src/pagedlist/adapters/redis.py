@@ -1069,6 +1069,7 @@ class _Flavor(NamedTuple):
     retry: Any
 
 
+_REDIS_PY_MAJOR = int(redis.__version__.split(".", 1)[0])
 _BLOCKING = _Flavor(redis.Redis, RedisCluster, ClusterNode, Retry)
 _ASYNCIO = _Flavor(
     redis.asyncio.Redis,
@@ -1124,7 +1125,9 @@ def _client(
     #   conn.retry.call_with_retry, which re-sends on the retry's supported errors;
     #   Retry(NoBackoff(), 0) makes it one attempt. A pooled connection the server
     #   closed is still replaced before anything is sent: ConnectionPool.get_connection
-    #   reconnects a connection that is readable (EOF) while idle.
+    #   reconnects a connection that is readable (EOF) while idle. The blocking store
+    #   sends scripts and range reads itself (RedisStore._direct): once, on a connection
+    #   from the same pool, so the same holds there.
     # * Cluster: RedisCluster.execute_command re-runs a command on ConnectionError,
     #   TimeoutError, ClusterDownError and SlotNotCoveredError up to
     #   self.retry.get_retries() times (cluster_error_retry_attempts is deprecated and
@@ -1132,11 +1135,17 @@ def _client(
     #   per-node clients it builds already get Retry(NoBackoff(), 0). MOVED, ASK and
     #   TRYAGAIN are still followed: those are refusals, the command did not run.
     # (redis-py 5 to 8: pyproject pins redis<9; checked against 8.1's client.py,
-    # cluster.py, asyncio/client.py and asyncio/cluster.py.)
+    # cluster.py, asyncio/client.py and asyncio/cluster.py, and 5.0.8's Cluster clients.)
     if target.cluster:
         extra: dict[str, Any] = {}
         if remap is not None:
             extra["address_remap"] = lambda hp: remap(hp[0], hp[1])
+        if _REDIS_PY_MAJOR < 6:
+            # redis-py 5 retries a Cluster command by these counts (3 each), whatever
+            # retry= says; 6 on take them from retry= (and warn when they are given).
+            extra["cluster_error_retry_attempts"] = 0
+            if flavor is _ASYNCIO:
+                extra["connection_error_retry_attempts"] = 0
         return flavor.cluster(
             startup_nodes=[flavor.node(h, p) for h, p in target.nodes],
             retry=flavor.retry(NoBackoff(), 0),
