@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 from pagedlist import PagedList
 from pagedlist.adapters import open_async_store, open_store
@@ -21,6 +22,7 @@ from pagedlist.adapters.redis import (
     REDIS_ROW_BYTES,
     AsyncRedisStore,
     RedisStore,
+    _resp,
     entry_keys,
     parse_url,
 )
@@ -443,6 +445,22 @@ def test_one_entry_pushes_store_what_a_batch_stores(servers, server, lid):
         assert store.push(one, [{"id": "late", "ts": 1, "v": "1"}], 20) == Pushed((20,))
         assert store.push(one, [{"id": "next", "ts": 1, "v": "1"}], 0) == Pushed((21,))
         assert store.find_id(one, "late") == 20 and store.get_entry(one, 21).doc["id"] == "next"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("EVALSHA", b"0" * 40, b"2", b"{l}|e", b"{l}|x", b"7", b"=id", b"v\x1f\r\n\x00"),
+        ("ZREVRANGEBYSCORE", "{é☃}|e", "+inf", 0, "LIMIT", 0, 50),
+        ("ZRANGEBYSCORE", "{l}|e", -(2**70), "(12", "LIMIT", 0, 1),
+        ("EVALSHA", b"x" * 70_000, ""),
+    ],
+)
+def test_direct_commands_are_framed_as_redis_py_frames_them(args):
+    """The blocking store frames the commands it sends itself byte for byte as redis-py's
+    own packer does (text as UTF-8, integers in decimal, bytes as they are)."""
+    packer = redis.Redis(decode_responses=True).connection_pool.make_connection()
+    assert _resp(args) == b"".join(bytes(part) for part in packer.pack_command(*args))
 
 
 def test_error_replies_keep_the_connection(store, lid):

@@ -1164,6 +1164,21 @@ def _client(
 _DIRECT = frozenset(("EVALSHA", "ZRANGEBYSCORE", "ZREVRANGEBYSCORE"))
 
 
+def _resp(args: tuple[Any, ...]) -> bytes:
+    """A command as one RESP array of bulk strings, the frame ``Connection.pack_command``
+    builds too, in one join: bytes go as they are, text as UTF-8 (the client's encoding),
+    integers in decimal (the only other arguments the store sends)."""
+    parts = [b"*%d\r\n" % len(args)]
+    add = parts.append
+    for arg in args:
+        if type(arg) is not bytes:
+            arg = (arg if type(arg) is str else str(arg)).encode("utf-8")
+        add(b"$%d\r\n" % len(arg))
+        add(arg)
+        add(b"\r\n")
+    return b"".join(parts)
+
+
 def _pool_args(pool: Any) -> tuple[str, ...]:
     """What ``ConnectionPool.get_connection`` needs: redis-py 5.0 to 5.2 require a command
     name (which they ignore), 5.3 on warn when given one."""
@@ -1338,10 +1353,10 @@ class RedisStore(_Base, Store):
         once; a connection that failed mid-command is closed (its reply could still
         arrive) and one that answered, even with an error reply, goes back to the pool.
         """
+        packed = [_resp(args)]  # nothing is sent if an argument is refused
         pool = self._pool
         conn = pool.get_connection(*self._pool_args)
         try:
-            packed = conn.pack_command(*args)  # nothing is sent if an argument is refused
             try:
                 conn.send_packed_command(packed)
                 return conn.read_response()
