@@ -44,7 +44,10 @@ scripts never decode JSON (Lua's cjson turns ``[]`` into ``{}`` and rounds integ
 Each call is planned once, as a generator that yields requests and receives replies
 (:class:`_Plans`); :class:`RedisStore` performs them with redis-py's blocking client and
 :class:`AsyncRedisStore` with ``redis.asyncio``, so the two share every script, codec and
-error rule and differ only in how a request is sent.
+error rule and differ only in how a request is sent. On a standalone server the blocking
+store sends scripts and range reads itself, framed in one piece, on the client's pooled
+connections (:meth:`RedisStore._direct`): an append's arguments are bytes encoded once by
+the plan, and most of redis-py's per-command path is skipped.
 """
 
 from __future__ import annotations
