@@ -1360,14 +1360,13 @@ class RedisStore(_Base, Store):
         pool = self._pool
         conn = pool.get_connection(*self._pool_args)
         try:
-            try:
-                conn.send_packed_command(packed)
-                return conn.read_response()
-            except rex.ResponseError:
-                raise
-            except BaseException:
-                conn.disconnect()
-                raise
+            conn.send_packed_command(packed)
+            return conn.read_response()
+        except rex.ResponseError:
+            raise
+        except BaseException:
+            conn.disconnect()
+            raise
         finally:
             pool.release(conn)
 
