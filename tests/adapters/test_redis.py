@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 from pagedlist import PagedList
 from pagedlist.adapters import open_async_store, open_store
@@ -21,6 +22,7 @@ from pagedlist.adapters.redis import (
     REDIS_ROW_BYTES,
     AsyncRedisStore,
     RedisStore,
+    _resp,
     entry_keys,
     parse_url,
 )
@@ -45,6 +47,7 @@ from pagedlist.emulators.redis import (
 )
 from pagedlist.errors import (
     ConfigError,
+    ContractViolation,
     DeadlineExceeded,
     InvalidValue,
     ItemTooLarge,
@@ -413,6 +416,73 @@ def test_append_and_latest_cost_one_command_whatever_the_length(store, lid):
         plist.extend(list(range(start, start + 500)))
     assert append_cost() == first
     assert latest_cost() == small
+
+
+def _stored(store: RedisStore, lid: str) -> tuple[list[tuple[list[str], float]], dict[str, str]]:
+    """A list's entry rows (each member's fields without its version, and its score) and
+    its id index with the tail, as Redis holds them."""
+    e, x = entry_keys(lid)
+    rows = store._client.zrange(e, 0, -1, withscores=True)
+    members = [(m.split("\x1f")[:1] + m.split("\x1f")[2:], score) for m, score in rows]
+    return members, store._client.hgetall(x)
+
+
+@pytest.mark.parametrize("server", ["redis", "redis-cluster"])
+def test_one_entry_pushes_store_what_a_batch_stores(servers, server, lid):
+    """The script's one-entry path (every append) writes the same rows, index and tail as
+    its batch path, answers a known id's position without writing, and honours the floor."""
+    entries = [{"id": f"p{i}", "ts": i, "v": str(i)} for i in range(4)]
+    entries += [{"id": "p1", "ts": 9, "v": "again"}, {"id": "tomb", "ts": 5, "d": 1}]
+    with open_store(servers.get(server).url) as store:
+        one, batch = lid + "-one", lid + "-batch"
+        got = [store.push(one, [entry], 3) for entry in entries]
+        assert got == [Pushed((p,)) for p in (3, 4, 5, 6, 4, 7)]
+        assert store.push(batch, entries, 3) == Pushed((3, 4, 5, 6, 4, 7))
+        assert _stored(store, one) == _stored(store, batch)
+        members, index = _stored(store, one)
+        assert [score for _, score in members] == [3, 4, 5, 6, 7]
+        assert index["t"] == "8" and index["=p1"] == "4"
+        assert store.push(one, [{"id": "late", "ts": 1, "v": "1"}], 20) == Pushed((20,))
+        assert store.push(one, [{"id": "next", "ts": 1, "v": "1"}], 0) == Pushed((21,))
+        assert store.find_id(one, "late") == 20 and store.get_entry(one, 21).doc["id"] == "next"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("EVALSHA", b"0" * 40, b"2", b"{l}|e", b"{l}|x", b"7", b"=id", b"v\x1f\r\n\x00"),
+        ("ZREVRANGEBYSCORE", "{é☃}|e", "+inf", 0, "LIMIT", 0, 50),
+        ("ZRANGEBYSCORE", "{l}|e", -(2**70), "(12", "LIMIT", 0, 1),
+        ("EVALSHA", b"x" * 70_000, ""),
+    ],
+)
+def test_direct_commands_are_framed_as_redis_py_frames_them(args):
+    """The blocking store frames the commands it sends itself byte for byte as redis-py's
+    own packer does (text as UTF-8, integers in decimal, bytes as they are)."""
+    packer = redis.Redis(decode_responses=True).connection_pool.make_connection()
+    assert _resp(args) == b"".join(bytes(part) for part in packer.pack_command(*args))
+
+
+def test_error_replies_keep_the_connection(store, lid):
+    """A script or range read the server refuses (WRONGTYPE), or text redis-py cannot
+    encode, fails that call alone: the connection is neither dropped nor left with an
+    unread reply, so the calls after it run on it and answer their own replies."""
+    bad = lid + "-bad"
+    e, x = entry_keys(bad)
+    store._client.set(e, "not a sorted set")
+    assert store.push(lid, [{"id": "a", "ts": 1, "v": "1"}]) == Pushed((0,))
+    opened = store._client.info("stats")["total_connections_received"]
+    for _ in range(3):
+        with pytest.raises(ContractViolation, match="not a pagedlist row"):
+            store.scan(bad, 0, None, 5, True)
+        with pytest.raises(ContractViolation, match="not a pagedlist row"):
+            store.push(bad, [{"id": "a", "ts": 1, "v": "1"}])
+        with pytest.raises(InvalidValue, match="Unicode"):
+            store.scan("\ud800", 0, None, 5)
+        assert store.push(lid, [{"id": "a", "ts": 1, "v": "1"}]) == Pushed((0,))
+        assert [p for p, _ in store.scan(lid, 0, None, 5)] == [0]
+    assert store._client.info("stats")["total_connections_received"] == opened
+    assert store._client.exists(x) == 0
 
 
 def test_a_push_of_many_entries_is_a_few_commands(store, lid):

@@ -44,7 +44,10 @@ scripts never decode JSON (Lua's cjson turns ``[]`` into ``{}`` and rounds integ
 Each call is planned once, as a generator that yields requests and receives replies
 (:class:`_Plans`); :class:`RedisStore` performs them with redis-py's blocking client and
 :class:`AsyncRedisStore` with ``redis.asyncio``, so the two share every script, codec and
-error rule and differ only in how a request is sent.
+error rule and differ only in how a request is sent. On a standalone server the blocking
+store sends scripts and range reads itself, framed in one piece, on the client's pooled
+connections (:meth:`RedisStore._direct`): an append's arguments are bytes encoded once by
+the plan, and most of redis-py's per-command path is skipped.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ import dataclasses
 import functools
 import hashlib
 import importlib.metadata
+import inspect
 import json
 import threading
 from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Sequence
@@ -121,6 +125,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+S = TypeVar("S", str, bytes)
 
 # Redis takes strings up to 512 MB; rows are capped like the other stores' so a list
 # created here gets the capacity it would get on DynamoDB, and a read never moves a huge
@@ -149,14 +154,15 @@ _FORMS = (
 
 
 class _Lua(NamedTuple):
-    """A script and its SHA-1, which ``EVALSHA`` names it by."""
+    """A script and its SHA-1, which ``EVALSHA`` names it by (as bytes: redis-py sends
+    bytes as they are, and encodes every ``str`` argument of every call)."""
 
     text: str
-    sha: str
+    sha: bytes
 
 
 def _lua(text: str) -> _Lua:
-    return _Lua(text, hashlib.sha1(text.encode("utf-8")).hexdigest())
+    return _Lua(text, hashlib.sha1(text.encode("utf-8")).hexdigest().encode("ascii"))
 
 
 # --- row scripts: each reads and writes KEYS[1] only -------------------------------------
@@ -292,29 +298,42 @@ local function batched(cmd, key, list)
 end
 """
 
-# KEYS: e, x. ARGV: floor, k, k index fields ("=" .. id), k members without their "POS␟"
-# prefix. An entry whose id the index (or this batch) holds answers that position; the
-# others take the tail, raised to the floor, in order. Answers the k positions.
+# KEYS: e, x. ARGV: floor, then k index fields ("=" .. id), then k members without their
+# "POS␟" prefix (k is (#ARGV - 1) / 2: no count to send). An entry whose id the index (or
+# this batch) holds answers that position; the others take the tail, raised to the floor,
+# in order. Answers the k positions; a push of one entry (every append) answers its
+# position alone, and takes a path of three plain commands that builds no tables: the
+# script's own work is most of what an append costs the server.
 _PUSH = _lua(
     _BATCHED
     + """
-local k = tonumber(ARGV[2])
+local floor = tonumber(ARGV[1])
+if #ARGV == 3 then
+  local got = redis.call('HMGET', KEYS[2], 't', ARGV[2])
+  if got[2] then return tonumber(got[2]) end
+  local tail = tonumber(got[1] or '0')
+  if floor > tail then tail = floor end
+  local at = string.format('%d', tail)
+  redis.call('ZADD', KEYS[1], at, at .. '\\31' .. ARGV[3])
+  redis.call('HSET', KEYS[2], ARGV[2], at, 't', tail + 1)
+  return tail
+end
+local k = (#ARGV - 1) / 2
 local fields = {'t'}
-for j = 1, k do fields[j + 1] = ARGV[2 + j] end
+for j = 1, k do fields[j + 1] = ARGV[1 + j] end
 local got = batched('HMGET', KEYS[2], fields)
 local tail = tonumber(got[1] or '0')
-local floor = tonumber(ARGV[1])
 if floor > tail then tail = floor end
 local out, rows, index, fresh = {}, {}, {}, {}
 for j = 1, k do
-  local field = ARGV[2 + j]
+  local field = ARGV[1 + j]
   local at = got[j + 1] and tonumber(got[j + 1]) or fresh[field]
   if not at then
     at = tail
     fresh[field] = tail
     local n = #rows
     rows[n + 1] = tail
-    rows[n + 2] = string.format('%d', tail) .. '\\31' .. ARGV[2 + k + j]
+    rows[n + 2] = string.format('%d', tail) .. '\\31' .. ARGV[1 + k + j]
     index[n + 1] = field
     index[n + 2] = tail
     tail = tail + 1
@@ -638,6 +657,15 @@ def _id_field(item_id: str) -> str:
     return "=" + item_id
 
 
+@functools.lru_cache(maxsize=4096)
+def _entry_keys_utf8(list_id: str) -> tuple[bytes, bytes]:
+    """:func:`entry_keys` as the bytes sent: a process appends to few lists, over and
+    over, so each list's keys are built and encoded once (``UnicodeEncodeError`` for a
+    list id that is not valid Unicode, which is then not cached)."""
+    e, x = entry_keys(list_id)
+    return e.encode("utf-8"), x.encode("utf-8")
+
+
 def _member(entry: JSONDoc, version: str) -> str:
     """``entry`` as a member without its position: ``VERSION␟TS␟E␟FLAGS␟V␟ID``."""
     ident = entry.get("id")
@@ -686,10 +714,11 @@ def _rare_member(entry: JSONDoc, version: str) -> str:
     return f"{version}\x1f\x1f\x1fJ\x1f{text}\x1f{ident if type(ident) is str else ''}"
 
 
-def _sized(list_id: str, member: str) -> str:
-    """``member``, or ``ItemTooLarge`` if the entry row would exceed the row limit."""
-    if len(member) > _SURELY_FITS:
-        size = len(_utf8(member))
+def _sized(list_id: str, member: S) -> S:
+    """``member``, or ``ItemTooLarge`` if the entry row would exceed the row limit (its
+    UTF-8 bytes: ``member`` is text or those bytes already)."""
+    if len(member) > (REDIS_ROW_BYTES if isinstance(member, bytes) else _SURELY_FITS):
+        size = len(member if isinstance(member, bytes) else _utf8(member))
         if size > REDIS_ROW_BYTES:
             raise too_large(f"{entry_keys(list_id)[0]} (an entry row)", size, REDIS_ROW_BYTES)
     return member
@@ -785,10 +814,17 @@ class _Now:
         yield  # a generator that returns at once
 
 
-def _evalsha(script: _Lua, keys: tuple[str, ...], args: list[Any], op: str, key: str) -> Plan[Any]:
+# The key counts of EVALSHA, as sent.
+_NUMKEYS = (b"0", b"1", b"2")
+
+
+def _evalsha(
+    script: _Lua, keys: Sequence[str | bytes], args: list[Any], op: str, key: str
+) -> Plan[Any]:
     """Run ``script`` (``EVALSHA``); a server that lacks it (restarted, a new Cluster node)
-    refuses it unrun, so it is loaded and run once more."""
-    command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+    refuses it unrun, so it is loaded and run once more. The command name stays text:
+    redis-py's Cluster client routes by comparing it with ``"EVALSHA"``."""
+    command = ("EVALSHA", script.sha, _NUMKEYS[len(keys)], *keys, *args)
     reply = yield _Command(command, op, key)
     if reply is _NOSCRIPT:
         yield _Command(("SCRIPT LOAD", script.text), op, key)
@@ -931,12 +967,28 @@ class _Plans:
     # --- entry rows ----------------------------------------------------------------------
 
     def _push(self, list_id: str, entries: Sequence[JSONDoc], floor: int) -> Plan[Pushed]:
+        # Every argument goes as UTF-8 bytes encoded here, once: redis-py would encode
+        # each str (and format each int) again on every call, which costs an append more
+        # client time than the rest of this plan.
         token = new_version()
-        ids = [_id_field(e["id"]) for e in entries]
-        members = [_sized(list_id, _member(e, f"{token}{j:x}")) for j, e in enumerate(entries)]
-        args = [floor, len(ids), *ids, *members]
-        answer = yield from _evalsha(_PUSH, entry_keys(list_id), args, "push", list_id)
-        return Pushed(tuple(answer))
+        try:
+            keys = _entry_keys_utf8(list_id)
+            if len(entries) == 1:  # every append: one entry
+                entry = entries[0]
+                member = _sized(list_id, _member(entry, token + "0").encode("utf-8"))
+                args = [b"%d" % floor, ("=" + entry["id"]).encode("utf-8"), member]
+            else:
+                ids = [("=" + e["id"]).encode("utf-8") for e in entries]
+                members = [
+                    _sized(list_id, _member(e, f"{token}{j:x}").encode("utf-8"))
+                    for j, e in enumerate(entries)
+                ]
+                args = [b"%d" % floor, *ids, *members]
+        except UnicodeEncodeError:
+            raise _unicode_error(_Command((), "push", list_id)) from None
+        answer = yield from _evalsha(_PUSH, keys, args, "push", list_id)
+        # One entry: the script answers its position alone (no array to parse).
+        return Pushed((answer,) if type(answer) is int else tuple(answer))
 
     def _claim(self, list_id: str, first: int, entries: Sequence[JSONDoc]) -> Plan[ClaimOutcome]:
         token = new_version()
@@ -1020,6 +1072,7 @@ class _Flavor(NamedTuple):
     retry: Any
 
 
+_REDIS_PY_MAJOR = int(redis.__version__.split(".", 1)[0])
 _BLOCKING = _Flavor(redis.Redis, RedisCluster, ClusterNode, Retry)
 _ASYNCIO = _Flavor(
     redis.asyncio.Redis,
@@ -1075,7 +1128,9 @@ def _client(
     #   conn.retry.call_with_retry, which re-sends on the retry's supported errors;
     #   Retry(NoBackoff(), 0) makes it one attempt. A pooled connection the server
     #   closed is still replaced before anything is sent: ConnectionPool.get_connection
-    #   reconnects a connection that is readable (EOF) while idle.
+    #   reconnects a connection that is readable (EOF) while idle. The blocking store
+    #   sends scripts and range reads itself (RedisStore._direct): once, on a connection
+    #   from the same pool, so the same holds there.
     # * Cluster: RedisCluster.execute_command re-runs a command on ConnectionError,
     #   TimeoutError, ClusterDownError and SlotNotCoveredError up to
     #   self.retry.get_retries() times (cluster_error_retry_attempts is deprecated and
@@ -1083,11 +1138,17 @@ def _client(
     #   per-node clients it builds already get Retry(NoBackoff(), 0). MOVED, ASK and
     #   TRYAGAIN are still followed: those are refusals, the command did not run.
     # (redis-py 5 to 8: pyproject pins redis<9; checked against 8.1's client.py,
-    # cluster.py, asyncio/client.py and asyncio/cluster.py.)
+    # cluster.py, asyncio/client.py and asyncio/cluster.py, and 5.0.8's Cluster clients.)
     if target.cluster:
         extra: dict[str, Any] = {}
         if remap is not None:
             extra["address_remap"] = lambda hp: remap(hp[0], hp[1])
+        if _REDIS_PY_MAJOR < 6:
+            # redis-py 5 retries a Cluster command by these counts (3 each), whatever
+            # retry= says; 6 on take them from retry= (and warn when they are given).
+            extra["cluster_error_retry_attempts"] = 0
+            if flavor is _ASYNCIO:
+                extra["connection_error_retry_attempts"] = 0
         return flavor.cluster(
             startup_nodes=[flavor.node(h, p) for h, p in target.nodes],
             retry=flavor.retry(NoBackoff(), 0),
@@ -1098,6 +1159,37 @@ def _client(
     return flavor.standalone(
         host=host, port=port, db=target.db, retry=flavor.retry(NoBackoff(), 0), **common
     )
+
+
+# Commands the blocking standalone store sends itself (:meth:`RedisStore._direct`): those
+# whose reply redis-py returns as read, with no response callback that would change it
+# (scripts, and the range reads of entry rows, which never ask WITHSCORES).
+_DIRECT = frozenset(("EVALSHA", "ZRANGEBYSCORE", "ZREVRANGEBYSCORE"))
+
+
+def _resp(args: tuple[Any, ...]) -> bytes:
+    """A command as one RESP array of bulk strings, the frame ``Connection.pack_command``
+    builds too, in one join: bytes go as they are, text as UTF-8 (the client's encoding),
+    integers in decimal (the only other arguments the store sends)."""
+    parts = [b"*%d\r\n" % len(args)]
+    add = parts.append
+    for arg in args:
+        if type(arg) is not bytes:
+            arg = (arg if type(arg) is str else str(arg)).encode("utf-8")
+        add(b"$%d\r\n" % len(arg))
+        add(arg)
+        add(b"\r\n")
+    return b"".join(parts)
+
+
+def _pool_args(pool: Any) -> tuple[str, ...]:
+    """What ``ConnectionPool.get_connection`` needs: redis-py 5.0 to 5.2 require a command
+    name (which they ignore), 5.3 on warn when given one."""
+    try:
+        param = inspect.signature(pool.get_connection).parameters.get("command_name")
+    except (TypeError, ValueError):
+        return ()
+    return ("EVALSHA",) if param is not None and param.default is param.empty else ()
 
 
 def _routed(target: RedisTarget, route: Callable[[str, int], tuple[str, int]]) -> RedisTarget:
@@ -1237,8 +1329,46 @@ class RedisStore(_Base, Store):
 
     _flavor = _BLOCKING
 
+    def __init__(
+        self,
+        target: RedisTarget,
+        *,
+        _remap: Callable[[str, int], tuple[str, int]] | None = None,
+    ) -> None:
+        super().__init__(target, _remap=_remap)
+        # A standalone server's scripts and range reads go straight over a pooled
+        # connection (:meth:`_direct`); a Cluster's go through its client, which routes.
+        self._pool: Any = None if target.cluster else self._client.connection_pool
+        self._pool_args = _pool_args(self._pool) if self._pool is not None else ()
+
     def _reply(self, req: _Command | _Batch) -> Awaitable[Any]:
+        if self._pool is not None and type(req) is _Command and req.args[0] in _DIRECT:
+            self._count()
+            return _Now(self._direct(req.args))
         return _Now(self._issue(req))
+
+    def _direct(self, args: tuple[Any, ...]) -> Any:
+        """Send one command on a pooled connection and read its reply: what
+        ``Redis.execute_command`` does for it with retries off, without the rest of that
+        path (a retry wrapper around a closure, the per-command special cases, a response
+        callback that leaves these replies as they are, the per-command metrics), which
+        cost an append about a fifth of its client time. As there, the command is sent
+        once; a connection that failed mid-command is closed (its reply could still
+        arrive) and one that answered, even with an error reply, goes back to the pool.
+        """
+        packed = [_resp(args)]  # nothing is sent if an argument is refused
+        pool = self._pool
+        conn = pool.get_connection(*self._pool_args)
+        try:
+            conn.send_packed_command(packed)
+            return conn.read_response()
+        except rex.ResponseError:
+            raise
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            pool.release(conn)
 
     def _run(self, plan: Plan[T]) -> T:
         """Carry out a plan with :meth:`_Base._drive`, which never waits here: every reply
