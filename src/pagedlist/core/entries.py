@@ -185,6 +185,11 @@ def append_push(
             raise
         if not isinstance(answer, Pushed) or len(answer.positions) != len(batch):
             raise _contract(list_id, f"push of {len(batch)} answered {answer!r}", "E12")
+        if len(batch) == 1:  # every append: one id, one position, nothing to compare
+            if answer.positions[0] < 0:
+                raise _contract(list_id, f"push answered positions {answer.positions}", "E12")
+            positions.extend(answer.positions)
+            continue
         where: dict[str, int] = {}
         for entry, pos in zip(batch, answer.positions, strict=True):
             # One id, one position (a group may carry one id twice); distinct ids, distinct.

@@ -528,7 +528,8 @@ class _Plans:
     def _p_append(self, cfg: alg.Settings, entries: list[JSONDoc]) -> alg.Plan[list[int]]:
         """Append ``entries`` (generated ids, or any ids on a push store): positions."""
         positions = yield from self._p_append_only(cfg, entries)
-        if cfg.layout == ent.FORMAT and positions:
+        retained = cfg.max_items is not None or cfg.max_age_ms is not None
+        if retained and cfg.layout == ent.FORMAT and positions:
             yield from self._p_retention(cfg, max(positions))
         return positions
 
