@@ -1076,3 +1076,25 @@ def test_bench_native_table_design_loses_nothing(servers):
             assert (r.lost, r.duplicated) == (0, 0)
     latest = [r for r in results if r.workload == "latest" and r.kind == "native"]
     assert latest and latest[0].summary.calls_per_op == 1.0
+
+
+def test_the_watchdog_outlives_a_deadline_no_lock_can_wait_for():
+    # A deadline of 1e12 s is allowed (positive, finite); waiting for it raised
+    # OverflowError in the watchdog's thread, which then cut nothing ever again.
+    import time as clock
+
+    from pagedlist.adapters.postgres import _Watchdog
+
+    class NoSocket:
+        def fileno(self):
+            raise OSError("no socket: cutting it is a no-op")
+
+    dog = _Watchdog()
+    far, _ = dog.arm(NoSocket(), clock.monotonic() + 1e12)
+    clock.sleep(0.1)
+    _, fired = dog.arm(NoSocket(), clock.monotonic() + 0.05)
+    limit = clock.monotonic() + 5
+    while not fired[0] and clock.monotonic() < limit:
+        clock.sleep(0.01)
+    assert fired[0], "the watchdog thread died on the far deadline"
+    dog.disarm(far)

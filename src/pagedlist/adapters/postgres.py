@@ -93,6 +93,7 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass
+from threading import TIMEOUT_MAX
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -1084,7 +1085,10 @@ class _Watchdog:
                     _cut(conn)
                 soonest = min((at for at, _, _ in self._armed.values()), default=None)
                 self._wake_at = float("inf") if soonest is None else soonest
-                self._cond.wait(None if soonest is None else max(0.01, soonest - now))
+                # Capped: a deadline beyond what a lock can wait for (a caller's
+                # deadline=1e12) raised OverflowError here and ended the thread.
+                wait = None if soonest is None else min(TIMEOUT_MAX, max(0.01, soonest - now))
+                self._cond.wait(wait)
 
 
 def _cut(conn: Any) -> None:
