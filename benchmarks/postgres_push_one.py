@@ -26,9 +26,11 @@ from psycopg import sql
 
 from pagedlist.adapters import postgres as adapter
 
-X = "pg_current_xact_id()::text::bigint"
+X = adapter._VERSION
 
-# The adapter's statement as it is.
+# The adapter's statement as it is: the counter as one upsert, which bumps an existing row
+# or creates it in one ModifyTable node (ON CONFLICT DO UPDATE locks the row like an
+# UPDATE does, and waits for a racing creator instead of returning nothing).
 CURRENT = adapter._PUSH_ONE
 
 # The push before the counter's upsert: an UPDATE, then an INSERT ... DO NOTHING.
@@ -57,46 +59,6 @@ ins AS (
 SELECT (SELECT pos FROM known), (SELECT pos FROM ins)
 """
 
-# The counter as one upsert: bumps an existing row or creates it, in one ModifyTable node
-# (ON CONFLICT DO UPDATE locks the row like the UPDATE does, and waits for a racing
-# creator instead of returning nothing).
-UPSERT = f"""
-WITH known AS (
-    SELECT pos FROM {{e}} WHERE list = %(list)s AND pushed AND id = %(id)s
-),
-bump AS (
-    INSERT INTO {{tails}} AS t (list, next)
-    SELECT %(list)s, %(floor)s::bigint + 1 WHERE NOT EXISTS (SELECT 1 FROM known)
-    ON CONFLICT (list) DO UPDATE SET next = greatest(t.next, %(floor)s) + 1
-    RETURNING t.next - 1 AS pos
-),
-ins AS (
-    INSERT INTO {{e}} (pos, version, ts, pushed, list, id, v, rest)
-    SELECT bump.pos, {X}, %(ts)s, true, %(list)s, %(id)s, %(v)s, %(rest)s FROM bump
-    RETURNING pos
-)
-SELECT (SELECT pos FROM known), (SELECT pos FROM ins)
-"""
-
-# The upsert without a CTE for the id lookup: the lookup runs twice (in the guard and in
-# the answer), but nothing is materialized.
-UPSERT_INLINE = f"""
-WITH bump AS (
-    INSERT INTO {{tails}} AS t (list, next)
-    SELECT %(list)s, %(floor)s::bigint + 1
-    WHERE NOT EXISTS (SELECT 1 FROM {{e}} WHERE list = %(list)s AND pushed AND id = %(id)s)
-    ON CONFLICT (list) DO UPDATE SET next = greatest(t.next, %(floor)s) + 1
-    RETURNING t.next - 1 AS pos
-),
-ins AS (
-    INSERT INTO {{e}} (pos, version, ts, pushed, list, id, v, rest)
-    SELECT bump.pos, {X}, %(ts)s, true, %(list)s, %(id)s, %(v)s, %(rest)s FROM bump
-    RETURNING pos
-)
-SELECT (SELECT pos FROM {{e}} WHERE list = %(list)s AND pushed AND id = %(id)s),
-       (SELECT pos FROM ins)
-"""
-
 # The upsert, the entry insert as the main statement (a known id answers no row).
 UPSERT_MAIN = f"""
 WITH bump AS (
@@ -109,25 +71,6 @@ WITH bump AS (
 INSERT INTO {{e}} (pos, version, ts, pushed, list, id, v, rest)
 SELECT bump.pos, {X}, %(ts)s, true, %(list)s, %(id)s, %(v)s, %(rest)s FROM bump
 RETURNING pos
-"""
-
-# The upsert, one answer row from a UNION instead of two scalar subqueries.
-UPSERT_UNION = f"""
-WITH known AS (
-    SELECT pos FROM {{e}} WHERE list = %(list)s AND pushed AND id = %(id)s
-),
-bump AS (
-    INSERT INTO {{tails}} AS t (list, next)
-    SELECT %(list)s, %(floor)s::bigint + 1 WHERE NOT EXISTS (SELECT 1 FROM known)
-    ON CONFLICT (list) DO UPDATE SET next = greatest(t.next, %(floor)s) + 1
-    RETURNING t.next - 1 AS pos
-),
-ins AS (
-    INSERT INTO {{e}} (pos, version, ts, pushed, list, id, v, rest)
-    SELECT bump.pos, {X}, %(ts)s, true, %(list)s, %(id)s, %(v)s, %(rest)s FROM bump
-    RETURNING pos
-)
-SELECT pos, true FROM known UNION ALL SELECT pos, false FROM ins
 """
 
 # Optimistic: no id lookup; a pushed id fails the id index (23505, the whole statement
@@ -181,24 +124,6 @@ WITH bump AS (
 )
 INSERT INTO {{e}} (pos, version, ts, pushed, list, id, v, rest)
 SELECT bump.pos, {X}, %(ts)s, true, %(list)s, %(id)s, %(v)s, %(rest)s FROM bump
-"""
-
-# No counter creation at all (what the UPDATE alone costs; not a complete push).
-UPDATE_ONLY = f"""
-WITH known AS (
-    SELECT pos FROM {{e}} WHERE list = %(list)s AND pushed AND id = %(id)s
-),
-bump AS (
-    UPDATE {{tails}} SET next = greatest(next, %(floor)s) + 1
-    WHERE list = %(list)s AND NOT EXISTS (SELECT 1 FROM known)
-    RETURNING next - 1 AS pos
-),
-ins AS (
-    INSERT INTO {{e}} (pos, version, ts, pushed, list, id, v, rest)
-    SELECT bump.pos, {X}, %(ts)s, true, %(list)s, %(id)s, %(v)s, %(rest)s FROM bump
-    RETURNING pos
-)
-SELECT (SELECT pos FROM known), (SELECT pos FROM ins)
 """
 
 # Only the entry insert (no id lookup, no counter): the floor of any layout-2 push.
@@ -275,7 +200,6 @@ def main() -> None:
     shapes = {
         "adapter's push_one": CURRENT,
         "0.1 push_one (UPDATE + INSERT)": BEFORE,
-        "upsert counter": UPSERT,
         "upsert, insert as main": UPSERT_MAIN,
         "optimistic: no lookup": OPTIMISTIC,
         "part: lookup + insert": LOOKUP_INSERT,
