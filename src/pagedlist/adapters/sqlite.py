@@ -317,6 +317,14 @@ def _bound(n: int) -> int:
     return min(n, _NO_END)
 
 
+def _scan_statement(
+    list_id: str, lo: int, hi: int | None, limit: int, newest_first: bool
+) -> tuple[str, tuple[object, ...]]:
+    """One scan's range read: its statement and parameters."""
+    end = _NO_END if hi is None else _bound(hi)
+    return (_SCAN_DESC if newest_first else _SCAN_ASC), (list_id, _bound(lo), end, _bound(limit))
+
+
 _BUSY = (
     "{where} is busy ({code}: {detail}): another connection held its lock past the "
     "{timeout:g}s busy timeout, and nothing was committed; retry later, or raise the busy "
@@ -916,25 +924,13 @@ class SQLiteStore(Store):
         newest_first: bool = False,
     ) -> tuple[Slot, ...]:
         """One ``ORDER BY pos [DESC] LIMIT`` range read on the primary key."""
-        if not self._features.entries:
-            raise self._unsupported("scan")
-        # min() inline rather than _bound(): every latest(n) makes this call.
-        rows = self._select(
-            _SCAN_DESC if newest_first else _SCAN_ASC,
-            (
-                list_id,
-                min(lo, _NO_END),
-                _NO_END if hi is None else min(hi, _NO_END),
-                min(limit, _NO_END),
-            ),
-        )
-        return _slots(rows)
+        self._need_entries("scan")
+        return _slots(self._select(*_scan_statement(list_id, lo, hi, limit, newest_first)))
 
     def scan_many(self, scans: Sequence[Scan]) -> tuple[tuple[Slot, ...], ...]:
         """Every scan's range read in one read transaction (one snapshot); a single scan
         is one autocommit ``SELECT``, a snapshot by itself, as :meth:`scan` runs it."""
-        if not self._features.entries:
-            raise self._unsupported("scan_many")
+        self._need_entries("scan_many")
         if len(scans) <= 1:
             if not scans:
                 return ()
@@ -942,19 +938,9 @@ class SQLiteStore(Store):
             return (self.scan(s.list_id, s.lo, s.hi, s.limit, s.newest_first),)
         out = []
         with self._tx() as db:
-            execute = db.execute
             for s in scans:
-                hi = s.hi
-                rows = execute(
-                    _SCAN_DESC if s.newest_first else _SCAN_ASC,
-                    (
-                        s.list_id,
-                        min(s.lo, _NO_END),
-                        _NO_END if hi is None else min(hi, _NO_END),
-                        min(s.limit, _NO_END),
-                    ),
-                ).fetchall()
-                out.append(_slots(rows))
+                statement = _scan_statement(s.list_id, s.lo, s.hi, s.limit, s.newest_first)
+                out.append(_slots(db.execute(*statement).fetchall()))
         return tuple(out)
 
     def get_entry(self, list_id: str, position: int) -> Row | None:
