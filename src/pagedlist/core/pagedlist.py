@@ -219,14 +219,8 @@ _STATES_LOCK = threading.Lock()
 
 
 def _state(store: object, list_id: str) -> _ListState:
-    with _STATES_LOCK:
-        lists = _STATES.get(store)
-        if lists is None:
-            lists = _STATES[store] = {}
-        found = lists.get(list_id)
-        if found is None:
-            found = lists[list_id] = _ListState()
-        return found
+    """The state every handle of ``list_id`` on ``store`` shares (made on first use)."""
+    return _states(store, (list_id,))[list_id]
 
 
 def _states(store: object, list_ids: Sequence[str]) -> dict[str, _ListState]:
@@ -535,10 +529,9 @@ class _Plans:
 
     def _p_retention(self, cfg: alg.Settings, newest: int) -> alg.Plan[None]:
         """Apply ``max_items`` / ``max_age`` after an append that reached ``newest``: at
-        most once per page of positions, never on a reader's path."""
+        most once per page of positions, never on a reader's path (only lists with a
+        retention setting get here: :meth:`_p_append` checks)."""
         st = self._state
-        if cfg.max_items is None and cfg.max_age_ms is None:
-            return
         page = newest // cfg.capacity
         if page <= st.checked_retention // cfg.capacity and st.checked_retention >= 0:
             return
