@@ -21,7 +21,7 @@ from pagedlist.adapters._toolkit import (
 from pagedlist.adapters.memory import MemoryStore
 from pagedlist.core.capabilities import Capabilities, capabilities_of
 from pagedlist.core.counting import CountingStore
-from pagedlist.core.ops import Appended, Claimed, Scan
+from pagedlist.core.ops import Appended, Claimed, Merged, Scan
 from pagedlist.core.store import Store
 from pagedlist.core.wrapper import CALLS, StoreWrapper
 from pagedlist.errors import (
@@ -256,8 +256,8 @@ class Recording(StoreWrapper):
 def test_calls_are_every_store_call_of_the_protocol():
     protocol = {"put_if_absent", "replace", "get", "get_many", "append", "increment", "delete"}
     entries = {
-        "insert", "claim", "push", "scan", "scan_many", "get_entry", "replace_entry",
-        "purge", "drop_entries", "find_id",
+        "insert", "claim", "push", "scan", "scan_many", "merge_scan", "get_entry",
+        "replace_entry", "purge", "drop_entries", "find_id",
     }  # fmt: skip
     assert protocol | entries == CALLS
     assert not StoreWrapper.__abstractmethods__
@@ -279,6 +279,7 @@ def test_every_store_call_goes_through_the_one_hook():
     assert store.push("m", [entry]).positions == (0,)
     assert store.scan("l", 0, None, 5) == ((0, entry),)
     assert store.scan_many([Scan("m", 0, None, 5)]) == (((0, entry),),)
+    assert store.merge_scan((Scan("m", 0, None, 5, True),), 5) == (Merged(((0, entry),), 1, None),)
     row = store.get_entry("l", 0)
     assert store.replace_entry("l", 0, entry, row.version) is not None
     assert store.find_id("m", "e") == 0
@@ -286,8 +287,8 @@ def test_every_store_call_goes_through_the_one_hook():
     store.drop_entries("m")
     assert store.seen == [
         "put_if_absent", "get", "replace", "get_many", "append", "increment", "delete",
-        "insert", "claim", "push", "scan", "scan_many", "get_entry", "replace_entry",
-        "find_id", "purge", "drop_entries",
+        "insert", "claim", "push", "scan", "scan_many", "merge_scan", "get_entry",
+        "replace_entry", "find_id", "purge", "drop_entries",
     ]  # fmt: skip
     assert set(store.seen) == CALLS
     # Not round trips: straight through, no hook.

@@ -9,13 +9,15 @@ the list's own collection, and never lets one list's rows be read as another's.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
 
 from pagedlist.conformance.capabilities import clause, requires
 from pagedlist.conformance.store_clauses import THREADS, race
-from pagedlist.core.ops import Claimed, Pushed, Scan, Taken
+from pagedlist.core.entries import merge_answer
+from pagedlist.core.ops import Claimed, Merged, Pushed, Scan, Taken
 from pagedlist.errors import ItemTooLarge
 
 __all__ = ["AbstractEntryTests", "slot"]
@@ -276,3 +278,47 @@ class AbstractEntryTests:
         assert store.get_entry(list_id, pos).doc == slot("f")
         got = dict(_ids(store, list_id))
         assert got == {0: "a", 1: "b", 2: "c", 3: "d", 7: "e", pos: "f"}
+
+    # --- E17: merged scans -------------------------------------------------------------------
+
+    @requires("entries")
+    @clause("E17")
+    def test_merge_scan_is_the_reference_merge(self, store, list_id):
+        """E17: merge_scan answers what the reference merge (``merge_answer``) makes of
+        scan_many's rows: each list's gap-free run, tombstones dropped, rows of lists in
+        ``fresh`` only below ``last``, merged by (ts, list id, position) with each list in
+        position order, and only the first n picks shipped, with every list's live count
+        and where it goes on below. Timestamps repeat across lists and go back in time
+        within one; one list has a gap, one only tombstones, one no rows at all."""
+        rng = random.Random(17)
+        names = [f"{list_id}-{c}" for c in "abcdef"]
+        shapes = {names[0]: 30, names[1]: 12, names[2]: 25, names[3]: 6, names[4]: 40}
+        for name, size in shapes.items():
+            for pos in range(size):
+                if name == names[2] and pos == 20:
+                    continue  # a gap: rows 21.. stand above a position nobody wrote
+                dead = name == names[3] or rng.random() < 0.15
+                ts = 1_700_000_000_000 + rng.randrange(0, 8) + pos // 3
+                extra: dict[str, Any] = {"d": 1} if dead else {}
+                assert store.claim(name, pos, [{**slot(f"{name}{pos}"), "ts": ts, **extra}])
+        for n, lo, hi, limit in (
+            (1, 0, None, 1),
+            (7, 0, None, 7),
+            (20, 3, None, 20),
+            (50, 0, None, 50),
+            (10, 0, 18, 10),
+            (60, 0, None, 8),
+        ):
+            scans = tuple(Scan(name, lo, hi, limit, True) for name in names)
+            for fresh, last in (
+                ((), None),
+                ((names[1], names[4]), (1_700_000_000_005, names[2], 9)),
+                (tuple(names), (1_700_000_000_003, names[0], 5)),
+            ):
+                got = store.merge_scan(scans, n, fresh, last)
+                want = merge_answer(scans, store.scan_many(scans), n, fresh, last)
+                assert isinstance(got, tuple) and all(isinstance(m, Merged) for m in got)
+                assert got == want, (n, lo, hi, limit, fresh, last)
+        one = (Scan(names[0], 0, None, 5, True),)
+        assert store.merge_scan(one, 3) == merge_answer(one, store.scan_many(one), 3)
+        assert store.merge_scan((), 5) == ()

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, TypeVar
 
+from pagedlist.core.entries import merge_answer
 from pagedlist.core.ops import (
     Append,
     AppendOutcome,
@@ -37,6 +38,8 @@ from pagedlist.core.ops import (
     Insert,
     JSONDoc,
     Limits,
+    Merged,
+    MergeScan,
     Operation,
     Purge,
     Push,
@@ -159,6 +162,16 @@ class AsyncStore(abc.ABC):
                 *(self.scan(s.list_id, s.lo, s.hi, s.limit, s.newest_first) for s in scans)
             )
         )
+
+    async def merge_scan(
+        self,
+        scans: Sequence[Scan],
+        n: int,
+        fresh: Sequence[str] = (),
+        last: tuple[int, str, int] | None = None,
+    ) -> tuple[Merged, ...]:
+        """See :meth:`Store.merge_scan` (default: :meth:`scan_many`, merged in Python)."""
+        return merge_answer(scans, await self.scan_many(scans), n, fresh, last)
 
     async def get_entry(self, list_id: str, position: int) -> Row | None:
         """See :meth:`Store.get_entry`."""
@@ -301,6 +314,16 @@ class ThreadedAsyncStore(AsyncStore):
         """In a thread (the sync store's own batching)."""
         return await self._run(self.sync.scan_many, scans)
 
+    async def merge_scan(
+        self,
+        scans: Sequence[Scan],
+        n: int,
+        fresh: Sequence[str] = (),
+        last: tuple[int, str, int] | None = None,
+    ) -> tuple[Merged, ...]:
+        """In a thread (the sync store's own merge)."""
+        return await self._run(self.sync.merge_scan, scans, n, fresh, last)
+
     async def get_entry(self, list_id: str, position: int) -> Row | None:
         """In a thread."""
         return await self._run(self.sync.get_entry, list_id, position)
@@ -396,6 +419,8 @@ async def perform_async(store: AsyncStore, op: Operation) -> Any:
             return await store.scan(list_id, lo, hi, limit, newest_first)
         case ScanMany(scans):
             return await store.scan_many(scans)
+        case MergeScan(scans, n, fresh, last):
+            return await store.merge_scan(scans, n, fresh, last)
         case GetEntry(list_id, position):
             return await store.get_entry(list_id, position)
         case ReplaceEntry(list_id, position, entry, version):

@@ -61,6 +61,8 @@ from pagedlist.core.ops import (
     GetEntry,
     Insert,
     JSONDoc,
+    Merged,
+    MergeScan,
     Operation,
     Push,
     Pushed,
@@ -83,6 +85,7 @@ __all__ = [
     "get",
     "is_live",
     "latest",
+    "merge_answer",
     "merge_latest",
     "newest_position",
     "read_after",
@@ -406,8 +409,75 @@ def _key(list_id: str, slot: Slot) -> tuple[int, str, int]:
     return (slot[1]["ts"], list_id, slot[0])
 
 
+def _buffer(
+    scan: Scan, slots: Any, last: tuple[int, str, int] | None
+) -> tuple[list[Slot], int | None]:
+    """What a merge takes from one newest-first scan: its gap-free run's live rows (only
+    those whose key is below ``last``, unless ``last`` is ``None``), and where the list
+    goes on below (``None``: the scan reached the list's end)."""
+    lid = scan.list_id
+    run = _run(_check_scan(lid, scan, slots), True)
+    # is_live, inlined and skipped when no row is a tombstone: 1,000 rows a page.
+    live = [s for s in run if "d" not in s[1]] if _any_tombstone(run) else list(run)
+    if last is not None:
+        live = [s for s in live if _key(lid, s) < last]
+    ended = len(run) < scan.limit or run[-1][0] <= scan.lo
+    return live, None if ended else run[-1][0]
+
+
+def merge_answer(
+    scans: Sequence[Scan],
+    answers: Sequence[tuple[Slot, ...]],
+    n: int,
+    fresh: Sequence[str] = (),
+    last: tuple[int, str, int] | None = None,
+) -> tuple[Merged, ...]:
+    """The answer to ``MergeScan(scans, n, fresh, last)``, from the answers ``scan_many``
+    gave to ``scans``: the reference every adapter's ``merge_scan`` agrees with (E17), and
+    what :meth:`Store.merge_scan` answers where a store has no merge of its own.
+
+    An adapter that merges in SQL can order the rows by their *running minimum* key
+    instead: a k-way merge of lists that are not sorted by key picks, at each step, the
+    list whose rows so far have the greatest minimum key (each list in position order)."""
+    if len(answers) != len(scans):
+        raise ContractViolation(f"scan_many of {len(scans)} scans answered {len(answers)}")
+    parts = []
+    for scan, slots in zip(scans, answers, strict=True):
+        live, more = _buffer(scan, slots, last if scan.list_id in fresh else None)
+        parts.append((scan.list_id, live, more))
+    streams = [[(_key(lid, s), i) for s in live] for i, (lid, live, _) in enumerate(parts)]
+    picked = [0] * len(parts)
+    for _, i in itertools.islice(heapq.merge(*streams, reverse=True), n):
+        picked[i] += 1
+    return tuple(
+        Merged(tuple(live[:k]), len(live), more)
+        for (_, live, more), k in zip(parts, picked, strict=True)
+    )
+
+
+def _check_merged(scans: tuple[Scan, ...], n: int, answers: Any) -> tuple[Merged, ...]:
+    """A ``MergeScan`` answer after the checks it must pass: each part as a scan of its
+    own (E4), live rows only, at most ``n`` in all, ``more`` below every row shipped."""
+    if not isinstance(answers, tuple) or len(answers) != len(scans):
+        raise ContractViolation(f"merge_scan of {len(scans)} scans answered {answers!r:.80}")
+    total = 0
+    for scan, part in zip(scans, answers, strict=True):
+        lid = scan.list_id
+        if not isinstance(part, Merged):
+            raise _contract(lid, f"merge_scan answered {part!r:.60}, not Merged", "E17")
+        slots = _check_scan(lid, scan, part.slots)
+        total += len(slots)
+        if _any_tombstone(slots) or part.live < len(slots):
+            raise _contract(lid, f"merge_scan answered {part!r:.80}", "E17")
+        if part.more is not None and (part.more < scan.lo or (slots and part.more > slots[-1][0])):
+            raise _contract(lid, f"merge_scan answered more={part.more} for {scan}", "E17")
+    if total > n:
+        raise ContractViolation(f"merge_scan of {n} rows answered {total}")
+    return answers
+
+
 def merge_latest(
-    starts: dict[str, int], n: int, cursor: Cursor | None = None
+    starts: dict[str, int], n: int, cursor: Cursor | None = None, *, merge: bool = False
 ) -> Plan[tuple[list[tuple[str, Slot]], Cursor | None]]:
     """The newest ``n`` live entries across lists, merged newest first by timestamp.
 
@@ -430,6 +500,16 @@ def merge_latest(
     buffers: dict[str, list[Slot]] = {lid: [] for lid in below}
     scanned = dict(below)
     exhausted = {lid for lid, hi in below.items() if hi is not None and hi <= starts[lid]}
+    # Lists a MergeScan shipped only part of: the merge's n picks never reach the rest, so
+    # they are never read further, and they hold more for the next page.
+    cut: set[str] = set()
+
+    def take(lid: str, live: list[Slot], more: int | None) -> None:
+        buffers[lid].extend(live)
+        if more is None:
+            exhausted.add(lid)
+        else:
+            scanned[lid] = more
 
     def fill(lists: list[str]) -> Plan[None]:
         todo = [lid for lid in lists if lid not in exhausted]
@@ -441,18 +521,20 @@ def merge_latest(
             raise ContractViolation(f"scan_many of {len(scans)} scans answered {answers!r:.80}")
         for scan, slots in zip(scans, answers, strict=True):
             lid = scan.list_id
-            run = _run(_check_scan(lid, scan, slots), True)
-            # is_live, inlined and skipped when no row is a tombstone: 1,000 rows a page.
-            live = [s for s in run if "d" not in s[1]] if _any_tombstone(run) else list(run)
-            if lid in fresh and last is not None:
-                live = [s for s in live if _key(lid, s) < last]
-            buffers[lid].extend(live)
-            if len(run) < scan.limit or run[-1][0] <= scan.lo:
-                exhausted.add(lid)
-            else:
-                scanned[lid] = run[-1][0]
+            take(lid, *_buffer(scan, slots, last if lid in fresh else None))
 
-    yield from fill(list(below))
+    def first_fill() -> Plan[None]:
+        todo = [lid for lid in below if lid not in exhausted]
+        if not merge or not todo:
+            return (yield from fill(todo))
+        scans = tuple(Scan(lid, starts[lid], scanned[lid], n, True) for lid in todo)
+        op = MergeScan(scans, n, tuple(sorted(fresh)), last)
+        for scan, part in zip(scans, _check_merged(scans, n, (yield op)), strict=True):
+            take(scan.list_id, list(part.slots), part.more)
+            if part.live > len(part.slots):
+                cut.add(scan.list_id)
+
+    yield from first_fill()
     # A max-heap on the merge key (ts, list_id, position) through heapq's min-heap; the
     # list ids' rank among these lists orders them as their strings would.
     rank = {lid: r for r, lid in enumerate(sorted(below))}
@@ -468,20 +550,25 @@ def merge_latest(
         _, lid, i = heapq.heappop(heap)
         chosen.append((lid, buffers[lid][i]))
         taken[lid] = i
-        if i + 1 == len(buffers[lid]) and lid not in exhausted and len(chosen) < n:
+        if i + 1 == len(buffers[lid]) and lid not in exhausted | cut and len(chosen) < n:
             # Its live rows ran out before the merge did: read further, then go on. (Not
             # after the n-th pick: that read would only fill a heap nobody pops.)
             yield from fill([lid])
         if i + 1 < len(buffers[lid]):
             heapq.heappush(heap, (order(lid, buffers[lid][i + 1]), lid, i + 1))
+    if cut and len(chosen) < n:
+        raise ContractViolation(
+            f"merge_scan held back rows of {sorted(cut)} but its merge picked {len(chosen)} "
+            f"of {n}: the store's merge is not the reference's (clause E17)"
+        )
     following: dict[str, int | None] = {}
     done = 0
     for lid in below:
         buf = buffers[lid]
         if lid in taken:
-            rest = taken[lid] + 1 < len(buf) or lid not in exhausted
+            rest = taken[lid] + 1 < len(buf) or lid in cut or lid not in exhausted
             following[lid] = buf[taken[lid]][0] if rest else done
-        elif buf or lid not in exhausted:
+        elif buf or lid in cut or lid not in exhausted:
             following[lid] = below[lid]
         else:
             following[lid] = done
@@ -489,4 +576,3 @@ def merge_latest(
         return chosen, None
     mark = _key(*chosen[-1]) if chosen else last
     return chosen, Cursor(following, mark)
-

@@ -13,7 +13,8 @@ Two families:
   position, in the list's own collection, read by ordered range: ``Claim``, ``Scan``,
   ``ScanMany``, ``GetEntry``, ``ReplaceEntry``, ``Purge``, ``DropEntries``; and, where the
   store can resolve a list's tail itself in one atomic call (``Features.push``), ``Push``
-  and ``FindId``.
+  and ``FindId``; where it can merge newest-first scans itself (``Features.merge``),
+  ``MergeScan``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ __all__ = [
     "Insert",
     "JSONDoc",
     "Limits",
+    "MergeScan",
+    "Merged",
     "Operation",
     "Purge",
     "Push",
@@ -395,6 +398,49 @@ class ScanMany:
 
 
 @dataclass(frozen=True, slots=True)
+class Merged:
+    """One list's part of a :class:`MergeScan` answer.
+
+    ``slots``: its live rows among the merge's first ``n``, newest first (a prefix of
+    ``live``'s rows); ``live``: how many live rows its scan's gap-free run held in all;
+    ``more``: where the list goes on below (its run's oldest position) when the scan
+    filled its limit above ``lo``, ``None`` when the scan reached the list's end."""
+
+    slots: tuple[Slot, ...]
+    live: int
+    more: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MergeScan:
+    """Newest-first :class:`Scan` s merged by the store, which ships only the rows the
+    merge's first ``n`` picks (``Features.merge``; a home timeline's one read).
+
+    Each scan is read as :class:`ScanMany` would, cut to its leading gap-free run, its
+    tombstones (entries with ``d``) dropped, and, for the lists named in ``fresh``, its
+    rows whose key is not below ``last`` dropped. The key of a row is ``(ts, list_id,
+    position)``. The lists are merged by the key of their next row (a k-way merge, each
+    list in position order), and the first ``n`` rows picked are the answer: a tuple with
+    one :class:`Merged` per scan, in order. ``core.entries.merge_answer`` is the reference
+    that every adapter must agree with (clause E17).
+    """
+
+    scans: tuple[Scan, ...]
+    n: int
+    fresh: tuple[str, ...] = ()
+    last: tuple[int, str, int] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scans, tuple) or not all(
+            isinstance(s, Scan) and s.newest_first for s in self.scans
+        ):
+            raise TypeError("scans must be a tuple of newest-first Scan")
+        _int("n", self.n, 1)
+        if not isinstance(self.fresh, tuple):
+            raise TypeError("fresh must be a tuple of list ids")
+
+
+@dataclass(frozen=True, slots=True)
 class GetEntry:
     """Read the entry row at ``position``. Answer: :class:`Row` (the entry and its
     version) or ``None``."""
@@ -473,6 +519,9 @@ class Features:
     list-wide in one atomic call (a transaction, a server-side script)."""
     claim_entries: int = 1
     """Most entries one ``Claim`` writes atomically."""
+    merge: bool = False
+    """``MergeScan``: the store merges newest-first scans itself and ships only the merge's
+    first ``n`` rows (a SQL query does; elsewhere the core merges a ``ScanMany``)."""
 
 
 Operation = (
@@ -488,6 +537,7 @@ Operation = (
     | Push
     | Scan
     | ScanMany
+    | MergeScan
     | GetEntry
     | ReplaceEntry
     | Purge
@@ -496,4 +546,5 @@ Operation = (
 )
 
 ENTRY_OPERATIONS = (Claim, Scan, ScanMany, GetEntry, ReplaceEntry, Purge, DropEntries)
-"""Operations a store offers when ``Features.entries`` is set (``Push``/``FindId``: ``push``)."""
+"""Operations a store offers when ``Features.entries`` is set (``Push``/``FindId``:
+``push``; ``MergeScan``: ``merge``)."""

@@ -1228,7 +1228,8 @@ class _ManyPlan:
             live = {lid: self.cls(self.store, lid, deadline=self.deadline) for lid in cfgs}
             return (yield from self._slowly(live))
         starts = {lid: c.start for lid, c in cfgs.items()}
-        chosen, nxt = yield from ent.merge_latest(starts, self.n, self.cursor)
+        merge = self.store.features.merge
+        chosen, nxt = yield from ent.merge_latest(starts, self.n, self.cursor, merge=merge)
         # One decode of every chosen value, as latest() does.
         items = _items([slot for _, slot in chosen], [lid for lid, _ in chosen])
         return Timeline(items, None if nxt is None else _encode_cursor(nxt))

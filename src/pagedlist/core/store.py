@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
+from pagedlist.core.entries import merge_answer
 from pagedlist.core.ops import (
     Append,
     AppendOutcome,
@@ -41,6 +42,8 @@ from pagedlist.core.ops import (
     Insert,
     JSONDoc,
     Limits,
+    Merged,
+    MergeScan,
     Operation,
     Purge,
     Push,
@@ -202,9 +205,22 @@ class Store(abc.ABC):
 
     def scan_many(self, scans: Sequence[Scan]) -> tuple[tuple[Slot, ...], ...]:
         """Several scans in one batch; the default runs them one after the other."""
-        return tuple(
-            self.scan(s.list_id, s.lo, s.hi, s.limit, s.newest_first) for s in scans
-        )
+        return tuple(self.scan(s.list_id, s.lo, s.hi, s.limit, s.newest_first) for s in scans)
+
+    def merge_scan(
+        self,
+        scans: Sequence[Scan],
+        n: int,
+        fresh: Sequence[str] = (),
+        last: tuple[int, str, int] | None = None,
+    ) -> tuple[Merged, ...]:
+        """Newest-first scans merged, the first ``n`` picks shipped (see ``MergeScan``).
+
+        The default merges :meth:`scan_many`'s answer in Python (the reference,
+        ``core.entries.merge_answer``); a store declares ``features.merge`` only when it
+        merges on the server, so the core asks it instead of merging 20 lists' rows itself.
+        """
+        return merge_answer(scans, self.scan_many(scans), n, fresh, last)
 
     def get_entry(self, list_id: str, position: int) -> Row | None:
         """The entry row at ``position`` with its version, or ``None``."""
@@ -275,6 +291,7 @@ CALLS: dict[type, str] = {
     Push: "push",
     Scan: "scan",
     ScanMany: "scan_many",
+    MergeScan: "merge_scan",
     GetEntry: "get_entry",
     ReplaceEntry: "replace_entry",
     Purge: "purge",
@@ -284,8 +301,6 @@ CALLS: dict[type, str] = {
 _FIELDS: dict[type, tuple[str, ...]] = {
     kind: tuple(f.name for f in dataclasses.fields(kind)) for kind in CALLS
 }
-
-
 
 
 def _arguments(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
