@@ -146,8 +146,9 @@ class Call:
     """One list call in an actor's program: ``kind`` is create, append, append_id (an
     append with the caller's own id: exactly once for the list's life, retried by
     repeating the call), extend, latest, scan, count, or (layout 2) delete, edit (of
-    position ``n``) and trim (below ``n``); ``ids`` are the item ids an append/extend
-    writes; ``n`` for latest."""
+    position ``n``), trim (below ``n``) and timeline (``latest_many`` of the one list
+    through the store's merged scan, checked as a latest read); ``ids`` are the item ids
+    an append/extend writes; ``n`` for latest and timeline."""
 
     kind: str
     ids: tuple[str, ...] = ()
@@ -450,7 +451,7 @@ class _State:
                 return alg.read_range(lid, cap, 0, max(total, 1) + cap)
             case "count" if sc.layout == 1:
                 return alg.count(lid, cap, head)
-            case "delete" | "edit" | "trim" if sc.layout == 1:
+            case "delete" | "edit" | "trim" | "timeline" if sc.layout == 1:
                 raise ValueError(f"{call.kind} needs layout 2")
             case "append" | "extend" | "append_id" if sc.push:
                 return _with_head(ent.append_push(lid, entries, sc.chunk or 100), head)
@@ -461,6 +462,8 @@ class _State:
                 return _pair(once(lid, head, 0, entries[0], summary_key(lid)))
             case "latest":
                 return _with_head(ent.latest(lid, 0, call.n), head)
+            case "timeline":
+                return _with_head(_timeline(lid, call.n), head)
             case "scan":
                 return _with_head(_first(ent.read_after(lid, 0, -1, max(total, 1) + cap)), head)
             case "count":
@@ -584,7 +587,12 @@ class _State:
     def _complete(self, a: _Actor, value: Any) -> Violation | None:
         call = a.program[a.pc]
         base = Event(
-            f"c{self.actors.index(a)}", call.kind, a.start, 2 * self.now + 1, ids=call.ids, n=call.n
+            f"c{self.actors.index(a)}",
+            _event_kind(call),
+            a.start,
+            2 * self.now + 1,
+            ids=call.ids,
+            n=call.n,
         )
         head = a.head
         match call.kind:
@@ -595,7 +603,7 @@ class _State:
                 positions, head = value
                 event = dataclasses.replace(base, positions=tuple(positions))
                 self.max_acked = max(self.max_acked, *positions)
-            case "latest":
+            case "latest" | "timeline":
                 entries, head = value
                 event = dataclasses.replace(base, result=tuple((p, e["id"]) for p, e in entries))
             case "scan":
@@ -615,7 +623,7 @@ class _State:
         call = a.program[a.pc]
         event = Event(
             f"c{self.actors.index(a)}",
-            call.kind,
+            _event_kind(call),
             a.start,
             2 * self.now + 1,
             ids=call.ids,
@@ -675,6 +683,17 @@ class _State:
     def _check(self) -> Violation | None:
         found = check(self.history())
         return found[0] if found else None
+
+
+def _event_kind(call: Call) -> str:
+    # A one-list timeline is a latest(n) read, and is checked as one.
+    return "latest" if call.kind == "timeline" else call.kind
+
+
+def _timeline(list_id: str, n: int) -> Step:
+    """``latest_many`` of the one list, through the store's merged scan (``MergeScan``)."""
+    chosen, _ = yield from ent.merge_latest({list_id: 0}, n, None, merge=True)
+    return [slot for _, slot in chosen]
 
 
 def _with_head(step: Step, head: int) -> Step:
@@ -942,7 +961,7 @@ def layouts(faults: int) -> list[tuple[str, Scenario]]:
     life = (
         appender("a", 2, create=False),
         (Call("delete", n=0), Call("edit", n=1)),
-        (Call("trim", n=1), Call("latest", n=2), Call("scan")),
+        (Call("trim", n=1), Call("latest", n=2), Call("timeline", n=2), Call("scan")),
     )
     out = [("layout 1: 3x2 appends", Scenario(programs=three, capacity=2, faults=faults))]
     for push in (False, True):

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import random
+import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -237,3 +238,43 @@ def test_a_timeline_page_is_one_batch_read(lists) -> None:
     page = PagedList.latest_many(counted, ids, 50)
     assert len(page.items) == 50 and page.cursor is not None
     assert dict(counted.calls) == {"scan_many": 1}
+
+
+def test_a_list_whose_newest_rows_are_all_deleted_still_shows_its_older_items() -> None:
+    # Its first read (the newest n rows) found only tombstones: the list is not over, and
+    # its older items belong on this page (they were skipped, and so lost, before).
+    store = MemoryStore()
+    a = PagedList.create(store, "a")
+    a.extend([{"k": k} for k in range(30)])
+    for position in range(10, 30):
+        a.delete(position)
+    PagedList.create(store, "b").append("b0")
+    items = [i for page in _walk(store, ["a", "b"], 20) for i in page]
+    assert sorted(i.position for i in items if i.list_id == "a") == list(range(10))
+    assert [i.value for i in items if i.list_id == "b"] == ["b0"]
+
+
+def test_a_list_added_with_many_newer_items_shows_its_older_ones() -> None:
+    # "b" joins on page 2 holding old items below the page's mark and more than a page of
+    # newer ones above it: its first read is all newer rows, and it is read on below them.
+    store = MemoryStore()
+    b = PagedList.create(store, "b")
+    b.extend([{"old": k} for k in range(3)])
+    time.sleep(0.003)  # older by the clock, not only by the tie-break on list ids
+    a = PagedList.create(store, "a")
+    a.extend([{"a": k} for k in range(5)])
+    first = PagedList.latest_many(store, ["a"], 2)
+    b.extend([{"new": k} for k in range(6)])
+    rest = _walk_from(store, ["a", "b"], 2, first.cursor)
+    shown = [i.value for page in rest for i in page]
+    assert [v for v in shown if "old" in v] == [{"old": 2}, {"old": 1}, {"old": 0}]
+    assert not [v for v in shown if "new" in v]
+
+
+def _walk_from(store, list_ids, n, cursor):
+    pages = []
+    while cursor is not None:
+        page = PagedList.latest_many(store, list_ids, n, cursor=cursor)
+        pages.append(page.items)
+        cursor = page.cursor
+    return pages

@@ -459,7 +459,9 @@ def _check_merged(scans: tuple[Scan, ...], n: int, answers: Any) -> tuple[Merged
     """A ``MergeScan`` answer after the checks it must pass: each part as a scan of its
     own (E4), live rows only, at most ``n`` in all, ``more`` below every row shipped."""
     if not isinstance(answers, tuple) or len(answers) != len(scans):
-        raise ContractViolation(f"merge_scan of {len(scans)} scans answered {answers!r:.80}")
+        raise ContractViolation(
+            f"merge_scan of {len(scans)} scans answered {answers!r:.80} (clause E17)"
+        )
     total = 0
     for scan, part in zip(scans, answers, strict=True):
         lid = scan.list_id
@@ -472,7 +474,7 @@ def _check_merged(scans: tuple[Scan, ...], n: int, answers: Any) -> tuple[Merged
         if part.more is not None and (part.more < scan.lo or (slots and part.more > slots[-1][0])):
             raise _contract(lid, f"merge_scan answered more={part.more} for {scan}", "E17")
     if total > n:
-        raise ContractViolation(f"merge_scan of {n} rows answered {total}")
+        raise ContractViolation(f"merge_scan of {n} rows answered {total} (clause E17)")
     return answers
 
 
@@ -534,7 +536,22 @@ def merge_latest(
             if part.live > len(part.slots):
                 cut.add(scan.list_id)
 
+    def top_up(held: dict[str, int]) -> Plan[None]:
+        # Read on below every list whose buffer holds no more than held[lid] rows, until it
+        # holds more or ends: a list whose rows read so far were all tombstones (or all
+        # newer than the cursor's mark) is not over, and the merge needs its next row.
+        while True:
+            todo = [
+                lid
+                for lid, k in held.items()
+                if len(buffers[lid]) <= k and lid not in exhausted and lid not in cut
+            ]
+            if not todo:
+                return
+            yield from fill(todo)
+
     yield from first_fill()
+    yield from top_up(dict.fromkeys(below, 0))
     # A max-heap on the merge key (ts, list_id, position) through heapq's min-heap; the
     # list ids' rank among these lists orders them as their strings would.
     rank = {lid: r for r, lid in enumerate(sorted(below))}
@@ -550,10 +567,10 @@ def merge_latest(
         _, lid, i = heapq.heappop(heap)
         chosen.append((lid, buffers[lid][i]))
         taken[lid] = i
-        if i + 1 == len(buffers[lid]) and lid not in exhausted | cut and len(chosen) < n:
+        if i + 1 == len(buffers[lid]) and len(chosen) < n:
             # Its live rows ran out before the merge did: read further, then go on. (Not
             # after the n-th pick: that read would only fill a heap nobody pops.)
-            yield from fill([lid])
+            yield from top_up({lid: i + 1})
         if i + 1 < len(buffers[lid]):
             heapq.heappush(heap, (order(lid, buffers[lid][i + 1]), lid, i + 1))
     if cut and len(chosen) < n:
