@@ -41,10 +41,8 @@ def _traced(store: SQLiteStore) -> list[str]:
     return seen
 
 
-def test_features_declare_entries_with_push_and_merge(store):
-    assert store.features == Features(
-        entries=True, push=True, claim_entries=CLAIM_ENTRIES, merge=True
-    )
+def test_features_declare_entries_with_push(store):
+    assert store.features == Features(entries=True, push=True, claim_entries=CLAIM_ENTRIES)
 
 
 def test_one_append_is_one_autocommit_statement(store, path):

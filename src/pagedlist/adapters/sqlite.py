@@ -109,7 +109,6 @@ from pagedlist.adapters._toolkit import (
 )
 from pagedlist.core import deadline
 from pagedlist.core.capabilities import Capabilities
-from pagedlist.core.entries import merge_answer
 from pagedlist.core.ops import (
     Appended,
     AppendOutcome,
@@ -120,7 +119,6 @@ from pagedlist.core.ops import (
     Full,
     JSONDoc,
     Limits,
-    Merged,
     Pushed,
     Row,
     Scan,
@@ -239,40 +237,6 @@ _KEEP_TAIL = (
 _SCAN_RANGE = "FROM pagedlist_entries WHERE list = ? AND pos >= ? AND pos < ?"
 _SCAN_DESC = f"SELECT pos, {_ENTRY_COLUMNS} {_SCAN_RANGE} ORDER BY pos DESC LIMIT ?"
 _SCAN_ASC = f"SELECT pos, {_ENTRY_COLUMNS} {_SCAN_RANGE} ORDER BY pos LIMIT ?"
-# A merged scan (MergeScan) as one statement: each scan's rows as a subquery of its own
-# (SQLite has no LATERAL), cut to the gap-free run (a row is in it while its position plus
-# its rank equals the first position plus one), tombstones and rows not below the cursor
-# dropped, then ordered by each list's running minimum timestamp (the order a k-way merge
-# picks rows in; ties: the list id's rank, then the position) and the first n kept. The
-# scans' counts come with them (meta 1): rows in the run, live rows, its oldest position,
-# rows whose ts is not an integer column (then the adapter merges in Python). ?k are one
-# scan's (rank, fresh, ts bound, position bound); the subqueries' parameters follow.
-_MERGE_HEAD = "WITH p(k, rk, fr, lts, lpos) AS (VALUES {params}), c(k, pos, id, ts, v, rest) AS ("
-_MERGE_PART = (
-    "SELECT {k}, * FROM (SELECT pos, id, ts, v, rest FROM pagedlist_entries "
-    "WHERE list = ? AND pos >= ? AND pos < ? ORDER BY pos DESC LIMIT ?)"
-)
-_MERGE_TAIL = """),
-r AS (
-    SELECT c.*, p.rk, p.fr, p.lts, p.lpos,
-           row_number() OVER w AS rn, first_value(c.pos) OVER w AS top
-    FROM c JOIN p USING (k)
-    WINDOW w AS (PARTITION BY c.k ORDER BY c.pos DESC)
-),
-run AS (
-    SELECT *, (rest IS NULL OR json_type(rest, '$.d') IS NULL)
-              AND (fr = 0 OR ts < lts OR (ts = lts AND pos < lpos)) AS ok
-    FROM r WHERE pos + rn = top + 1
-),
-e AS (
-    SELECT *, min(ts) OVER (PARTITION BY k ORDER BY pos DESC ROWS UNBOUNDED PRECEDING) AS ets
-    FROM run WHERE ok
-),
-picked AS (SELECT k, pos, id, ts, v, rest FROM e ORDER BY ets DESC, rk DESC, pos DESC LIMIT ?)
-SELECT 0 AS meta, * FROM picked
-UNION ALL
-SELECT 1, k, count(*), coalesce(sum(ok), 0), min(pos), sum(ts IS NULL), NULL FROM run GROUP BY k
-ORDER BY meta, k, pos DESC"""
 _PURGE = (
     "DELETE FROM pagedlist_entries WHERE list = ?1 AND pos IN ("
     "SELECT pos FROM pagedlist_entries WHERE list = ?1 AND pos < ?2 ORDER BY pos LIMIT ?3)"
@@ -346,36 +310,6 @@ def _slots(rows: Iterable[tuple]) -> tuple[Slot, ...]:
             for pos, i, ts, v, rest in rows
         ]
     )
-
-
-def _merge_statement(
-    scans: Sequence[Scan], n: int, fresh: Sequence[str], last: tuple[int, str, int] | None
-) -> tuple[str, list[object]]:
-    """A merged scan's statement and parameters (see ``_MERGE_TAIL``)."""
-    rank = {lid: r for r, lid in enumerate(sorted({s.list_id for s in scans}))}
-    head: list[object] = []
-    parts: list[object] = []
-    for s in scans:
-        # The key (ts, list_id, pos) below last, as two bounds on this list's columns.
-        if last is None or s.list_id not in fresh:
-            head += [rank[s.list_id], 0, 0, 0]
-        else:
-            lts, llid, lpos = last
-            pos_bound = lpos if s.list_id == llid else (_NO_END if s.list_id < llid else -1)
-            head += [rank[s.list_id], 1, _bound(lts), pos_bound]
-        end = _NO_END if s.hi is None else _bound(s.hi)
-        parts += [s.list_id, _bound(s.lo), end, _bound(s.limit)]
-    sql = _MERGE_STATEMENTS.get(len(scans))
-    if sql is None:
-        values = ", ".join(f"({k}, ?, ?, ?, ?)" for k in range(len(scans)))
-        body = " UNION ALL ".join(_MERGE_PART.format(k=k) for k in range(len(scans)))
-        sql = _MERGE_HEAD.format(params=values) + body + _MERGE_TAIL
-        _MERGE_STATEMENTS[len(scans)] = sql
-    return sql, [*head, *parts, _bound(n)]
-
-
-#: Merged-scan statements by number of scans (the text depends only on it).
-_MERGE_STATEMENTS: dict[int, str] = {}
 
 
 def _bound(n: int) -> int:
@@ -578,7 +512,7 @@ class SQLiteStore(Store):
         self._memory = path in ("", ":memory:")
         self._entries = entries
         self._features = (
-            Features(entries=True, push=True, claim_entries=CLAIM_ENTRIES, merge=True)
+            Features(entries=True, push=True, claim_entries=CLAIM_ENTRIES)
             if entries
             else NO_FEATURES
         )
@@ -1007,36 +941,6 @@ class SQLiteStore(Store):
             for s in scans:
                 statement = _scan_statement(s.list_id, s.lo, s.hi, s.limit, s.newest_first)
                 out.append(_slots(db.execute(*statement).fetchall()))
-        return tuple(out)
-
-    def merge_scan(
-        self,
-        scans: Sequence[Scan],
-        n: int,
-        fresh: Sequence[str] = (),
-        last: tuple[int, str, int] | None = None,
-    ) -> tuple[Merged, ...]:
-        """One ``SELECT`` (a snapshot by itself) that merges the scans in SQLite and returns
-        only the merge's first ``n`` rows, with each scan's counts (``_MERGE_TAIL``)."""
-        self._need_entries("merge_scan")
-        if not scans:
-            return ()
-        rows = self._select(*_merge_statement(scans, n, fresh, last))
-        picked: list[list[tuple]] = [[] for _ in scans]
-        counts: dict[int, tuple] = {}
-        for meta, k, *cols in rows:
-            if meta:
-                counts[k] = tuple(cols)
-            else:
-                picked[k].append(tuple(cols))
-        if any(c[3] for c in counts.values()):
-            # A ts that is not a 64-bit integer lives in rest: merge those rows in Python.
-            return merge_answer(scans, self.scan_many(scans), n, fresh, last)
-        out = []
-        for k, s in enumerate(scans):
-            size, live, oldest, _, _ = counts.get(k, (0, 0, None, 0, None))
-            ended = size < s.limit or oldest <= s.lo
-            out.append(Merged(_slots(picked[k]), live, None if ended else oldest))
         return tuple(out)
 
     def get_entry(self, list_id: str, position: int) -> Row | None:
