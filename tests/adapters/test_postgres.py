@@ -8,6 +8,8 @@ errors (by SQLSTATE) to pagedlist errors."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import random
 import threading
 import time
 import uuid
@@ -31,8 +33,11 @@ from pagedlist.conformance.history_clauses import AbstractHistoryTests
 from pagedlist.conformance.list_clauses import AbstractListTests
 from pagedlist.conformance.proxy import FaultProxies
 from pagedlist.conformance.store_clauses import race
+from pagedlist.core.counting import CountingStore
 from pagedlist.core.deadline import active
-from pagedlist.core.ops import Appended, Claimed, Duplicate, Pushed, Scan, Taken
+from pagedlist.core.entries import merge_answer
+from pagedlist.core.ops import Appended, Claimed, Duplicate, Features, Pushed, Scan, Taken
+from pagedlist.core.wrapper import StoreWrapper
 from pagedlist.emulators.base import free_port
 from pagedlist.emulators.postgres import PostgresEmulator, PostgresRunning
 from pagedlist.errors import (
@@ -821,6 +826,136 @@ def test_push_and_scan_many_are_one_statement_each(own, key, monkeypatch):
         assert sent == ["push_one", "push", "scan_many"]
     assert [p for p, _ in got[0]] == [50, 49, 48] and [p for p, _ in got[-1]] == [1, 2, 3]
     assert all(g == () for g in got[1:-1])
+
+
+def _merge_lists(store: PostgresStore, prefix: str, rng: random.Random) -> list[str]:
+    """Six lists for merge_scan to merge: timestamps from a narrow range (ties across
+    lists, back in time within one), tombstones, entries with fields in rest (one with
+    U+0000, which jsonb refuses), a gap claimed at a free position, one list of
+    tombstones only, one without rows."""
+    names = [f"{prefix}-{c}" for c in "abcdef"]
+    for k, name in enumerate(names[:5]):
+        size = rng.randrange(15, 45)
+        entries = []
+        for pos in range(size):
+            ts = 100 + rng.randrange(12) + pos // 4
+            entry: dict[str, object] = {"id": f"{k}-{pos}", "ts": ts, "v": str(pos)}
+            if k == 3 or rng.random() < 0.2:
+                entry["d"] = 1
+            elif rng.random() < 0.1:
+                entry.update(e=5, x="\x00")
+            entries.append(entry)
+        assert store.claim(name, 0, entries) == Claimed()
+        if k == 2:
+            # Rows above a position nobody wrote: no run reaches them from below.
+            gap = {"id": f"{k}-gap", "ts": 110, "v": "1"}
+            assert store.claim(name, size + 1, [gap, {**gap, "id": f"{k}-gap2"}]) == Claimed()
+    return names
+
+
+def test_merge_scan_is_the_reference_merge_of_random_scans(own, key, monkeypatch):
+    """merge_scan on the server answers exactly what merge_answer makes of scan_many's
+    rows, for random n, ranges, limits, fresh lists and cursors (keys of real rows and
+    ones between them), in one statement each; the asyncio adapter answers the same."""
+    rng = random.Random(2026)
+    with open_store(own.url) as store:
+        names = _merge_lists(store, key[:-2], rng)
+        keys = [
+            (e["ts"], name, pos) for name in names for pos, e in store.scan(name, 0, None, 99)
+        ]
+        combos = []
+        for _ in range(200):
+            lo = rng.choice([0, 0, rng.randrange(12)])
+            hi = rng.choice([None, None, lo + rng.randrange(1, 40)])
+            limit = rng.randrange(1, 50)
+            scans = tuple(Scan(name, lo, hi, limit, True) for name in rng.sample(names, 4))
+            fresh = tuple(rng.sample(names, rng.randrange(len(names) + 1)))
+            between = (rng.randrange(98, 115), rng.choice(names), rng.randrange(-1, 50))
+            last = rng.choice([None, between, rng.choice(keys), rng.choice(keys)])
+            combos.append((scans, rng.randrange(1, 80), fresh, last))
+        sent: list[str] = []
+        real = store._send
+        monkeypatch.setattr(store, "_send", lambda q: sent.append(q.name) or real(q))
+        answers = []
+        for scans, n, fresh, last in combos:
+            sent.clear()
+            got = store.merge_scan(scans, n, fresh, last)
+            assert sent == ["merge_scan"]
+            want = merge_answer(scans, store.scan_many(scans), n, fresh, last)
+            assert got == want, (scans, n, fresh, last)
+            answers.append(got)
+        assert any(m.slots for a in answers for m in a)
+        assert any(m.live > len(m.slots) for a in answers for m in a)
+        assert any(m.more is not None for a in answers for m in a)
+
+    async def merged_async() -> list[object]:
+        async with await open_async_store(own.url) as astore:
+            return [await astore.merge_scan(*combo) for combo in combos]
+
+    assert asyncio.run(merged_async()) == answers
+
+
+def test_merge_scan_of_a_ts_kept_in_rest_merges_in_python(own, key, monkeypatch):
+    """A live entry whose ts is not a 64-bit integer has no ts column to order by:
+    merge_scan reads the scans (scan_many) and merges them as the reference does, in the
+    same call."""
+    list_id = key[:-2]
+    with open_store(own.url) as store:
+        store.claim(list_id, 0, [{"id": "a", "ts": 5, "v": "1"}, {"id": "b", "ts": 2**70}])
+        store.claim(list_id + "-2", 0, [{"id": "c", "ts": 7, "v": "1"}])
+        scans = (Scan(list_id, 0, None, 5, True), Scan(list_id + "-2", 0, None, 5, True))
+        sent: list[str] = []
+        real = store._send
+        monkeypatch.setattr(store, "_send", lambda q: sent.append(q.name) or real(q))
+        got = store.merge_scan(scans, 2)
+        assert sent == ["merge_scan", "scan_many"]
+        assert got == merge_answer(scans, store.scan_many(scans), 2)
+        assert got[0].slots == ((1, {"id": "b", "ts": 2**70}),)
+        # A tombstone is dropped before any ts is compared: one without a ts merges in SQL.
+        store.claim(list_id + "-3", 0, [{"id": "d", "ts": 3, "v": "1"}, {"id": "t", "d": 1}])
+        scans = (Scan(list_id + "-3", 0, None, 5, True), scans[1])
+        sent.clear()
+        got = store.merge_scan(scans, 5)
+        assert sent == ["merge_scan"]
+        assert got == merge_answer(scans, store.scan_many(scans), 5)
+
+
+class _NoMerge(StoreWrapper):
+    """The store with its merge hidden: the core merges scan_many's rows itself."""
+
+    @property
+    def features(self) -> Features:
+        return dataclasses.replace(self.inner.features, merge=False)
+
+
+def test_a_timeline_page_is_one_merge_scan(own, key):
+    """On PostgreSQL a home timeline page (after the call that learns the lists'
+    settings) is one merge_scan, and every page, to the end, holds the items the core's
+    own merge of scan_many finds."""
+    ids = [f"{key[:-2]}-{i}" for i in range(20)]
+    with open_store(own.url) as store:
+        assert store.features.merge
+        lists = [PagedList.create(store, list_id) for list_id in ids]
+        for r in range(6):  # in rounds, so that a page's items come from several lists
+            for handle in lists:
+                handle.extend([{"k": 10 * r + k} for k in range(10)])
+        counted = CountingStore(store)
+        PagedList.latest_many(counted, ids, 50)
+        counted.reset()
+        page = PagedList.latest_many(counted, ids, 50)
+        assert len(page.items) == 50 and page.cursor is not None
+        assert dict(counted.calls) == {"merge_scan": 1}
+        plain = _NoMerge(store)
+        cursor: str | None = None
+        pages = 0
+        while True:
+            merged = PagedList.latest_many(store, ids, 50, cursor=cursor)
+            assert merged == PagedList.latest_many(plain, ids, 50, cursor=cursor)
+            pages += 1
+            cursor = merged.cursor
+            if cursor is None:
+                break
+        assert pages == 24  # 1,200 items, 50 a page
 
 
 def test_purge_and_drop_delete_in_bounded_statements(own, key, monkeypatch):

@@ -27,7 +27,7 @@ not exist yet is created by ``INSERT ... ON CONFLICT DO NOTHING`` in the same st
 when a racing client created it first, nothing was written and the statement runs once
 more, now on the locked row.
 
-Layout 2 (``Features(entries=True, push=True)``): an entry is stored in typed columns —
+Layout 2 (``Features(entries=True, push=True, merge=True)``): an entry is stored in typed columns —
 ``id``, ``ts`` and ``v`` as they are, anything else (``d``, ``e``, ``x``, or an ``id``/``v``
 of another type) as compact JSON in ``rest`` — so a read builds each entry from its
 columns with no JSON parsing. A push is one statement: it looks the ids up in the list's
@@ -40,7 +40,9 @@ now seeing that id. ``claim`` inserts all positions or none (a concurrent claim 
 them fails the statement, which runs again and finds it taken); claimed entries are not
 in the id index (``pushed`` false), exactly as the reference store keeps ids only for
 pushes. ``scan`` is ``ORDER BY pos [DESC] LIMIT`` on the
-primary key; ``scan_many`` is one statement, a ``LATERAL`` subquery per requested list.
+primary key; ``scan_many`` is one statement, a ``LATERAL`` subquery per requested list;
+``merge_scan`` (``Features.merge``) is one statement too, the same subqueries merged on
+the server (window functions, one top-n sort), so only the merge's first n rows come back.
 
 Versions are transaction ids (``pg_current_xact_id()``): 64-bit, never reused by the
 cluster, so a row deleted and created again never gets an old version back (no ABA), and
@@ -112,6 +114,7 @@ from pagedlist.adapters._toolkit import (
 )
 from pagedlist.core.astore import AsyncStore
 from pagedlist.core.deadline import remaining
+from pagedlist.core.entries import merge_answer
 from pagedlist.core.ops import (
     Appended,
     AppendOutcome,
@@ -122,6 +125,7 @@ from pagedlist.core.ops import (
     Full,
     JSONDoc,
     Limits,
+    Merged,
     Pushed,
     Row,
     Scan,
@@ -799,6 +803,78 @@ CROSS JOIN LATERAL (
 ) AS e
 ORDER BY s.ord, CASE WHEN s.newest THEN -e.pos ELSE e.pos END
 """
+# A merged scan (MergeScan) in one statement. Each scan's range read is _SCAN_MANY's
+# newest-first LATERAL subquery; one window over its rows, in the index's order (no sort),
+# gives each row: whether it is in the gap-free run (its position plus its rank is the
+# first position plus one), ``ok`` (live, and its key below the cursor: two bounds the
+# plan computes per list, lts and lpos, that every row passes for a list not in
+# ``fresh``), the running minimum ts of the ok rows so far (``key``), and the run's counts
+# so far. Ordering the ok rows of all scans by that minimum (ties: the list id's rank,
+# then the position) is the order a k-way merge picks them in. A run's last row carries
+# its scan's counts: where the list goes on below (``more``; NULL: the scan reached its
+# end) and its live rows (``live``; NULL when a live row's ts is not in the ts column: the
+# plan then merges in Python). One top-(n + scans) sort keeps those last rows (first) and
+# every row that can be among the merge's first n; a window over these few marks the n
+# picks, and only the picks' entry columns are read, by primary key (the statement's one
+# snapshot: the rows the scans saw). Rows come by scan, newest first: its picks, then its
+# run's last row (entry columns NULL unless it is a pick too). The tombstone test parses
+# ``rest`` as json, which refuses the escape \u0000: it is read as \u0001 (the
+# backslashes before it stay, so the text stays JSON and no key becomes "d").
+#
+# Measured (server execution time, 20 scans of 50 rows, EXPLAIN ANALYZE without timing):
+# 1.1 ms, and scan_many of the same scans 0.43 ms. Every column and window function a
+# row carries costs: the picks and the counts UNION ALL'd from a CTE of the runs took
+# 1.8 ms (every row copied once more), the same with the rows' entry columns carried
+# through the sort instead of read for the picks 1.4 ms. The server's extra time buys
+# shipping n rows instead of every scanned one, and a client that merges none.
+_MERGE_SCAN = r"""
+SELECT m.ord, m.pos, e.id, e.ts, e.v, e.rest, m.more, m.live
+FROM (
+    SELECT c.*, c.key IS NOT NULL AND row_number() OVER (
+               ORDER BY c.key DESC NULLS LAST, c.rk DESC, c.pos DESC) <= %(n)s AS pick
+    FROM (
+        SELECT s.ord, s.rk, e.pos, e.key, e.last, e.more, e.live
+        FROM unnest(%(lists)b::text[], %(los)b::bigint[], %(his)b::bigint[],
+                    %(limits)b::bigint[], %(ranks)b::bigint[], %(lts)b::bigint[],
+                    %(lpos)b::bigint[])
+             WITH ORDINALITY AS s(list, lo, hi, lim, rk, lts, lpos, ord)
+        CROSS JOIN LATERAL (
+            SELECT z.pos, CASE WHEN z.ok THEN z.ets END AS key,
+                   z.after IS NULL OR z.after <> z.pos - 1 AS last,
+                   CASE WHEN z.rn < s.lim OR z.pos <= s.lo THEN NULL ELSE z.pos END AS more,
+                   CASE WHEN z.typed THEN z.live END AS live
+            FROM (
+                SELECT x.pos, x.ok,
+                       row_number() OVER w AS rn, first_value(x.pos) OVER w AS top,
+                       lead(x.pos) OVER w AS after,
+                       min(x.ts) FILTER (WHERE x.ok) OVER w AS ets,
+                       count(*) FILTER (WHERE x.ok) OVER w AS live,
+                       bool_and(x.ok IS NOT NULL) OVER w AS typed
+                FROM (
+                    SELECT pos, ts,
+                           (rest IS NULL
+                            OR (replace(rest, '\u0000', '\u0001')::json -> 'd') IS NULL)
+                           AND (ts < s.lts OR (ts = s.lts AND pos < s.lpos)) AS ok
+                    FROM {e}
+                    WHERE list = s.list AND pos >= s.lo AND pos < s.hi
+                    ORDER BY pos DESC LIMIT s.lim
+                ) AS x
+                WINDOW w AS (ORDER BY x.pos DESC ROWS UNBOUNDED PRECEDING)
+            ) AS z
+            WHERE z.pos + z.rn = z.top + 1
+        ) AS e
+        WHERE e.key IS NOT NULL OR e.last
+        ORDER BY e.last DESC, e.key DESC, s.rk DESC, e.pos DESC
+        LIMIT %(cap)s
+    ) AS c
+) AS m
+LEFT JOIN LATERAL (
+    SELECT id, ts, v, rest FROM {e}
+    WHERE m.pick AND list = (%(lists)b::text[])[m.ord] AND pos = m.pos
+) AS e ON true
+WHERE m.pick OR m.last
+ORDER BY m.ord, m.pos DESC
+"""
 _GET_ENTRY = "SELECT id, ts, v, rest, version FROM {e} WHERE list = %(list)s AND pos = %(pos)s"
 # The id a pushed row is indexed by never changes (as in the reference store, whose id
 # index an edit leaves alone); an edit that gives it another id keeps that id in rest.
@@ -845,6 +921,7 @@ _STATEMENTS = {
     "scan_desc": _SCAN_DESC,
     "scan_asc": _SCAN_ASC,
     "scan_many": _SCAN_MANY,
+    "merge_scan": _MERGE_SCAN,
     "get_entry": _GET_ENTRY,
     "replace_entry": _REPLACE_ENTRY,
     "purge": _PURGE,
@@ -1221,6 +1298,37 @@ _SCAN_ORD = operator.itemgetter(0)
 _SCAN_COLUMNS = operator.itemgetter(1, 2, 3, 4, 5)
 
 
+def _ranges(scans: Sequence[Scan]) -> dict[str, Any]:
+    """The scans' lists and ranges as the arrays _SCAN_MANY and _MERGE_SCAN unnest."""
+    return {
+        "lists": [s.list_id for s in scans],
+        "los": [_bound(s.lo) for s in scans],
+        "his": [_NO_END if s.hi is None else _bound(s.hi) for s in scans],
+        "limits": [min(s.limit, _MOST_ROWS) for s in scans],
+    }
+
+
+#: The bounds (lts, lpos) every scanned row passes (a scan's hi is at most _NO_END, so
+#: every position read is below it): those of a list that is not filtered by a cursor.
+_ALL_BELOW = (_NO_END, _NO_END)
+_NOTHING_MERGED = Merged((), 0, None)
+
+
+def _below(list_id: str, last: tuple[int, str, int]) -> tuple[int, int]:
+    """``(lts, lpos)``: a row of ``list_id`` has its key ``(ts, list_id, pos)`` below
+    ``last`` exactly when ``ts < lts or (ts = lts and pos < lpos)``, both ``bigint``
+    (a cursor's ts may lie outside them, and the comparison still holds)."""
+    ts, last_list, pos = last
+    if list_id != last_list:
+        # Another list: its rows of ts equal to last's are all below it, or none are.
+        pos = _NO_END if list_id < last_list else -1
+    if ts > _NO_END:
+        return _ALL_BELOW
+    if ts < -_NO_END - 1:
+        return -_NO_END - 1, -1  # positions are never negative: no row passes
+    return ts, max(-1, min(pos, _NO_END))
+
+
 def _contended(what: str, list_id: str) -> Throttled:
     return Throttled(
         f"{what} on list {list_id!r}: racing writers kept refusing this statement's rows "
@@ -1250,7 +1358,7 @@ class _Plans:
         self._features = (
             NO_FEATURES
             if opened.entries_missing
-            else Features(entries=True, push=True, claim_entries=CLAIM_ENTRIES)
+            else Features(entries=True, push=True, claim_entries=CLAIM_ENTRIES, merge=True)
         )
 
     @property
@@ -1508,19 +1616,55 @@ class _Plans:
         scans = tuple(scans)
         if not scans:
             return ()
-        params = {
-            "lists": [s.list_id for s in scans],
-            "los": [_bound(s.lo) for s in scans],
-            "his": [_NO_END if s.hi is None else _bound(s.hi) for s in scans],
-            "limits": [min(s.limit, _MOST_ROWS) for s in scans],
-            "newest": [s.newest_first for s in scans],
-        }
+        params = _ranges(scans)
+        params["newest"] = [s.newest_first for s in scans]
         rows = yield Query("scan_many", "scan_many", params, ALL)
         # The statement orders its rows by scan, then as each scan asked: each scan's rows
         # are one run, taken apart without a Python statement per row.
         out: list[tuple[Slot, ...]] = [()] * len(scans)
         for ord_, run in itertools.groupby(rows, _SCAN_ORD):
             out[ord_ - 1] = _slots(map(_SCAN_COLUMNS, run))
+        return tuple(out)
+
+    def _p_merge_scan(
+        self,
+        scans: Sequence[Scan],
+        n: int,
+        fresh: Sequence[str] = (),
+        last: tuple[int, str, int] | None = None,
+    ) -> Plan[tuple[Merged, ...]]:
+        self._need_entries("merge_scan")
+        scans = tuple(scans)
+        if not scans:
+            return ()
+        rank = {lid: r for r, lid in enumerate(sorted({s.list_id for s in scans}))}
+        if last is None:
+            bounds = [_ALL_BELOW] * len(scans)
+        else:
+            cut = set(fresh)
+            bounds = [_below(s.list_id, last) if s.list_id in cut else _ALL_BELOW for s in scans]
+        params = _ranges(scans)
+        params.update(
+            ranks=[rank[s.list_id] for s in scans],
+            lts=[b[0] for b in bounds],
+            lpos=[b[1] for b in bounds],
+            n=_bound(n),
+            cap=_bound(n + len(scans)),
+        )
+        rows = yield Query("merge_scan", "merge_scan", params, ALL)
+        out = [_NOTHING_MERGED] * len(scans)
+        # Each scan's rows (a scan without any has none): its picks newest first, then
+        # its run's last row, with the counts, and its entry's columns if it is a pick.
+        for ord_, run in itertools.groupby(rows, _SCAN_ORD):
+            *picks, tail = run
+            _, _, item_id, _, _, _, more, live = tail
+            if live is None:
+                # A ts that is not a 64-bit integer lives in rest: merge those in Python.
+                answers = yield from self._p_scan_many(scans)
+                return merge_answer(scans, answers, n, fresh, last)
+            if item_id is not None:
+                picks.append(tail)
+            out[ord_ - 1] = Merged(_slots(map(_SCAN_COLUMNS, picks)), live, more)
         return tuple(out)
 
     def _p_get_entry(self, list_id: str, position: int) -> Plan[Row | None]:
@@ -1842,6 +1986,17 @@ class PostgresStore(_Plans, Store):
         """Every scan in one statement (a ``LATERAL`` range read per scan)."""
         return self._drive(self._p_scan_many(scans))
 
+    def merge_scan(
+        self,
+        scans: Sequence[Scan],
+        n: int,
+        fresh: Sequence[str] = (),
+        last: tuple[int, str, int] | None = None,
+    ) -> tuple[Merged, ...]:
+        """One statement that merges the scans on the server and returns only the merge's
+        first ``n`` rows, with each scan's counts (``_MERGE_SCAN``)."""
+        return self._drive(self._p_merge_scan(scans, n, fresh, last))
+
     def get_entry(self, list_id: str, position: int) -> Row | None:
         """``SELECT ... WHERE list = $l AND pos = $p``."""
         return self._drive(self._p_get_entry(list_id, position))
@@ -2037,6 +2192,16 @@ class AsyncPostgresStore(_Plans, AsyncStore):
     async def scan_many(self, scans: Sequence[Scan]) -> tuple[tuple[Slot, ...], ...]:
         """See :meth:`PostgresStore.scan_many` (one statement, not one per scan)."""
         return await self._drive(self._p_scan_many(scans))
+
+    async def merge_scan(
+        self,
+        scans: Sequence[Scan],
+        n: int,
+        fresh: Sequence[str] = (),
+        last: tuple[int, str, int] | None = None,
+    ) -> tuple[Merged, ...]:
+        """See :meth:`PostgresStore.merge_scan` (one statement)."""
+        return await self._drive(self._p_merge_scan(scans, n, fresh, last))
 
     async def get_entry(self, list_id: str, position: int) -> Row | None:
         """See :meth:`PostgresStore.get_entry`."""
