@@ -584,16 +584,16 @@ class _State:
         a.pending = op
         return self._check()
 
+    def _event(self, a: _Actor, call: Call) -> Event:
+        """The event of ``a``'s current call, ending now (a one-list timeline is a latest
+        read, and is checked as one)."""
+        kind = "latest" if call.kind == "timeline" else call.kind
+        who = f"c{self.actors.index(a)}"
+        return Event(who, kind, a.start, 2 * self.now + 1, ids=call.ids, n=call.n)
+
     def _complete(self, a: _Actor, value: Any) -> Violation | None:
         call = a.program[a.pc]
-        base = Event(
-            f"c{self.actors.index(a)}",
-            _event_kind(call),
-            a.start,
-            2 * self.now + 1,
-            ids=call.ids,
-            n=call.n,
-        )
+        base = self._event(a, call)
         head = a.head
         match call.kind:
             case "create":
@@ -620,16 +620,7 @@ class _State:
         return self._check()
 
     def _finish(self, a: _Actor, *, error: str) -> None:
-        call = a.program[a.pc]
-        event = Event(
-            f"c{self.actors.index(a)}",
-            _event_kind(call),
-            a.start,
-            2 * self.now + 1,
-            ids=call.ids,
-            n=call.n,
-            error=error,
-        )
+        event = dataclasses.replace(self._event(a, a.program[a.pc]), error=error)
         self._close(a, event)
 
     def _close(self, a: _Actor, event: Event) -> None:
@@ -683,11 +674,6 @@ class _State:
     def _check(self) -> Violation | None:
         found = check(self.history())
         return found[0] if found else None
-
-
-def _event_kind(call: Call) -> str:
-    # A one-list timeline is a latest(n) read, and is checked as one.
-    return "latest" if call.kind == "timeline" else call.kind
 
 
 def _timeline(list_id: str, n: int) -> Step:
