@@ -1098,8 +1098,11 @@ class PagedList(_Plans):
         """The newest ``n`` items across ``list_ids``, newest first by time (a home timeline).
 
         One batch read of every list's newest items (plus, once per process, one read of
-        the summaries of lists it has not seen); pass the returned ``cursor`` to get the
-        next older page (lists added to ``list_ids`` since join in at the right time).
+        the summaries of lists it has not seen); a store that merges on its side
+        (``features.merge``: PostgreSQL) sends back only the page's items. A list whose
+        newest rows are all deleted is read on below them. Pass the returned ``cursor`` to
+        get the next older page (lists added to ``list_ids`` since join in at the right
+        time).
         Lists that do not exist read as empty. Each item carries its ``list_id``.
         """
         plan = _ManyPlan(store, list_ids, n, cursor, deadline, cls)
