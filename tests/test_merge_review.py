@@ -406,3 +406,17 @@ def test_merge_answer_ts_types_mix_like_the_core_key() -> None:
 
 def test_entries_module_exports() -> None:
     assert "merge_answer" in ent.__all__
+
+
+def test_a_huge_n_merges_like_any_other() -> None:
+    # Failed before the one-line fix in merge_answer (islice's stop must fit a C ssize_t):
+    # n = 2**70 raised ValueError from the reference, so from Store.merge_scan's default,
+    # the PostgreSQL fallback (a ts kept in rest) and latest_many on a merging store,
+    # where the plain read answers.
+    scans = (Scan("a", 0, None, 1 << 70, True),)
+    e = {"id": "x", "ts": 5, "v": "1"}
+    assert merge_answer(scans, (((0, e),),), 1 << 70) == (Merged(((0, e),), 1, None),)
+    store = MemoryStore()
+    PagedList.create(store, "a").extend([{"k": k} for k in range(3)])
+    want = PagedList.latest_many(store, ["a"], 1 << 70)
+    assert PagedList.latest_many(Merging(store), ["a"], 1 << 70) == want
