@@ -183,7 +183,8 @@ def test_merge_latest_with_random_cursors_and_heavy_skew(seed) -> None:
             if r < 0.25:
                 continue  # added since
             below[lid] = None if r < 0.5 else rng.randrange(0, 45)
-        last = (BASE_TS + rng.randrange(-20, 60), rng.choice([*starts, "m", "zz"]), rng.randrange(-1, 45))
+        mark = rng.choice([*starts, "m", "zz"])
+        last = (BASE_TS + rng.randrange(-20, 60), mark, rng.randrange(-1, 45))
         cursor = Cursor(below, rng.choice([None, last, last]))
     n = rng.choice([1, 2, 4, 7, 30, 100])
     plain_log: list[Any] = []
@@ -195,7 +196,7 @@ def test_merge_latest_with_random_cursors_and_heavy_skew(seed) -> None:
     first = merged_log[0] if merged_log else None
     if isinstance(first, MergeScan):
         answer = store.merge_scan(first.scans, first.n, first.fresh, first.last)
-        cut = {s.list_id for s, m in zip(first.scans, answer) if m.live > len(m.slots)}
+        cut = {s.list_id for s, m in zip(first.scans, answer, strict=True) if m.live > len(m.slots)}
         for op in merged_log[1:]:
             assert not cut & {s.list_id for s in op.scans}, "a cut list was read further"
 
@@ -232,7 +233,7 @@ class MoreAboveHi(Merging):
 
     def merge_scan(self, scans, n, fresh=(), last=None):
         parts = list(self.inner.merge_scan(scans, n, fresh, last))
-        for i, (s, m) in enumerate(zip(scans, parts)):
+        for i, (s, m) in enumerate(zip(scans, parts, strict=True)):
             if not m.slots and m.live == 0 and m.more is not None and s.hi is not None:
                 parts[i] = Merged((), 0, s.hi + s.limit)
         return tuple(parts)
@@ -300,7 +301,7 @@ class LiveTooMany(Merging):
     def merge_scan(self, scans, n, fresh=(), last=None):
         return tuple(
             Merged(m.slots, m.live + s.limit + 1, m.more)
-            for s, m in zip(scans, self.inner.merge_scan(scans, n, fresh, last))
+            for s, m in zip(scans, self.inner.merge_scan(scans, n, fresh, last), strict=True)
         )
 
 
@@ -385,10 +386,11 @@ def test_a_fresh_list_with_many_newer_rows_costs_a_round_trip_per_n_of_them() ->
 # --- merge_answer details ----------------------------------------------------------------------
 
 
-def test_merge_answer_with_duplicate_scans_gives_ties_to_the_first() -> None:
+def test_merge_answer_with_duplicate_scans_gives_ties_to_the_last() -> None:
     # The reference with two identical scans: every key ties, and the tie goes to the
-    # *last* scan (merge_answer's streams carry (key, scan index), merged in reverse). An adapter's SQL orders ties by (key, list rank, position) only:
-    # see the PostgreSQL test of the same name.
+    # *last* scan (merge_answer's streams carry (key, scan index), merged in reverse).
+    # PostgreSQL's SQL orders ties by (key, list rank, position) only: see
+    # test_postgres.py::test_merge_scan_review_duplicate_scans_tie_like_the_reference.
     e = {"id": "x", "ts": 5, "v": "1"}
     scans = (Scan("a", 0, None, 3, True), Scan("a", 0, None, 3, True))
     answers = (((0, e),), ((0, e),))

@@ -1327,8 +1327,10 @@ def test_merge_scan_review_nul_escapes_and_odd_list_ids(own, key):
     ]
     with open_store(own.url) as store:
         for k, list_id in enumerate(ids):
-            rows = [{"id": f"{k}-{p}", "ts": 100 + (p * 7 + k) % 9, "v": str(p), **odd[(p + k) % len(odd)]}
-                    for p in range(len(odd) * 2)]  # fmt: skip
+            rows = [
+                {"id": f"{k}-{p}", "ts": 100 + (p * 7 + k) % 9, "v": str(p), **odd[(p + k) % 11]}
+                for p in range(len(odd) * 2)
+            ]
             assert store.claim(list_id, 0, rows) == Claimed()
         scans = tuple(Scan(lid, 0, None, 30, True) for lid in ids)
         bad = []
