@@ -1233,3 +1233,172 @@ def test_the_watchdog_outlives_a_deadline_no_lock_can_wait_for():
         clock.sleep(0.01)
     assert fired[0], "the watchdog thread died on the far deadline"
     dog.disarm(far)
+
+
+# --- review of merge_scan: ties, bounds, U+0000, pages ----------------------------------------
+
+
+def test_merge_scan_review_duplicate_scans_tie_like_the_reference(own, key):
+    """Two scans of one list (same or overlapping ranges): every row of the overlap ties
+    on (ts, list id, position), and the reference gives the tie to the later scan (its
+    streams carry the scan's index).
+
+    FAILS on the current code: _MERGE_SCAN's two orders use (key, list rank, position)
+    only, so a tied row is counted for whichever scan the server's sort puts first (the
+    first, here). Adding ``ord DESC`` as the last key of both (the LIMIT's ORDER BY and the
+    row_number window) makes it pass. The core never sends one list twice, so this is
+    E17's exactness only."""
+    list_id = key[:-2]
+    with open_store(own.url) as store:
+        store.claim(list_id, 0, [{"id": f"e{p}", "ts": 100 + p, "v": "1"} for p in range(12)])
+        bad = []
+        for scans in (
+            (Scan(list_id, 0, None, 5, True), Scan(list_id, 0, None, 5, True)),
+            (Scan(list_id, 0, None, 8, True), Scan(list_id, 0, 10, 8, True)),
+            (Scan(list_id, 0, 10, 8, True), Scan(list_id, 0, None, 8, True)),
+            tuple(Scan(list_id, 0, None, 4, True) for _ in range(3)),
+        ):
+            for n in (1, 2, 3, 5, 7, 20):
+                got = store.merge_scan(scans, n)
+                want = merge_answer(scans, store.scan_many(scans), n)
+                if got != want:
+                    bad.append((scans, n, got, want))
+        assert not bad, bad[0]
+
+
+def test_merge_scan_review_extreme_bounds(own, key):
+    """Positions, limits, n and cursor marks at and past the 64-bit edges, and entries
+    whose ts sits on the edges: merge_scan answers what the reference does (no overflow,
+    no error)."""
+    big = 1 << 63
+    list_id = key[:-2]
+    other = list_id + "-z"
+    with open_store(own.url) as store:
+        store.claim(list_id, 0, [
+            {"id": "lo", "ts": -big, "v": "1"},
+            {"id": "hi", "ts": big - 1, "v": "1"},
+            {"id": "mid", "ts": 0, "v": "1"},
+            {"id": "dead", "ts": 5, "v": "1", "d": 1},
+            {"id": "neg", "ts": -5, "v": "1"},
+        ])  # fmt: skip
+        store.claim(other, 0, [{"id": f"o{p}", "ts": p - 2, "v": "1"} for p in range(5)])
+        bad = []
+        for lo, hi, limit in ((0, None, 10), (0, big + 7, 1 << 70), (big + 1, None, 5),
+                              (2, 4, 2), (0, 1, 1), (0, big - 1, big)):  # fmt: skip
+            scans = (Scan(list_id, lo, hi, limit, True), Scan(other, lo, hi, limit, True))
+            for n in (1, 3, 1 << 70):
+                for last in (
+                    None,
+                    (big, list_id, 0),
+                    (1 << 80, other, -3),
+                    (-big - 1, list_id, 3),
+                    (-(1 << 80), other, 1 << 80),
+                    (-big, list_id, 1),
+                    (big - 1, list_id, 1),
+                    (big - 1, other, 0),
+                    (0, list_id + "-", 1 << 70),
+                    (-2, other, 1),
+                    (-2, "", 0),
+                    (3, "\U0010ffff", -1 << 70),
+                ):
+                    for fresh in ((), (list_id,), (list_id, other)):
+                        want = merge_answer(scans, store.scan_many(scans), n, fresh, last)
+                        got = store.merge_scan(scans, n, fresh, last)
+                        if got != want:
+                            bad.append((lo, hi, limit, n, last, fresh, got, want))
+        assert not bad, bad[0]
+
+
+def test_merge_scan_review_nul_escapes_and_odd_list_ids(own, key):
+    """Fields in rest with U+0000 in keys and values, the text \\u0000 itself (a
+    backslash before it), a key "d" spelt next to NUL, tombstones holding NUL; list ids
+    with quotes and SQL: merge_scan answers what the reference does, in SQL (no
+    fallback to scan_many)."""
+    base = key[:-2]
+    ids = [base + "-'; DROP TABLE x; --", base + '-"\\%_', base + "-é"]
+    odd = [
+        {"x": "\x00"},
+        {"x\x00": 1},
+        {"x": "\\u0000"},
+        {"x": "\\\x00d"},
+        {"\x00d": 1},
+        {"d\x00": 1},
+        {"e": 5, "x": "a\x00b", "d": 1},
+        {"d": None},
+        {"d": 0},
+        {"x": ["\x00", {"d": 1}]},
+        {"y": {"d": 1}},
+    ]
+    with open_store(own.url) as store:
+        for k, list_id in enumerate(ids):
+            rows = [
+                {"id": f"{k}-{p}", "ts": 100 + (p * 7 + k) % 9, "v": str(p), **odd[(p + k) % 11]}
+                for p in range(len(odd) * 2)
+            ]
+            assert store.claim(list_id, 0, rows) == Claimed()
+        scans = tuple(Scan(lid, 0, None, 30, True) for lid in ids)
+        bad = []
+        for n in (1, 4, 9, 30, 100):
+            for last in (None, (103, ids[1], 5)):
+                want = merge_answer(scans, store.scan_many(scans), n, tuple(ids), last)
+                got = store.merge_scan(scans, n, tuple(ids), last)
+                if got != want:
+                    bad.append((n, last, got, want))
+        assert not bad, bad[0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_merge_scan_review_random_pages_match_the_core_merge(own, key, seed):
+    """latest_many on PostgreSQL (merge_scan) against the same store with its merge
+    hidden, page after page: tombstones (bursts), clock skew, appends and deletes between
+    pages, lists joining the set."""
+    rng = random.Random(seed)
+    base = key[:-2]
+    with open_store(own.url) as store:
+        plain = _NoMerge(store)
+        sizes: dict[str, int] = {}
+        clock = [10_000]
+
+        def grow(list_id: str, k: int, dead: float) -> None:
+            if list_id not in sizes:
+                PagedList.create(store, list_id)
+                sizes[list_id] = 0
+            burst = rng.random() < 0.2
+            rows = []
+            for _ in range(k):
+                clock[0] += rng.randrange(0, 3)
+                pos = sizes[list_id] + len(rows)
+                e = {"id": f"{list_id}-{pos}", "ts": clock[0] + rng.randrange(-3, 4), "v": "1"}
+                if burst or rng.random() < dead:
+                    e["d"] = 1
+                rows.append(e)
+            if rows:
+                assert store.claim(list_id, sizes[list_id], rows) == Claimed()
+            sizes[list_id] += k
+
+        ids = [f"{base}-{i}" for i in range(rng.randrange(2, 7))]
+        for list_id in ids:
+            grow(list_id, rng.randrange(0, 50), rng.choice([0.0, 0.3, 0.9]))
+        n = rng.choice([1, 3, 7, 20])
+        cursor = None
+        for pages in range(500):
+            want = PagedList.latest_many(plain, ids, n, cursor=cursor)
+            got = PagedList.latest_many(store, ids, n, cursor=cursor)
+            assert got == want, (seed, pages)
+            cursor = want.cursor
+            if cursor is None:
+                break
+            if pages < 15:
+                for list_id in rng.sample(ids, 2):
+                    if rng.random() < 0.6:
+                        grow(list_id, rng.randrange(0, 2 * n + 2), rng.choice([0.0, 1.0]))
+                    elif sizes.get(list_id):
+                        pos = rng.randrange(sizes[list_id])
+                        row = store.get_entry(list_id, pos)
+                        if row is not None and "d" not in row.doc:
+                            store.replace_entry(list_id, pos, {**row.doc, "d": 1}, row.version)
+                if rng.random() < 0.2:
+                    ids.append(f"{base}-j{pages}")
+                    grow(ids[-1], rng.randrange(0, 3 * n), 0.2)
+        else:
+            raise AssertionError("the cursor never ended")

@@ -447,7 +447,8 @@ def merge_answer(
         parts.append((scan.list_id, live, more))
     streams = [[(_key(lid, s), i) for s in live] for i, (lid, live, _) in enumerate(parts)]
     picked = [0] * len(parts)
-    for _, i in itertools.islice(heapq.merge(*streams, reverse=True), n):
+    picks = min(n, sum(map(len, streams)))  # islice's stop must fit a C ssize_t
+    for _, i in itertools.islice(heapq.merge(*streams, reverse=True), picks):
         picked[i] += 1
     return tuple(
         Merged(tuple(live[:k]), len(live), more)
