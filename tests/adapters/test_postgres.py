@@ -1241,13 +1241,9 @@ def test_the_watchdog_outlives_a_deadline_no_lock_can_wait_for():
 def test_merge_scan_review_duplicate_scans_tie_like_the_reference(own, key):
     """Two scans of one list (same or overlapping ranges): every row of the overlap ties
     on (ts, list id, position), and the reference gives the tie to the later scan (its
-    streams carry the scan's index).
-
-    FAILS on the current code: _MERGE_SCAN's two orders use (key, list rank, position)
-    only, so a tied row is counted for whichever scan the server's sort puts first (the
-    first, here). Adding ``ord DESC`` as the last key of both (the LIMIT's ORDER BY and the
-    row_number window) makes it pass. The core never sends one list twice, so this is
-    E17's exactness only."""
+    streams carry the scan's index): _MERGE_SCAN's orders end with ``ord DESC`` for it
+    (without it, the first scan got the tie). The core never sends one list twice, so
+    this is E17's exactness only."""
     list_id = key[:-2]
     with open_store(own.url) as store:
         store.claim(list_id, 0, [{"id": f"e{p}", "ts": 100 + p, "v": "1"} for p in range(12)])

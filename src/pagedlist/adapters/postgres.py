@@ -810,7 +810,8 @@ ORDER BY s.ord, CASE WHEN s.newest THEN -e.pos ELSE e.pos END
 # plan computes per list, lts and lpos, that every row passes for a list not in
 # ``fresh``), the running minimum ts of the ok rows so far (``key``), and the run's counts
 # so far. Ordering the ok rows of all scans by that minimum (ties: the list id's rank,
-# then the position) is the order a k-way merge picks them in. A run's last row carries
+# then the position, then the later scan, as the reference breaks a tie between two scans
+# of one list) is the order a k-way merge picks them in. A run's last row carries
 # its scan's counts: where the list goes on below (``more``; NULL: the scan reached its
 # end) and its live rows (``live``; NULL when a live row's ts is not in the ts column: the
 # plan then merges in Python). One top-(n + scans) sort keeps those last rows (first) and
@@ -831,7 +832,8 @@ _MERGE_SCAN = r"""
 SELECT m.ord, m.pos, e.id, e.ts, e.v, e.rest, m.more, m.live
 FROM (
     SELECT c.*, c.key IS NOT NULL AND row_number() OVER (
-               ORDER BY c.key DESC NULLS LAST, c.rk DESC, c.pos DESC) <= %(n)s AS pick
+               ORDER BY c.key DESC NULLS LAST, c.rk DESC, c.pos DESC, c.ord DESC
+           ) <= %(n)s AS pick
     FROM (
         SELECT s.ord, s.rk, e.pos, e.key, e.last, e.more, e.live
         FROM unnest(%(lists)b::text[], %(los)b::bigint[], %(his)b::bigint[],
@@ -864,7 +866,7 @@ FROM (
             WHERE z.pos + z.rn = z.top + 1
         ) AS e
         WHERE e.key IS NOT NULL OR e.last
-        ORDER BY e.last DESC, e.key DESC, s.rk DESC, e.pos DESC
+        ORDER BY e.last DESC, e.key DESC, s.rk DESC, e.pos DESC, s.ord DESC
         LIMIT %(cap)s
     ) AS c
 ) AS m

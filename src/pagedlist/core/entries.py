@@ -456,9 +456,14 @@ def merge_answer(
     )
 
 
-def _check_merged(scans: tuple[Scan, ...], n: int, answers: Any) -> tuple[Merged, ...]:
-    """A ``MergeScan`` answer after the checks it must pass: each part as a scan of its
-    own (E4), live rows only, at most ``n`` in all, ``more`` below every row shipped."""
+def _check_merged(op: MergeScan, answers: Any) -> tuple[Merged, ...]:
+    """A ``MergeScan`` answer after the checks it must pass (E17): each part as a scan of
+    its own (E4) of live rows only, below the cursor's mark for a list in ``fresh``, at
+    most ``n`` in all; ``live`` within the scan's limit and not below the rows shipped;
+    ``more``, where given, the oldest position of a run that filled the scan's limit
+    within ``[lo, hi)``, at or below every row shipped."""
+    scans, last = op.scans, op.last
+    marked = set(op.fresh)
     if not isinstance(answers, tuple) or len(answers) != len(scans):
         raise ContractViolation(
             f"merge_scan of {len(scans)} scans answered {answers!r:.80} (clause E17)"
@@ -470,13 +475,24 @@ def _check_merged(scans: tuple[Scan, ...], n: int, answers: Any) -> tuple[Merged
             raise _contract(lid, f"merge_scan answered {part!r:.60}, not Merged", "E17")
         slots = _check_scan(lid, scan, part.slots)
         total += len(slots)
-        if _any_tombstone(slots) or part.live < len(slots):
-            raise _contract(lid, f"merge_scan answered {part!r:.80}", "E17")
-        if part.more is not None and (part.more < scan.lo or (slots and part.more > slots[-1][0])):
-            raise _contract(lid, f"merge_scan answered more={part.more} for {scan}", "E17")
-    if total > n:
-        raise ContractViolation(f"merge_scan of {n} rows answered {total} (clause E17)")
+        if _any_tombstone(slots) or not len(slots) <= part.live <= scan.limit:
+            raise _contract(lid, f"merge_scan answered {part!r:.80} for {scan}", "E17")
+        more = part.more
+        if more is not None and (
+            more < scan.lo
+            or (scan.hi is not None and more + scan.limit > scan.hi)
+            or (slots and more > slots[-1][0])
+        ):
+            raise _contract(lid, f"merge_scan answered more={more} for {scan}", "E17")
+        if last is not None and lid in marked and any(_key(lid, s) >= last for s in slots):
+            raise _contract(lid, f"merge_scan shipped rows not below {last}", "E17")
+    if total > op.n:
+        raise ContractViolation(f"merge_scan of {op.n} rows answered {total} (clause E17)")
     return answers
+
+
+#: The most rows a merge's further read of one list asks for once it grows (see top_up).
+_GROWN = 4096
 
 
 def merge_latest(
@@ -487,9 +503,13 @@ def merge_latest(
     Each list is read newest first in position order, and the lists are merged by the
     timestamp of their next entry (a k-way merge), so paging on with the returned cursor
     never repeats or skips an entry. One ``ScanMany`` reads every list's newest ``n`` below
-    its cursor; a list whose live rows run out during the merge is read further. Returns
-    ``(items, cursor)``: ``items`` is a list of ``(list_id, slot)``; ``cursor`` is ``None``
-    once every list is exhausted.
+    its cursor; with ``merge`` (the store's ``features.merge``), one ``MergeScan`` does,
+    and only the rows the merge picks come back (a list some of whose rows were held back
+    is never read further: the merge's ``n`` picks do not reach them). A list whose live
+    rows run out (during the merge, or before it: rows all tombstones, or all not below
+    the cursor's mark) is read further, twice as far each time. Returns ``(items,
+    cursor)``: ``items`` is a list of ``(list_id, slot)``; ``cursor`` is ``None`` once
+    every list is exhausted.
     """
     last = cursor.last if cursor is not None else None
     below: dict[str, int | None] = {}
@@ -514,11 +534,11 @@ def merge_latest(
         else:
             scanned[lid] = more
 
-    def fill(lists: list[str]) -> Plan[None]:
+    def fill(lists: list[str], limit: int = n) -> Plan[None]:
         todo = [lid for lid in lists if lid not in exhausted]
         if not todo:
             return
-        scans = tuple(Scan(lid, starts[lid], scanned[lid], n, True) for lid in todo)
+        scans = tuple(Scan(lid, starts[lid], scanned[lid], limit, True) for lid in todo)
         answers = yield ScanMany(scans)
         if not isinstance(answers, tuple) or len(answers) != len(scans):
             raise ContractViolation(f"scan_many of {len(scans)} scans answered {answers!r:.80}")
@@ -532,7 +552,7 @@ def merge_latest(
             return (yield from fill(todo))
         scans = tuple(Scan(lid, starts[lid], scanned[lid], n, True) for lid in todo)
         op = MergeScan(scans, n, tuple(sorted(fresh)), last)
-        for scan, part in zip(scans, _check_merged(scans, n, (yield op)), strict=True):
+        for scan, part in zip(scans, _check_merged(op, (yield op)), strict=True):
             take(scan.list_id, list(part.slots), part.more)
             if part.live > len(part.slots):
                 cut.add(scan.list_id)
@@ -541,6 +561,9 @@ def merge_latest(
         # Read on below every list whose buffer holds no more than held[lid] rows, until it
         # holds more or ends: a list whose rows read so far were all tombstones (or all
         # newer than the cursor's mark) is not over, and the merge needs its next row.
+        # Each round reads twice as far as the one before (up to _GROWN rows), so a list
+        # with r such rows costs O(log r) round trips, not r / n.
+        limit = n
         while True:
             todo = [
                 lid
@@ -549,7 +572,8 @@ def merge_latest(
             ]
             if not todo:
                 return
-            yield from fill(todo)
+            yield from fill(todo, limit)
+            limit = max(limit, min(2 * limit, _GROWN))
 
     yield from first_fill()
     yield from top_up(dict.fromkeys(below, 0))

@@ -401,8 +401,9 @@ class ScanMany:
 class Merged:
     """One list's part of a :class:`MergeScan` answer.
 
-    ``slots``: its live rows among the merge's first ``n``, newest first (a prefix of
-    ``live``'s rows); ``live``: how many live rows its scan's gap-free run held in all;
+    ``slots``: its live rows among the merge's first ``n``, newest first (the newest
+    ``len(slots)`` of its live rows); ``live``: how many live rows its scan's gap-free run
+    held in all (at most the scan's limit);
     ``more``: where the list goes on below (its run's oldest position) when the scan
     filled its limit above ``lo``, ``None`` when the scan reached the list's end."""
 

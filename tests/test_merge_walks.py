@@ -1,4 +1,4 @@
-"""Review of the merged scan (``MergeScan``, ``merge_latest(merge=True)``, ``top_up``):
+"""The merged scan (``MergeScan``, ``merge_latest(merge=True)``, ``top_up``), attacked:
 randomized page-by-page comparison of a merging store against the plain memory store
 (items, cursors, round trips), with appends, deletes, new lists, tombstone runs, clock
 skew and gaps between pages; wrong store answers the contract checks should catch; and
@@ -249,11 +249,10 @@ def _tombstoned_pair(store: MemoryStore) -> None:
 
 
 def test_a_merge_answering_more_above_hi_is_caught() -> None:
-    # FAILS on the current code: _check_merged bounds ``more`` below by scan.lo and by the
-    # last shipped slot, but not above by scan.hi, so with no slot shipped a ``more`` at or
-    # above hi passes, top_up reads the list again above its cursor, and page 2 repeats
-    # items of page 1 (a20.. a24 here). A cheap check: more + limit <= hi (the run that
-    # filled its limit lies in [more, more + limit) below hi), or at least more < hi.
+    # A ``more`` at or above hi, with no slot shipped, used to pass _check_merged: top_up
+    # read the list again above its cursor, and page 2 repeated items of page 1 (a20..a24
+    # here). The check: more + limit <= hi (a run that filled its limit lies in
+    # [more, more + limit), below hi).
     store = MemoryStore()
     _tombstoned_pair(store)
     first = PagedList.latest_many(store, ["a", "b"], 20)  # a39..a20
@@ -274,11 +273,10 @@ class IgnoresMark(Merging):
 
 
 def test_a_merge_that_ignores_the_cursor_mark_is_caught() -> None:
-    # FAILS on the current code: _check_merged is not given fresh/last, so rows of a fresh
-    # list whose key is not below the cursor's mark (items appended after page 1 to a list
-    # that showed nothing yet) are accepted: page 2 shows an item newer than page 1's last,
-    # out of order, where the plain merge never does. The check is cheap: a key compare per
-    # shipped row of a list in ``fresh``.
+    # Rows of a fresh list whose key is not below the cursor's mark (items appended after
+    # page 1 to a list that showed nothing yet) used to be accepted: page 2 showed an item
+    # newer than page 1's last, out of order, where the plain merge never does. The check:
+    # a key compare per shipped row of a list in ``fresh``.
     store = MemoryStore()
     b = PagedList.create(store, "b")
     b.append("old", id="b0", ts=1000.0)
@@ -306,10 +304,9 @@ class LiveTooMany(Merging):
 
 
 def test_a_live_count_above_the_scan_limit_is_caught() -> None:
-    # FAILS on the current code: live > limit is accepted (the run a scan reads holds at
-    # most limit rows; and a part with more=None and no slots can hold no held-back live
-    # row either). Here it marks the empty list "e" cut: the page is right, but "e" looks
-    # unfinished, so the last page comes with a cursor (the plain read's is None).
+    # live > limit used to be accepted (the run a scan reads holds at most limit rows). It
+    # marked the empty list "e" cut: the page was right, but "e" looked unfinished, so the
+    # last page came with a cursor (the plain read's is None).
     store = MemoryStore()
     PagedList.create(store, "a").extend([{"k": k} for k in range(3)])
     PagedList.create(store, "e")
@@ -360,12 +357,11 @@ def test_common_case_pages_are_one_round_trip_each() -> None:
 
 
 def test_a_fresh_list_with_many_newer_rows_costs_a_round_trip_per_n_of_them() -> None:
-    # FAILS on the current code (a cost, not a wrong page): "b" showed nothing on page 1,
-    # then got 400 items newer than page 1's mark. On page 2, top_up reads b on below
-    # them n = 10 rows per round trip (41 round trips for one page); and as long as b
-    # still shows nothing its cursor entry stays None, so the next page reads the same
-    # 400 rows again. Growing the scan's limit while a list shows nothing (doubling) would
-    # make it O(log); a cursor entry below the rows already passed would avoid the repeat.
+    # "b" showed nothing on page 1, then got 400 items newer than page 1's mark. On page
+    # 2, top_up reads b on below them; it read n = 10 rows per round trip (41 round trips
+    # for one page) until each round read twice as far as the last (7 now). As long as b
+    # still shows nothing its cursor entry stays None, so the next page reads those rows
+    # again (in as few round trips).
     store = MemoryStore()
     b = PagedList.create(store, "b")
     b.extend([{"old": k} for k in range(3)], ts=[1000.0] * 3)
